@@ -1,0 +1,248 @@
+//! The record every run leaves behind — finished, diverged or failed.
+//!
+//! In a stability study the failed and diverged runs are the signal, so a record exists for
+//! each of them too, with its status and seeds stored as data (never recovered from logs).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::RunSpec;
+
+/// Version of the record layout; bumped on any incompatible change.
+pub const RECORD_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("could not read run record {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("run record {path} is not valid: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("run record {path} has schema version {found}; this stab reads up to {supported}")]
+    Schema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Trained to the end; scores are valid.
+    Ok,
+    /// Loss or gradients became non-finite; training stopped at `diverged_at_step`. A result.
+    Diverged,
+    /// The run could not complete (bad input, crash); `message` says why. Re-run with `--retry`.
+    Error,
+    /// Stopped by the user (Ctrl-C); re-run on the next sweep.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Error => "error",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A curve over optimizer steps (possibly bucket-averaged for long runs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    pub steps: Vec<u64>,
+    pub values: Vec<f64>,
+}
+
+/// One evaluation on the dev (selection) split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub step: u64,
+    pub epoch: f64,
+    /// The task's primary metric (the spec's `metric`, else the task default).
+    pub score: f64,
+    pub metrics: BTreeMap<String, f64>,
+    /// Scores on the held-out report half when the dev set is split (Zhang et al.).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_metrics: Option<BTreeMap<String, f64>>,
+}
+
+/// Speed and memory. Excluded from determinism checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub started_unix: f64,
+    pub wall_seconds: f64,
+    pub train_seconds: f64,
+    pub train_examples_per_second: f64,
+    /// Non-padding tokens per second.
+    pub train_tokens_per_second: f64,
+    /// Peak resident set size of the process (bytes), from the OS.
+    pub peak_rss_bytes: u64,
+    pub hostname: String,
+}
+
+/// Software and hardware the run used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    pub stab: String,
+    /// `git describe` of the source tree at build time, if known.
+    pub stab_revision: String,
+    pub libtorch: String,
+    pub tch: String,
+    pub threads: usize,
+    pub device: String,
+}
+
+/// The run record (`record.json` in the run directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub spec: RunSpec,
+    /// Named group of the sweep this run belongs to (not part of the run id).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Name of the sweep this run belongs to.
+    #[serde(default)]
+    pub sweep: Option<String>,
+    pub status: RunStatus,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub diverged_at_step: Option<u64>,
+    /// Name of the primary metric all scores below use.
+    pub metric: String,
+    /// Majority-class baseline of the reported split, primary metric (defines a failed run).
+    pub majority_baseline: Option<f64>,
+    pub baseline_metrics: BTreeMap<String, f64>,
+    pub train_examples: usize,
+    pub total_steps: u64,
+    pub steps_done: u64,
+    pub evaluations: Vec<Evaluation>,
+    /// Primary metric of the model after the last step (on the report split).
+    pub final_score: Option<f64>,
+    pub final_metrics: BTreeMap<String, f64>,
+    /// Step of the checkpoint chosen by the spec's `selection`.
+    pub selected_step: Option<u64>,
+    /// Primary metric of the selected checkpoint on the report split: **the run's score**.
+    pub score: Option<f64>,
+    pub selected_metrics: BTreeMap<String, f64>,
+    pub train_loss: Curve,
+    pub learning_rate: Curve,
+    pub versions: Versions,
+    pub timing: Timing,
+}
+
+impl RunRecord {
+    /// Reads and validates a record file.
+    pub fn read(path: &Path) -> Result<RunRecord, RecordError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RecordError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(path, &text)
+    }
+
+    /// Parses a record; `path` is used in error messages.
+    pub fn from_json(path: &Path, text: &str) -> Result<RunRecord, RecordError> {
+        #[derive(Deserialize)]
+        struct Header {
+            schema_version: u32,
+        }
+        let header: Header = serde_json::from_str(text).map_err(|source| RecordError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if header.schema_version > RECORD_SCHEMA_VERSION {
+            return Err(RecordError::Schema {
+                path: path.to_path_buf(),
+                found: header.schema_version,
+                supported: RECORD_SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_str(text).map_err(|source| RecordError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Pretty JSON of the record.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a RunRecord always serialises")
+    }
+
+    /// A record for a run that could not start or finish, so that it is never silently lost.
+    pub fn error(spec: RunSpec, status: RunStatus, message: String) -> RunRecord {
+        RunRecord {
+            schema_version: RECORD_SCHEMA_VERSION,
+            run_id: spec.run_id(),
+            spec,
+            group: None,
+            sweep: None,
+            status,
+            message: Some(message),
+            diverged_at_step: None,
+            metric: String::new(),
+            majority_baseline: None,
+            baseline_metrics: BTreeMap::new(),
+            train_examples: 0,
+            total_steps: 0,
+            steps_done: 0,
+            evaluations: Vec::new(),
+            final_score: None,
+            final_metrics: BTreeMap::new(),
+            selected_step: None,
+            score: None,
+            selected_metrics: BTreeMap::new(),
+            train_loss: Curve::default(),
+            learning_rate: Curve::default(),
+            versions: Versions::default(),
+            timing: Timing::default(),
+        }
+    }
+
+    /// Whether the run counts as failed (Dodge et al. 2020; Mosbach et al. 2021): its score is
+    /// at or below the majority baseline. `None` when the run has no score or no baseline.
+    pub fn failed(&self) -> Option<bool> {
+        Some(self.score? <= self.majority_baseline?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_schema_is_rejected_with_the_path() {
+        let spec = crate::preset("devlin").unwrap();
+        let mut r = RunRecord::error(spec, RunStatus::Error, "x".into());
+        r.schema_version = RECORD_SCHEMA_VERSION + 1;
+        let err = RunRecord::from_json(Path::new("a/record.json"), &r.to_json()).unwrap_err();
+        assert!(err.to_string().contains("a/record.json"));
+        assert!(matches!(err, RecordError::Schema { .. }));
+    }
+
+    #[test]
+    fn record_round_trips() {
+        let spec = crate::preset("mosbach").unwrap();
+        let mut r = RunRecord::error(spec, RunStatus::Ok, "fine".into());
+        r.score = Some(0.5);
+        r.majority_baseline = Some(0.527);
+        let back = RunRecord::from_json(Path::new("r.json"), &r.to_json()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.failed(), Some(true));
+    }
+}

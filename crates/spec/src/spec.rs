@@ -1,0 +1,461 @@
+//! The fully resolved run specification.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Errors raised while resolving or reading a run spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown preset `{0}` (known: devlin, mosbach, zhang-reinit, zhang-longer)")]
+    UnknownPreset(String),
+    #[error("invalid run spec: {0}")]
+    Invalid(String),
+    #[error("run spec field `{field}`: {message}")]
+    Field { field: String, message: String },
+    #[error("could not read run spec {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not parse run spec {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// Learning-rate schedule. All schedules warm up linearly over `warmup_fraction` of the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Linear warmup, then linear decay to 0 at the last step (BERT, HF `get_linear_schedule_with_warmup`).
+    Linear,
+    /// Constant learning rate, warmup ignored.
+    Constant,
+    /// Linear warmup, then constant.
+    WarmupConstant,
+}
+
+/// Which checkpoint's score a run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// The model after the last step (Devlin et al.).
+    Last,
+    /// The evaluation with the best dev score (Mosbach et al.); kept in memory, no checkpoints.
+    Best,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Device {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// fp32 everywhere.
+    Fp32,
+    /// bf16 autocast for the forward pass (CUDA only); master weights and optimizer state fp32.
+    Bf16,
+}
+
+/// Which representation a sentence-level head reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// BERT's pooler (tanh(W·h_CLS + b)), as `BertForSequenceClassification`.
+    Pooler,
+    /// The [CLS] hidden state itself.
+    Cls,
+    /// Mean of the hidden states over non-padding tokens.
+    Mean,
+}
+
+/// Feature-based mode (Devlin et al. 2019 Table 7; Peters et al. 2019): the encoder is frozen,
+/// run without dropout, and only a head on top of these features is trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureMode {
+    /// Fine-tuning: no feature extraction.
+    Off,
+    /// The embedding layer output (hidden state 0).
+    Embeddings,
+    /// The last encoder layer.
+    Last,
+    /// The second-to-last encoder layer.
+    SecondToLast,
+    /// Sum of the last four encoder layers.
+    SumLastFour,
+    /// Concatenation of the last four encoder layers (4 × hidden wide).
+    ConcatLastFour,
+    /// Learned scalar mix of all hidden states: γ · Σ softmax(w)ᵢ hᵢ (Peters et al. 2018).
+    ScalarMix,
+}
+
+/// Head used in feature-based mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureHead {
+    /// A linear layer (on the pooled vector for sentence tasks, per token for NER).
+    Linear,
+    /// Two-layer bidirectional LSTM then a linear layer (Devlin et al. Table 7, NER).
+    Bilstm,
+}
+
+/// Adam with decoupled weight decay; `bias_correction = false` is BERTAdam.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// Use m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) (PyTorch AdamW, Mosbach) or not (original BERT code).
+    pub bias_correction: bool,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+/// One fine-tuning run, fully resolved: every field has a value and a documented default
+/// (the `devlin` preset's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Name of the preset the spec was resolved from (informational; part of the hash).
+    pub preset: String,
+    /// Hugging Face BERT checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    pub model: PathBuf,
+    /// GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI), `CoNLL-2003`, or
+    /// the path of a custom task description (TOML).
+    pub task: String,
+    /// Directory holding `<TASK>/{train,dev}.tsv` (GLUE layout) or the CoNLL files.
+    pub data_dir: PathBuf,
+    /// Train on a seeded, stratified subset of this many examples (None: the whole set).
+    #[serde(default)]
+    pub train_subset: Option<usize>,
+    /// Seed of the training subset.
+    pub subset_seed: u64,
+    /// When set, the dev set is split in two halves with this seed: model selection on the
+    /// first, reported scores on the second (Zhang et al. 2021).
+    #[serde(default)]
+    pub dev_split_seed: Option<u64>,
+    /// Maximum sequence length in tokens (longest-first truncation for pairs).
+    pub max_length: usize,
+    pub batch_size: usize,
+    /// Number of epochs (ignored when `max_steps` is set).
+    pub epochs: u32,
+    /// Total optimizer steps; overrides `epochs` when set.
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// Peak learning rate.
+    pub learning_rate: f64,
+    /// Fraction of the total steps spent in linear warmup.
+    pub warmup_fraction: f64,
+    pub schedule: Schedule,
+    pub optimizer: OptimizerSpec,
+    /// Decoupled weight decay; never applied to biases and LayerNorm weights.
+    pub weight_decay: f64,
+    /// Global-norm gradient clipping; 0 disables it (as HF Trainer).
+    pub max_grad_norm: f64,
+    /// Layer-wise learning-rate decay: layer l (of L) gets lr·decay^(L−l), embeddings decay^(L+1),
+    /// heads and pooler the full rate. 1.0 disables it.
+    pub layerwise_lr_decay: f64,
+    /// Override of the checkpoint's `hidden_dropout_prob`.
+    #[serde(default)]
+    pub hidden_dropout: Option<f64>,
+    /// Override of the checkpoint's `attention_probs_dropout_prob`.
+    #[serde(default)]
+    pub attention_dropout: Option<f64>,
+    /// Dropout before the classifier (default: the checkpoint's `classifier_dropout`, else its
+    /// hidden dropout, as HF).
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
+    /// Seed of the new head and of re-initialised layers (Dodge et al. 2020 "weight init").
+    pub init_seed: u64,
+    /// Seed of the data order and of dropout masks (Dodge et al. 2020 "data order").
+    pub data_seed: u64,
+    /// Evaluations per epoch (Mosbach: 3). Ignored when `eval_every_steps` is set.
+    pub evals_per_epoch: u32,
+    /// Evaluate every K optimizer steps instead.
+    #[serde(default)]
+    pub eval_every_steps: Option<u64>,
+    pub selection: Selection,
+    /// Stop after this many evaluations without improvement of the dev score.
+    #[serde(default)]
+    pub early_stopping_patience: Option<u32>,
+    /// Override of the task's primary metric (e.g. `accuracy` for MRPC instead of `f1`).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Freeze the embeddings and the bottom k encoder layers (Merchant et al. 2020); 0 = none.
+    pub freeze_layers: usize,
+    /// Re-initialise the pooler from N(0, initializer_range) with the init seed.
+    pub reinit_pooler: bool,
+    /// Re-initialise the top L encoder layers with the init seed (Zhang et al. 2021).
+    pub reinit_layers: usize,
+    pub feature_mode: FeatureMode,
+    pub feature_head: FeatureHead,
+    /// Hidden units per direction of the BiLSTM feature head (Devlin et al.: 768).
+    pub lstm_hidden: usize,
+    pub pooling: Pooling,
+    /// Pad every batch to `max_length` (HF run_glue's default) instead of dynamic padding.
+    pub pad_to_max_length: bool,
+    /// Group examples of similar length into batches (order still fixed by the data seed).
+    pub length_grouped: bool,
+    /// Intra-op threads (LibTorch); results are bit-identical only at a fixed count.
+    pub threads: usize,
+    pub device: Device,
+    pub precision: Precision,
+    /// The loss curve keeps every step up to this many points, then is averaged into buckets.
+    pub max_curve_points: usize,
+}
+
+impl RunSpec {
+    /// Resolves `preset` with `overrides` (field → value, nested tables for `optimizer`).
+    ///
+    /// ```
+    /// let mut o = toml::Table::new();
+    /// o.insert("epochs".into(), toml::Value::Integer(5));
+    /// let spec = stab_spec::RunSpec::resolve("mosbach", &o).unwrap();
+    /// assert_eq!(spec.epochs, 5);
+    /// assert!(spec.optimizer.bias_correction);
+    /// ```
+    pub fn resolve(preset: &str, overrides: &toml::Table) -> Result<RunSpec, SpecError> {
+        let base = crate::preset(preset)?;
+        base.with_overrides(overrides)
+    }
+
+    /// Applies overrides to an already resolved spec.
+    pub fn with_overrides(&self, overrides: &toml::Table) -> Result<RunSpec, SpecError> {
+        let mut table = toml::Table::try_from(self)
+            .map_err(|e| SpecError::Invalid(format!("cannot serialise spec: {e}")))?;
+        for (key, value) in overrides {
+            if key == "preset" {
+                continue;
+            }
+            merge(&mut table, key, value.clone());
+        }
+        let spec: RunSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| SpecError::Invalid(e.message().to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Reads a run-spec TOML file: an optional `preset = "…"` (default `devlin`) and overrides.
+    pub fn from_toml_file(path: &std::path::Path) -> Result<RunSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| SpecError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let preset = match table.get("preset") {
+            None => "devlin",
+            Some(toml::Value::String(s)) => s.as_str(),
+            Some(_) => {
+                return Err(SpecError::Field {
+                    field: "preset".into(),
+                    message: "expected a string".into(),
+                })
+            }
+        };
+        RunSpec::resolve(preset, &table).map_err(|e| SpecError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks value ranges that serde cannot.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let bad = |field: &str, message: &str| {
+            Err(SpecError::Field {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if self.max_length < 2 {
+            return bad("max_length", "must be at least 2 ([CLS] and [SEP])");
+        }
+        if self.epochs == 0 && self.max_steps.is_none() {
+            return bad("epochs", "must be at least 1 (or set max_steps)");
+        }
+        if self.max_steps == Some(0) {
+            return bad("max_steps", "must be at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", "must be a positive number");
+        }
+        if !(0.0..=1.0).contains(&self.warmup_fraction) {
+            return bad("warmup_fraction", "must be in [0, 1]");
+        }
+        if !(self.weight_decay >= 0.0) {
+            return bad("weight_decay", "must be ≥ 0");
+        }
+        if !(self.max_grad_norm >= 0.0) {
+            return bad("max_grad_norm", "must be ≥ 0 (0 disables clipping)");
+        }
+        if !(self.layerwise_lr_decay > 0.0 && self.layerwise_lr_decay <= 1.0) {
+            return bad("layerwise_lr_decay", "must be in (0, 1]");
+        }
+        let o = &self.optimizer;
+        if !(0.0..1.0).contains(&o.beta1) {
+            return bad("optimizer.beta1", "must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&o.beta2) {
+            return bad("optimizer.beta2", "must be in [0, 1)");
+        }
+        if !(o.eps > 0.0) {
+            return bad("optimizer.eps", "must be > 0");
+        }
+        for (name, p) in [
+            ("hidden_dropout", self.hidden_dropout),
+            ("attention_dropout", self.attention_dropout),
+            ("classifier_dropout", self.classifier_dropout),
+        ] {
+            if let Some(p) = p {
+                if !(0.0..1.0).contains(&p) {
+                    return bad(name, "must be in [0, 1)");
+                }
+            }
+        }
+        if self.evals_per_epoch == 0 && self.eval_every_steps.is_none() {
+            return bad("evals_per_epoch", "must be at least 1 (or set eval_every_steps)");
+        }
+        if self.eval_every_steps == Some(0) {
+            return bad("eval_every_steps", "must be at least 1");
+        }
+        if self.threads == 0 {
+            return bad("threads", "must be at least 1");
+        }
+        if self.train_subset == Some(0) {
+            return bad("train_subset", "must be at least 1 (omit it for the whole set)");
+        }
+        if self.precision == Precision::Bf16 && self.device != Device::Cuda {
+            return bad("precision", "bf16 autocast needs device = \"cuda\"");
+        }
+        if self.max_curve_points < 2 {
+            return bad("max_curve_points", "must be at least 2");
+        }
+        if self.feature_mode == FeatureMode::Off && self.feature_head == FeatureHead::Bilstm {
+            return bad(
+                "feature_head",
+                "the BiLSTM head needs a feature_mode (the encoder is fine-tuned otherwise)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Canonical JSON of the spec: the bytes that are hashed.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a RunSpec always serialises")
+    }
+
+    /// Stable content hash of the resolved spec (16 hex digits): the run id.
+    pub fn run_id(&self) -> String {
+        let digest = Sha256::digest(self.canonical_json().as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the encoder is fine-tuned (as opposed to the feature-based approach).
+    pub fn fine_tunes(&self) -> bool {
+        self.feature_mode == FeatureMode::Off
+    }
+}
+
+/// Sets `key` (which may be dotted, `optimizer.eps`) in `table`, merging nested tables.
+fn merge(table: &mut toml::Table, key: &str, value: toml::Value) {
+    if let Some((head, rest)) = key.split_once('.') {
+        let entry = table
+            .entry(head.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(inner) = entry {
+            merge(inner, rest, value);
+        } else {
+            *entry = toml::Value::Table(toml::Table::from_iter([(rest.to_string(), value)]));
+        }
+        return;
+    }
+    match (table.get_mut(key), value) {
+        (Some(toml::Value::Table(existing)), toml::Value::Table(new)) => {
+            for (k, v) in new {
+                merge(existing, &k, v);
+            }
+        }
+        (_, value) => {
+            // Integers given for float fields (`learning_rate = 1`) are accepted as floats.
+            table.insert(key.to_string(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn over(pairs: &[(&str, toml::Value)]) -> toml::Table {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn presets_differ_where_the_papers_do() {
+        let d = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let m = RunSpec::resolve("mosbach", &toml::Table::new()).unwrap();
+        assert!(!d.optimizer.bias_correction && m.optimizer.bias_correction);
+        assert_eq!((d.epochs, m.epochs), (3, 20));
+        assert_eq!((d.selection, m.selection), (Selection::Last, Selection::Best));
+        assert_eq!(m.evals_per_epoch, 3);
+        assert_eq!(d.learning_rate, 2e-5);
+        assert_eq!(d.optimizer.eps, 1e-6);
+    }
+
+    #[test]
+    fn overrides_reach_nested_fields_and_change_the_hash() {
+        let base = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let o = over(&[("optimizer.eps", toml::Value::Float(1e-8))]);
+        let s = base.with_overrides(&o).unwrap();
+        assert_eq!(s.optimizer.eps, 1e-8);
+        assert_ne!(s.run_id(), base.run_id());
+        assert_eq!(base.run_id(), base.clone().run_id());
+        assert_eq!(base.run_id().len(), 16);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let o = over(&[("learnin_rate", toml::Value::Float(1e-5))]);
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(err.contains("learnin_rate"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let o = over(&[("warmup_fraction", toml::Value::Float(1.5))]);
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(err.contains("warmup_fraction"), "{err}");
+        let o = over(&[("batch_size", toml::Value::String("x".into()))]);
+        assert!(RunSpec::resolve("devlin", &o).is_err());
+    }
+
+    #[test]
+    fn unknown_preset_is_an_error() {
+        assert!(matches!(
+            RunSpec::resolve("nope", &toml::Table::new()),
+            Err(SpecError::UnknownPreset(_))
+        ));
+    }
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let s = RunSpec::resolve("zhang-reinit", &toml::Table::new()).unwrap();
+        let back: RunSpec = serde_json::from_str(&s.canonical_json()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.run_id(), s.run_id());
+    }
+}
