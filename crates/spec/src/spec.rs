@@ -247,10 +247,12 @@ impl RunSpec {
             path: path.to_path_buf(),
             source,
         })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| SpecError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SpecError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         let preset = match table.get("preset") {
             None => "devlin",
             Some(toml::Value::String(s)) => s.as_str(),
@@ -324,7 +326,10 @@ impl RunSpec {
             }
         }
         if self.evals_per_epoch == 0 && self.eval_every_steps.is_none() {
-            return bad("evals_per_epoch", "must be at least 1 (or set eval_every_steps)");
+            return bad(
+                "evals_per_epoch",
+                "must be at least 1 (or set eval_every_steps)",
+            );
         }
         if self.eval_every_steps == Some(0) {
             return bad("eval_every_steps", "must be at least 1");
@@ -333,7 +338,10 @@ impl RunSpec {
             return bad("threads", "must be at least 1");
         }
         if self.train_subset == Some(0) {
-            return bad("train_subset", "must be at least 1 (omit it for the whole set)");
+            return bad(
+                "train_subset",
+                "must be at least 1 (omit it for the whole set)",
+            );
         }
         if self.precision == Precision::Bf16 && self.device != Device::Cuda {
             return bad("precision", "bf16 autocast needs device = \"cuda\"");
@@ -410,7 +418,10 @@ mod tests {
         let m = RunSpec::resolve("mosbach", &toml::Table::new()).unwrap();
         assert!(!d.optimizer.bias_correction && m.optimizer.bias_correction);
         assert_eq!((d.epochs, m.epochs), (3, 20));
-        assert_eq!((d.selection, m.selection), (Selection::Last, Selection::Best));
+        assert_eq!(
+            (d.selection, m.selection),
+            (Selection::Last, Selection::Best)
+        );
         assert_eq!(m.evals_per_epoch, 3);
         assert_eq!(d.learning_rate, 2e-5);
         assert_eq!(d.optimizer.eps, 1e-6);

@@ -1,0 +1,79 @@
+//! A Hugging Face checkpoint directory: `config.json`, `model.safetensors`, tokenizer files.
+
+use std::path::{Path, PathBuf};
+
+use tch::nn::VarStore;
+
+use crate::config::BertConfig;
+use crate::model::BertModel;
+use crate::tokenizer::BertTokenizer;
+use crate::BertError;
+
+/// A checkpoint directory, validated on open (config parsed, weights file present).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub config: BertConfig,
+    pub weights: PathBuf,
+}
+
+impl Checkpoint {
+    pub fn open(dir: &Path) -> Result<Checkpoint, BertError> {
+        if !dir.is_dir() {
+            return Err(BertError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "model directory does not exist",
+                ),
+            });
+        }
+        let config = BertConfig::from_file(&dir.join("config.json"))?;
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            return Err(BertError::NoWeights { path: weights });
+        }
+        Ok(Checkpoint {
+            dir: dir.to_path_buf(),
+            config,
+            weights,
+        })
+    }
+
+    /// The checkpoint's tokenizer with truncation at `max_length` and padding off.
+    pub fn tokenizer(&self, max_length: usize) -> Result<BertTokenizer, BertError> {
+        BertTokenizer::from_dir(
+            &self.dir,
+            self.config.do_lower_case.unwrap_or(true),
+            max_length,
+        )
+    }
+}
+
+/// Writes a randomly initialised (HF init, `seed`) BERT checkpoint to `out`, with the tokenizer
+/// files copied from `tokenizer_dir`. Used to make tiny models for fast tests.
+pub fn write_random_checkpoint(
+    out: &Path,
+    config: &BertConfig,
+    tokenizer_dir: &Path,
+    seed: i64,
+) -> Result<(), BertError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BertError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    tch::manual_seed(seed);
+    let vs = VarStore::new(tch::Device::Cpu);
+    let _model = BertModel::new(vs.root(), config);
+    vs.save(out.join("model.safetensors"))?;
+    let json = serde_json::to_string_pretty(config).expect("config serialises");
+    std::fs::write(out.join("config.json"), json).map_err(io(&out.join("config.json")))?;
+    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json"] {
+        let src = tokenizer_dir.join(f);
+        if src.exists() {
+            std::fs::copy(&src, out.join(f)).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! The BERT encoder, mirroring Hugging Face Transformers' `modeling_bert.py`
+//! (v4.57, <https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/bert/modeling_bert.py>).
+//!
+//! Parameter paths are HF's, built through `nn::Path` (`embeddings/word_embeddings`,
+//! `encoder/layer/<i>/attention/self/query`, `LayerNorm`…), so `model.safetensors` maps onto
+//! the variable store name for name. Every module that carries dropout implements
+//! [`nn::ModuleT`]-style `forward_t(…, train)`: dropout is real in training and off in eval.
+//!
+//! Variables are created with HF's initialisation (`BertPreTrainedModel._init_weights`):
+//! N(0, initializer_range) for linear and embedding weights, zero biases, LayerNorm 1/0. A
+//! checkpoint overwrites them; what it does not cover (new heads, re-initialised layers) keeps
+//! this initialisation, drawn from LibTorch's generator after `tch::manual_seed(init_seed)`.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use crate::config::{Activation, BertConfig};
+
+/// Dropout probabilities actually used (config values unless a run overrides them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropouts {
+    pub hidden: f64,
+    pub attention: f64,
+}
+
+impl Dropouts {
+    pub fn from_config(c: &BertConfig) -> Self {
+        Dropouts {
+            hidden: c.hidden_dropout_prob,
+            attention: c.attention_probs_dropout_prob,
+        }
+    }
+}
+
+/// Inputs of a forward pass. `token_type_ids` default to zeros, `attention_mask` to all ones.
+pub struct BertInput<'a> {
+    /// [batch, seq] int64 token ids.
+    pub input_ids: &'a Tensor,
+    pub token_type_ids: Option<&'a Tensor>,
+    /// [batch, seq], 1 for real tokens, 0 for padding.
+    pub attention_mask: Option<&'a Tensor>,
+}
+
+/// What the encoder returns.
+pub struct BertOutput {
+    /// [batch, seq, hidden]
+    pub last_hidden_state: Tensor,
+    /// [batch, hidden]: tanh(W·h_CLS + b)
+    pub pooled_output: Tensor,
+    /// On request: the embedding output followed by every layer's output (L + 1 tensors).
+    pub hidden_states: Option<Vec<Tensor>>,
+}
+
+pub(crate) fn linear(p: nn::Path, input: i64, output: i64, range: f64) -> nn::Linear {
+    nn::linear(
+        p,
+        input,
+        output,
+        nn::LinearConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.,
+                stdev: range,
+            },
+            bs_init: Some(nn::Init::Const(0.)),
+            bias: true,
+        },
+    )
+}
+
+fn layer_norm(p: nn::Path, c: &BertConfig) -> nn::LayerNorm {
+    nn::layer_norm(
+        p,
+        vec![c.hidden_size],
+        nn::LayerNormConfig {
+            eps: c.layer_norm_eps,
+            ..Default::default()
+        },
+    )
+}
+
+fn embedding(p: nn::Path, n: i64, dim: i64, range: f64) -> nn::Embedding {
+    nn::embedding(
+        p,
+        n,
+        dim,
+        nn::EmbeddingConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.,
+                stdev: range,
+            },
+            ..Default::default()
+        },
+    )
+}
+
+/// `BertEmbeddings`
+#[derive(Debug)]
+pub struct Embeddings {
+    word_embeddings: nn::Embedding,
+    position_embeddings: nn::Embedding,
+    token_type_embeddings: nn::Embedding,
+    layer_norm: nn::LayerNorm,
+}
+
+impl Embeddings {
+    fn new(p: nn::Path, c: &BertConfig) -> Self {
+        let r = c.initializer_range;
+        Embeddings {
+            word_embeddings: embedding(&p / "word_embeddings", c.vocab_size, c.hidden_size, r),
+            position_embeddings: embedding(
+                &p / "position_embeddings",
+                c.max_position_embeddings,
+                c.hidden_size,
+                r,
+            ),
+            token_type_embeddings: embedding(
+                &p / "token_type_embeddings",
+                c.type_vocab_size,
+                c.hidden_size,
+                r,
+            ),
+            layer_norm: layer_norm(&p / "LayerNorm", c),
+        }
+    }
+
+    fn forward_t(&self, ids: &Tensor, type_ids: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let seq = ids.size()[1];
+        let positions = Tensor::arange(seq, (Kind::Int64, ids.device())).unsqueeze(0);
+        let e = self.word_embeddings.forward(ids)
+            + self.token_type_embeddings.forward(type_ids)
+            + self.position_embeddings.forward(&positions);
+        self.layer_norm.forward(&e).dropout(dropout, train)
+    }
+}
+
+/// `BertSelfAttention` + `BertSelfOutput` (= `BertAttention`).
+#[derive(Debug)]
+struct Attention {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    output_dense: nn::Linear,
+    output_layer_norm: nn::LayerNorm,
+    heads: i64,
+    head_dim: i64,
+}
+
+impl Attention {
+    fn new(p: nn::Path, c: &BertConfig) -> Self {
+        let (h, r) = (c.hidden_size, c.initializer_range);
+        let s = &p / "self";
+        let o = &p / "output";
+        Attention {
+            query: linear(&s / "query", h, h, r),
+            key: linear(&s / "key", h, h, r),
+            value: linear(&s / "value", h, h, r),
+            output_dense: linear(&o / "dense", h, h, r),
+            output_layer_norm: layer_norm(&o / "LayerNorm", c),
+            heads: c.num_attention_heads,
+            head_dim: h / c.num_attention_heads,
+        }
+    }
+
+    /// `mask_bias`: [batch, 1, 1, seq] additive mask (0 for tokens, large negative for padding).
+    fn forward_t(&self, x: &Tensor, mask_bias: &Tensor, d: &Dropouts, train: bool) -> Tensor {
+        let (b, t, hidden) = x.size3().expect("hidden states are [batch, seq, hidden]");
+        let split = |y: Tensor| y.view([b, t, self.heads, self.head_dim]).transpose(1, 2);
+        let q = split(self.query.forward(x));
+        let k = split(self.key.forward(x));
+        let v = split(self.value.forward(x));
+        // softmax(QKᵀ/√d + mask)·V with dropout on the probabilities, as HF's sdpa path.
+        let p = if train { d.attention } else { 0.0 };
+        let ctx = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            Some(mask_bias),
+            p,
+            false,
+            None::<f64>,
+            false,
+        );
+        let ctx = ctx.transpose(1, 2).contiguous().view([b, t, hidden]);
+        let out = self.output_dense.forward(&ctx).dropout(d.hidden, train);
+        self.output_layer_norm.forward(&(out + x))
+    }
+}
+
+/// `BertLayer`: attention, `BertIntermediate`, `BertOutput`.
+#[derive(Debug)]
+struct Layer {
+    attention: Attention,
+    intermediate: nn::Linear,
+    output_dense: nn::Linear,
+    output_layer_norm: nn::LayerNorm,
+    activation: Activation,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &BertConfig) -> Self {
+        let r = c.initializer_range;
+        Layer {
+            attention: Attention::new(&p / "attention", c),
+            intermediate: linear(
+                &p / "intermediate" / "dense",
+                c.hidden_size,
+                c.intermediate_size,
+                r,
+            ),
+            output_dense: linear(
+                &p / "output" / "dense",
+                c.intermediate_size,
+                c.hidden_size,
+                r,
+            ),
+            output_layer_norm: layer_norm(&p / "output" / "LayerNorm", c),
+            activation: c.hidden_act,
+        }
+    }
+
+    fn forward_t(&self, x: &Tensor, mask_bias: &Tensor, d: &Dropouts, train: bool) -> Tensor {
+        let a = self.attention.forward_t(x, mask_bias, d, train);
+        let i = self.intermediate.forward(&a);
+        let i = match self.activation {
+            Activation::Gelu => i.gelu("none"),
+            Activation::GeluNew => i.gelu("tanh"),
+            Activation::Relu => i.relu(),
+        };
+        let o = self.output_dense.forward(&i).dropout(d.hidden, train);
+        self.output_layer_norm.forward(&(o + a))
+    }
+}
+
+/// `BertModel`: embeddings, encoder, pooler.
+#[derive(Debug)]
+pub struct BertModel {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    pooler: nn::Linear,
+    dropouts: Dropouts,
+    config: BertConfig,
+}
+
+impl BertModel {
+    /// Creates the variables under `p` (the checkpoint's root, or `bert` for task models).
+    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
+        let layer_root = &p / "encoder" / "layer";
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::new(&layer_root / i, config))
+            .collect();
+        BertModel {
+            embeddings: Embeddings::new(&p / "embeddings", config),
+            layers,
+            pooler: linear(
+                &p / "pooler" / "dense",
+                config.hidden_size,
+                config.hidden_size,
+                config.initializer_range,
+            ),
+            dropouts: Dropouts::from_config(config),
+            config: config.clone(),
+        }
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Overrides the dropout probabilities of the encoder.
+    pub fn set_dropouts(&mut self, dropouts: Dropouts) {
+        self.dropouts = dropouts;
+    }
+
+    pub fn dropouts(&self) -> Dropouts {
+        self.dropouts
+    }
+
+    /// Forward pass. With `all_hidden_states`, also returns embeddings + every layer.
+    pub fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> BertOutput {
+        let ids = input.input_ids;
+        let zeros;
+        let type_ids = match input.token_type_ids {
+            Some(t) => t,
+            None => {
+                zeros = ids.zeros_like();
+                &zeros
+            }
+        };
+        let d = self.dropouts;
+        let mut h = self.embeddings.forward_t(ids, type_ids, d.hidden, train);
+        let kind = h.kind();
+        let mask_bias = match input.attention_mask {
+            // HF: (1 − mask) · finfo(dtype).min, broadcast over heads and query positions.
+            Some(m) => (m.to_kind(kind).ones_like() - m.to_kind(kind))
+                .multiply_scalar(min_value(kind))
+                .view([m.size()[0], 1, 1, m.size()[1]]),
+            None => Tensor::zeros([ids.size()[0], 1, 1, ids.size()[1]], (kind, ids.device())),
+        };
+        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
+        for layer in &self.layers {
+            h = layer.forward_t(&h, &mask_bias, &d, train);
+            if let Some(hs) = hidden_states.as_mut() {
+                hs.push(h.shallow_clone());
+            }
+        }
+        let pooled_output = self.pooler.forward(&h.select(1, 0)).tanh();
+        BertOutput {
+            last_hidden_state: h,
+            pooled_output,
+            hidden_states,
+        }
+    }
+}
+
+fn min_value(kind: Kind) -> f64 {
+    match kind {
+        Kind::Half => -65504.0,
+        Kind::BFloat16 => -3.3895313892515355e38,
+        Kind::Double => f64::MIN,
+        _ => f32::MIN as f64,
+    }
+}
