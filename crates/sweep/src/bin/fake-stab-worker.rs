@@ -1,0 +1,117 @@
+//! A stand-in for `stab run` in tests and benchmarks: same command line, no LibTorch.
+//!
+//! `fake-stab-worker [--count-log FILE] run --spec SPEC --out DIR --group G --sweep S --threads T`
+//!
+//! Reads the spec, writes its pid to `DIR/worker.pid`, sleeps `max_steps` milliseconds, and
+//! writes a record whose score is a deterministic function of the seeds. The spec's `metric`
+//! field selects misbehaviour: `diverge` (diverged record), `fail` (error record, exit 1),
+//! `crash` (abort without record), `exit3` (exit 3 without record), `crash-once` (abort on the
+//! first attempt only). With `--count-log`, appends `start ID` and `finish ID` lines to FILE.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use stab_spec::{RunRecord, RunSpec, RunStatus};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut count_log: Option<PathBuf> = None;
+    let (mut spec, mut out, mut group, mut sweep, mut threads) = (None, None, None, None, 1usize);
+    while let Some(a) = args.next() {
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+        };
+        match a.as_str() {
+            "--count-log" => count_log = Some(val().into()),
+            "run" => {}
+            "--spec" => spec = Some(PathBuf::from(val())),
+            "--out" => out = Some(PathBuf::from(val())),
+            "--group" => group = Some(val()),
+            "--sweep" => sweep = Some(val()),
+            "--threads" => threads = val().parse().unwrap_or_else(|_| die("bad --threads")),
+            other => die(&format!("unknown argument {other}")),
+        }
+    }
+    let spec_path = spec.unwrap_or_else(|| die("--spec is required"));
+    let out = out.unwrap_or_else(|| die("--out is required"));
+    let text = std::fs::read_to_string(&spec_path).unwrap_or_else(|e| die(&e.to_string()));
+    let spec: RunSpec = serde_json::from_str(&text).unwrap_or_else(|e| die(&e.to_string()));
+    let id = spec.run_id();
+    let log = |what: &str| {
+        if let Some(p) = &count_log {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap_or_else(|e| die(&e.to_string()));
+            f.write_all(format!("{what} {id}\n").as_bytes()).unwrap();
+        }
+    };
+    log("start");
+    std::fs::write(out.join("worker.pid"), std::process::id().to_string()).unwrap();
+    let t0 = Instant::now();
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    println!("fake worker: run {id} of sweep {sweep:?} group {group:?}, {threads} threads");
+    std::thread::sleep(Duration::from_millis(spec.max_steps.unwrap_or(0)));
+    let behaviour = spec.metric.clone().unwrap_or_default();
+    match behaviour.as_str() {
+        "crash" => crash(),
+        "crash-once" if !out.join("crashed-once").exists() => {
+            std::fs::write(out.join("crashed-once"), "").unwrap();
+            crash()
+        }
+        "exit3" => {
+            eprintln!("fake worker: exiting with 3");
+            std::process::exit(3)
+        }
+        _ => {}
+    }
+    let status = match behaviour.as_str() {
+        "diverge" => RunStatus::Diverged,
+        "fail" => RunStatus::Error,
+        _ => RunStatus::Ok,
+    };
+    let steps = spec.max_steps.unwrap_or(1);
+    let score = ((spec.init_seed * 7 + spec.data_seed * 3) % 100) as f64 / 100.0;
+    let mut r = RunRecord::error(spec.clone(), status, String::new());
+    r.message = (status == RunStatus::Error).then(|| "fake failure".to_string());
+    r.group = group;
+    r.sweep = sweep;
+    r.metric = "accuracy".into();
+    r.majority_baseline = Some(0.5);
+    r.train_examples = spec.train_subset.unwrap_or(100);
+    r.total_steps = steps;
+    r.steps_done = steps;
+    r.diverged_at_step = (status == RunStatus::Diverged).then_some(steps / 2);
+    if status == RunStatus::Ok {
+        r.score = Some(score);
+        r.final_score = Some(score);
+        r.selected_step = Some(steps);
+    }
+    r.versions.threads = threads;
+    r.versions.stab = "fake".into();
+    r.timing.started_unix = started_unix;
+    r.timing.wall_seconds = t0.elapsed().as_secs_f64();
+    r.timing.train_seconds = r.timing.wall_seconds;
+    r.timing.train_examples_per_second = 1000.0;
+    stab_sweep::write_atomic(&out.join("record.json"), r.to_json().as_bytes())
+        .unwrap_or_else(|e| die(&e.to_string()));
+    log("finish");
+    std::process::exit(if status == RunStatus::Error { 1 } else { 0 });
+}
+
+fn crash() -> ! {
+    eprintln!("fake worker: crashing on purpose");
+    std::process::abort()
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("fake-stab-worker: {msg}");
+    let _ = Path::new("");
+    std::process::exit(2)
+}

@@ -1,0 +1,140 @@
+//! A minimal command line over the library, for integration tests and benchmarks (the real
+//! interface is `stab sweep` / `stab status`).
+//!
+//! ```text
+//! stab-sweep-harness launch --sweep FILE --results DIR --worker PROG [--worker-arg A]…
+//!                           [--workers N] [--threads T] [--retry] [--data-dir D] [--quiet]
+//! stab-sweep-harness task --results STORE --run ID --threads T [--retry] --worker PROG [--worker-arg A]…
+//! stab-sweep-harness status --results STORE
+//! stab-sweep-harness dry-run --sweep FILE --results DIR
+//! ```
+//! Exit codes: 0 done, 1 error, 130 stopped by a signal.
+
+use std::path::PathBuf;
+
+use stab_sweep::{
+    dry_run, run_local, run_slurm_task, LocalOptions, Overrides, Store, Sweep, WorkerCommand,
+};
+
+#[derive(Default)]
+struct Args {
+    sweep: Option<PathBuf>,
+    results: Option<PathBuf>,
+    run: Option<String>,
+    worker: Option<PathBuf>,
+    worker_args: Vec<String>,
+    workers: Option<usize>,
+    threads: Option<usize>,
+    retry: bool,
+    quiet: bool,
+    data_dir: Option<PathBuf>,
+}
+
+fn main() {
+    let mut it = std::env::args().skip(1);
+    let cmd = it.next().unwrap_or_default();
+    let mut a = Args::default();
+    while let Some(flag) = it.next() {
+        let mut val = || {
+            it.next()
+                .unwrap_or_else(|| fail(format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--sweep" => a.sweep = Some(val().into()),
+            "--results" => a.results = Some(val().into()),
+            "--run" => a.run = Some(val()),
+            "--worker" => a.worker = Some(val().into()),
+            "--worker-arg" => a.worker_args.push(val()),
+            "--workers" => {
+                a.workers = Some(
+                    val()
+                        .parse()
+                        .unwrap_or_else(|_| fail("bad --workers".into())),
+                )
+            }
+            "--threads" => {
+                a.threads = Some(
+                    val()
+                        .parse()
+                        .unwrap_or_else(|_| fail("bad --threads".into())),
+                )
+            }
+            "--data-dir" => a.data_dir = Some(val().into()),
+            "--retry" => a.retry = true,
+            "--quiet" => a.quiet = true,
+            other => fail(format!("unknown argument {other}")),
+        }
+    }
+    let need = |o: Option<PathBuf>, n: &str| o.unwrap_or_else(|| fail(format!("{n} is required")));
+    let worker = || WorkerCommand {
+        program: a
+            .worker
+            .clone()
+            .unwrap_or_else(|| fail("--worker is required".into())),
+        args_prefix: a.worker_args.clone(),
+    };
+    let overrides = Overrides {
+        data_dir: a.data_dir.clone(),
+        ..Overrides::default()
+    };
+    let result = match cmd.as_str() {
+        "launch" => (|| {
+            let sweep = Sweep::load(&need(a.sweep.clone(), "--sweep"), &overrides)?;
+            let store = Store::create(&need(a.results.clone(), "--results"), &sweep)?;
+            let mut o = LocalOptions::new(worker());
+            o.workers = a.workers;
+            o.threads = a.threads;
+            o.retry = a.retry;
+            o.progress = !a.quiet;
+            let s = run_local(&store, &sweep.runs, &o)?;
+            println!("{s}");
+            Ok(if s.cancelled { 130 } else { 0 })
+        })(),
+        "task" => (|| {
+            let store = Store::open(need(a.results.clone(), "--results"));
+            let run = a
+                .run
+                .clone()
+                .unwrap_or_else(|| fail("--run is required".into()));
+            let s = run_slurm_task(&store, &run, a.threads.unwrap_or(1), a.retry, worker())?;
+            println!("{s}");
+            Ok(if s.cancelled { 130 } else { 0 })
+        })(),
+        "status" => (|| {
+            let store = Store::open(need(a.results.clone(), "--results"));
+            print!("{}", stab_sweep::status(&store)?);
+            Ok(0)
+        })(),
+        "dry-run" => (|| {
+            let sweep = Sweep::load(&need(a.sweep.clone(), "--sweep"), &overrides)?;
+            let store = Store::for_sweep(&need(a.results.clone(), "--results"), &sweep);
+            print!(
+                "{}",
+                dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)
+            );
+            Ok(0)
+        })(),
+        other => fail(format!(
+            "unknown command {other:?} (launch, task, status, dry-run)"
+        )),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let e: stab_sweep::Error = e;
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("stab-sweep-harness: {msg}");
+            std::process::exit(1)
+        }
+    }
+}
+
+fn fail(msg: String) -> ! {
+    eprintln!("stab-sweep-harness: {msg}");
+    std::process::exit(2)
+}

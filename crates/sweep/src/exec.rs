@@ -1,0 +1,282 @@
+//! Executing one run: claim its lock, run the worker process, make sure a record exists.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use stab_spec::{RunRecord, RunStatus};
+
+use crate::store::{io_err, write_atomic, RunLock, RunState, Store};
+use crate::sweep::PlannedRun;
+use crate::Error;
+
+/// Lines of the log quoted in the record of a worker that died without writing one.
+const TAIL_LINES: usize = 40;
+
+/// How to start a worker. The launcher runs
+/// `<program> <args_prefix…> run --spec <runs/ID/spec.json> --out <runs/ID> --group <G>
+/// --sweep <NAME> --threads <T>` with stdout and stderr appended to `runs/ID/log.txt`.
+///
+/// The worker writes `record.json` atomically for ok, diverged and error outcomes and exits 0
+/// (ok, diverged) or 1 (error). Anything else — a signal, a panic, another exit code, a
+/// missing or unreadable record — makes the launcher write an `error` record itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args_prefix: Vec<String>,
+}
+
+impl WorkerCommand {
+    pub fn new(program: impl Into<PathBuf>) -> WorkerCommand {
+        WorkerCommand {
+            program: program.into(),
+            args_prefix: Vec::new(),
+        }
+    }
+
+    /// The running executable itself (`stab` launching `stab run`).
+    pub fn current_exe() -> std::io::Result<WorkerCommand> {
+        Ok(WorkerCommand::new(std::env::current_exe()?))
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> WorkerCommand {
+        self.args_prefix.push(a.into());
+        self
+    }
+}
+
+pub(crate) enum Claim {
+    /// Somebody else holds the run's lock.
+    Busy,
+    /// Nothing to do: the run has a final record.
+    Final,
+    /// We hold the lock and the run needs executing.
+    Claimed(RunLock),
+}
+
+/// Takes the run's lock, then (under the lock, so no race with a finishing worker) decides
+/// whether it still needs running. Earlier non-final records are moved to `attempts/`.
+pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Claim, Error> {
+    let dir = store.run_dir(&run.run_id);
+    if !dir.join("spec.json").exists() {
+        return Err(Error::Corrupt {
+            path: dir.join("spec.json"),
+            message: "missing: the store was not created for this sweep".into(),
+        });
+    }
+    let Some(lock) = RunLock::try_acquire(&dir).map_err(io_err(&dir))? else {
+        return Ok(Claim::Busy);
+    };
+    let state = store.state_unlocked(&run.run_id);
+    if state.is_final(retry) {
+        return Ok(Claim::Final);
+    }
+    let record = dir.join("record.json");
+    if record.exists() {
+        let attempts = dir.join("attempts");
+        std::fs::create_dir_all(&attempts).map_err(io_err(&attempts))?;
+        let tag = match &state {
+            RunState::Finished(s) => s.as_str(),
+            _ => "unreadable",
+        };
+        let to = attempts.join(format!("{}-{tag}.json", unix_millis()));
+        std::fs::rename(&record, &to).map_err(io_err(&record))?;
+    }
+    Ok(Claim::Claimed(lock))
+}
+
+/// A worker that has been started.
+pub(crate) struct Started {
+    pub child: std::process::Child,
+    pub log_offset: u64,
+    pub started: Instant,
+    pub started_unix: f64,
+}
+
+/// Starts the worker in its own process group (a terminal Ctrl-C reaches only the launcher,
+/// which then stops the workers itself) with the run's lock descriptor inherited, so the run
+/// stays locked for as long as the worker lives.
+pub(crate) fn start(
+    store: &Store,
+    run: &PlannedRun,
+    sweep: &str,
+    lock: &RunLock,
+    worker: &WorkerCommand,
+    threads: usize,
+) -> Result<Started, Error> {
+    let dir = store.run_dir(&run.run_id);
+    let log_path = dir.join("log.txt");
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_err(&log_path))?;
+    let log_offset = log.seek(SeekFrom::End(0)).map_err(io_err(&log_path))?;
+    let started_unix = unix_seconds();
+    writeln!(
+        log,
+        "--- stab-sweep: attempt started at {started_unix:.3} by launcher pid {} on {} ---",
+        std::process::id(),
+        hostname()
+    )
+    .map_err(io_err(&log_path))?;
+    let err_log = log.try_clone().map_err(io_err(&log_path))?;
+    let lock_fd = lock.file().as_raw_fd();
+    let mut cmd = Command::new(&worker.program);
+    cmd.args(&worker.args_prefix)
+        .arg("run")
+        .arg("--spec")
+        .arg(dir.join("spec.json"))
+        .arg("--out")
+        .arg(&dir)
+        .arg("--group")
+        .arg(&run.group)
+        .arg("--sweep")
+        .arg(sweep)
+        .arg("--threads")
+        .arg(threads.to_string())
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls (fcntl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(lock_fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|source| Error::Worker {
+        program: worker.program.clone(),
+        source,
+    })?;
+    Ok(Started {
+        child,
+        log_offset,
+        started: Instant::now(),
+        started_unix,
+    })
+}
+
+/// After the worker exited: keeps its record if it wrote a valid one, else writes an `error`
+/// record (or `interrupted` when the launcher stopped it) with the exit status and log tail.
+pub(crate) fn finish(
+    store: &Store,
+    run: &PlannedRun,
+    sweep: &str,
+    started: &Started,
+    status: ExitStatus,
+    interrupted: bool,
+) -> Result<RunStatus, Error> {
+    let dir = store.run_dir(&run.run_id);
+    let record_path = dir.join("record.json");
+    let problem = match store.record(&run.run_id) {
+        Ok(Some(r)) => return Ok(r.status),
+        Ok(None) => None,
+        Err(e) => {
+            let to = dir.join(format!("record.unreadable-{}.json", unix_millis()));
+            let _ = std::fs::rename(&record_path, to);
+            Some(e.to_string())
+        }
+    };
+    let (kind, mut message) = if interrupted {
+        (
+            RunStatus::Interrupted,
+            format!(
+                "interrupted: the launcher stopped the worker ({})",
+                describe(status)
+            ),
+        )
+    } else {
+        (
+            RunStatus::Error,
+            format!("worker {} without writing a record", describe(status)),
+        )
+    };
+    if let Some(p) = problem {
+        message.push_str(&format!(" (its record was unreadable: {p})"));
+    }
+    let tail = log_tail(&dir.join("log.txt"), started.log_offset);
+    if !tail.is_empty() {
+        message.push_str(&format!("\n--- last lines of log.txt ---\n{tail}"));
+    }
+    let mut record = RunRecord::error(run.spec.clone(), kind, message);
+    record.group = Some(run.group.clone());
+    record.sweep = Some(sweep.to_string());
+    record.timing.started_unix = started.started_unix;
+    record.timing.wall_seconds = started.started.elapsed().as_secs_f64();
+    record.timing.hostname = hostname();
+    write_atomic(&record_path, record.to_json().as_bytes()).map_err(io_err(&record_path))?;
+    Ok(kind)
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}{}", signal_name(s)),
+        _ => format!("ended with {status}"),
+    }
+}
+
+fn signal_name(s: i32) -> &'static str {
+    match s {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGINT => " (SIGINT)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGBUS => " (SIGBUS)",
+        _ => "",
+    }
+}
+
+/// The last [`TAIL_LINES`] lines written to the log since `offset`.
+fn log_tail(path: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        // Read at most the last 64 KiB of this attempt.
+        let from = offset.max(len.saturating_sub(64 * 1024));
+        if f.seek(SeekFrom::Start(from)).is_ok() {
+            let mut bytes = Vec::new();
+            let _ = f.read_to_end(&mut bytes);
+            text = String::from_utf8_lossy(&bytes).into_owned();
+        }
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("--- stab-sweep: attempt started"))
+        .collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+pub(crate) fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn unix_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,160 @@
+//! Sweeps for stab: expand a sweep file into runs, execute them locally or on Slurm, and keep
+//! the results in a store that survives crashes, Ctrl-C and concurrent launchers.
+//!
+//! # Design
+//!
+//! - **Sweeper and launcher are separate** (as in hydra). [`Sweep::load`] turns a sweep file
+//!   into an ordered list of fully resolved [`PlannedRun`]s with stable ids (the content hash
+//!   of the resolved [`stab_spec::RunSpec`]); it knows nothing about execution. Launchers
+//!   ([`run_local`], [`submit_slurm`]) take that list and a [`Store`]; neither knows how a
+//!   sweep was written.
+//! - **The store is the source of truth.** A run is finished when, and only when,
+//!   `runs/<id>/record.json` exists; every file is written atomically (temporary file, fsync,
+//!   rename, directory fsync). No launcher keeps state that the store does not also have, so
+//!   a launcher killed at any moment loses nothing but the runs in flight, and Slurm's
+//!   accounting is never needed (without slurmdbd there is none).
+//! - **A lock per run, held by the worker.** Whoever executes a run holds an exclusive `flock`
+//!   on `runs/<id>/lock`, and the worker process inherits the descriptor. Two launchers on the
+//!   same store (local, Slurm, or both) therefore never execute a run twice, and a launcher
+//!   that is SIGKILLed leaves its workers running *and locked*: a restarted launcher waits for
+//!   them instead of starting a second copy. The record is checked *after* taking the lock.
+//! - **One run per process.** Worker processes, not threads: LibTorch's seed and thread count
+//!   are process-global, and a crashing run must not take the sweep down. A worker that dies
+//!   without a record (signal, panic, odd exit code) gets an `error` record with its exit
+//!   status and the tail of its log; in a stability study failed runs are data.
+//! - **Statuses decide reruns.** `ok` and `diverged` are results and never rerun; `error` is
+//!   rerun with `--retry`; `interrupted` (Ctrl-C) is rerun by the next launch. Earlier records
+//!   of rerun runs are kept in `runs/<id>/attempts/`.
+//!
+//! # Sweep files
+//!
+//! ```toml
+//! name = "quickstart"          # results/<name>/ (default: the file name without .toml)
+//! description = "Devlin vs Mosbach on 256 RTE examples"
+//!
+//! [base]                       # preset + overrides of any RunSpec field, for every run
+//! preset = "devlin"
+//! task = "RTE"
+//! data_dir = "data/glue"       # launch overrides (--data-dir, STAB_DATA_DIR) win
+//! train_subset = 256
+//! "optimizer.eps" = 1e-6       # nested fields by dotted key (or `optimizer = { eps = … }`)
+//!
+//! [[group]]                    # optional named groups: the sweep is groups × axes
+//! name = "devlin"
+//! set = { preset = "devlin", epochs = 3 }
+//! [[group]]
+//! name = "mosbach"
+//! set = { preset = "mosbach", epochs = 6 }
+//!
+//! [axes]                       # cartesian product, first axis outermost
+//! seed = { start = 0, end = 3 } # `seed` sets init_seed and data_seed together; end exclusive
+//! learning_rate = [1e-5, 2e-5]
+//!
+//! [zip.length]                 # a zip block: one axis whose fields move together
+//! labels = ["short", "long"]   # optional labels for group names
+//! epochs = [1, 3]
+//! warmup_fraction = [0.0, 0.1]
+//!
+//! [slurm]                      # defaults for --launcher slurm (flags win)
+//! time = "00:30:00"
+//! max_parallel = 4
+//! ```
+//!
+//! Any run-spec field can be an axis, including `preset`, `task`, `init_seed` and `data_seed`
+//! separately (a Dodge et al. grid) or `seed` for both. Values are applied in the order base,
+//! group, axes; launch [`Overrides`] last.
+//!
+//! **Groups** say what a report compares. A run's group label is its `[[group]]` name (if any)
+//! followed by `axis=value` for each axis in `group_by`, which defaults to every axis that is
+//! not a seed (`seed`, `init_seed`, `data_seed`, `subset_seed`, `dev_split_seed`): runs that
+//! differ only in seeds are the repetitions of one configuration. Without groups and non-seed
+//! axes the label is `all`.
+//!
+//! Unknown keys, values of the wrong type or out of range, ragged zip blocks and runs that
+//! resolve to the same spec are errors naming the file, line and column:
+//!
+//! ```
+//! # use std::path::Path;
+//! let text = "[axes]\nseed = [0, 1]\nlearnin_rate = [1e-5]\n";
+//! let err = stab_sweep::Sweep::parse(Path::new("x.toml"), text, &Default::default())
+//!     .unwrap_err()
+//!     .to_string();
+//! assert!(err.starts_with("x.toml:3:17: `learnin_rate`: "), "{err}");
+//! ```
+//!
+//! Expansion is deterministic and ids are content hashes, so adding seeds to a file adds runs
+//! and keeps the ids (and finished results) of the existing ones:
+//!
+//! ```
+//! # use std::path::Path;
+//! let a = stab_sweep::Sweep::parse(Path::new("s.toml"), "[axes]\nseed = [0, 1]\n", &Default::default()).unwrap();
+//! let b = stab_sweep::Sweep::parse(Path::new("s.toml"), "[axes]\nseed = [0, 1, 2]\n", &Default::default()).unwrap();
+//! assert_eq!(a.runs[1].run_id, b.runs[1].run_id);
+//! assert_eq!(b.runs.len(), 3);
+//! ```
+//!
+//! # Using it
+//!
+//! ```no_run
+//! use stab_sweep::{run_local, LocalOptions, Overrides, Store, Sweep, WorkerCommand};
+//! # fn main() -> Result<(), stab_sweep::Error> {
+//! let sweep = Sweep::load("experiments/quickstart.toml".as_ref(), &Overrides::from_env())?;
+//! let store = Store::create("results".as_ref(), &sweep)?;
+//! let worker = WorkerCommand::current_exe().expect("own path");
+//! let summary = run_local(&store, &sweep.runs, &LocalOptions::new(worker))?;
+//! println!("{summary}\n{}", store.status()?);
+//! # Ok(()) }
+//! ```
+
+mod exec;
+mod local;
+mod plan;
+mod slurm;
+mod store;
+mod sweep;
+
+use std::path::PathBuf;
+
+pub use exec::WorkerCommand;
+pub use local::{run_local, LocalOptions, Summary};
+pub use plan::{dry_run, DryRun, DryRunEntry};
+pub use slurm::{run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions};
+pub use store::{write_atomic, Expanded, RunLock, RunState, StatusSummary, Store};
+pub use sweep::{Overrides, PlannedRun, SlurmDefaults, Sweep};
+
+/// Errors of the sweeper and the launchers. Failures of individual runs are not errors: they
+/// are records.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A problem in a sweep file, located.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Sweep {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error(transparent)]
+    Record(#[from] stab_spec::RecordError),
+    #[error("could not start or wait for worker {}", program.display())]
+    Worker {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("slurm: {0}")]
+    Slurm(String),
+}
+
+/// `status` for the lead's `stab status`: counts of the store's runs by state.
+pub fn status(store: &Store) -> Result<StatusSummary, Error> {
+    store.status()
+}

@@ -1,0 +1,423 @@
+//! The Slurm launcher: one job array per submission, one array task per pending run.
+//!
+//! Each array task runs the *task command*, which executes its run exactly like the local
+//! launcher does ([`run_slurm_task`]: lock, worker process, record on crash), so results land
+//! in the same store and a run is never executed twice, even with a local launcher pointed at
+//! the same store. Slurm's own accounting is not needed: without slurmdbd there is no `sacct`,
+//! and a cancelled pending task leaves no trace in Slurm at all, so the store decides what has
+//! finished; `squeue` only tells what is still queued.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::{unix_seconds, WorkerCommand};
+use crate::local::{run_local, LocalOptions, Summary};
+use crate::store::{io_err, write_atomic, RunState, Store};
+use crate::sweep::{PlannedRun, SlurmDefaults};
+use crate::Error;
+
+/// Options of [`submit_slurm`].
+#[derive(Debug, Clone)]
+pub struct SlurmOptions {
+    /// What each array task runs: `<program> <args_prefix…> --results <store> --run <ID>
+    /// --threads <T> [--retry]`, which must call [`run_slurm_task`] (for `stab`: its hidden
+    /// `sweep-task` subcommand, say).
+    pub task: WorkerCommand,
+    /// Thread budget of each run (`--threads`, and `--cpus-per-task` unless given); `None`:
+    /// the largest `threads` of the runs.
+    pub threads: Option<usize>,
+    /// Also resubmit runs that ended in `error`.
+    pub retry: bool,
+    /// Partition, time, cpus, gpus, mem, `%max-parallel`: usually the sweep file's `[slurm]`
+    /// table with flags applied on top.
+    pub resources: SlurmDefaults,
+    /// The `sbatch` program.
+    pub sbatch: PathBuf,
+    /// Directory the tasks start in (relative model and data paths resolve there); `None`:
+    /// the current directory.
+    pub workdir: Option<PathBuf>,
+}
+
+impl SlurmOptions {
+    pub fn new(task: WorkerCommand, resources: SlurmDefaults) -> SlurmOptions {
+        SlurmOptions {
+            task,
+            threads: None,
+            retry: false,
+            resources,
+            sbatch: PathBuf::from("sbatch"),
+            workdir: None,
+        }
+    }
+}
+
+/// A submitted job array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlurmJob {
+    pub job_id: String,
+    pub submitted_unix: f64,
+    pub script: PathBuf,
+    /// Run id of array task i.
+    pub runs: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct JobsFile {
+    jobs: Vec<SlurmJob>,
+}
+
+/// Writes the sbatch script for the runs of `runs` that still need running (no final record,
+/// not running now, not already queued in one of this store's jobs), submits it and records
+/// the job in `slurm-jobs.json`. `Ok(None)` when nothing needs submitting.
+pub fn submit_slurm(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &SlurmOptions,
+) -> Result<Option<SlurmJob>, Error> {
+    let queued = queued_runs(store);
+    let pending: Vec<&PlannedRun> = runs
+        .iter()
+        .filter(|r| {
+            let s = store.state(&r.run_id);
+            !s.is_final(opts.retry) && s != RunState::Running && !queued.contains(&r.run_id)
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| runs.iter().map(|r| r.spec.threads).max().unwrap_or(1))
+        .max(1);
+    let root = std::path::absolute(store.root()).map_err(io_err(store.root()))?;
+    let slurm_dir = root.join("slurm");
+    std::fs::create_dir_all(&slurm_dir).map_err(io_err(&slurm_dir))?;
+    let workdir = match &opts.workdir {
+        Some(w) => w.clone(),
+        None => std::env::current_dir().map_err(io_err(Path::new(".")))?,
+    };
+    let sweep = store.expanded()?.sweep;
+    let ids: Vec<String> = pending.iter().map(|r| r.run_id.clone()).collect();
+    let script = sbatch_script(&sweep, &root, &workdir, &ids, threads, opts);
+    let script_path = slurm_dir.join(format!("submit-{}.sbatch", unix_seconds() as u64));
+    write_atomic(&script_path, script.as_bytes()).map_err(io_err(&script_path))?;
+
+    let out = Command::new(&opts.sbatch)
+        .arg("--parsable")
+        .arg(&script_path)
+        .current_dir(&workdir)
+        .output()
+        .map_err(|e| Error::Slurm(format!("could not run {}: {e}", opts.sbatch.display())))?;
+    if !out.status.success() {
+        return Err(Error::Slurm(format!(
+            "sbatch failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let job_id = stdout
+        .trim()
+        .split(';')
+        .next()
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+        .ok_or_else(|| Error::Slurm(format!("unexpected sbatch output: {stdout:?}")))?
+        .to_string();
+    let job = SlurmJob {
+        job_id,
+        submitted_unix: unix_seconds(),
+        script: script_path,
+        runs: ids,
+    };
+    record_job(store, &job)?;
+    Ok(Some(job))
+}
+
+fn sbatch_script(
+    sweep: &str,
+    root: &Path,
+    workdir: &Path,
+    ids: &[String],
+    threads: usize,
+    opts: &SlurmOptions,
+) -> String {
+    let r = &opts.resources;
+    let mut s = String::from("#!/bin/bash\n");
+    let mut line = |l: String| s.push_str(&format!("#SBATCH {l}\n"));
+    line(format!("--job-name=stab-{sweep}"));
+    let throttle = r.max_parallel.map(|m| format!("%{m}")).unwrap_or_default();
+    line(format!("--array=0-{}{throttle}", ids.len() - 1));
+    line(format!(
+        "--output={}",
+        root.join("slurm").join("%A_%a.out").display()
+    ));
+    line(format!("--chdir={}", workdir.display()));
+    line("--ntasks=1".into());
+    line(format!(
+        "--cpus-per-task={}",
+        r.cpus_per_task.unwrap_or(threads)
+    ));
+    if let Some(p) = &r.partition {
+        line(format!("--partition={p}"));
+    }
+    if let Some(t) = &r.time {
+        line(format!("--time={t}"));
+    }
+    if let Some(g) = &r.gpus {
+        line(format!("--gpus-per-task={g}"));
+    }
+    if let Some(m) = &r.mem {
+        line(format!("--mem={m}"));
+    }
+    for e in &r.extra {
+        line(e.clone());
+    }
+    s.push_str(&format!(
+        "# Generated by stab-sweep for sweep {sweep}: array task i executes run RUNS[i].\n\
+         set -eu\nRUNS=({})\nRUN=\"${{RUNS[$SLURM_ARRAY_TASK_ID]}}\"\n",
+        ids.join(" ")
+    ));
+    let mut cmd = vec![quote(&opts.task.program.to_string_lossy())];
+    cmd.extend(opts.task.args_prefix.iter().map(|a| quote(a)));
+    cmd.push("--results".into());
+    cmd.push(quote(&root.to_string_lossy()));
+    cmd.push("--run".into());
+    cmd.push("\"$RUN\"".into());
+    cmd.push("--threads".into());
+    cmd.push(threads.to_string());
+    if opts.retry {
+        cmd.push("--retry".into());
+    }
+    s.push_str(&format!("exec {}\n", cmd.join(" ")));
+    s
+}
+
+/// Single-quotes a word for bash.
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn record_job(store: &Store, job: &SlurmJob) -> Result<(), Error> {
+    let lock_path = store.root().join("slurm-jobs.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    lock.lock().map_err(io_err(&lock_path))?;
+    let mut file = read_jobs(store)?;
+    file.jobs.push(job.clone());
+    let path = store.root().join("slurm-jobs.json");
+    let json = serde_json::to_string_pretty(&file).expect("jobs serialise");
+    write_atomic(&path, json.as_bytes()).map_err(io_err(&path))
+}
+
+fn read_jobs(store: &Store) -> Result<JobsFile, Error> {
+    let path = store.root().join("slurm-jobs.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path,
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JobsFile::default()),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// The jobs this store submitted.
+pub fn slurm_jobs(store: &Store) -> Result<Vec<SlurmJob>, Error> {
+    Ok(read_jobs(store)?.jobs)
+}
+
+/// One array task as `squeue` shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct QueuedTask {
+    job_id: String,
+    task: Option<usize>,
+    state: String,
+}
+
+fn squeue() -> Result<Vec<QueuedTask>, String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i|%T"])
+        .output()
+        .map_err(|e| format!("could not run squeue: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "squeue failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(parse_squeue(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn parse_squeue(text: &str) -> Vec<QueuedTask> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, state) = l.trim().split_once('|')?;
+            let (job, task) = match id.split_once('_') {
+                Some((j, t)) => (j, t.parse().ok()),
+                None => (id, None),
+            };
+            Some(QueuedTask {
+                job_id: job.to_string(),
+                task,
+                state: state.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Run ids of this store queued (pending or running) in Slurm right now, best effort.
+fn queued_runs(store: &Store) -> Vec<String> {
+    let Ok(file) = read_jobs(store) else {
+        return Vec::new();
+    };
+    if file.jobs.is_empty() {
+        return Vec::new();
+    }
+    let Ok(queue) = squeue() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in queue {
+        let Some(job) = file.jobs.iter().find(|j| j.job_id == t.job_id) else {
+            continue;
+        };
+        match t.task {
+            Some(i) => out.extend(job.runs.get(i).cloned()),
+            // A whole array not yet split into tasks: all its runs are queued.
+            None => out.extend(job.runs.iter().cloned()),
+        }
+    }
+    out
+}
+
+/// What `squeue` says about this store's jobs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueSummary {
+    pub jobs: Vec<String>,
+    pub pending: usize,
+    pub running: usize,
+    pub other: usize,
+    /// Why the queue could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+impl fmt::Display for QueueSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "slurm jobs {}: ", self.jobs.join(", "))?;
+        match &self.error {
+            Some(e) => writeln!(f, "queue unknown ({e})"),
+            None => writeln!(
+                f,
+                "{} tasks running, {} pending, {} in other states (squeue)",
+                self.running, self.pending, self.other
+            ),
+        }
+    }
+}
+
+/// `None` when the store was never submitted to Slurm.
+pub(crate) fn queue_summary(store: &Store) -> Option<QueueSummary> {
+    let file = read_jobs(store).ok()?;
+    if file.jobs.is_empty() {
+        return None;
+    }
+    let mut s = QueueSummary {
+        jobs: file.jobs.iter().map(|j| j.job_id.clone()).collect(),
+        ..QueueSummary::default()
+    };
+    match squeue() {
+        Err(e) => s.error = Some(e),
+        Ok(q) => {
+            for t in q.iter().filter(|t| s.jobs.contains(&t.job_id)) {
+                match t.state.as_str() {
+                    "PENDING" => s.pending += 1,
+                    "RUNNING" | "COMPLETING" | "CONFIGURING" => s.running += 1,
+                    _ => s.other += 1,
+                }
+            }
+        }
+    }
+    Some(s)
+}
+
+/// The body of one array task: executes run `run_id` of the store (as listed in its
+/// `expanded.json`) exactly as the local launcher would, with one worker. SIGTERM (`scancel`,
+/// time limit) stops the worker and records the run as `interrupted`.
+pub fn run_slurm_task(
+    store: &Store,
+    run_id: &str,
+    threads: usize,
+    retry: bool,
+    worker: WorkerCommand,
+) -> Result<Summary, Error> {
+    let expanded = store.expanded()?;
+    let run = expanded
+        .runs
+        .iter()
+        .find(|r| r.run_id == run_id)
+        .ok_or_else(|| Error::Slurm(format!("run {run_id} is not in {}", store.root().display())))?
+        .clone();
+    let mut opts = LocalOptions::new(worker);
+    opts.workers = Some(1);
+    opts.threads = Some(threads);
+    opts.retry = retry;
+    opts.progress = false;
+    run_local(store, &[run], &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeue_lines_parse() {
+        let q = parse_squeue("12_3|RUNNING\n12_4|PENDING\n13|PENDING\n");
+        assert_eq!(q[0].job_id, "12");
+        assert_eq!(q[0].task, Some(3));
+        assert_eq!(q[2].task, None);
+    }
+
+    #[test]
+    fn script_maps_array_tasks_to_runs_and_quotes() {
+        let mut opts = SlurmOptions::new(
+            WorkerCommand::new("/opt/my stab").arg("sweep-task"),
+            SlurmDefaults {
+                max_parallel: Some(2),
+                partition: Some("gpu".into()),
+                mem: Some("8G".into()),
+                ..SlurmDefaults::default()
+            },
+        );
+        opts.retry = true;
+        let s = sbatch_script(
+            "q",
+            Path::new("/r/q"),
+            Path::new("/w"),
+            &["a1".into(), "b2".into(), "c3".into()],
+            2,
+            &opts,
+        );
+        assert!(s.contains("#SBATCH --array=0-2%2\n"), "{s}");
+        assert!(s.contains("#SBATCH --cpus-per-task=2\n"));
+        assert!(s.contains("#SBATCH --partition=gpu\n"));
+        assert!(s.contains("#SBATCH --mem=8G\n"));
+        assert!(s.contains("RUNS=(a1 b2 c3)"));
+        assert!(s.contains(
+            "exec '/opt/my stab' sweep-task --results /r/q --run \"$RUN\" --threads 2 --retry\n"
+        ));
+    }
+}

@@ -1,0 +1,328 @@
+//! The results store: the source of truth for what has finished.
+//!
+//! ```text
+//! results/<sweep>/
+//!   sweep.toml          the sweep file as given (latest launch)
+//!   expanded.json       the expansion: every run with its id, group, axis values and spec
+//!   slurm-jobs.json     Slurm submissions (job id → run ids), if any
+//!   runs/<id>/spec.json     the resolved spec the worker reads
+//!   runs/<id>/record.json   written only when the run finished (any status)
+//!   runs/<id>/log.txt       worker stdout and stderr, one header line per attempt
+//!   runs/<id>/lock          flock held by whoever executes the run (launcher and worker)
+//!   runs/<id>/attempts/     records of earlier attempts (error, interrupted) that were rerun
+//! ```
+//!
+//! Every file is written atomically ([`write_atomic`]), so a reader sees either the old or the
+//! new content, never a torn one, and a crash leaves at most a stray temporary file.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use stab_spec::{RunRecord, RunStatus};
+
+use crate::sweep::{PlannedRun, Sweep};
+use crate::Error;
+
+/// Writes `bytes` to `path` atomically and durably: a temporary file in the same directory,
+/// fsync, rename over the target, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the store says about one run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    /// No record and nobody holds its lock.
+    Pending,
+    /// Its lock is held: a launcher or Slurm task is executing it now.
+    Running,
+    /// Finished with this status (record.json exists).
+    Finished(RunStatus),
+    /// record.json exists but cannot be read; treated as not finished (it is rerun).
+    Unreadable(String),
+}
+
+impl RunState {
+    /// Whether a launcher should leave the run alone: ok and diverged are results; errors are
+    /// retried only with `retry`; interrupted runs are always rerun.
+    pub fn is_final(&self, retry: bool) -> bool {
+        match self {
+            RunState::Finished(RunStatus::Ok | RunStatus::Diverged) => true,
+            RunState::Finished(RunStatus::Error) => !retry,
+            _ => false,
+        }
+    }
+}
+
+/// The on-disk form of `expanded.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Expanded {
+    pub sweep: String,
+    pub runs: Vec<PlannedRun>,
+}
+
+/// One sweep's results directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store at `root` (`results/<sweep>`), which need not exist yet.
+    pub fn open(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    /// The store of `sweep` under `results_dir`, without touching the disk.
+    pub fn for_sweep(results_dir: &Path, sweep: &Sweep) -> Store {
+        Store::open(results_dir.join(&sweep.name))
+    }
+
+    /// Creates (or updates) the store of `sweep` under `results_dir`: writes `sweep.toml`,
+    /// `expanded.json` and each run's `spec.json` (only when missing or different). Runs already
+    /// in the store are kept, whether or not the sweep still lists them.
+    pub fn create(results_dir: &Path, sweep: &Sweep) -> Result<Store, Error> {
+        let store = Store::for_sweep(results_dir, sweep);
+        let runs_dir = store.root.join("runs");
+        std::fs::create_dir_all(&runs_dir).map_err(io_err(&runs_dir))?;
+        store.write_if_changed(&store.root.join("sweep.toml"), sweep.source.as_bytes())?;
+        let expanded = Expanded {
+            sweep: sweep.name.clone(),
+            runs: sweep.runs.clone(),
+        };
+        let json = serde_json::to_string_pretty(&expanded).expect("expansion serialises");
+        store.write_if_changed(&store.root.join("expanded.json"), json.as_bytes())?;
+        for run in &sweep.runs {
+            let dir = store.run_dir(&run.run_id);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let spec = serde_json::to_string_pretty(&run.spec).expect("spec serialises");
+            store.write_if_changed(&dir.join("spec.json"), spec.as_bytes())?;
+        }
+        Ok(store)
+    }
+
+    fn write_if_changed(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        if std::fs::read(path).ok().as_deref() == Some(bytes) {
+            return Ok(());
+        }
+        write_atomic(path, bytes).map_err(io_err(path))
+    }
+
+    /// `results/<sweep>`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `results/<sweep>/runs/<id>`.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.root.join("runs").join(run_id)
+    }
+
+    /// The expansion saved by the last launch.
+    pub fn expanded(&self) -> Result<Expanded, Error> {
+        let path = self.root.join("expanded.json");
+        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// The run's record, `None` when it has not finished.
+    pub fn record(&self, run_id: &str) -> Result<Option<RunRecord>, Error> {
+        let path = self.run_dir(run_id).join("record.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let record = RunRecord::read(&path)?;
+        if record.run_id != run_id {
+            return Err(Error::Corrupt {
+                path,
+                message: format!(
+                    "record of run {} in the directory of {run_id}",
+                    record.run_id
+                ),
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// The state of one run from its record alone (no lock probe).
+    pub(crate) fn state_unlocked(&self, run_id: &str) -> RunState {
+        match self.record(run_id) {
+            Ok(Some(r)) => RunState::Finished(r.status),
+            Err(e) => RunState::Unreadable(e.to_string()),
+            Ok(None) => RunState::Pending,
+        }
+    }
+
+    /// The state of one run (reads its record, probes its lock).
+    pub fn state(&self, run_id: &str) -> RunState {
+        let state = self.state_unlocked(run_id);
+        if state != RunState::Pending {
+            return state;
+        }
+        match RunLock::try_acquire(&self.run_dir(run_id)) {
+            Ok(Some(_)) => RunState::Pending,
+            Ok(None) => RunState::Running,
+            Err(_) => RunState::Pending,
+        }
+    }
+
+    /// Counts of the runs of the last expansion by state, plus Slurm queue information when
+    /// the sweep was submitted to Slurm.
+    pub fn status(&self) -> Result<StatusSummary, Error> {
+        let expanded = self.expanded()?;
+        let mut s = StatusSummary {
+            sweep: expanded.sweep.clone(),
+            root: self.root.clone(),
+            total: expanded.runs.len(),
+            ..StatusSummary::default()
+        };
+        for run in &expanded.runs {
+            match self.state(&run.run_id) {
+                RunState::Pending => s.pending += 1,
+                RunState::Running => s.running += 1,
+                RunState::Finished(RunStatus::Ok) => s.ok += 1,
+                RunState::Finished(RunStatus::Diverged) => s.diverged += 1,
+                RunState::Finished(RunStatus::Error) => s.error += 1,
+                RunState::Finished(RunStatus::Interrupted) => s.interrupted += 1,
+                RunState::Unreadable(msg) => s.unreadable.push(msg),
+            }
+        }
+        s.slurm = crate::slurm::queue_summary(self);
+        Ok(s)
+    }
+}
+
+/// The counts `stab status` prints.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusSummary {
+    pub sweep: String,
+    pub root: PathBuf,
+    pub total: usize,
+    /// Finished ok.
+    pub ok: usize,
+    /// Lock held right now.
+    pub running: usize,
+    pub pending: usize,
+    pub diverged: usize,
+    pub error: usize,
+    pub interrupted: usize,
+    /// Records that exist but cannot be read (messages).
+    pub unreadable: Vec<String>,
+    /// Slurm array tasks of this store still known to `squeue`, if it was submitted.
+    pub slurm: Option<crate::slurm::QueueSummary>,
+}
+
+impl StatusSummary {
+    /// Runs that need no more work (ok or diverged).
+    pub fn done(&self) -> usize {
+        self.ok + self.diverged
+    }
+}
+
+impl fmt::Display for StatusSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "sweep {} ({})", self.sweep, self.root.display())?;
+        writeln!(
+            f,
+            "  {} runs: {} done ({} ok, {} diverged), {} running, {} pending, {} error, {} interrupted",
+            self.total,
+            self.done(),
+            self.ok,
+            self.diverged,
+            self.running,
+            self.pending,
+            self.error,
+            self.interrupted
+        )?;
+        for m in &self.unreadable {
+            writeln!(f, "  unreadable record: {m}")?;
+        }
+        if let Some(q) = &self.slurm {
+            write!(f, "  {q}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An exclusive `flock` on `runs/<id>/lock`, released when dropped (or when the last process
+/// holding the descriptor exits: the worker inherits it, so a run stays locked while its worker
+/// lives even if the launcher is killed).
+#[derive(Debug)]
+pub struct RunLock {
+    file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of the run in `dir` if nobody holds it; `Ok(None)` if somebody does.
+    pub fn try_acquire(dir: &Path) -> io::Result<Option<RunLock>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RunLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunLock::try_acquire(dir.path()).unwrap().unwrap();
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_none());
+        drop(a);
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
+    }
+
+    #[test]
+    fn final_states() {
+        assert!(RunState::Finished(RunStatus::Ok).is_final(true));
+        assert!(RunState::Finished(RunStatus::Diverged).is_final(true));
+        assert!(RunState::Finished(RunStatus::Error).is_final(false));
+        assert!(!RunState::Finished(RunStatus::Error).is_final(true));
+        assert!(!RunState::Finished(RunStatus::Interrupted).is_final(false));
+        assert!(!RunState::Pending.is_final(false));
+    }
+}
