@@ -1,0 +1,172 @@
+//! Seeded subsets: few-sample training subsets and the two halves of a dev set.
+//!
+//! Randomness comes from a ChaCha20 stream seeded with `seed_from_u64`; shuffling is our own
+//! Fisher–Yates with unbiased bounded integers, so results depend only on the ChaCha stream
+//! (stable by specification), not on `rand`'s sampling code.
+
+use std::collections::BTreeMap;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::Label;
+
+/// Uniform integer in `0..n` (n > 0) without modulo bias.
+fn below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    // Reject the lowest 2^64 mod n values so that the rest is a multiple of n.
+    let threshold = n.wrapping_neg() % n;
+    loop {
+        let x = rng.next_u64();
+        if x >= threshold {
+            return x % n;
+        }
+    }
+}
+
+fn shuffle(rng: &mut ChaCha20Rng, v: &mut [usize]) {
+    for i in (1..v.len()).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// A seeded subset of `n` examples, returned as sorted indices into `labels`.
+///
+/// Class labels are sampled per class in proportion to the class frequencies (largest
+/// remainder rounding, ties to the smaller class id), uniformly within each class. If any
+/// label is a [`Label::Score`] (regression), a plain uniform sample is drawn instead. With
+/// `n >= labels.len()` every index is returned.
+///
+/// ```
+/// use stab_data::{stratified_subset, Label};
+/// let labels: Vec<Label> = (0..100).map(|i| Label::Class(usize::from(i % 4 == 0))).collect();
+/// let idx = stratified_subset(&labels, 20, 7);
+/// assert_eq!(idx.len(), 20);
+/// assert_eq!(idx.iter().filter(|&&i| labels[i] == Label::Class(1)).count(), 5);
+/// assert_eq!(idx, stratified_subset(&labels, 20, 7));
+/// ```
+pub fn stratified_subset(labels: &[Label], n: usize, seed: u64) -> Vec<usize> {
+    let total = labels.len();
+    if n >= total {
+        return (0..total).collect();
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, l) in labels.iter().enumerate() {
+        match l {
+            Label::Class(c) => by_class.entry(*c).or_default().push(i),
+            Label::Score(_) => {
+                let mut all: Vec<usize> = (0..total).collect();
+                shuffle(&mut rng, &mut all);
+                all.truncate(n);
+                all.sort_unstable();
+                return all;
+            }
+        }
+    }
+    // Largest-remainder allocation of n over the classes, in exact integer arithmetic.
+    let mut quotas: Vec<(usize, usize, usize)> = by_class
+        .iter()
+        .map(|(&c, idx)| {
+            let share = n as u128 * idx.len() as u128;
+            (
+                c,
+                (share / total as u128) as usize,
+                (share % total as u128) as usize,
+            )
+        })
+        .collect();
+    let assigned: usize = quotas.iter().map(|q| q.1).sum();
+    let mut order: Vec<usize> = (0..quotas.len()).collect();
+    order.sort_by(|&a, &b| {
+        quotas[b]
+            .2
+            .cmp(&quotas[a].2)
+            .then(quotas[a].0.cmp(&quotas[b].0))
+    });
+    for &k in order.iter().take(n - assigned) {
+        quotas[k].1 += 1;
+    }
+    let mut out = Vec::with_capacity(n);
+    for (c, quota, _) in quotas {
+        let mut idx = by_class.remove(&c).unwrap_or_default();
+        shuffle(&mut rng, &mut idx);
+        out.extend_from_slice(&idx[..quota]);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// A seeded split of `0..n` into two disjoint sorted halves, e.g. a model-selection half and a
+/// report half of a dev set (Zhang et al. 2021). The first half has `n.div_ceil(2)` indices.
+pub fn split_halves(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut all: Vec<usize> = (0..n).collect();
+    shuffle(&mut rng, &mut all);
+    let mut second = all.split_off(n.div_ceil(2));
+    all.sort_unstable();
+    second.sort_unstable();
+    (all, second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proportional_and_deterministic() {
+        // 70 / 20 / 10 split, ask for 15: exact quotas 10.5 / 3 / 1.5 → 11 / 3 / 1 (class 0
+        // wins the tie on remainders because it has the smaller id).
+        let labels: Vec<Label> = (0..100)
+            .map(|i| {
+                Label::Class(if i < 70 {
+                    0
+                } else if i < 90 {
+                    1
+                } else {
+                    2
+                })
+            })
+            .collect();
+        let idx = stratified_subset(&labels, 15, 1);
+        let count = |c| {
+            idx.iter()
+                .filter(|&&i| labels[i] == Label::Class(c))
+                .count()
+        };
+        assert_eq!((count(0), count(1), count(2)), (11, 3, 1));
+        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(idx, stratified_subset(&labels, 15, 1));
+        assert_ne!(idx, stratified_subset(&labels, 15, 2));
+        assert_eq!(stratified_subset(&labels, 500, 1).len(), 100);
+    }
+
+    #[test]
+    fn regression_is_plain_sample() {
+        let labels: Vec<Label> = (0..50).map(|i| Label::Score(i as f64)).collect();
+        let idx = stratified_subset(&labels, 10, 3);
+        assert_eq!(idx.len(), 10);
+        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn halves_partition() {
+        let (a, b) = split_halves(11, 5);
+        assert_eq!((a.len(), b.len()), (6, 5));
+        let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..11).collect::<Vec<_>>());
+        assert_eq!((a.clone(), b.clone()), split_halves(11, 5));
+        assert_ne!(a, split_halves(11, 6).0);
+    }
+
+    #[test]
+    fn below_is_in_range() {
+        let mut rng = ChaCha20Rng::seed_from_u64(0);
+        for n in [1u64, 2, 3, 7, 1000] {
+            for _ in 0..100 {
+                assert!(below(&mut rng, n) < n);
+            }
+        }
+    }
+}
