@@ -1,0 +1,61 @@
+//! Statistics, plots and reports for fine-tuning-stability sweeps — no LibTorch.
+//!
+//! `stab report DIR` and `stab compare scores.csv` are thin wrappers around three calls:
+//! [`load_results`] (or [`load_scores_csv`]) → [`write_report`] → [`terminal_table`].
+//!
+//! Design decisions:
+//! - **Nothing is dropped silently.** A corrupt `record.json`, an unparsable CSV row, a NaN
+//!   score, a diverged or errored run: each is counted per group or listed as an
+//!   [`InputProblem`] and shown in every output. Diverged runs with a score enter the
+//!   statistics (in a stability study they are the signal); failed runs are those at or below
+//!   the majority baseline (Dodge et al. 2020).
+//! - **Undefined is not NaN.** A single run has no standard deviation: the types say `None`
+//!   and the tables say "n/a (1 run)"; tests that need two runs per group are `None` with a note.
+//! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (asymptotic,
+//!   tie and continuity corrected), numpy's linear percentiles and the expected-maximum
+//!   estimators are compared with SciPy/numpy on committed vectors
+//!   (`tests/golden/make_golden.py` → `golden.json`; the Rust tests need no Python).
+//! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and Bonferroni
+//!   adjustment of the confidence level, but draws its bootstrap from our own RNG.
+//! - **Reproducible in parallel.** Bootstrap iteration *i* always uses ChaCha stream *i* of a
+//!   seed mixed with the group (or pair) index, so rayon's scheduling cannot change a number:
+//!   a report is a pure function of its input and `--seed`, at any thread count.
+//! - **Self-contained outputs.** Plots are drawn by plotters with an embedded DejaVu Sans font
+//!   (no fontconfig on the CI machine); `report.html` inlines every plot as SVG.
+//!
+//! ```
+//! use stab_stats::{describe, expected_max_curve, welch};
+//! let a = [0.70, 0.71, 0.69, 0.72];
+//! let b = [0.52, 0.68, 0.47, 0.71];
+//! assert!(describe(&a).unwrap().std.is_some());
+//! let curve = expected_max_curve(&b);
+//! assert!((curve[3].without_replacement - 0.71).abs() < 1e-12);
+//! assert!(welch(&a, &b).unwrap().p < 1.0);
+//! ```
+
+pub mod anova;
+pub mod aso;
+pub mod bootstrap;
+pub mod describe;
+mod error;
+pub mod expected_max;
+pub mod hypothesis;
+mod load;
+mod plots;
+mod report;
+mod summary;
+pub mod synthetic;
+
+pub use anova::{seed_variance, SeedVariance};
+pub use aso::{aso, violation_ratio, AsoOptions, AsoResult};
+pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
+pub use describe::{describe, Describe};
+pub use error::StatsError;
+pub use expected_max::{expected_max_curve, ExpectedMax};
+pub use hypothesis::{
+    levene, mann_whitney, welch, LeveneCenter, MannWhitneyResult, TestResult, WelchResult,
+};
+pub use load::{load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry};
+pub use plots::PlotFile;
+pub use report::{summary_rows, terminal_table, write_report, SummaryRow};
+pub use summary::{summarize, Comparison, GroupSummary, ReportOptions, ReportSummary};

@@ -1,0 +1,112 @@
+//! Bad input: every case gives a clear message, and the valid rest is still reported.
+
+use stab_spec::RunStatus;
+use stab_stats::synthetic::record;
+use stab_stats::*;
+
+use super::util::*;
+
+#[test]
+fn corrupt_record_is_reported_and_counted() {
+    let dir = sweep_dir(&two_recipes(2));
+    let bad = dir.path().join("runs/zz-broken");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("record.json"), "{ not json").unwrap();
+    let input = load_results(dir.path(), None).unwrap();
+    assert_eq!(input.runs.len(), 8);
+    assert_eq!(input.problems.len(), 1);
+    assert!(input.problems[0].location.contains("zz-broken"));
+    let out = tempfile::tempdir().unwrap();
+    write_report(out.path(), &input, &opts()).unwrap();
+    assert!(read(&out.path().join("report.md")).contains("zz-broken"));
+}
+
+#[test]
+fn single_run_group_says_std_undefined() {
+    let mut recs = two_recipes(2);
+    recs.push(record(&run("lonely", 0, 0), 1, 5));
+    let input = load_results(sweep_dir(&recs).path(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    let g = s.groups.iter().find(|g| g.group == "lonely").unwrap();
+    assert_eq!(g.stats.as_ref().unwrap().std, None);
+    let md = read(&out.path().join("report.md"));
+    assert!(md.contains("n/a (1 run)"), "{md}");
+    assert!(!md.contains("NaN"));
+    assert!(md.contains("standard deviation undefined"));
+    let c = s.comparisons.iter().find(|c| c.b == "lonely" || c.a == "lonely").unwrap();
+    assert!(c.welch.is_none() && c.levene_mean.is_none());
+    assert!(!c.notes.is_empty());
+}
+
+#[test]
+fn nan_scores_are_excluded_and_counted() {
+    let mut recs = two_recipes(2);
+    recs[0].score = Some(f64::NAN);
+    // JSON cannot hold NaN: serde writes null. Use a CSV for true NaN handling.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.csv");
+    std::fs::write(&p, "g,score\na,0.7\na,nan\na,\na,0.72\nb,oops\nb,0.6\nb,0.61\n").unwrap();
+    let input = load_scores_csv(&p, "g", "score", None).unwrap();
+    assert_eq!(input.problems.len(), 1);
+    assert!(input.problems[0].message.contains("`oops`"));
+    let s = summarize(&input, &opts());
+    assert_eq!((s.groups[0].n, s.groups[0].non_finite), (2, 2));
+    assert!(s.groups[0].notes.iter().any(|n| n.contains("NaN")));
+    let t = terminal_table(&s);
+    let row = t.lines().find(|l| l.starts_with("a ")).unwrap();
+    assert!(row.contains("2 of 4") && !row.contains("NaN"), "{t}");
+}
+
+#[test]
+fn no_finished_runs_still_reports() {
+    let mut recs = two_recipes(1);
+    for r in &mut recs {
+        r.status = RunStatus::Error;
+        r.score = None;
+    }
+    let input = load_results(sweep_dir(&recs).path(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    assert!(s.notes.iter().any(|n| n.contains("no finished run")));
+    assert!(s.groups.iter().all(|g| g.errors == 1 && g.stats.is_none()));
+    assert!(s.comparisons.is_empty());
+    assert!(read(&out.path().join("report.md")).contains("no finished run"));
+}
+
+#[test]
+fn empty_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_results(dir.path(), None).unwrap_err();
+    assert!(matches!(e, StatsError::NoRecords(_)));
+    assert!(e.to_string().contains("no run records"));
+    let e = load_results(&dir.path().join("nope"), None).unwrap_err();
+    assert!(matches!(e, StatsError::NotADirectory(_)));
+}
+
+#[test]
+fn csv_without_the_named_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.csv");
+    std::fs::write(&p, "recipe,acc\na,0.7\n").unwrap();
+    let e = load_scores_csv(&p, "recipe", "score", None).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("no column `score`") && msg.contains("`acc`"), "{msg}");
+}
+
+#[test]
+fn unknown_group_by_field_names_the_field() {
+    let dir = sweep_dir(&two_recipes(1));
+    let e = load_results(dir.path(), Some("optimizer.momentum")).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("optimizer.momentum") && msg.contains("bias_correction"), "{msg}");
+}
+
+#[test]
+fn empty_input_gives_an_empty_report() {
+    let input = ReportInput::default();
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    assert!(s.groups.is_empty());
+    assert!(s.notes.iter().any(|n| n.contains("no usable runs")));
+}

@@ -1,0 +1,4 @@
+mod bad_input;
+mod parity;
+mod report;
+mod util;

@@ -1,0 +1,132 @@
+//! Reports end to end on synthetic sweeps.
+
+use stab_spec::RunStatus;
+use stab_stats::synthetic::record;
+use stab_stats::*;
+
+use super::util::*;
+
+#[test]
+fn full_report_writes_every_output() {
+    let mut recs = two_recipes(4);
+    let mut diverged = record(&run("devlin", 9, 9), 1, 20);
+    diverged.status = RunStatus::Diverged;
+    diverged.score = Some(0.47);
+    recs.push(diverged);
+    recs.push(record(
+        &SyntheticRunExt::errored(run("mosbach", 9, 9)),
+        1,
+        0,
+    ));
+    let dir = sweep_dir(&recs);
+    let input = load_results(dir.path(), None).unwrap();
+    assert_eq!(input.runs.len(), 34);
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    assert_eq!(s.groups.len(), 2);
+    let devlin = &s.groups[0];
+    assert_eq!(devlin.group, "devlin");
+    assert_eq!((devlin.runs, devlin.n, devlin.diverged), (17, 17, 1));
+    assert!(devlin.failed >= 2, "{devlin:?}");
+    let mosbach = &s.groups[1];
+    assert_eq!((mosbach.runs, mosbach.n, mosbach.errors), (17, 16, 1));
+    assert!(devlin.seed_variance.is_none() && devlin.seed_variance_note.is_some());
+    assert_eq!(s.comparisons.len(), 1);
+    let c = &s.comparisons[0];
+    assert!(c.levene_median.is_some() && c.welch.is_some() && c.aso.is_some());
+    // Mosbach dominates: ε_min(mosbach, devlin) small.
+    assert!(c.aso.unwrap().eps_min_ba < 0.2, "{c:?}");
+    for f in &s.files {
+        assert!(out.path().join(f).is_file(), "{f} missing");
+    }
+    let md = read(&out.path().join("report.md"));
+    assert!(md.contains("| group | n | failed | diverged | errors | std | mean | median | max |"));
+    assert!(md.contains("Levene (centre: mean)") && md.contains("Brown–Forsythe (centre: median)"));
+    assert!(!md.contains("NaN"), "{md}");
+    let html = read(&out.path().join("report.html"));
+    assert!(html.matches("<svg").count() >= 4);
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    let csv = read(&out.path().join("summary.csv"));
+    assert!(csv.starts_with("group,runs,n,failed,diverged,errors,"));
+    assert_eq!(csv.lines().count(), 3);
+    let json: serde_json::Value = serde_json::from_str(&read(&out.path().join("summary.json"))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let t = terminal_table(&s);
+    assert!(t.contains("devlin") && t.contains("ε(A,B)"));
+}
+
+/// Builder shortcuts for unusual runs.
+trait SyntheticRunExt {
+    fn errored(self) -> Self;
+}
+
+impl SyntheticRunExt for stab_stats::synthetic::SyntheticRun {
+    fn errored(mut self) -> Self {
+        self.status = RunStatus::Error;
+        self
+    }
+}
+
+#[test]
+fn crossed_seeds_give_variance_shares() {
+    let recs = two_recipes(4);
+    let input = load_results(sweep_dir(&recs).path(), Some("preset")).unwrap();
+    let s = summarize(&input, &opts());
+    let v = s.groups[1].seed_variance.expect("4 × 4 grid");
+    assert_eq!((v.init_levels, v.data_levels, v.replicates), (4, 4, 1));
+    assert!((v.share_init + v.share_data + v.share_residual - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn report_is_identical_at_any_thread_count() {
+    let input = load_results(sweep_dir(&two_recipes(3)).path(), None).unwrap();
+    let at = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+            .install(|| summarize(&input, &opts()))
+    };
+    assert_eq!(at(1), at(3));
+}
+
+#[test]
+fn group_by_spec_fields() {
+    let mut recs = Vec::new();
+    for (i, k) in [0usize, 4, 8].iter().enumerate() {
+        for s in 0..3 {
+            let mut r = run("mosbach", s, i as u64);
+            r.freeze_layers = *k;
+            r.feature_mode = ["off", "last", "embeddings"][s as usize].into();
+            recs.push(record(&r, 2, 10));
+        }
+    }
+    let dir = sweep_dir(&recs);
+    let input = load_results(dir.path(), Some("freeze_layers")).unwrap();
+    let labels: Vec<_> = summarize(&input, &opts()).groups.into_iter().map(|g| g.group).collect();
+    assert_eq!(labels, ["0", "4", "8"]);
+    let input = load_results(dir.path(), Some("optimizer.bias_correction,freeze_layers")).unwrap();
+    let s = summarize(&input, &opts());
+    assert_eq!(s.groups[0].group, "optimizer.bias_correction=true, freeze_layers=0");
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    assert!(s.files.iter().any(|f| f == "plots/freeze_layers.png"));
+    assert!(s.files.iter().any(|f| f == "plots/feature_mode.svg"));
+}
+
+#[test]
+fn csv_scores_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("scores.tsv");
+    let mut text = String::from("recipe\tseed\tacc\n");
+    for i in 0..10 {
+        text += &format!("a\t{i}\t{}\n", 0.7 + i as f64 * 0.001);
+        text += &format!("b\t{i}\t{}\n", if i < 4 { 0.5 } else { 0.68 + i as f64 * 0.002 });
+    }
+    std::fs::write(&p, text).unwrap();
+    let input = load_scores_csv(&p, "recipe", "acc", Some(0.527)).unwrap();
+    let s = summarize(&input, &opts());
+    assert_eq!(s.groups[1].failed, 4);
+    assert_eq!(s.groups[0].failed, 0);
+    assert_eq!(s.comparisons.len(), 1);
+}
