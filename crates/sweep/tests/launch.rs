@@ -1,0 +1,242 @@
+//! The local launcher and the store against the fake worker: normal runs, crashes, kills,
+//! signals and concurrent launchers.
+
+mod util;
+
+use std::time::Duration;
+
+use stab_spec::RunStatus;
+use stab_sweep::{dry_run, run_local, RunState, Store};
+use util::*;
+
+fn assert_each_ran_once(env: &Env, n: usize) {
+    let ex = env.executions();
+    assert_eq!(ex.len(), n, "{ex:?}");
+    for (id, (starts, finishes)) in &ex {
+        assert_eq!(
+            (*starts, *finishes),
+            (1, 1),
+            "run {id} executed {starts}×, finished {finishes}×"
+        );
+    }
+}
+
+#[test]
+fn sweep_completes_and_a_second_launch_skips_everything() {
+    let env = Env::new("max_steps = 20\n[axes]\npreset = [\"devlin\", \"mosbach\"]\nseed = { start = 0, end = 3 }\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();
+    assert_eq!(
+        (s.total, s.ok, s.skipped, s.cancelled),
+        (6, 6, 0, false),
+        "{s}"
+    );
+    let records = env.records(&store);
+    assert!(records.iter().all(|r| r.status == RunStatus::Ok));
+    assert_eq!(records[3].group.as_deref(), Some("preset=mosbach"));
+    assert_eq!(records[3].sweep.as_deref(), Some("t"));
+    assert_each_ran_once(&env, 6);
+
+    let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();
+    assert_eq!((s.skipped, s.ran()), (6, 0));
+    let st = store.status().unwrap();
+    assert_eq!((st.ok, st.pending, st.running), (6, 0, 0), "{st}");
+    assert!(store.root().join("sweep.toml").exists());
+    assert!(store.root().join("expanded.json").exists());
+    for r in &sweep.runs {
+        let dir = store.run_dir(&r.run_id);
+        assert!(dir.join("spec.json").exists() && dir.join("log.txt").exists());
+    }
+
+    // Adding seeds adds runs and keeps the finished ones.
+    let text = std::fs::read_to_string(env.sweep_file())
+        .unwrap()
+        .replace("end = 3", "end = 4");
+    std::fs::write(env.sweep_file(), text).unwrap();
+    let store = env.store();
+    let s = run_local(&store, &env.sweep().runs, &env.options(2)).unwrap();
+    assert_eq!((s.total, s.skipped, s.ok), (8, 6, 2));
+}
+
+#[test]
+fn failures_leave_records_and_retry_reruns_only_errors() {
+    let env = Env::new(
+        "max_steps = 10\n[axes]\nmetric = [\"ok\", \"diverge\", \"fail\", \"crash\", \"exit3\", \"crash-once\"]\n",
+    );
+    let store = env.store();
+    let sweep = env.sweep();
+    let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();
+    assert_eq!((s.ok, s.diverged, s.error), (1, 1, 4), "{s}");
+    let r = env.records(&store);
+    assert_eq!(r[2].message.as_deref(), Some("fake failure"));
+    let crash = r[3].message.as_deref().unwrap();
+    assert!(crash.contains("killed by signal 6 (SIGABRT)"), "{crash}");
+    assert!(crash.contains("crashing on purpose"), "{crash}");
+    assert_eq!(r[3].group.as_deref(), Some("metric=crash"));
+    assert!(r[4]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("exited with code 3"));
+
+    // Without --retry nothing reruns; with it the errors do (crash-once now succeeds).
+    let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();
+    assert_eq!((s.skipped, s.ran()), (6, 0));
+    let mut o = env.options(2);
+    o.retry = true;
+    let s = run_local(&store, &sweep.runs, &o).unwrap();
+    assert_eq!((s.skipped, s.ok, s.error), (2, 1, 3), "{s}");
+    let r = env.records(&store);
+    assert_eq!(r[5].status, RunStatus::Ok);
+    let attempts = std::fs::read_dir(store.run_dir(&sweep.runs[5].run_id).join("attempts"))
+        .unwrap()
+        .count();
+    assert_eq!(attempts, 1, "the earlier error record is kept");
+    let st = store.status().unwrap();
+    assert_eq!((st.ok, st.diverged, st.error), (2, 1, 3), "{st}");
+}
+
+#[test]
+fn worker_killed_mid_run_is_an_error_and_retry_completes_the_sweep() {
+    let env = Env::new("[axes]\nseed = [0, 1, 2]\nmax_steps = [3000]\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    let runs = sweep.runs.clone();
+    let opts = env.options(3);
+    let s = std::thread::scope(|scope| {
+        let h = scope.spawn(|| run_local(&store, &runs, &opts).unwrap());
+        assert!(wait_for(Duration::from_secs(10), || worker_pids(&store)
+            .len()
+            == 3));
+        let (victim, pid) = worker_pids(&store)[0].clone();
+        // SAFETY: plain kill(2) on the fake worker's pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let s = h.join().unwrap();
+        (s, victim)
+    });
+    let (summary, victim) = s;
+    assert_eq!((summary.ok, summary.error), (2, 1), "{summary}");
+    let rec = store.record(&victim).unwrap().unwrap();
+    assert_eq!(rec.status, RunStatus::Error);
+    assert!(rec.message.unwrap().contains("SIGKILL"));
+
+    let mut fast = env.options(3);
+    fast.retry = true;
+    let s = run_local(&store, &runs, &fast).unwrap();
+    assert_eq!((s.skipped, s.ok), (2, 1));
+    assert_eq!(store.status().unwrap().done(), 3);
+}
+
+#[test]
+fn sigkilled_launcher_restarted_finishes_every_run_exactly_once() {
+    let env = Env::new("[axes]\nseed = { start = 0, end = 8 }\nmax_steps = [400]\n");
+    let store = env.store();
+    let mut first = env.spawn_launcher(2, &[]);
+    assert!(wait_for(Duration::from_secs(10), || env
+        .executions()
+        .values()
+        .filter(|e| e.1 > 0)
+        .count()
+        >= 2));
+    first.kill().unwrap(); // SIGKILL: no cleanup at all
+    first.wait().unwrap();
+    // Its two workers keep running and keep their runs locked.
+    let mut second = env.spawn_launcher(2, &[]);
+    let status = wait_child(&mut second, Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    let records = env.records(&store);
+    assert!(records.iter().all(|r| r.status == RunStatus::Ok));
+    assert_each_ran_once(&env, 8);
+    let st = store.status().unwrap();
+    assert_eq!((st.ok, st.running, st.pending), (8, 0, 0), "{st}");
+}
+
+#[test]
+fn two_launchers_at_once_run_each_run_once() {
+    let env = Env::new("[axes]\nseed = { start = 0, end = 10 }\nmax_steps = [100]\n");
+    let store = env.store();
+    let mut a = env.spawn_launcher(2, &[]);
+    let mut b = env.spawn_launcher(2, &[]);
+    assert!(wait_child(&mut a, Duration::from_secs(60)).success());
+    assert!(wait_child(&mut b, Duration::from_secs(60)).success());
+    assert_each_ran_once(&env, 10);
+    assert_eq!(env.records(&store).len(), 10);
+}
+
+#[test]
+fn sigint_marks_running_runs_interrupted_and_the_next_launch_reruns_them() {
+    let env = Env::new("[axes]\nseed = { start = 0, end = 4 }\nmax_steps = [5000]\n");
+    let store = env.store();
+    let mut launcher = env.spawn_launcher(2, &[]);
+    assert!(wait_for(Duration::from_secs(10), || worker_pids(&store)
+        .len()
+        == 2));
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(launcher.id() as i32, libc::SIGINT) };
+    let status = wait_child(&mut launcher, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+    let st = store.status().unwrap();
+    assert_eq!((st.interrupted, st.pending, st.ok), (2, 2, 0), "{st}");
+    for (id, _) in worker_pids(&store) {
+        let r = store.record(&id).unwrap().unwrap();
+        assert_eq!(r.status, RunStatus::Interrupted);
+        assert!(r.message.unwrap().contains("interrupted"));
+    }
+
+    // The next launch reruns interrupted runs without --retry.
+    let sweep = env.sweep();
+    let s = run_local(&store, &sweep.runs, &env.options(4)).unwrap();
+    assert_eq!((s.ok, s.skipped), (4, 0), "{s}");
+    assert_eq!(store.status().unwrap().done(), 4);
+}
+
+#[test]
+fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
+    let env = Env::new("max_steps = 5\n[axes]\nseed = [0, 1, 2]\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    run_local(&store, &sweep.runs[..1], &env.options(1)).unwrap();
+    let lock = stab_sweep::RunLock::try_acquire(&store.run_dir(&sweep.runs[1].run_id))
+        .unwrap()
+        .unwrap();
+    let st = store.status().unwrap();
+    assert_eq!((st.ok, st.running, st.pending), (1, 1, 1), "{st}");
+    assert!(st.to_string().contains("1 running, 1 pending"), "{st}");
+    let d = dry_run(&store, &sweep.runs, 2, false);
+    assert_eq!(d.to_run().count(), 1);
+    assert_eq!(d.entries[1].state, RunState::Running);
+    let text = d.to_string();
+    assert!(
+        text.contains("1 already done, 1 running elsewhere, 1 to run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("5 optimizer steps, 80 training examples"),
+        "{text}"
+    );
+    assert!(text.contains("1000.0 examples/s"), "{text}");
+    drop(lock);
+}
+
+#[test]
+fn dry_run_of_an_unlaunched_sweep_writes_nothing() {
+    let env = Env::new("[axes]\nseed = [0, 1]\n");
+    let sweep = env.sweep();
+    let store = Store::for_sweep(&env.results(), &sweep);
+    let d = dry_run(&store, &sweep.runs, 1, false);
+    assert_eq!(d.to_run().count(), 2);
+    assert!(d.to_string().contains("no past records"));
+    assert!(!env.results().exists());
+}
+
+#[test]
+fn a_missing_worker_program_is_an_error_not_a_record() {
+    let env = Env::new("[axes]\nseed = [0]\n");
+    let store = env.store();
+    let mut o = env.options(1);
+    o.worker = stab_sweep::WorkerCommand::new("/nonexistent/stab");
+    let err = run_local(&store, &env.sweep().runs, &o).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/stab"), "{err}");
+    assert_eq!(store.status().unwrap().pending, 1);
+}
