@@ -6,11 +6,18 @@ use stab_stats::synthetic::{record, write_records, SyntheticRun};
 use stab_stats::{load_results, terminal_table, write_report, ReportOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "target/stab-stats-demo".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/stab-stats-demo".into());
     let out = std::path::Path::new(&out);
     let base = |group: &str, i: u64, d: u64| SyntheticRun {
         group: group.into(),
-        preset: if group == "devlin" { "devlin" } else { "mosbach" }.into(),
+        preset: if group == "devlin" {
+            "devlin"
+        } else {
+            "mosbach"
+        }
+        .into(),
         init_seed: i,
         data_seed: d,
         freeze_layers: 0,
@@ -32,7 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     div.status = RunStatus::Diverged;
     div.score = Some(0.47);
     recs.push(record(&div, 1, 40));
-    for (k, m) in [(0usize, 0.70), (4, 0.695), (8, 0.68), (10, 0.64), (12, 0.58)] {
+    for (k, m) in [
+        (0usize, 0.70),
+        (4, 0.695),
+        (8, 0.68),
+        (10, 0.64),
+        (12, 0.58),
+    ] {
         for s in 0..5 {
             let mut r = base("frozen", s, 100 + k as u64);
             r.freeze_layers = k;

@@ -94,8 +94,14 @@ pub fn violation_ratio(a: &[f64], b: &[f64], dt: f64) -> Option<f64> {
     }
     let t = grid(dt);
     let (sa, sb) = (sorted(a), sorted(b));
-    let f: Vec<f64> = quantile_ranks(sa.len(), &t).iter().map(|&r| sa[r]).collect();
-    let g: Vec<f64> = quantile_ranks(sb.len(), &t).iter().map(|&r| sb[r]).collect();
+    let f: Vec<f64> = quantile_ranks(sa.len(), &t)
+        .iter()
+        .map(|&r| sa[r])
+        .collect();
+    let g: Vec<f64> = quantile_ranks(sb.len(), &t)
+        .iter()
+        .map(|&r| sb[r])
+        .collect();
     Some(ratio_from_quantiles(&f, &g, dt))
 }
 

@@ -65,6 +65,12 @@ impl Ranged for Keyed {
 }
 
 type DrawResult = Result<(), String>;
+/// One run's curve: (group index, group, failed, (step, value) points).
+type RunCurve<'a> = (usize, &'a str, bool, &'a [(u64, f64)]);
+/// (x, mean, std, n) of one setting.
+type SettingPoint = (f64, f64, f64, usize);
+/// A labelled series of setting points.
+type Series = (String, Vec<SettingPoint>);
 
 trait Chart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
@@ -95,7 +101,12 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn render<C: Chart>(dir: &Path, name: &str, title: &str, chart: &C) -> Result<PlotFile, StatsError> {
+fn render<C: Chart>(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    chart: &C,
+) -> Result<PlotFile, StatsError> {
     let png = dir.join(format!("{name}.png"));
     let err = |message: String| StatsError::Plot {
         path: png.clone(),
@@ -132,7 +143,11 @@ fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
         return 0.0..1.0;
     }
     let span = hi - lo;
-    let pad = if span > 0.0 { span * 0.06 } else { lo.abs().max(1.0) * 0.05 };
+    let pad = if span > 0.0 {
+        span * 0.06
+    } else {
+        lo.abs().max(1.0) * 0.05
+    };
     (lo - pad)..(hi + pad)
 }
 
@@ -281,7 +296,10 @@ impl Chart for BoxPlot<'_> {
         let segments: Vec<(f64, f64, f64)> = if all_same && !baselines.is_empty() {
             vec![(-0.5, k as f64 - 0.5, baselines[0].1)]
         } else {
-            baselines.iter().map(|&(x, b)| (x - 0.45, x + 0.45, b)).collect()
+            baselines
+                .iter()
+                .map(|&(x, b)| (x - 0.45, x + 0.45, b))
+                .collect()
         };
         let black = BLACK.stroke_width(2);
         for (j, (a, b, y)) in segments.iter().enumerate() {
@@ -294,9 +312,8 @@ impl Chart for BoxPlot<'_> {
                 ))
                 .map_err(e)?;
             if j == 0 {
-                s.label("majority baseline").legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], black)
-                });
+                s.label("majority baseline")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
             }
         }
         chart
@@ -379,7 +396,9 @@ impl Chart for ExpectedMaxPlot<'_> {
                 ))
                 .map_err(e)?
                 .label(format!("{} (N = {})", g.group, g.n))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
             chart
                 .draw_series(DashedLineSeries::new(
                     g.expected_max
@@ -397,14 +416,14 @@ impl Chart for ExpectedMaxPlot<'_> {
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
             .map_err(e)?
             .label("solid: with replacement ± sd (Dodge 2019)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(3))
+            });
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
             .map_err(e)?
             .label("dashed: unbiased, without replacement")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 7, y)], grey.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], grey.stroke_width(2)));
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
@@ -424,7 +443,7 @@ struct CurvePlot<'a> {
     title: String,
     y_label: String,
     /// (group index, group, failed, curve)
-    curves: Vec<(usize, &'a str, bool, &'a [(u64, f64)])>,
+    curves: Vec<RunCurve<'a>>,
 }
 
 impl Chart for CurvePlot<'_> {
@@ -478,7 +497,11 @@ impl Chart for CurvePlot<'_> {
                 let series = chart
                     .draw_series(LineSeries::new(finite(c), style))
                     .map_err(e)?;
-                let key = if failed { "failed run".to_string() } else { g.to_string() };
+                let key = if failed {
+                    "failed run".to_string()
+                } else {
+                    g.to_string()
+                };
                 if labelled.insert(key.clone()) {
                     let legend_color = if failed { FAILED } else { color(gi) };
                     series.label(key).legend(move |(x, y)| {
@@ -489,7 +512,7 @@ impl Chart for CurvePlot<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::MiddleRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 15))
@@ -509,14 +532,18 @@ struct SettingPlot {
     /// Category names in x order; None for a numeric axis.
     categories: Option<Vec<String>>,
     /// (series label, [(x, mean, std, n)])
-    series: Vec<(String, Vec<(f64, f64, f64, usize)>)>,
+    series: Vec<Series>,
     /// Individual scores (x, score), drawn faintly behind.
     points: Vec<(f64, f64)>,
 }
 
 impl Chart for SettingPlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let xs: Vec<f64> = self.series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).collect();
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.0))
+            .collect();
         let (xlo, xhi) = match &self.categories {
             Some(c) => (-0.5, c.len() as f64 - 0.5),
             None => {
@@ -589,10 +616,17 @@ impl Chart for SettingPlot {
         for (i, (label, pts)) in self.series.iter().enumerate() {
             let c = color(i);
             // Offset series slightly so error bars do not overlap.
-            let off = if ns > 1 { (i as f64 - (ns - 1) as f64 / 2.0) * 0.08 } else { 0.0 };
+            let off = if ns > 1 {
+                (i as f64 - (ns - 1) as f64 / 2.0) * 0.08
+            } else {
+                0.0
+            };
             chart
                 .draw_series(pts.iter().map(|&(x, m, sd, _)| {
-                    PathElement::new(vec![(x + off, m - sd), (x + off, m + sd)], c.stroke_width(2))
+                    PathElement::new(
+                        vec![(x + off, m - sd), (x + off, m + sd)],
+                        c.stroke_width(2),
+                    )
                 }))
                 .map_err(e)?;
             let line: Vec<(f64, f64)> = pts.iter().map(|&(x, m, _, _)| (x + off, m)).collect();
@@ -648,7 +682,7 @@ fn setting_series<K: Ord + Clone>(
     grouped: &[(String, Vec<RunEntry>)],
     key: impl Fn(&RunEntry) -> Option<K>,
     x_of: impl Fn(&K) -> f64,
-) -> (Vec<(String, Vec<(f64, f64, f64, usize)>)>, Vec<(f64, f64)>) {
+) -> (Vec<Series>, Vec<(f64, f64)>) {
     let per_group: Vec<(String, BTreeMap<K, Vec<f64>>)> = grouped
         .iter()
         .map(|(g, runs)| {
@@ -671,7 +705,10 @@ fn setting_series<K: Ord + Clone>(
         }
         vec![("all runs".into(), all)]
     } else {
-        per_group.into_iter().filter(|(_, m)| !m.is_empty()).collect()
+        per_group
+            .into_iter()
+            .filter(|(_, m)| !m.is_empty())
+            .collect()
     };
     let mut points = Vec::new();
     let series = sets
@@ -729,7 +766,7 @@ pub fn render_plots(
         "Expected maximum dev score vs. number of runs",
         &ExpectedMaxPlot { s },
     )?);
-    let curves = |f: fn(&RunEntry) -> &[(u64, f64)]| -> Vec<(usize, &str, bool, &[(u64, f64)])> {
+    let curves = |f: fn(&RunEntry) -> &[(u64, f64)]| -> Vec<RunCurve<'_>> {
         grouped
             .iter()
             .enumerate()
@@ -797,7 +834,13 @@ pub fn render_plots(
             .filter(|m| modes.contains(**m))
             .map(|m| m.to_string())
             .collect();
-        order.extend(modes.iter().filter(|m| !order.contains(m)).cloned().collect::<Vec<_>>());
+        order.extend(
+            modes
+                .iter()
+                .filter(|m| !order.contains(m))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
         let idx = |m: &String| order.iter().position(|o| o == m).unwrap_or(0) as f64;
         let (series, points) = setting_series(&grouped, |r| r.feature_mode.clone(), idx);
         let title = "Score per feature choice (Devlin et al. 2019, Table 7)";

@@ -72,7 +72,12 @@ impl Table {
                 .to_string()
         };
         let mut s = line(&self.headers) + "\n";
-        s += &(w.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ") + "\n");
+        s += &(w
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+            + "\n");
         for r in &self.rows {
             s += &(line(r) + "\n");
         }
@@ -401,8 +406,12 @@ pub fn terminal_table(s: &ReportSummary) -> String {
                         pv(c.levene_median.map(|t| t.p)),
                         pv(c.welch.map(|t| t.p)),
                         pv(c.mann_whitney.map(|t| t.p)),
-                        c.aso.map(|a| format!("{:.3}", a.eps_min_ab)).unwrap_or("n/a".into()),
-                        c.aso.map(|a| format!("{:.3}", a.eps_min_ba)).unwrap_or("n/a".into()),
+                        c.aso
+                            .map(|a| format!("{:.3}", a.eps_min_ab))
+                            .unwrap_or("n/a".into()),
+                        c.aso
+                            .map(|a| format!("{:.3}", a.eps_min_ba))
+                            .unwrap_or("n/a".into()),
                     ]
                 })
                 .collect(),
@@ -429,7 +438,9 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         format!("Grouped by: `{}`", s.grouping),
     ];
     if let Some(m) = &s.metric {
-        v.push(format!("Score: `{m}` of each run (its reported/selected checkpoint)"));
+        v.push(format!(
+            "Score: `{m}` of each run (its reported/selected checkpoint)"
+        ));
     }
     v.push(format!(
         "Failed run: score at or below the majority-class baseline{}. Diverged and errored runs are counted, never dropped; n counts runs with a finite score (finished or diverged).",
@@ -489,10 +500,9 @@ fn markdown(s: &ReportSummary, plots: &[PlotFile]) -> String {
 }
 
 fn html(s: &ReportSummary, plots: &[PlotFile]) -> String {
-    let mut h = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-    );
-    let _ = write!(h, "<title>{}</title>\n", esc(&s.options.title));
+    let mut h =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(h, "<title>{}</title>", esc(&s.options.title));
     h += "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}figure{margin:2em 0}\
@@ -525,11 +535,7 @@ figure svg{max-width:100%;height:auto}figcaption{color:#555}</style>\n</head>\n<
     }
     for pl in plots {
         // Inline SVG: the page stays self-contained and sharp at any zoom.
-        let svg = pl
-            .svg
-            .find("<svg")
-            .map(|i| &pl.svg[i..])
-            .unwrap_or(&pl.svg);
+        let svg = pl.svg.find("<svg").map(|i| &pl.svg[i..]).unwrap_or(&pl.svg);
         let _ = write!(
             h,
             "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>\n",

@@ -137,7 +137,10 @@ pub(crate) fn group_order(labels: &mut [String]) {
 }
 
 /// Runs of the input grouped in report order, with the baseline override applied.
-pub(crate) fn grouped_runs(input: &ReportInput, opts: &ReportOptions) -> Vec<(String, Vec<RunEntry>)> {
+pub(crate) fn grouped_runs(
+    input: &ReportInput,
+    opts: &ReportOptions,
+) -> Vec<(String, Vec<RunEntry>)> {
     let mut map: BTreeMap<String, Vec<RunEntry>> = BTreeMap::new();
     for r in &input.runs {
         let mut r = r.clone();
@@ -161,8 +164,17 @@ fn scored(r: &RunEntry) -> bool {
     matches!(r.outcome, Outcome::Ok | Outcome::Diverged) && r.finite_score().is_some()
 }
 
-fn summarize_group(label: &str, runs: &[RunEntry], opts: &ReportOptions, salt: u64) -> GroupSummary {
-    let scores: Vec<f64> = runs.iter().filter(|r| scored(r)).filter_map(|r| r.score).collect();
+fn summarize_group(
+    label: &str,
+    runs: &[RunEntry],
+    opts: &ReportOptions,
+    salt: u64,
+) -> GroupSummary {
+    let scores: Vec<f64> = runs
+        .iter()
+        .filter(|r| scored(r))
+        .filter_map(|r| r.score)
+        .collect();
     let count = |o: Outcome| runs.iter().filter(|r| r.outcome == o).count();
     let non_finite = runs
         .iter()
@@ -186,7 +198,9 @@ fn summarize_group(label: &str, runs: &[RunEntry], opts: &ReportOptions, salt: u
         notes.push("a single scored run: standard deviation undefined".into());
     }
     if non_finite > 0 {
-        notes.push(format!("{non_finite} run(s) with a NaN/infinite score excluded"));
+        notes.push(format!(
+            "{non_finite} run(s) with a NaN/infinite score excluded"
+        ));
     }
     if missing_score > 0 {
         notes.push(format!("{missing_score} finished run(s) without a score"));
@@ -211,7 +225,12 @@ fn summarize_group(label: &str, runs: &[RunEntry], opts: &ReportOptions, salt: u
         .filter_map(|r| Some((r.init_seed?, r.data_seed?, r.score?)))
         .collect();
     let varies = |f: fn(&(u64, u64, f64)) -> u64| {
-        seeds.iter().map(f).collect::<std::collections::BTreeSet<_>>().len() > 1
+        seeds
+            .iter()
+            .map(f)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
     };
     let (seed_variance, seed_variance_note) = if varies(|s| s.0) && varies(|s| s.1) {
         match seed_variance(&seeds) {

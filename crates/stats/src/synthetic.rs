@@ -65,9 +65,15 @@ pub fn record(run: &SyntheticRun, seed: u64, points: usize) -> RunRecord {
     let steps = 1000u64;
     r.total_steps = steps;
     r.steps_done = steps;
-    let end_loss = if failed { 0.69 } else { 0.25 + rng.gen_range(0.0..0.1) };
+    let end_loss = if failed {
+        0.69
+    } else {
+        0.25 + rng.gen_range(0.0..0.1)
+    };
     r.train_loss = Curve {
-        steps: (0..points).map(|i| i as u64 * steps / points.max(1) as u64).collect(),
+        steps: (0..points)
+            .map(|i| i as u64 * steps / points.max(1) as u64)
+            .collect(),
         values: (0..points)
             .map(|i| {
                 let t = i as f64 / points.max(1) as f64;

@@ -34,7 +34,11 @@ fn single_run_group_says_std_undefined() {
     assert!(md.contains("n/a (1 run)"), "{md}");
     assert!(!md.contains("NaN"));
     assert!(md.contains("standard deviation undefined"));
-    let c = s.comparisons.iter().find(|c| c.b == "lonely" || c.a == "lonely").unwrap();
+    let c = s
+        .comparisons
+        .iter()
+        .find(|c| c.b == "lonely" || c.a == "lonely")
+        .unwrap();
     assert!(c.welch.is_none() && c.levene_mean.is_none());
     assert!(!c.notes.is_empty());
 }
@@ -46,7 +50,11 @@ fn nan_scores_are_excluded_and_counted() {
     // JSON cannot hold NaN: serde writes null. Use a CSV for true NaN handling.
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.csv");
-    std::fs::write(&p, "g,score\na,0.7\na,nan\na,\na,0.72\nb,oops\nb,0.6\nb,0.61\n").unwrap();
+    std::fs::write(
+        &p,
+        "g,score\na,0.7\na,nan\na,\na,0.72\nb,oops\nb,0.6\nb,0.61\n",
+    )
+    .unwrap();
     let input = load_scores_csv(&p, "g", "score", None).unwrap();
     assert_eq!(input.problems.len(), 1);
     assert!(input.problems[0].message.contains("`oops`"));
@@ -91,7 +99,10 @@ fn csv_without_the_named_column() {
     std::fs::write(&p, "recipe,acc\na,0.7\n").unwrap();
     let e = load_scores_csv(&p, "recipe", "score", None).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("no column `score`") && msg.contains("`acc`"), "{msg}");
+    assert!(
+        msg.contains("no column `score`") && msg.contains("`acc`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -99,7 +110,10 @@ fn unknown_group_by_field_names_the_field() {
     let dir = sweep_dir(&two_recipes(1));
     let e = load_results(dir.path(), Some("optimizer.momentum")).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("optimizer.momentum") && msg.contains("bias_correction"), "{msg}");
+    assert!(
+        msg.contains("optimizer.momentum") && msg.contains("bias_correction"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -55,11 +55,29 @@ fn expected_max_matches_formulas() {
         for (p, w) in got.iter().zip(want) {
             let w = w.as_array().unwrap();
             assert_eq!(p.n as f64, f(&w[0]));
-            close(p.with_replacement, f(&w[1]), 1e-10, "E[max] with replacement");
-            close(p.without_replacement, f(&w[3]), 1e-10, "E[max] without replacement");
+            close(
+                p.with_replacement,
+                f(&w[1]),
+                1e-10,
+                "E[max] with replacement",
+            );
+            close(
+                p.without_replacement,
+                f(&w[3]),
+                1e-10,
+                "E[max] without replacement",
+            );
             // Standard deviations near 0 (n = N) are cancellation-dominated: absolute check.
-            assert!((p.with_replacement_sd - f(&w[2])).abs() < 1e-8, "{k} n={}", p.n);
-            assert!((p.without_replacement_sd - f(&w[4])).abs() < 1e-7, "{k} n={}", p.n);
+            assert!(
+                (p.with_replacement_sd - f(&w[2])).abs() < 1e-8,
+                "{k} n={}",
+                p.n
+            );
+            assert!(
+                (p.without_replacement_sd - f(&w[4])).abs() < 1e-7,
+                "{k} n={}",
+                p.n
+            );
         }
     }
 }
@@ -74,20 +92,50 @@ fn pairwise_tests_match_scipy() {
         );
         let what = format!("{} vs {}", pair["a"], pair["b"]);
         let lm = levene(&[&a, &b], LeveneCenter::Mean).unwrap();
-        close(lm.statistic, f(&pair["levene_mean"][0]), 1e-9, &format!("levene F {what}"));
-        close(lm.p, f(&pair["levene_mean"][1]), 1e-6, &format!("levene p {what}"));
+        close(
+            lm.statistic,
+            f(&pair["levene_mean"][0]),
+            1e-9,
+            &format!("levene F {what}"),
+        );
+        close(
+            lm.p,
+            f(&pair["levene_mean"][1]),
+            1e-6,
+            &format!("levene p {what}"),
+        );
         let lmed = levene(&[&a, &b], LeveneCenter::Median).unwrap();
-        close(lmed.statistic, f(&pair["levene_median"][0]), 1e-9, "brown-forsythe F");
-        close(lmed.p, f(&pair["levene_median"][1]), 1e-6, &format!("B-F p {what}"));
+        close(
+            lmed.statistic,
+            f(&pair["levene_median"][0]),
+            1e-9,
+            "brown-forsythe F",
+        );
+        close(
+            lmed.p,
+            f(&pair["levene_median"][1]),
+            1e-6,
+            &format!("B-F p {what}"),
+        );
         let w = welch(&a, &b).unwrap();
         close(w.t, f(&pair["welch"][0]), 1e-10, "welch t");
         close(w.df, f(&pair["welch"][1]), 1e-10, "welch df");
         close(w.p, f(&pair["welch"][2]), 1e-6, &format!("welch p {what}"));
         let mw = mann_whitney(&a, &b).unwrap();
         close(mw.u, f(&pair["mannwhitney"][0]), 0.0, "U");
-        close(mw.p, f(&pair["mannwhitney"][1]), 1e-6, &format!("M-W p {what}"));
+        close(
+            mw.p,
+            f(&pair["mannwhitney"][1]),
+            1e-6,
+            &format!("M-W p {what}"),
+        );
         let vr = violation_ratio(&a, &b, 0.005).unwrap();
-        close(vr, f(&pair["violation_ratio"]), 1e-10, &format!("violation ratio {what}"));
+        close(
+            vr,
+            f(&pair["violation_ratio"]),
+            1e-10,
+            &format!("violation ratio {what}"),
+        );
     }
 }
 
@@ -151,7 +199,11 @@ fn seed_variance_matches_numpy_anova() {
             (v.share_init, "share_init"),
             (v.share_data, "share_data"),
         ] {
-            assert!((got - f(&case[key])).abs() < 1e-12, "{key}: {got} vs {}", case[key]);
+            assert!(
+                (got - f(&case[key])).abs() < 1e-12,
+                "{key}: {got} vs {}",
+                case[key]
+            );
         }
     }
 }

@@ -49,7 +49,8 @@ fn full_report_writes_every_output() {
     let csv = read(&out.path().join("summary.csv"));
     assert!(csv.starts_with("group,runs,n,failed,diverged,errors,"));
     assert_eq!(csv.lines().count(), 3);
-    let json: serde_json::Value = serde_json::from_str(&read(&out.path().join("summary.json"))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&out.path().join("summary.json"))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     let t = terminal_table(&s);
     assert!(t.contains("devlin") && t.contains("ε(A,B)"));
@@ -103,11 +104,18 @@ fn group_by_spec_fields() {
     }
     let dir = sweep_dir(&recs);
     let input = load_results(dir.path(), Some("freeze_layers")).unwrap();
-    let labels: Vec<_> = summarize(&input, &opts()).groups.into_iter().map(|g| g.group).collect();
+    let labels: Vec<_> = summarize(&input, &opts())
+        .groups
+        .into_iter()
+        .map(|g| g.group)
+        .collect();
     assert_eq!(labels, ["0", "4", "8"]);
     let input = load_results(dir.path(), Some("optimizer.bias_correction,freeze_layers")).unwrap();
     let s = summarize(&input, &opts());
-    assert_eq!(s.groups[0].group, "optimizer.bias_correction=true, freeze_layers=0");
+    assert_eq!(
+        s.groups[0].group,
+        "optimizer.bias_correction=true, freeze_layers=0"
+    );
     let out = tempfile::tempdir().unwrap();
     let s = write_report(out.path(), &input, &opts()).unwrap();
     assert!(s.files.iter().any(|f| f == "plots/freeze_layers.png"));
@@ -121,7 +129,10 @@ fn csv_scores_compare() {
     let mut text = String::from("recipe\tseed\tacc\n");
     for i in 0..10 {
         text += &format!("a\t{i}\t{}\n", 0.7 + i as f64 * 0.001);
-        text += &format!("b\t{i}\t{}\n", if i < 4 { 0.5 } else { 0.68 + i as f64 * 0.002 });
+        text += &format!(
+            "b\t{i}\t{}\n",
+            if i < 4 { 0.5 } else { 0.68 + i as f64 * 0.002 }
+        );
     }
     std::fs::write(&p, text).unwrap();
     let input = load_scores_csv(&p, "recipe", "acc", Some(0.527)).unwrap();

@@ -8,15 +8,28 @@ use stab_stats::synthetic::{record, write_records, SyntheticRun};
 pub fn run(group: &str, init: u64, data: u64) -> SyntheticRun {
     SyntheticRun {
         group: group.into(),
-        preset: if group.starts_with("devlin") { "devlin" } else { "mosbach" }.into(),
+        preset: if group.starts_with("devlin") {
+            "devlin"
+        } else {
+            "mosbach"
+        }
+        .into(),
         init_seed: init,
         data_seed: data,
         freeze_layers: 0,
         feature_mode: "off".into(),
         status: RunStatus::Ok,
         score: None,
-        fail_rate: if group.starts_with("devlin") { 0.4 } else { 0.0 },
-        mean: if group.starts_with("devlin") { 0.66 } else { 0.70 },
+        fail_rate: if group.starts_with("devlin") {
+            0.4
+        } else {
+            0.0
+        },
+        mean: if group.starts_with("devlin") {
+            0.66
+        } else {
+            0.70
+        },
         std: 0.02,
     }
 }
