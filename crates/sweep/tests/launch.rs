@@ -240,3 +240,31 @@ fn a_missing_worker_program_is_an_error_not_a_record() {
     assert!(err.to_string().contains("/nonexistent/stab"), "{err}");
     assert_eq!(store.status().unwrap().pending, 1);
 }
+
+#[test]
+fn example_sweeps_in_experiments_expand() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let load = |name: &str| {
+        stab_sweep::Sweep::load(&dir.join(name), &stab_sweep::Overrides::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let q = load("quickstart.toml");
+    assert_eq!(q.name, "quickstart");
+    assert_eq!(q.runs.len(), 6);
+    assert_eq!(q.groups(), vec!["devlin", "mosbach"]);
+    assert!(q.runs[3].spec.optimizer.bias_correction);
+    assert!(q.runs.iter().all(|r| r.spec.train_subset == Some(256)));
+    let f = load("freeze-depth.toml");
+    assert_eq!(f.runs.len(), 20);
+    assert_eq!(f.groups().len(), 4);
+    let c = load("feature-based-conll.toml");
+    assert_eq!(c.runs.len(), 18);
+    assert_eq!(c.groups()[0], "feature_mode=embeddings");
+    // --data-dir wins over the file.
+    let o = stab_sweep::Overrides {
+        data_dir: Some("/d".into()),
+        ..Default::default()
+    };
+    let q = stab_sweep::Sweep::load(&dir.join("quickstart.toml"), &o).unwrap();
+    assert!(q.runs.iter().all(|r| r.spec.data_dir == std::path::Path::new("/d")));
+}
