@@ -1,0 +1,167 @@
+//! `stab`: the command-line front of the stab workspace. It only parses flags and wires the
+//! library crates together; every piece of work lives in a crate with one job.
+
+mod run;
+mod signals;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stab",
+    version,
+    about = "Is this result a lucky seed? Fine-tuning-stability experiments on BERT models."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one fine-tuning run and write its record.
+    Run(run::RunArgs),
+    /// Extract hidden states (and [CLS]/mean vectors) of a model for a file of texts.
+    Features(FeaturesArgs),
+    /// Inspect data folders.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Score a predictions file against a gold split with the task's official metrics.
+    Score(ScoreArgs),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Rows per split, label distribution and majority baseline of every task in DIR;
+    /// exits non-zero on any malformed file.
+    Check { dir: PathBuf },
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// Task name (RTE, CoLA, …, CoNLL-2003) or custom task description (.toml).
+    #[arg(long)]
+    task: String,
+    /// A labelled split in the task's format (e.g. glue/RTE/dev.tsv).
+    #[arg(long)]
+    gold: PathBuf,
+    /// One label (name or id) or value per line, or the GLUE submission format `index\tprediction`.
+    #[arg(long)]
+    predictions: PathBuf,
+}
+
+#[derive(Args)]
+struct FeaturesArgs {
+    /// Hugging Face BERT checkpoint directory.
+    #[arg(long, env = "STAB_MODEL")]
+    model: PathBuf,
+    /// JSONL ({"text": …, "text_b": …}) or TSV with a header naming text/text_b columns.
+    #[arg(long, conflicts_with = "task")]
+    input: Option<PathBuf>,
+    /// Read a task split instead (with --data-dir and --split).
+    #[arg(long)]
+    task: Option<String>,
+    #[arg(long, env = "STAB_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "dev")]
+    split: String,
+    /// Output file: .safetensors (any arrays) or .npy (one array).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Hidden states to write: 0 = embeddings, negative from the end (-1 = last layer).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "-1",
+        allow_hyphen_values = true
+    )]
+    layers: Vec<i64>,
+    /// Also write every token's hidden state and the attention mask.
+    #[arg(long)]
+    tokens: bool,
+    #[arg(long, default_value_t = 128)]
+    max_length: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Features(a) => features(a),
+        Command::Data {
+            command: DataCommand::Check { dir },
+        } => {
+            let report = stab_data::check_dir(&dir)?;
+            print!("{report}");
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Score(a) => {
+            let task = stab_data::task(&a.task)?;
+            let metrics = stab_data::score_predictions(&task, &a.gold, &a.predictions)?;
+            for (k, v) in &metrics {
+                println!("{k}\t{v:.6}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
+    use stab_train::features::{extract, FeatureOptions, Source};
+    let source = match (a.input, a.task) {
+        (Some(p), None) => Source::File(p),
+        (None, Some(task)) => Source::Task {
+            task,
+            data_dir: a.data_dir,
+            split: a.split,
+        },
+        _ => anyhow::bail!("give either --input FILE or --task T"),
+    };
+    let summary = extract(&FeatureOptions {
+        model: a.model,
+        source,
+        output: a.output.clone(),
+        layers: a.layers,
+        tokens: a.tokens,
+        max_length: a.max_length,
+        batch_size: a.batch_size,
+        threads: a.threads,
+        progress: true,
+    })
+    .context("feature extraction failed")?;
+    eprintln!(
+        "wrote {} ({} examples in {:.2} s, {:.1} examples/s)",
+        a.output.display(),
+        summary.examples,
+        summary.seconds,
+        summary.examples as f64 / summary.seconds
+    );
+    for (name, shape) in summary.arrays {
+        println!("{name}\t{shape:?}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,162 @@
+//! `stab run`: one run from flags or a spec file; writes `record.json` (and `spec.json`)
+//! atomically into `--out`.
+//!
+//! Exit status (the launchers' contract): 0 when the run finished (`ok` or `diverged`: both
+//! are results), 1 when it ended in `error` or was `interrupted` (record written either way),
+//! 2 when not even a record could be written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use stab_spec::{RunSpec, RunStatus};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Run spec: TOML (preset + overrides) or JSON (fully resolved, as written in run dirs).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// Preset when no spec file is given: devlin, mosbach, zhang-reinit, zhang-longer.
+    #[arg(long, default_value = "devlin")]
+    preset: String,
+    /// Override any spec field: --set epochs=5 --set optimizer.eps=1e-8 (TOML values).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    task: Option<String>,
+    /// Data folder (GLUE layout); also from STAB_DATA_DIR.
+    #[arg(long, env = "STAB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Directory for spec.json and record.json (default: results/runs/<run id>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Sweep group (stored in the record, not part of the run id).
+    #[arg(long)]
+    group: Option<String>,
+    /// Sweep name (stored in the record).
+    #[arg(long)]
+    sweep: Option<String>,
+    /// Print the resolved spec (TOML) and its run id, then exit without running.
+    #[arg(long)]
+    print_spec: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Parses `FIELD=VALUE` with VALUE as a TOML value (bare words become strings).
+pub fn parse_set(set: &[String]) -> anyhow::Result<toml::Table> {
+    let mut table = toml::Table::new();
+    for s in set {
+        let (k, v) = s
+            .split_once('=')
+            .with_context(|| format!("--set {s:?}: expected FIELD=VALUE"))?;
+        let value = format!("v = {v}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.to_string()));
+        table.insert(k.trim().to_string(), value);
+    }
+    Ok(table)
+}
+
+pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
+    let base = match &args.spec {
+        Some(p) if p.extension().is_some_and(|e| e == "json") => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("could not read run spec {}", p.display()))?;
+            let spec: RunSpec = serde_json::from_str(&text)
+                .with_context(|| format!("run spec {} is not valid", p.display()))?;
+            spec
+        }
+        Some(p) => RunSpec::from_toml_file(p)?,
+        None => stab_spec::preset(&args.preset)?,
+    };
+    let mut o = parse_set(&args.set)?;
+    let mut put = |k: &str, v: toml::Value| {
+        o.insert(k.to_string(), v);
+    };
+    if let Some(m) = &args.model {
+        put("model", toml::Value::String(m.display().to_string()));
+    }
+    if let Some(t) = &args.task {
+        put("task", toml::Value::String(t.clone()));
+    }
+    if let Some(d) = &args.data_dir {
+        put("data_dir", toml::Value::String(d.display().to_string()));
+    }
+    if let Some(t) = args.threads {
+        put("threads", toml::Value::Integer(t as i64));
+    }
+    Ok(base.with_overrides(&o)?)
+}
+
+/// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let spec = resolve(&args)?;
+    if args.print_spec {
+        println!("# run id {}", spec.run_id());
+        print!("{}", toml::to_string(&spec)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
+    std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    write_atomic(&out.join("spec.json"), spec.canonical_json().as_bytes())
+        .with_context(|| format!("could not write {}", out.join("spec.json").display()))?;
+    let ctx = stab_train::RunContext {
+        group: args.group.clone(),
+        sweep: args.sweep.clone(),
+        progress: !args.quiet,
+        interrupt: Some(crate::signals::install()),
+    };
+    let record = stab_train::run(&spec, &ctx);
+    let path = out.join("record.json");
+    write_atomic(&path, record.to_json().as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
+    let score = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    eprintln!(
+        "run {} {}: {} = {} (baseline {}), {} steps, {:.1} examples/s → {}",
+        record.run_id,
+        record.status.as_str(),
+        record.metric,
+        score(record.score),
+        score(record.majority_baseline),
+        record.steps_done,
+        record.timing.train_examples_per_second,
+        path.display()
+    );
+    if let Some(m) = &record.message {
+        eprintln!("  {m}");
+    }
+    Ok(match record.status {
+        RunStatus::Ok | RunStatus::Diverged => ExitCode::SUCCESS,
+        RunStatus::Error | RunStatus::Interrupted => ExitCode::FAILURE,
+    })
+}

@@ -1,0 +1,215 @@
+//! Encoded examples, batch order and dynamic padding.
+//!
+//! The order of training examples is a pure function of the data seed and the epoch (a ChaCha
+//! stream seeded once per run), independent of the init seed and of the thread count. Batches
+//! are padded to their longest member (dynamic padding) unless the run asks for HF run_glue's
+//! pad-to-max-length. Length-grouped batching follows HF's `LengthGroupedSampler`: a random
+//! permutation cut into mega-batches of 50 batches, each sorted by length — still fully
+//! determined by the data seed, and it cuts padded tokens roughly in half on RTE.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+/// Label id for sub-tokens that carry no label (CrossEntropy's `ignore_index`, HF's -100).
+pub const IGNORE: i64 = -100;
+
+/// Training target of one example.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Class(i64),
+    Score(f32),
+    /// Per token: the word's tag on its first sub-token, [`IGNORE`] elsewhere.
+    Tags(Vec<i64>),
+    /// Test split: nothing to learn from.
+    None,
+}
+
+/// One tokenised example.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub ids: Vec<i64>,
+    pub type_ids: Vec<i64>,
+    pub target: Target,
+    /// NER: token position of each word's first sub-token (None when truncated away).
+    pub word_starts: Vec<Option<usize>>,
+}
+
+/// A padded batch on a device.
+pub struct Batch {
+    pub input_ids: Tensor,
+    pub token_type_ids: Tensor,
+    pub attention_mask: Tensor,
+    /// [B] int64 (classes), [B] float (scores) or [B, T] int64 (tags).
+    pub targets: Tensor,
+    /// Indices of the items in their set.
+    pub indices: Vec<usize>,
+    /// Tokens that are not padding.
+    pub real_tokens: usize,
+    /// Padded length.
+    pub padded_len: usize,
+}
+
+/// Pads `items[indices]` to the longest (or to `pad_to`) and moves them to `device`.
+pub fn make_batch(
+    items: &[Item],
+    indices: &[usize],
+    pad_to: Option<usize>,
+    pad_id: i64,
+    device: Device,
+) -> Batch {
+    let longest = indices
+        .iter()
+        .map(|&i| items[i].ids.len())
+        .max()
+        .unwrap_or(0);
+    let len = pad_to.unwrap_or(longest).max(longest);
+    let b = indices.len();
+    let mut ids = vec![pad_id; b * len];
+    let mut types = vec![0i64; b * len];
+    let mut mask = vec![0i64; b * len];
+    let mut tags = Vec::new();
+    let mut classes = Vec::new();
+    let mut scores = Vec::new();
+    let mut real = 0;
+    for (row, &i) in indices.iter().enumerate() {
+        let it = &items[i];
+        let n = it.ids.len();
+        real += n;
+        ids[row * len..row * len + n].copy_from_slice(&it.ids);
+        types[row * len..row * len + n].copy_from_slice(&it.type_ids);
+        mask[row * len..row * len + n].fill(1);
+        match &it.target {
+            Target::Class(c) => classes.push(*c),
+            Target::Score(s) => scores.push(*s),
+            Target::Tags(t) => {
+                let mut padded = vec![IGNORE; len];
+                padded[..t.len()].copy_from_slice(t);
+                tags.extend(padded);
+            }
+            Target::None => classes.push(IGNORE),
+        }
+    }
+    let shape = [b as i64, len as i64];
+    let targets = if !tags.is_empty() {
+        Tensor::from_slice(&tags).view(shape)
+    } else if !scores.is_empty() {
+        Tensor::from_slice(&scores)
+    } else {
+        Tensor::from_slice(&classes)
+    };
+    Batch {
+        input_ids: Tensor::from_slice(&ids).view(shape).to_device(device),
+        token_type_ids: Tensor::from_slice(&types).view(shape).to_device(device),
+        attention_mask: Tensor::from_slice(&mask).view(shape).to_device(device),
+        targets: targets.to_device(device),
+        indices: indices.to_vec(),
+        real_tokens: real,
+        padded_len: len,
+    }
+}
+
+/// Produces each epoch's batches from one ChaCha stream seeded with the data seed.
+pub struct BatchOrder {
+    rng: ChaCha8Rng,
+    n: usize,
+    batch_size: usize,
+    lengths: Option<Vec<usize>>,
+}
+
+impl BatchOrder {
+    /// `lengths`: Some(token counts) for length-grouped batching.
+    pub fn new(n: usize, batch_size: usize, data_seed: u64, lengths: Option<Vec<usize>>) -> Self {
+        BatchOrder {
+            rng: ChaCha8Rng::seed_from_u64(data_seed),
+            n,
+            batch_size,
+            lengths,
+        }
+    }
+
+    /// The batches of the next epoch (the last one may be smaller, as PyTorch's DataLoader).
+    pub fn next_epoch(&mut self) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.n).collect();
+        order.shuffle(&mut self.rng);
+        if let Some(lengths) = &self.lengths {
+            for mega in order.chunks_mut(50 * self.batch_size) {
+                mega.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
+            }
+        }
+        order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+}
+
+/// Number of batches per epoch.
+pub fn batches_per_epoch(n: usize, batch_size: usize) -> usize {
+    n.div_ceil(batch_size)
+}
+
+/// Turns a token-level argmax [T] of one item into per-word predictions (first sub-token);
+/// words truncated away are predicted as tag 0 (`O`).
+pub fn word_predictions(item: &Item, token_preds: &[i64]) -> Vec<usize> {
+    item.word_starts
+        .iter()
+        .map(|s| s.map(|p| token_preds[p] as usize).unwrap_or(0))
+        .collect()
+}
+
+/// Sums the float tensor in a Kind-agnostic way (helper for losses).
+pub fn scalar(t: &Tensor) -> f64 {
+    t.to_kind(Kind::Double).double_value(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(n: usize, c: i64) -> Item {
+        Item {
+            ids: vec![1; n],
+            type_ids: vec![0; n],
+            target: Target::Class(c),
+            word_starts: vec![],
+        }
+    }
+
+    #[test]
+    fn dynamic_padding_pads_to_the_longest() {
+        let items = vec![item(3, 0), item(5, 1)];
+        let b = make_batch(&items, &[0, 1], None, 0, Device::Cpu);
+        assert_eq!(b.input_ids.size(), vec![2, 5]);
+        assert_eq!(b.real_tokens, 8);
+        assert_eq!(
+            Vec::<i64>::try_from(b.attention_mask.view([-1])).unwrap(),
+            vec![1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
+        );
+        let p = make_batch(&items, &[0, 1], Some(8), 0, Device::Cpu);
+        assert_eq!(p.input_ids.size(), vec![2, 8]);
+    }
+
+    #[test]
+    fn order_depends_only_on_the_data_seed() {
+        let a = BatchOrder::new(100, 16, 7, None).next_epoch();
+        let b = BatchOrder::new(100, 16, 7, None).next_epoch();
+        let c = BatchOrder::new(100, 16, 8, None).next_epoch();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 7);
+        let mut all: Vec<usize> = a.concat();
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn length_grouping_sorts_within_mega_batches() {
+        let lengths: Vec<usize> = (0..40).map(|i| (i * 7) % 23).collect();
+        let mut o = BatchOrder::new(40, 4, 1, Some(lengths.clone()));
+        let batches = o.next_epoch();
+        let flat: Vec<usize> = batches.concat();
+        assert!(flat.windows(2).all(|w| lengths[w[0]] >= lengths[w[1]]));
+    }
+}

@@ -1,0 +1,335 @@
+//! Hidden-state extraction (`stab features`): the feature-based approach on its own.
+//!
+//! Texts come from a JSONL file (`{"text": …, "text_b": …}`; `sentence1`/`sentence2` and
+//! `text_a` are accepted too), a TSV with a header naming the same columns, or a GLUE task
+//! split. For each chosen layer the [CLS] and mean-pooled vectors are written (`layer.L.cls`,
+//! `layer.L.mean`, [N, H]); with `tokens`, also every token's state (`layer.L.tokens`,
+//! [N, T, H], zero-padded) and the `attention_mask` [N, T]. Layers are numbered as HF's
+//! `hidden_states`: 0 = embeddings, L = last; negative numbers count from the end.
+//! Output is `.safetensors` (any number of arrays) or `.npy` (exactly one array).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use stab_bert::{BertInput, BertModel, Checkpoint};
+use stab_spec::Pooling;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::batch::{make_batch, Item, Target};
+use crate::task_model::pool;
+use crate::TrainError;
+
+/// Where the texts come from.
+pub enum Source {
+    File(PathBuf),
+    Task {
+        task: String,
+        data_dir: PathBuf,
+        split: String,
+    },
+}
+
+/// Options of an extraction.
+pub struct FeatureOptions {
+    pub model: PathBuf,
+    pub source: Source,
+    pub output: PathBuf,
+    /// Hidden-state indices (negative: from the end).
+    pub layers: Vec<i64>,
+    pub tokens: bool,
+    pub max_length: usize,
+    pub batch_size: usize,
+    pub threads: usize,
+    pub progress: bool,
+}
+
+/// What an extraction produced.
+#[derive(Debug)]
+pub struct FeatureSummary {
+    pub examples: usize,
+    pub arrays: Vec<(String, Vec<i64>)>,
+    pub seconds: f64,
+}
+
+fn input_err(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::Input {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Reads (text_a, text_b) pairs from JSONL or TSV.
+pub fn read_texts(path: &Path) -> Result<Vec<(String, Option<String>)>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| input_err(path, e.to_string()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let pick = |get: &dyn Fn(&str) -> Option<String>| -> (Option<String>, Option<String>) {
+        let a = ["text", "text_a", "sentence", "sentence1", "question"]
+            .iter()
+            .find_map(|k| get(k));
+        let b = ["text_b", "sentence2"].iter().find_map(|k| get(k));
+        (a, b)
+    };
+    let mut out = Vec::new();
+    let is_jsonl = path
+        .extension()
+        .is_some_and(|e| e == "jsonl" || e == "json");
+    if is_jsonl {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| input_err(path, format!("line {}: invalid JSON: {e}", i + 1)))?;
+            let (a, b) = pick(&|k| v.get(k).and_then(|x| x.as_str()).map(str::to_string));
+            let a = a.ok_or_else(|| {
+                input_err(
+                    path,
+                    format!(
+                        "line {}: expected a \"text\" (or text_a/sentence1) field",
+                        i + 1
+                    ),
+                )
+            })?;
+            out.push((a, b));
+        }
+    } else {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .ok_or_else(|| input_err(path, "empty file"))?
+            .split('\t')
+            .map(str::trim)
+            .collect();
+        for (i, line) in lines.enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split('\t').collect();
+            if fields.len() != header.len() {
+                return Err(input_err(
+                    path,
+                    format!(
+                        "line {}: {} fields, the header has {}",
+                        i + 2,
+                        fields.len(),
+                        header.len()
+                    ),
+                ));
+            }
+            let (a, b) = pick(&|k| {
+                header
+                    .iter()
+                    .position(|h| *h == k)
+                    .map(|p| fields[p].to_string())
+            });
+            let a = a.ok_or_else(|| {
+                input_err(
+                    path,
+                    "the header names no text column (text, text_a, sentence, sentence1)",
+                )
+            })?;
+            out.push((a, b));
+        }
+    }
+    if out.is_empty() {
+        return Err(input_err(path, "no texts in the file"));
+    }
+    Ok(out)
+}
+
+/// Extracts features as `opts` says and writes them.
+pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
+    let t0 = std::time::Instant::now();
+    tch::set_num_threads(opts.threads as i32);
+    let texts = match &opts.source {
+        Source::File(p) => read_texts(p)?,
+        Source::Task {
+            task,
+            data_dir,
+            split,
+        } => {
+            let task = stab_data::task(task)?;
+            match task.load_split(data_dir, split)? {
+                stab_data::Dataset::Sentences(ex) => {
+                    ex.into_iter().map(|e| (e.text_a, e.text_b)).collect()
+                }
+                stab_data::Dataset::Tagged(s) => {
+                    s.into_iter().map(|s| (s.tokens.join(" "), None)).collect()
+                }
+            }
+        }
+    };
+    let ck = Checkpoint::open(&opts.model)?;
+    let tok = ck.tokenizer(opts.max_length)?;
+    let mut vs = VarStore::new(Device::Cpu);
+    let bert = BertModel::new(vs.root(), &ck.config);
+    stab_bert::load_safetensors(&mut vs, &ck.weights, &[])?;
+    let n_hidden = ck.config.num_hidden_layers + 1;
+    let layers: Vec<i64> = opts
+        .layers
+        .iter()
+        .map(|&l| {
+            let idx = if l < 0 { n_hidden + l } else { l };
+            if (0..n_hidden).contains(&idx) {
+                Ok(idx)
+            } else {
+                Err(TrainError::Invalid(format!(
+                    "layer {l} does not exist (hidden states 0..={} or -1..=-{n_hidden})",
+                    n_hidden - 1
+                )))
+            }
+        })
+        .collect::<Result<_, _>>()?;
+
+    let inputs: Vec<(&str, Option<&str>)> = texts
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_deref()))
+        .collect();
+    let items: Vec<Item> = tok
+        .encode_batch(&inputs)?
+        .into_iter()
+        .map(|e| Item {
+            ids: e.ids,
+            type_ids: e.type_ids,
+            target: Target::None,
+            word_starts: Vec::new(),
+        })
+        .collect();
+    let n = items.len();
+    let t_max = items.iter().map(|i| i.ids.len()).max().unwrap_or(0) as i64;
+    let h = ck.config.hidden_size;
+    let mut cls: Vec<Tensor> = layers
+        .iter()
+        .map(|_| Tensor::zeros([n as i64, h], (Kind::Float, Device::Cpu)))
+        .collect();
+    let mut mean: Vec<Tensor> = layers
+        .iter()
+        .map(|_| Tensor::zeros([n as i64, h], (Kind::Float, Device::Cpu)))
+        .collect();
+    let tokens: Vec<Tensor> = if opts.tokens {
+        layers
+            .iter()
+            .map(|_| Tensor::zeros([n as i64, t_max, h], (Kind::Float, Device::Cpu)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mask = Tensor::zeros([n as i64, t_max], (Kind::Int64, Device::Cpu));
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new(n as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} examples {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message("features");
+        b
+    });
+    // Sorting by length keeps padding (and wasted compute) small.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| items[i].ids.len());
+    tch::no_grad(|| {
+        for chunk in order.chunks(opts.batch_size.max(1)) {
+            let b = make_batch(&items, chunk, None, tok.pad_id(), Device::Cpu);
+            let input = BertInput {
+                input_ids: &b.input_ids,
+                token_type_ids: Some(&b.token_type_ids),
+                attention_mask: Some(&b.attention_mask),
+            };
+            let hs = bert
+                .forward_t(&input, false, true)
+                .hidden_states
+                .expect("requested");
+            let idx = Tensor::from_slice(&chunk.iter().map(|&i| i as i64).collect::<Vec<_>>());
+            let t = b.padded_len as i64;
+            for (k, &l) in layers.iter().enumerate() {
+                let hl = &hs[l as usize];
+                let _ = cls[k].index_copy_(0, &idx, &pool(hl, &b.attention_mask, Pooling::Cls));
+                let _ = mean[k].index_copy_(0, &idx, &pool(hl, &b.attention_mask, Pooling::Mean));
+                if opts.tokens {
+                    let _ = tokens[k].narrow(1, 0, t).index_copy_(0, &idx, hl);
+                }
+            }
+            let _ = mask.narrow(1, 0, t).index_copy_(0, &idx, &b.attention_mask);
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut arrays: Vec<(String, Tensor)> = Vec::new();
+    for (k, &l) in layers.iter().enumerate() {
+        arrays.push((format!("layer.{l}.cls"), cls[k].shallow_clone()));
+        arrays.push((format!("layer.{l}.mean"), mean[k].shallow_clone()));
+        if opts.tokens {
+            arrays.push((format!("layer.{l}.tokens"), tokens[k].shallow_clone()));
+        }
+    }
+    if opts.tokens {
+        arrays.push(("attention_mask".into(), mask));
+    }
+    write_arrays(&opts.output, &arrays)?;
+    Ok(FeatureSummary {
+        examples: n,
+        arrays: arrays.iter().map(|(k, t)| (k.clone(), t.size())).collect(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes arrays to `.safetensors`, or a single f32 array to `.npy`.
+fn write_arrays(path: &Path, arrays: &[(String, Tensor)]) -> Result<(), TrainError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "safetensors" => {
+            let tmp = path.with_extension("safetensors.tmp");
+            Tensor::write_safetensors(arrays, &tmp)?;
+            std::fs::rename(&tmp, path).map_err(|e| input_err(path, e.to_string()))
+        }
+        "npy" => {
+            let pooled: Vec<&(String, Tensor)> =
+                arrays.iter().filter(|(k, _)| k.ends_with(".cls")).collect();
+            let [(_, t)] = pooled.as_slice() else {
+                return Err(input_err(
+                    path,
+                    ".npy holds one array: choose one layer and no --tokens, or write .safetensors",
+                ));
+            };
+            write_npy(path, t)
+        }
+        _ => Err(input_err(
+            path,
+            "the output must end in .safetensors or .npy",
+        )),
+    }
+}
+
+/// Minimal NPY v1.0 writer for a little-endian f32 array.
+fn write_npy(path: &Path, t: &Tensor) -> Result<(), TrainError> {
+    let shape = t.size();
+    let data = Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1]))?;
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_str = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_str}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let io = |e: std::io::Error| input_err(path, e.to_string());
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    f.write_all(b"\x93NUMPY\x01\x00").map_err(io)?;
+    f.write_all(&(header.len() as u16).to_le_bytes())
+        .map_err(io)?;
+    f.write_all(header.as_bytes()).map_err(io)?;
+    for v in data {
+        f.write_all(&v.to_le_bytes()).map_err(io)?;
+    }
+    f.flush().map_err(io)
+}

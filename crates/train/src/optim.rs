@@ -1,0 +1,152 @@
+//! Adam with decoupled weight decay and a bias-correction switch — the update rule at the
+//! centre of the Devlin-vs-Mosbach comparison, written out explicitly.
+//!
+//! For each parameter θ with gradient g, at step t (1-based), learning rate lr (already scaled
+//! by the schedule and the parameter's layer-wise factor) and weight decay λ (0 for biases and
+//! LayerNorm weights):
+//!
+//! ```text
+//! θ ← θ · (1 − lr·λ)                       decoupled weight decay (AdamW), on the old θ
+//! m ← β₁·m + (1 − β₁)·g
+//! v ← β₂·v + (1 − β₂)·g²
+//! bias_correction = true :  θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)   (torch.optim.AdamW)
+//! bias_correction = false:  θ ← θ − lr · m / (√v + ε)                                (BERTAdam)
+//! ```
+//!
+//! Without bias correction the first updates are tiny (m starts at 0 and is not rescaled) but
+//! the ratio m/√v is not: early steps are effectively larger than intended relative to the
+//! warmup, which is what Mosbach et al. identify as a cause of failed runs.
+//! Parity: step-for-step against `torch.optim.AdamW` and the hand-written rule
+//! (`tests/golden/make_adam_golden.py`).
+
+use tch::Tensor;
+
+/// One parameter with its optimizer state.
+struct Slot {
+    param: Tensor,
+    m: Tensor,
+    v: Tensor,
+    lr_scale: f64,
+    weight_decay: f64,
+}
+
+/// Hyper-parameters of [`Adam`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub bias_correction: bool,
+}
+
+/// Adam with decoupled weight decay; see the module docs for the exact update.
+pub struct Adam {
+    config: AdamConfig,
+    slots: Vec<Slot>,
+    step: u64,
+}
+
+impl Adam {
+    pub fn new(config: AdamConfig) -> Self {
+        Adam {
+            config,
+            slots: Vec::new(),
+            step: 0,
+        }
+    }
+
+    /// Adds a parameter with its learning-rate factor and weight decay.
+    pub fn add(&mut self, param: &Tensor, lr_scale: f64, weight_decay: f64) {
+        self.slots.push(Slot {
+            m: param.zeros_like(),
+            v: param.zeros_like(),
+            param: param.shallow_clone(),
+            lr_scale,
+            weight_decay,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    /// The parameters' gradients, in insertion order (those that have one).
+    pub fn grads(&self) -> Vec<Tensor> {
+        self.slots
+            .iter()
+            .map(|s| s.param.grad())
+            .filter(|g| g.defined())
+            .collect()
+    }
+
+    /// Applies one update with base learning rate `lr`.
+    pub fn step(&mut self, lr: f64) {
+        self.step += 1;
+        let c = self.config;
+        let t = self.step as i32;
+        let (bc1, bc2) = if c.bias_correction {
+            (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t))
+        } else {
+            (1.0, 1.0)
+        };
+        tch::no_grad(|| {
+            for s in &mut self.slots {
+                let g = s.param.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let lr = lr * s.lr_scale;
+                if s.weight_decay != 0.0 {
+                    let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
+                }
+                let _ = s.m.f_lerp_(&g, 1.0 - c.beta1).unwrap();
+                let _ = s.v.f_mul_scalar_(c.beta2).unwrap();
+                let _ = s.v.f_addcmul_(&g, &(&g * (1.0 - c.beta2))).unwrap();
+                let denom = s.v.sqrt() / bc2.sqrt() + c.eps;
+                let _ = s.param.f_addcdiv_(&(&s.m * (-lr / bc1)), &denom).unwrap();
+            }
+        });
+    }
+
+    /// Clears the gradients of all parameters.
+    pub fn zero_grad(&mut self) {
+        for s in &mut self.slots {
+            let mut g = s.param.grad();
+            if g.defined() {
+                let _ = g.detach_().zero_();
+            }
+        }
+    }
+}
+
+/// Global L2 norm of `grads` (as `torch.nn.utils.clip_grad_norm_`).
+pub fn global_norm(grads: &[Tensor]) -> f64 {
+    if grads.is_empty() {
+        return 0.0;
+    }
+    let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+    Tensor::stack(&norms, 0).norm().double_value(&[])
+}
+
+/// Scales `grads` so that their global norm is at most `max_norm` (clip coefficient
+/// max_norm / (norm + 1e-6), as PyTorch). Returns the norm before clipping.
+pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> f64 {
+    let norm = global_norm(grads);
+    let coef = max_norm / (norm + 1e-6);
+    if coef < 1.0 {
+        tch::no_grad(|| {
+            for g in grads {
+                let _ = g.shallow_clone().f_mul_scalar_(coef).unwrap();
+            }
+        });
+    }
+    norm
+}

@@ -1,0 +1,944 @@
+//! One fine-tuning run from a resolved [`RunSpec`] to its [`RunRecord`].
+//!
+//! Seeds: the init seed drives LibTorch's generator while the model is built (new head,
+//! re-initialised layers); the data seed then re-seeds it (dropout masks) and seeds the ChaCha
+//! stream of the batch order. So runs with the same init seed start from the same head, and
+//! runs with the same data seed see the same batches (Dodge et al. 2020).
+//!
+//! A run never disappears: bad input becomes an `error` record with the message, a non-finite
+//! loss or gradient norm a `diverged` record at that step, and Ctrl-C an `interrupted` one.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use stab_bert::{load_safetensors, BertInput, BertModel, BertTokenizer, Checkpoint, Dropouts};
+use stab_data::{Dataset, Label, Metrics, Task, TaskKind};
+use stab_spec::{
+    Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision, RunRecord, RunSpec,
+    RunStatus, Selection, Timing, Versions, RECORD_SCHEMA_VERSION,
+};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::batch::{
+    batches_per_epoch, make_batch, word_predictions, BatchOrder, Item, Target, IGNORE,
+};
+use crate::optim::{clip_grad_norm, global_norm, Adam, AdamConfig};
+use crate::schedule::LrSchedule;
+use crate::task_model::{
+    combine_layers, feature_layers, loss, pool, FeatureModel, FineTuneModel, Output,
+};
+use crate::TrainError;
+
+/// Per-invocation context that is not part of the spec (and so not of the run id).
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    pub group: Option<String>,
+    pub sweep: Option<String>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Set from a signal handler to stop the run; it is then recorded as `interrupted`.
+    pub interrupt: Option<&'static AtomicBool>,
+}
+
+/// Runs `spec` and returns its record — for every outcome, including errors.
+pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
+    let started = Instant::now();
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut record = match Run::prepare(spec).and_then(|mut r| r.train(ctx)) {
+        Ok(record) => record,
+        Err(e) => RunRecord::error(spec.clone(), RunStatus::Error, error_chain(&e)),
+    };
+    record.group = ctx.group.clone();
+    record.sweep = ctx.sweep.clone();
+    record.versions = versions(spec);
+    record.timing.started_unix = started_unix;
+    record.timing.wall_seconds = started.elapsed().as_secs_f64();
+    record.timing.peak_rss_bytes = peak_rss_bytes();
+    record.timing.hostname = hostname();
+    record
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+/// Software versions for the record.
+pub fn versions(spec: &RunSpec) -> Versions {
+    Versions {
+        stab: env!("CARGO_PKG_VERSION").into(),
+        stab_revision: env!("STAB_GIT_REVISION").into(),
+        libtorch: option_env!("STAB_LIBTORCH_VERSION")
+            .unwrap_or("unknown")
+            .into(),
+        tch: "0.24.0".into(),
+        threads: spec.threads,
+        device: match spec.device {
+            SpecDevice::Cpu => "cpu".into(),
+            SpecDevice::Cuda => "cuda:0".into(),
+        },
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// An evaluation set: items plus gold labels.
+struct EvalSet {
+    items: Vec<Item>,
+    gold: Gold,
+}
+
+enum Gold {
+    Labels(Vec<Label>),
+    Tags(Vec<Vec<usize>>),
+}
+
+/// Either the fine-tuned model or a head on cached features.
+enum Model {
+    FineTune(FineTuneModel),
+    Features {
+        head: FeatureModel,
+        train: Vec<Tensor>,
+        selection: Vec<Tensor>,
+        report: Option<Vec<Tensor>>,
+    },
+}
+
+struct Run {
+    spec: RunSpec,
+    task: Task,
+    output: Output,
+    metric: String,
+    device: Device,
+    tokenizer: BertTokenizer,
+    train_items: Vec<Item>,
+    selection: EvalSet,
+    /// The half of dev used for reporting when the dev set is split (Zhang et al.).
+    report: Option<EvalSet>,
+    baseline: Metrics,
+    /// Owns the variables the model and optimizer use.
+    _vs: VarStore,
+    model: Model,
+    optimizer: Adam,
+}
+
+impl Run {
+    fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
+        spec.validate()?;
+        tch::set_num_threads(spec.threads as i32);
+        let device = match spec.device {
+            SpecDevice::Cpu => Device::Cpu,
+            SpecDevice::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
+            SpecDevice::Cuda => {
+                return Err(TrainError::Invalid(
+                    "device = \"cuda\" but LibTorch sees no CUDA device (build with --features cuda on a GPU machine)".into(),
+                ))
+            }
+        };
+        if spec.precision == Precision::Bf16 {
+            crate::amp::set_cuda_autocast_bf16();
+        }
+
+        // Data.
+        let task = stab_data::task(&spec.task)?;
+        let train_full = task.load_split(&spec.data_dir, "train")?;
+        let dev_split = if task.name().eq_ignore_ascii_case("mnli") {
+            "dev_matched"
+        } else {
+            "dev"
+        };
+        let dev = task.load_split(&spec.data_dir, dev_split)?;
+        if train_full.is_empty() || dev.is_empty() {
+            return Err(TrainError::Invalid(format!(
+                "task {}: the train or dev split is empty",
+                task.name()
+            )));
+        }
+        let train = match spec.train_subset {
+            Some(n) => {
+                let labels = train_full
+                    .labels()
+                    .unwrap_or_else(|| vec![Label::Score(0.0); train_full.len()]);
+                train_full.subset(&stab_data::stratified_subset(&labels, n, spec.subset_seed))
+            }
+            None => train_full,
+        };
+        let (selection_ds, report_ds) = match spec.dev_split_seed {
+            Some(seed) => {
+                let (a, b) = stab_data::split_halves(dev.len(), seed);
+                (dev.subset(&a), Some(dev.subset(&b)))
+            }
+            None => (dev, None),
+        };
+        let baseline =
+            task.majority_baseline(&train, report_ds.as_ref().unwrap_or(&selection_ds))?;
+        let metric = spec
+            .metric
+            .clone()
+            .unwrap_or_else(|| task.primary_metric().to_string());
+        if !baseline.contains_key(&metric) {
+            return Err(TrainError::Invalid(format!(
+                "metric `{metric}` is not computed for task {} (available: {})",
+                task.name(),
+                baseline.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let output = match task.kind() {
+            TaskKind::Classification => Output::Classes(task.num_outputs() as i64),
+            TaskKind::Regression => Output::Regression,
+            TaskKind::Tagging => Output::Tags(task.num_outputs() as i64),
+        };
+
+        // Model and tokenizer.
+        let checkpoint = Checkpoint::open(&spec.model)?;
+        let config = checkpoint.config.clone();
+        let tokenizer = checkpoint.tokenizer(spec.max_length)?;
+        let train_items = encode(&tokenizer, &train)?;
+        let selection = eval_set(&tokenizer, &selection_ds)?;
+        let report = report_ds
+            .as_ref()
+            .map(|d| eval_set(&tokenizer, d))
+            .transpose()?;
+        let num_layers = config.num_hidden_layers as usize;
+        if spec.freeze_layers > num_layers {
+            return Err(TrainError::Invalid(format!(
+                "freeze_layers = {} but the model has {num_layers} layers",
+                spec.freeze_layers
+            )));
+        }
+        if spec.reinit_layers > num_layers {
+            return Err(TrainError::Invalid(format!(
+                "reinit_layers = {} but the model has {num_layers} layers",
+                spec.reinit_layers
+            )));
+        }
+
+        tch::manual_seed(spec.init_seed as i64);
+        let mut vs = VarStore::new(device);
+        let root = vs.root();
+        let mut bert = BertModel::new(root.clone(), &config);
+        bert.set_dropouts(Dropouts {
+            hidden: spec.hidden_dropout.unwrap_or(config.hidden_dropout_prob),
+            attention: spec
+                .attention_dropout
+                .unwrap_or(config.attention_probs_dropout_prob),
+        });
+        let classifier_dropout = spec
+            .classifier_dropout
+            .or(config.classifier_dropout)
+            .unwrap_or(config.hidden_dropout_prob);
+        let fine_tune = spec.feature_mode == FeatureMode::Off;
+        let head_model = if fine_tune {
+            Ok(FineTuneModel::new(
+                &root,
+                bert,
+                output,
+                spec.pooling,
+                classifier_dropout,
+            ))
+        } else {
+            Err((
+                bert,
+                FeatureModel::new(
+                    &root,
+                    spec.feature_mode,
+                    spec.feature_head,
+                    config.hidden_size,
+                    num_layers,
+                    output,
+                    classifier_dropout,
+                    spec.lstm_hidden as i64,
+                    config.initializer_range,
+                ),
+            ))
+        };
+        load_safetensors(
+            &mut vs,
+            &checkpoint.weights,
+            &["classifier.", "scalar_mix.", "lstm."],
+        )?;
+        reinitialise(&vs, spec, num_layers, config.initializer_range);
+
+        // Trainable parameters: frozen embeddings/bottom layers, or the whole encoder in the
+        // feature-based mode, are left out of the optimizer and need no gradient.
+        let mut optimizer = Adam::new(AdamConfig {
+            beta1: spec.optimizer.beta1,
+            beta2: spec.optimizer.beta2,
+            eps: spec.optimizer.eps,
+            bias_correction: spec.optimizer.bias_correction,
+        });
+        let variables = vs.variables();
+        let mut names: Vec<&String> = variables.keys().collect();
+        names.sort();
+        for name in names {
+            let var = variables[name].shallow_clone();
+            let layer = layer_of(name);
+            let frozen = if !fine_tune {
+                is_encoder(name)
+            } else {
+                match layer {
+                    Some(Layer::Embeddings) => spec.freeze_layers > 0,
+                    Some(Layer::Encoder(i)) => i < spec.freeze_layers,
+                    _ => false,
+                }
+            };
+            if frozen {
+                let _ = var.set_requires_grad(false);
+                continue;
+            }
+            let lr_scale = match layer {
+                Some(Layer::Embeddings) => spec.layerwise_lr_decay.powi(num_layers as i32),
+                Some(Layer::Encoder(i)) => {
+                    spec.layerwise_lr_decay.powi((num_layers - 1 - i) as i32)
+                }
+                _ => 1.0,
+            };
+            // HF's no_decay = ["bias", "LayerNorm.weight"].
+            let wd = if name.contains("bias") || name.contains("LayerNorm.weight") {
+                0.0
+            } else {
+                spec.weight_decay
+            };
+            optimizer.add(&var, lr_scale, wd);
+        }
+
+        let model = match head_model {
+            Ok(m) => Model::FineTune(m),
+            Err((bert, head)) => {
+                let layers = feature_layers(spec.feature_mode, num_layers);
+                let pooling = if spec.pooling == Pooling::Pooler {
+                    Pooling::Cls
+                } else {
+                    spec.pooling
+                };
+                let cache = |items: &[Item]| {
+                    cache_features(
+                        &bert,
+                        items,
+                        &layers,
+                        spec.feature_mode,
+                        pooling,
+                        output,
+                        tokenizer.pad_id(),
+                        device,
+                    )
+                };
+                Model::Features {
+                    train: cache(&train_items),
+                    selection: cache(&selection.items),
+                    report: report.as_ref().map(|r| cache(&r.items)),
+                    head,
+                }
+            }
+        };
+        Ok(Run {
+            spec: spec.clone(),
+            task,
+            output,
+            metric,
+            device,
+            tokenizer,
+            train_items,
+            selection,
+            report,
+            baseline,
+            _vs: vs,
+            model,
+            optimizer,
+        })
+    }
+
+    fn train(&mut self, ctx: &RunContext) -> Result<RunRecord, TrainError> {
+        let spec = self.spec.clone();
+        let n = self.train_items.len();
+        let per_epoch = batches_per_epoch(n, spec.batch_size) as u64;
+        let total = spec.max_steps.unwrap_or(spec.epochs as u64 * per_epoch);
+        let schedule = LrSchedule::new(spec.schedule, total, spec.warmup_fraction);
+        let eval_steps = eval_steps(&spec, per_epoch, total);
+        let lengths = spec
+            .length_grouped
+            .then(|| self.train_items.iter().map(|i| i.ids.len()).collect());
+        let mut order = BatchOrder::new(n, spec.batch_size, spec.data_seed, lengths);
+        tch::manual_seed(spec.data_seed as i64);
+        let pad_to = spec.pad_to_max_length.then_some(spec.max_length);
+
+        let mut record = RunRecord::error(spec.clone(), RunStatus::Ok, String::new());
+        record.message = None;
+        record.schema_version = RECORD_SCHEMA_VERSION;
+        record.metric = self.metric.clone();
+        record.majority_baseline = self.baseline.get(&self.metric).copied();
+        record.baseline_metrics = self.baseline.clone();
+        record.train_examples = n;
+        record.total_steps = total;
+
+        let bar = ctx.progress.then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(format!("{} {}", self.task.name(), spec.run_id()));
+            b
+        });
+
+        let mut losses = Vec::with_capacity(total as usize);
+        let mut lrs = Vec::with_capacity(total as usize);
+        let mut step: u64 = 0;
+        let (mut examples, mut tokens, mut train_secs) = (0usize, 0usize, 0f64);
+        let mut best: Option<(f64, usize)> = None;
+        let mut since_best = 0u32;
+        let mut status = RunStatus::Ok;
+        'epochs: while step < total {
+            for batch_idx in order.next_epoch() {
+                if step >= total {
+                    break 'epochs;
+                }
+                if ctx
+                    .interrupt
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::SeqCst))
+                {
+                    status = RunStatus::Interrupted;
+                    record.message = Some(format!("interrupted at step {step}"));
+                    break 'epochs;
+                }
+                let t0 = Instant::now();
+                let batch = make_batch(
+                    &self.train_items,
+                    &batch_idx,
+                    pad_to,
+                    self.tokenizer.pad_id(),
+                    self.device,
+                );
+                let (outputs, targets) = self.forward_train(&batch);
+                let l = loss(&outputs, &targets, self.output);
+                let lv = l.double_value(&[]);
+                if !lv.is_finite() {
+                    status = RunStatus::Diverged;
+                    record.diverged_at_step = Some(step);
+                    record.message =
+                        Some(format!("non-finite training loss ({lv}) at step {step}"));
+                    break 'epochs;
+                }
+                l.backward();
+                let grads = self.optimizer.grads();
+                let norm = if spec.max_grad_norm > 0.0 {
+                    clip_grad_norm(&grads, spec.max_grad_norm)
+                } else {
+                    global_norm(&grads)
+                };
+                if !norm.is_finite() {
+                    status = RunStatus::Diverged;
+                    record.diverged_at_step = Some(step);
+                    record.message =
+                        Some(format!("non-finite gradient norm ({norm}) at step {step}"));
+                    break 'epochs;
+                }
+                let lr = spec.learning_rate * schedule.factor(step);
+                self.optimizer.step(lr);
+                self.optimizer.zero_grad();
+                train_secs += t0.elapsed().as_secs_f64();
+                examples += batch.indices.len();
+                tokens += batch.real_tokens;
+                losses.push(lv);
+                lrs.push(lr);
+                step += 1;
+                if let Some(b) = &bar {
+                    b.set_position(step);
+                }
+                if eval_steps.contains(&step) {
+                    let ev = self.evaluate_at(step, step as f64 / per_epoch as f64)?;
+                    let improved = best.is_none_or(|(s, _)| ev.score > s);
+                    record.evaluations.push(ev);
+                    if improved {
+                        best = Some((
+                            record.evaluations.last().unwrap().score,
+                            record.evaluations.len() - 1,
+                        ));
+                        since_best = 0;
+                    } else {
+                        since_best += 1;
+                        if spec
+                            .early_stopping_patience
+                            .is_some_and(|p| since_best >= p)
+                        {
+                            record.message = Some(format!("early stopping at step {step}"));
+                            break 'epochs;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        record.status = status;
+        record.steps_done = step;
+        record.train_loss = downsample(&losses, spec.max_curve_points);
+        record.learning_rate = downsample(&lrs, spec.max_curve_points);
+        record.timing = Timing {
+            train_seconds: train_secs,
+            train_examples_per_second: examples as f64 / train_secs.max(1e-9),
+            train_tokens_per_second: tokens as f64 / train_secs.max(1e-9),
+            ..Timing::default()
+        };
+        if status == RunStatus::Ok {
+            // The model after the last step: evaluated if the last step was not an eval point.
+            if record.evaluations.last().is_none_or(|e| e.step != step) {
+                let ev = self.evaluate_at(step, step as f64 / per_epoch as f64)?;
+                if best.is_none_or(|(s, _)| ev.score > s) {
+                    best = Some((ev.score, record.evaluations.len()));
+                }
+                record.evaluations.push(ev);
+            }
+            let last = record.evaluations.last().expect("evaluated above");
+            let reported = |e: &Evaluation| {
+                e.report_metrics
+                    .clone()
+                    .unwrap_or_else(|| e.metrics.clone())
+            };
+            record.final_metrics = reported(last);
+            record.final_score = record.final_metrics.get(&self.metric).copied();
+            let chosen = match spec.selection {
+                Selection::Last => record.evaluations.len() - 1,
+                Selection::Best => best.map(|(_, i)| i).unwrap_or(record.evaluations.len() - 1),
+            };
+            let chosen = &record.evaluations[chosen];
+            record.selected_step = Some(chosen.step);
+            record.selected_metrics = reported(chosen);
+            record.score = record.selected_metrics.get(&self.metric).copied();
+        }
+        Ok(record)
+    }
+
+    /// Training-mode outputs of a batch and the targets they are scored against.
+    fn forward_train(&self, batch: &crate::batch::Batch) -> (Tensor, Tensor) {
+        match &self.model {
+            Model::FineTune(m) => {
+                let input = BertInput {
+                    input_ids: &batch.input_ids,
+                    token_type_ids: Some(&batch.token_type_ids),
+                    attention_mask: Some(&batch.attention_mask),
+                };
+                let out =
+                    crate::amp::maybe_autocast(self.spec.precision, || m.forward_t(&input, true));
+                (out, batch.targets.shallow_clone())
+            }
+            Model::Features { head, train, .. } => {
+                let x = feature_batch(train, &batch.indices, self.device);
+                let targets = if self.output.is_tagging() {
+                    word_targets(&self.train_items, &batch.indices, x.size()[1])
+                        .to_device(self.device)
+                } else {
+                    batch.targets.shallow_clone()
+                };
+                (head.forward_t(&x, true), targets)
+            }
+        }
+    }
+
+    fn evaluate_at(&self, step: u64, epoch: f64) -> Result<Evaluation, TrainError> {
+        let (metrics, report_metrics) = match &self.model {
+            Model::FineTune(_) => (
+                self.evaluate(&self.selection, None)?,
+                self.report
+                    .as_ref()
+                    .map(|r| self.evaluate(r, None))
+                    .transpose()?,
+            ),
+            Model::Features {
+                selection, report, ..
+            } => (
+                self.evaluate(&self.selection, Some(selection))?,
+                match (&self.report, report) {
+                    (Some(r), Some(f)) => Some(self.evaluate(r, Some(f))?),
+                    _ => None,
+                },
+            ),
+        };
+        Ok(Evaluation {
+            step,
+            epoch,
+            score: metrics[&self.metric],
+            metrics,
+            report_metrics,
+        })
+    }
+
+    /// Scores a set in eval mode, batched by length to minimise padding.
+    fn evaluate(
+        &self,
+        set: &EvalSet,
+        features: Option<&Vec<Tensor>>,
+    ) -> Result<Metrics, TrainError> {
+        let mut idx: Vec<usize> = (0..set.items.len()).collect();
+        idx.sort_by_key(|&i| set.items[i].ids.len());
+        let mut labels = vec![Label::Class(0); set.items.len()];
+        let mut tags = vec![Vec::new(); set.items.len()];
+        tch::no_grad(|| {
+            for chunk in idx.chunks(64) {
+                let out = match (&self.model, features) {
+                    (Model::FineTune(m), _) => {
+                        let b = make_batch(
+                            &set.items,
+                            chunk,
+                            None,
+                            self.tokenizer.pad_id(),
+                            self.device,
+                        );
+                        let input = BertInput {
+                            input_ids: &b.input_ids,
+                            token_type_ids: Some(&b.token_type_ids),
+                            attention_mask: Some(&b.attention_mask),
+                        };
+                        crate::amp::maybe_autocast(self.spec.precision, || {
+                            m.forward_t(&input, false)
+                        })
+                    }
+                    (Model::Features { head, .. }, Some(f)) => {
+                        head.forward_t(&feature_batch(f, chunk, self.device), false)
+                    }
+                    (Model::Features { .. }, None) => {
+                        unreachable!("feature models evaluate cached features")
+                    }
+                }
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float);
+                match self.output {
+                    Output::Classes(_) => {
+                        let p = Vec::<i64>::try_from(out.argmax(-1, false)).unwrap_or_default();
+                        for (&i, c) in chunk.iter().zip(p) {
+                            labels[i] = Label::Class(c as usize);
+                        }
+                    }
+                    Output::Regression => {
+                        let p = Vec::<f32>::try_from(out.view([-1])).unwrap_or_default();
+                        for (&i, v) in chunk.iter().zip(p) {
+                            labels[i] = Label::Score(v as f64);
+                        }
+                    }
+                    Output::Tags(_) => {
+                        let p = out.argmax(-1, false);
+                        for (row, &i) in chunk.iter().enumerate() {
+                            let tok = Vec::<i64>::try_from(p.get(row as i64)).unwrap_or_default();
+                            tags[i] = if features.is_some() {
+                                // Feature heads predict per word already.
+                                let words = set.items[i].word_starts.len();
+                                let mut w: Vec<usize> =
+                                    tok.iter().take(words).map(|&t| t as usize).collect();
+                                w.resize(words, 0);
+                                w
+                            } else {
+                                word_predictions(&set.items[i], &tok)
+                            };
+                        }
+                    }
+                }
+            }
+        });
+        Ok(match &set.gold {
+            Gold::Labels(g) => self.task.evaluate(g, &labels)?,
+            Gold::Tags(g) => self.task.evaluate_tags(g, &tags)?,
+        })
+    }
+}
+
+/// Re-initialises the pooler and the top `reinit_layers` layers (Zhang et al. 2021) from the
+/// init seed, with HF's initialisation.
+fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64) {
+    if !spec.reinit_pooler && spec.reinit_layers == 0 {
+        return;
+    }
+    tch::manual_seed(spec.init_seed as i64 ^ 0x5EED);
+    let variables = vs.variables();
+    let mut names: Vec<&String> = variables.keys().collect();
+    names.sort();
+    let first = num_layers - spec.reinit_layers;
+    for name in names {
+        let hit = (spec.reinit_pooler && name.starts_with("pooler."))
+            || matches!(layer_of(name), Some(Layer::Encoder(i)) if i >= first);
+        if !hit {
+            continue;
+        }
+        let mut v = variables[name].shallow_clone();
+        tch::no_grad(|| {
+            if name.ends_with("LayerNorm.weight") {
+                let _ = v.fill_(1.0);
+            } else if name.ends_with("bias") {
+                let _ = v.zero_();
+            } else {
+                let _ = v.normal_(0.0, range);
+            }
+        });
+    }
+}
+
+enum Layer {
+    Embeddings,
+    Encoder(usize),
+}
+
+fn layer_of(name: &str) -> Option<Layer> {
+    if name.starts_with("embeddings.") {
+        return Some(Layer::Embeddings);
+    }
+    let rest = name.strip_prefix("encoder.layer.")?;
+    let i = rest.split('.').next()?.parse().ok()?;
+    Some(Layer::Encoder(i))
+}
+
+fn is_encoder(name: &str) -> bool {
+    name.starts_with("embeddings.") || name.starts_with("encoder.") || name.starts_with("pooler.")
+}
+
+/// Optimizer steps after which the model is evaluated.
+fn eval_steps(spec: &RunSpec, per_epoch: u64, total: u64) -> BTreeSet<u64> {
+    let mut steps = BTreeSet::new();
+    match spec.eval_every_steps {
+        Some(k) => steps.extend((1..=total / k).map(|i| i * k)),
+        None => {
+            let n = spec.evals_per_epoch as u64;
+            let epochs = total.div_ceil(per_epoch);
+            for e in 0..epochs {
+                for j in 1..=n {
+                    let s = e * per_epoch + (j * per_epoch + n - 1) / n;
+                    if s <= total {
+                        steps.insert(s);
+                    }
+                }
+            }
+        }
+    }
+    steps.insert(total);
+    steps
+}
+
+/// Averages a per-step series into at most `max_points` buckets (each labelled with its last
+/// step, 1-based); short series are kept as they are.
+pub fn downsample(values: &[f64], max_points: usize) -> Curve {
+    let n = values.len();
+    if n <= max_points {
+        return Curve {
+            steps: (1..=n as u64).collect(),
+            values: values.to_vec(),
+        };
+    }
+    let mut curve = Curve::default();
+    for b in 0..max_points {
+        let (lo, hi) = (b * n / max_points, (b + 1) * n / max_points);
+        let chunk = &values[lo..hi];
+        curve.steps.push(hi as u64);
+        curve
+            .values
+            .push(chunk.iter().sum::<f64>() / chunk.len() as f64);
+    }
+    curve
+}
+
+fn target_of(label: Option<Label>) -> Target {
+    match label {
+        Some(Label::Class(c)) => Target::Class(c as i64),
+        Some(Label::Score(s)) => Target::Score(s as f32),
+        None => Target::None,
+    }
+}
+
+/// Tokenises a dataset into items (first sub-token of each word carries its tag).
+pub fn encode(tok: &BertTokenizer, data: &Dataset) -> Result<Vec<Item>, TrainError> {
+    match data {
+        Dataset::Sentences(ex) => {
+            let inputs: Vec<(&str, Option<&str>)> = ex
+                .iter()
+                .map(|e| (e.text_a.as_str(), e.text_b.as_deref()))
+                .collect();
+            let enc = tok.encode_batch(&inputs)?;
+            Ok(enc
+                .into_iter()
+                .zip(ex)
+                .map(|(e, x)| Item {
+                    ids: e.ids,
+                    type_ids: e.type_ids,
+                    target: target_of(x.label),
+                    word_starts: Vec::new(),
+                })
+                .collect())
+        }
+        Dataset::Tagged(sents) => sents
+            .iter()
+            .map(|s| {
+                let e = tok.encode_words(&s.tokens)?;
+                let mut starts = vec![None; s.tokens.len()];
+                let mut tags = vec![IGNORE; e.ids.len()];
+                let mut prev = None;
+                for (p, w) in e.word_ids.iter().enumerate() {
+                    if let Some(w) = *w {
+                        if prev != Some(w) {
+                            starts[w as usize] = Some(p);
+                            tags[p] = s.tags[w as usize] as i64;
+                        }
+                    }
+                    prev = *w;
+                }
+                Ok(Item {
+                    ids: e.ids,
+                    type_ids: e.type_ids,
+                    target: Target::Tags(tags),
+                    word_starts: starts,
+                })
+            })
+            .collect(),
+    }
+}
+
+fn eval_set(tok: &BertTokenizer, data: &Dataset) -> Result<EvalSet, TrainError> {
+    let items = encode(tok, data)?;
+    let gold = match data {
+        Dataset::Sentences(ex) => Gold::Labels(
+            ex.iter()
+                .map(|e| {
+                    e.label.ok_or_else(|| {
+                        TrainError::Invalid(format!(
+                            "evaluation example at line {} has no label",
+                            e.line
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Dataset::Tagged(s) => Gold::Tags(s.iter().map(|s| s.tags.clone()).collect()),
+    };
+    Ok(EvalSet { items, gold })
+}
+
+/// Runs the frozen encoder once over `items` (eval mode: no dropout) and keeps, per item, the
+/// feature the head reads: [F] (or [layers, H] for scalar mix) for sentences, [W, …] for words.
+#[allow(clippy::too_many_arguments)]
+fn cache_features(
+    bert: &BertModel,
+    items: &[Item],
+    layers: &[usize],
+    mode: FeatureMode,
+    pooling: Pooling,
+    output: Output,
+    pad_id: i64,
+    device: Device,
+) -> Vec<Tensor> {
+    let mut out: Vec<Option<Tensor>> = (0..items.len()).map(|_| None).collect();
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    idx.sort_by_key(|&i| items[i].ids.len());
+    tch::no_grad(|| {
+        for chunk in idx.chunks(64) {
+            let b = make_batch(items, chunk, None, pad_id, device);
+            let input = BertInput {
+                input_ids: &b.input_ids,
+                token_type_ids: Some(&b.token_type_ids),
+                attention_mask: Some(&b.attention_mask),
+            };
+            let hs = bert
+                .forward_t(&input, false, true)
+                .hidden_states
+                .expect("requested");
+            let chosen: Vec<Tensor> = layers.iter().map(|&l| hs[l].shallow_clone()).collect();
+            if output.is_tagging() {
+                let f = combine_layers(mode, &chosen); // [B, T, F] or [B, T, L, H]
+                for (row, &i) in chunk.iter().enumerate() {
+                    let starts: Vec<i64> = items[i]
+                        .word_starts
+                        .iter()
+                        .map(|s| s.map(|p| p as i64).unwrap_or(0))
+                        .collect();
+                    let idx = Tensor::from_slice(&starts).to_device(device);
+                    out[i] = Some(f.get(row as i64).index_select(0, &idx).copy());
+                }
+            } else {
+                let pooled: Vec<Tensor> = chosen
+                    .iter()
+                    .map(|h| pool(h, &b.attention_mask, pooling))
+                    .collect();
+                let f = combine_layers(mode, &pooled);
+                for (row, &i) in chunk.iter().enumerate() {
+                    out[i] = Some(f.get(row as i64).copy());
+                }
+            }
+        }
+    });
+    out.into_iter()
+        .map(|t| t.expect("every item cached"))
+        .collect()
+}
+
+/// Word-level tags [B, W] of tagging items (the tag on each word's first sub-token), padded
+/// with [`IGNORE`].
+fn word_targets(items: &[Item], indices: &[usize], width: i64) -> Tensor {
+    let mut t = vec![IGNORE; indices.len() * width as usize];
+    for (row, &i) in indices.iter().enumerate() {
+        if let Target::Tags(tags) = &items[i].target {
+            for (w, s) in items[i].word_starts.iter().enumerate() {
+                if let Some(p) = s {
+                    t[row * width as usize + w] = tags[*p];
+                }
+            }
+        }
+    }
+    Tensor::from_slice(&t).view([indices.len() as i64, width])
+}
+
+/// Stacks cached features of `indices`, padding word sequences with zeros.
+fn feature_batch(cache: &[Tensor], indices: &[usize], device: Device) -> Tensor {
+    let rows: Vec<&Tensor> = indices.iter().map(|&i| &cache[i]).collect();
+    let lens: Vec<i64> = rows.iter().map(|t| t.size()[0]).collect();
+    let same = lens.iter().all(|&l| l == lens[0]);
+    if same {
+        return Tensor::stack(&rows, 0).to_device(device);
+    }
+    let max = *lens.iter().max().unwrap_or(&0);
+    let padded: Vec<Tensor> = rows
+        .iter()
+        .map(|t| {
+            let mut shape = t.size();
+            let pad = max - shape[0];
+            if pad == 0 {
+                return t.shallow_clone();
+            }
+            shape[0] = pad;
+            Tensor::cat(
+                &[
+                    t.shallow_clone(),
+                    Tensor::zeros(&shape, (t.kind(), t.device())),
+                ],
+                0,
+            )
+        })
+        .collect();
+    Tensor::stack(&padded, 0).to_device(device)
+}
