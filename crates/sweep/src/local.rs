@@ -163,7 +163,6 @@ struct Queue {
 }
 
 enum Event {
-    Started,
     Finished(RunStatus),
     Skipped,
     Failed(Error),
@@ -242,10 +241,7 @@ pub fn run_local(
                             return;
                         }
                         match execute(store, run, sweep, &lock, opts, threads, stop, children, i) {
-                            Ok(s) => {
-                                let _ = tx.send(Event::Started);
-                                Event::Finished(s)
-                            }
+                            Ok(s) => Event::Finished(s),
                             Err(e) => Event::Failed(e),
                         }
                     }
@@ -262,7 +258,6 @@ pub fn run_local(
         let mut killed_at: Option<Instant> = None;
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(Event::Started) => {}
                 Ok(Event::Finished(s)) => {
                     summary.count(s);
                     bar.inc(1);

@@ -445,6 +445,9 @@ struct Axis {
     points: Vec<Point>,
 }
 
+/// A zip-block field: (position in the file, key, values with their spans).
+type Column = (usize, String, Vec<(toml::Value, Range<usize>)>);
+
 type SpannedTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 #[derive(Deserialize)]
@@ -607,7 +610,7 @@ impl Checker<'_> {
         fields: &BTreeMap<Spanned<String>, Spanned<AxisValues>>,
     ) -> Result<Axis, Error> {
         let mut labels: Option<Vec<String>> = None;
-        let mut columns: Vec<(usize, String, Vec<(toml::Value, Range<usize>)>)> = Vec::new();
+        let mut columns: Vec<Column> = Vec::new();
         let mut len: Option<(usize, Range<usize>)> = None;
         let mut fields: Vec<_> = fields.iter().collect();
         fields.sort_by_key(|(k, _)| k.span().start);

@@ -266,5 +266,8 @@ fn example_sweeps_in_experiments_expand() {
         ..Default::default()
     };
     let q = stab_sweep::Sweep::load(&dir.join("quickstart.toml"), &o).unwrap();
-    assert!(q.runs.iter().all(|r| r.spec.data_dir == std::path::Path::new("/d")));
+    assert!(q
+        .runs
+        .iter()
+        .all(|r| r.spec.data_dir == std::path::Path::new("/d")));
 }
