@@ -20,7 +20,7 @@ pub mod schedule;
 pub mod task_model;
 pub mod trainer;
 
-pub use trainer::{run, RunContext};
+pub use trainer::{initial_state, run, InitialState, RunContext};
 
 /// Errors that make a run an `error` record.
 #[derive(Debug, thiserror::Error)]

