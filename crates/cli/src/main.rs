@@ -1,6 +1,7 @@
 //! `stab`: the command-line front of the stab workspace. It only parses flags and wires the
 //! library crates together; every piece of work lives in a crate with one job.
 
+mod report;
 mod run;
 mod signals;
 
@@ -34,6 +35,10 @@ enum Command {
     },
     /// Score a predictions file against a gold split with the task's official metrics.
     Score(ScoreArgs),
+    /// Variance report of a results directory: tables, statistics, plots, HTML.
+    Report(report::ReportArgs),
+    /// The same analysis for any CSV/TSV of scores with a group and a score column.
+    Compare(report::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -108,6 +113,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Features(a) => features(a),
+        Command::Report(a) => report::report(a),
+        Command::Compare(a) => report::compare(a),
         Command::Data {
             command: DataCommand::Check { dir },
         } => {

@@ -1,0 +1,92 @@
+//! `stab report` and `stab compare`: statistics, tables and plots over run records or any
+//! CSV/TSV of scores (stab-stats does the work).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use stab_stats::{load_results, load_scores_csv, terminal_table, write_report, ReportInput, ReportOptions};
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Output folder (default: DIR/report for `report`, ./report for `compare`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Bootstrap resamples for confidence intervals and ASO.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Seed of every random draw; the report is a pure function of the input and the seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// ASO threshold τ (ε_min < τ: A almost stochastically dominates B).
+    #[arg(long, default_value_t = 0.2)]
+    tau: f64,
+    /// Majority baseline to use instead of the one stored in each record.
+    #[arg(long)]
+    baseline: Option<f64>,
+    /// Skip the plots (tables only).
+    #[arg(long)]
+    no_plots: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A results directory written by `stab sweep` (searched recursively for record.json).
+    dir: PathBuf,
+    /// Group by the sweep's groups (default) or spec fields, e.g. `preset` or
+    /// `optimizer.bias_correction,freeze_layers`.
+    #[arg(long)]
+    group_by: Option<String>,
+    #[command(flatten)]
+    stats: StatsArgs,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// CSV or TSV of scores.
+    file: PathBuf,
+    #[arg(long)]
+    group: String,
+    #[arg(long)]
+    score: String,
+    #[command(flatten)]
+    stats: StatsArgs,
+}
+
+fn options(a: &StatsArgs, title: String) -> ReportOptions {
+    ReportOptions {
+        bootstrap_iterations: a.bootstrap,
+        seed: a.seed,
+        aso_tau: a.tau,
+        baseline: a.baseline,
+        plots: !a.no_plots,
+        title,
+        ..ReportOptions::default()
+    }
+}
+
+fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
+    let summary = write_report(&out, &input, &opts)
+        .with_context(|| format!("could not write the report to {}", out.display()))?;
+    print!("{}", terminal_table(&summary));
+    eprintln!(
+        "report: {} (also report.html, summary.csv, summary.json, plots/)",
+        out.join("report.md").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let input = load_results(&a.dir, a.group_by.as_deref())?;
+    let out = a.stats.out.clone().unwrap_or_else(|| a.dir.join("report"));
+    let title = format!("Stability report: {}", a.dir.display());
+    finish(input, out, options(&a.stats, title))
+}
+
+pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
+    let input = load_scores_csv(&a.file, &a.group, &a.score, a.stats.baseline)?;
+    let out = a.stats.out.clone().unwrap_or_else(|| PathBuf::from("report"));
+    let title = format!("Comparison: {}", a.file.display());
+    finish(input, out, options(&a.stats, title))
+}
