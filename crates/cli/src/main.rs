@@ -4,6 +4,7 @@
 mod report;
 mod run;
 mod signals;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,13 @@ enum Command {
     },
     /// Score a predictions file against a gold split with the task's official metrics.
     Score(ScoreArgs),
+    /// Expand a sweep file and run every run that is not finished (locally or on Slurm).
+    Sweep(sweep::SweepArgs),
+    /// Summary of a sweep's results directory: done, running, pending, diverged, error.
+    Status(sweep::StatusArgs),
+    /// One Slurm array task (used by the sbatch scripts `stab sweep --launcher slurm` writes).
+    #[command(name = "sweep-task", hide = true)]
+    SweepTask(sweep::TaskArgs),
     /// Variance report of a results directory: tables, statistics, plots, HTML.
     Report(report::ReportArgs),
     /// The same analysis for any CSV/TSV of scores with a group and a score column.
@@ -113,6 +121,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Features(a) => features(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Status(a) => sweep::status(a),
+        Command::SweepTask(a) => sweep::task(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
         Command::Data {

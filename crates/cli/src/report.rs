@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use stab_stats::{load_results, load_scores_csv, terminal_table, write_report, ReportInput, ReportOptions};
+use stab_stats::{
+    load_results, load_scores_csv, terminal_table, write_report, ReportInput, ReportOptions,
+};
 
 #[derive(Args)]
 pub struct StatsArgs {
@@ -86,7 +88,11 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
 
 pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let input = load_scores_csv(&a.file, &a.group, &a.score, a.stats.baseline)?;
-    let out = a.stats.out.clone().unwrap_or_else(|| PathBuf::from("report"));
+    let out = a
+        .stats
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("report"));
     let title = format!("Comparison: {}", a.file.display());
     finish(input, out, options(&a.stats, title))
 }

@@ -5,12 +5,13 @@
 //! are results), 1 when it ended in `error` or was `interrupted` (record written either way),
 //! 2 when not even a record could be written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use stab_spec::{RunSpec, RunStatus};
+use stab_sweep::write_atomic;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -95,25 +96,6 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
         put("threads", toml::Value::Integer(t as i64));
     }
     Ok(base.with_overrides(&o)?)
-}
-
-/// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,169 @@
+//! `stab sweep`, `stab status` and the hidden `stab sweep-task` (one Slurm array task).
+//! Expansion, store and launchers live in stab-sweep; each run is a `stab run` child process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use stab_sweep::{
+    dry_run, run_local, run_slurm_task, submit_slurm, LocalOptions, Overrides, SlurmOptions, Store,
+    Sweep, WorkerCommand,
+};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Launcher {
+    Local,
+    Slurm,
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Sweep file (TOML), e.g. experiments/quickstart.toml.
+    file: PathBuf,
+    /// Data folder for every run (overrides the sweep's `data_dir`).
+    #[arg(long, env = "STAB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Model directory for every run (overrides the sweep's `model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Override a spec field in every run: --set epochs=1 (TOML values).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    /// Results root; the sweep goes to <results>/<sweep name>.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// List the runs, how many are done, and the estimated cost; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Re-run runs that ended in `error` (diverged runs are results and are kept).
+    #[arg(long)]
+    retry: bool,
+    /// Worker processes (default: cores / threads per run).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Threads per run (default: the runs' `threads`).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long, value_enum, default_value = "local")]
+    launcher: Launcher,
+    /// Slurm: partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm: time limit per run (e.g. 01:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Slurm: GPUs per run (e.g. 1 or a100:1).
+    #[arg(long)]
+    gpus: Option<String>,
+    /// Slurm: memory per run (e.g. 16G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm: array tasks running at once (%N).
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// A sweep's results directory (results/<name>).
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TaskArgs {
+    #[arg(long)]
+    results: PathBuf,
+    #[arg(long)]
+    run: String,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long)]
+    retry: bool,
+}
+
+pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        data_dir: a.data_dir.clone(),
+        model: a.model.clone(),
+        set: crate::run::parse_set(&a.set)?,
+    };
+    let sweep = Sweep::load(&a.file, &overrides)?;
+    if a.dry_run {
+        let store = Store::for_sweep(&a.results, &sweep);
+        print!(
+            "{}",
+            dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::create(&a.results, &sweep)?;
+    let worker = WorkerCommand::current_exe()?;
+    match a.launcher {
+        Launcher::Local => {
+            let mut o = LocalOptions::new(worker);
+            o.workers = a.workers;
+            o.threads = a.threads;
+            o.retry = a.retry;
+            o.progress = !a.quiet;
+            let summary = run_local(&store, &sweep.runs, &o)?;
+            println!("{summary}");
+            println!("next: stab report {}", store.root().display());
+            Ok(if summary.cancelled {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Launcher::Slurm => {
+            let mut resources = sweep.slurm.clone();
+            let set = |slot: &mut Option<String>, v: &Option<String>| {
+                if v.is_some() {
+                    slot.clone_from(v);
+                }
+            };
+            set(&mut resources.partition, &a.partition);
+            set(&mut resources.time, &a.time);
+            set(&mut resources.gpus, &a.gpus);
+            set(&mut resources.mem, &a.mem);
+            if a.max_parallel.is_some() {
+                resources.max_parallel = a.max_parallel;
+            }
+            let mut o = SlurmOptions::new(worker.arg("sweep-task"), resources);
+            o.threads = a.threads;
+            o.retry = a.retry;
+            match submit_slurm(&store, &sweep.runs, &o)? {
+                Some(job) => println!(
+                    "submitted {job:?}; follow with: stab status {}",
+                    store.root().display()
+                ),
+                None => println!("nothing to submit: every run is finished"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(a.dir);
+    print!("{}", stab_sweep::status(&store)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn task(a: TaskArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(a.results);
+    let s = run_slurm_task(
+        &store,
+        &a.run,
+        a.threads,
+        a.retry,
+        WorkerCommand::current_exe()?,
+    )?;
+    println!("{s}");
+    Ok(if s.cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
