@@ -253,7 +253,7 @@ fn example_sweeps_in_experiments_expand() {
     assert_eq!(q.runs.len(), 6);
     assert_eq!(q.groups(), vec!["devlin", "mosbach"]);
     assert!(q.runs[3].spec.optimizer.bias_correction);
-    assert!(q.runs.iter().all(|r| r.spec.train_subset == Some(256)));
+    assert!(q.runs.iter().all(|r| r.spec.train_subset == Some(160)));
     let f = load("freeze-depth.toml");
     assert_eq!(f.runs.len(), 20);
     assert_eq!(f.groups().len(), 4);
