@@ -104,14 +104,25 @@ impl Adam {
                     continue;
                 }
                 let lr = lr * s.lr_scale;
+                // In-place ops only, one temporary (the denominator): the update runs over
+                // every parameter each step, so passes over memory are what it costs.
                 if s.weight_decay != 0.0 {
                     let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
                 }
                 let _ = s.m.f_lerp_(&g, 1.0 - c.beta1).unwrap();
-                let _ = s.v.f_mul_scalar_(c.beta2).unwrap();
-                let _ = s.v.f_addcmul_(&g, &(&g * (1.0 - c.beta2))).unwrap();
-                let denom = s.v.sqrt() / bc2.sqrt() + c.eps;
-                let _ = s.param.f_addcdiv_(&(&s.m * (-lr / bc1)), &denom).unwrap();
+                // v ← β₂·v + (1−β₂)·g², as ((β₂/(1−β₂))·v + g²)·(1−β₂).
+                let _ = s.v.f_mul_scalar_(c.beta2 / (1.0 - c.beta2)).unwrap();
+                let _ = s.v.f_addcmul_(&g, &g).unwrap();
+                let _ = s.v.f_mul_scalar_(1.0 - c.beta2).unwrap();
+                if lr == 0.0 {
+                    continue; // e.g. the first warmup step: moments move, parameters do not
+                }
+                // θ ← θ + m / d with d = −(√v/√bc₂ + ε)·bc₁/lr, i.e. θ − lr·(m/bc₁)/(√(v/bc₂)+ε).
+                let mut denom = s.v.sqrt();
+                let _ = denom.f_div_scalar_(bc2.sqrt()).unwrap();
+                let _ = denom.f_add_scalar_(c.eps).unwrap();
+                let _ = denom.f_mul_scalar_(-bc1 / lr).unwrap();
+                let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
             }
         });
     }

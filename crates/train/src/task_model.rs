@@ -137,11 +137,15 @@ impl FeatureModel {
         let width = feature_width(mode, hidden, num_layers);
         let (lstm, head_in) = match head {
             FeatureHead::Bilstm => {
+                // tch fixes an LSTM's train/eval mode at construction, so inter-layer dropout
+                // would also fire at evaluation: it is off, and the head's own dropout (train
+                // only) regularises the LSTM output instead.
                 let cfg = nn::RNNConfig {
                     num_layers: 2,
                     bidirectional: true,
                     batch_first: true,
-                    dropout,
+                    dropout: 0.0,
+                    train: false,
                     ..Default::default()
                 };
                 (
