@@ -295,10 +295,10 @@ impl RunSpec {
         if !(0.0..=1.0).contains(&self.warmup_fraction) {
             return bad("warmup_fraction", "must be in [0, 1]");
         }
-        if !(self.weight_decay >= 0.0) {
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
             return bad("weight_decay", "must be ≥ 0");
         }
-        if !(self.max_grad_norm >= 0.0) {
+        if self.max_grad_norm.is_nan() || self.max_grad_norm < 0.0 {
             return bad("max_grad_norm", "must be ≥ 0 (0 disables clipping)");
         }
         if !(self.layerwise_lr_decay > 0.0 && self.layerwise_lr_decay <= 1.0) {
@@ -311,7 +311,7 @@ impl RunSpec {
         if !(0.0..1.0).contains(&o.beta2) {
             return bad("optimizer.beta2", "must be in [0, 1)");
         }
-        if !(o.eps > 0.0) {
+        if o.eps.is_nan() || o.eps <= 0.0 {
             return bad("optimizer.eps", "must be > 0");
         }
         for (name, p) in [

@@ -145,7 +145,8 @@ enum Gold {
     Tags(Vec<Vec<usize>>),
 }
 
-/// Either the fine-tuned model or a head on cached features.
+/// Either the fine-tuned model or a head on cached features (one per run: size is irrelevant).
+#[allow(clippy::large_enum_variant)]
 enum Model {
     FineTune(FineTuneModel),
     Features {
@@ -755,7 +756,7 @@ fn eval_steps(spec: &RunSpec, per_epoch: u64, total: u64) -> BTreeSet<u64> {
             let epochs = total.div_ceil(per_epoch);
             for e in 0..epochs {
                 for j in 1..=n {
-                    let s = e * per_epoch + (j * per_epoch + n - 1) / n;
+                    let s = e * per_epoch + (j * per_epoch).div_ceil(n);
                     if s <= total {
                         steps.insert(s);
                     }
