@@ -155,7 +155,7 @@ seed = [0, 1]
             .arg(data_dir())
             .arg("--results")
             .arg(&results)
-            .arg("--quiet")
+            .args(["--quiet", "--threads", "2"])
             .output()
             .unwrap()
     };
@@ -166,7 +166,18 @@ seed = [0, 1]
         .map(|e| e.unwrap().path().join("record.json"))
         .collect();
     assert_eq!(records.len(), 4);
-    assert!(records.iter().all(|r| r.exists()));
+    for r in &records {
+        // The directory, the saved spec and the record agree on the run id (regression: a
+        // launch-time thread count must not change the spec behind the directory's back).
+        let rec = stab_spec::RunRecord::read(r).unwrap();
+        let dir = r.parent().unwrap();
+        assert_eq!(dir.file_name().unwrap().to_str().unwrap(), rec.run_id);
+        let spec: stab_spec::RunSpec =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("spec.json")).unwrap()).unwrap();
+        assert_eq!(spec.run_id(), rec.run_id);
+        assert_eq!(rec.spec.threads, 2);
+        assert!(rec.group.as_deref() == Some("devlin") || rec.group.as_deref() == Some("mosbach"));
+    }
 
     // A second launch finds everything done and runs nothing.
     let before: Vec<_> = records.iter().map(|r| std::fs::read(r).unwrap()).collect();

@@ -41,7 +41,8 @@ pub struct SweepArgs {
     /// Worker processes (default: cores / threads per run).
     #[arg(long)]
     workers: Option<usize>,
-    /// Threads per run (default: the runs' `threads`).
+    /// Threads per run: sets every run's `threads` field, which is part of its spec and id
+    /// (results are bit-identical only at a fixed thread count).
     #[arg(long)]
     threads: Option<usize>,
     #[arg(long, value_enum, default_value = "local")]
@@ -84,10 +85,14 @@ pub struct TaskArgs {
 }
 
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let mut set = crate::run::parse_set(&a.set)?;
+    if let Some(t) = a.threads {
+        set.insert("threads".into(), toml::Value::Integer(t as i64));
+    }
     let overrides = Overrides {
         data_dir: a.data_dir.clone(),
         model: a.model.clone(),
-        set: crate::run::parse_set(&a.set)?,
+        set,
     };
     let sweep = Sweep::load(&a.file, &overrides)?;
     if a.dry_run {
@@ -104,7 +109,6 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         Launcher::Local => {
             let mut o = LocalOptions::new(worker);
             o.workers = a.workers;
-            o.threads = a.threads;
             o.retry = a.retry;
             o.progress = !a.quiet;
             let summary = run_local(&store, &sweep.runs, &o)?;
@@ -131,7 +135,6 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 resources.max_parallel = a.max_parallel;
             }
             let mut o = SlurmOptions::new(worker.arg("sweep-task"), resources);
-            o.threads = a.threads;
             o.retry = a.retry;
             match submit_slurm(&store, &sweep.runs, &o)? {
                 Some(job) => println!(
