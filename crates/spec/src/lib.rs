@@ -25,6 +25,6 @@ pub use record::{
     Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, RECORD_SCHEMA_VERSION,
 };
 pub use spec::{
-    Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling, Precision, RunSpec, Schedule,
-    Selection, SpecError,
+    merge_override, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling, Precision, RunSpec,
+    Schedule, Selection, SpecError,
 };

@@ -232,7 +232,7 @@ impl RunSpec {
             if key == "preset" {
                 continue;
             }
-            merge(&mut table, key, value.clone());
+            merge_override(&mut table, key, value.clone());
         }
         let spec: RunSpec = toml::Value::Table(table)
             .try_into()
@@ -375,14 +375,15 @@ impl RunSpec {
     }
 }
 
-/// Sets `key` (which may be dotted, `optimizer.eps`) in `table`, merging nested tables.
-fn merge(table: &mut toml::Table, key: &str, value: toml::Value) {
+/// Sets `key` (which may be dotted, `optimizer.eps`) in an override table, merging nested
+/// tables: the one rule by which run specs, flags and sweep axes apply overrides.
+pub fn merge_override(table: &mut toml::Table, key: &str, value: toml::Value) {
     if let Some((head, rest)) = key.split_once('.') {
         let entry = table
             .entry(head.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if let toml::Value::Table(inner) = entry {
-            merge(inner, rest, value);
+            merge_override(inner, rest, value);
         } else {
             *entry = toml::Value::Table(toml::Table::from_iter([(rest.to_string(), value)]));
         }
@@ -391,11 +392,10 @@ fn merge(table: &mut toml::Table, key: &str, value: toml::Value) {
     match (table.get_mut(key), value) {
         (Some(toml::Value::Table(existing)), toml::Value::Table(new)) => {
             for (k, v) in new {
-                merge(existing, &k, v);
+                merge_override(existing, &k, v);
             }
         }
         (_, value) => {
-            // Integers given for float fields (`learning_rate = 1`) are accepted as floats.
             table.insert(key.to_string(), value);
         }
     }

@@ -367,28 +367,7 @@ fn apply(table: &mut toml::Table, key: &str, value: toml::Value) {
         apply(table, "data_seed", value);
         return;
     }
-    if let Some((head, rest)) = key.split_once('.') {
-        let entry = table
-            .entry(head.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(toml::Table::new());
-        }
-        if let toml::Value::Table(inner) = entry {
-            apply(inner, rest, value);
-        }
-        return;
-    }
-    match (table.get_mut(key), value) {
-        (Some(toml::Value::Table(existing)), toml::Value::Table(new)) => {
-            for (k, v) in new {
-                apply(existing, &k, v);
-            }
-        }
-        (_, value) => {
-            table.insert(key.to_string(), value);
-        }
-    }
+    stab_spec::merge_override(table, key, value);
 }
 
 /// Cartesian product of axis point indices, first axis outermost.

@@ -16,7 +16,7 @@ use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::batch::{make_batch, Item, Target};
+use crate::batch::{make_batch, Batch, Item, Target};
 use crate::task_model::pool;
 use crate::TrainError;
 
@@ -227,21 +227,13 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         b.set_message("features");
         b
     });
-    // Sorting by length keeps padding (and wasted compute) small.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| items[i].ids.len());
-    tch::no_grad(|| {
-        for chunk in order.chunks(opts.batch_size.max(1)) {
-            let b = make_batch(&items, chunk, None, tok.pad_id(), Device::Cpu);
-            let input = BertInput {
-                input_ids: &b.input_ids,
-                token_type_ids: Some(&b.token_type_ids),
-                attention_mask: Some(&b.attention_mask),
-            };
-            let hs = bert
-                .forward_t(&input, false, true)
-                .hidden_states
-                .expect("requested");
+    hidden_states_by_length(
+        &bert,
+        &items,
+        opts.batch_size,
+        tok.pad_id(),
+        Device::Cpu,
+        |chunk, b, hs| {
             let idx = Tensor::from_slice(&chunk.iter().map(|&i| i as i64).collect::<Vec<_>>());
             let t = b.padded_len as i64;
             for (k, &l) in layers.iter().enumerate() {
@@ -256,8 +248,8 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
-        }
-    });
+        },
+    );
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -278,6 +270,36 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         arrays: arrays.iter().map(|(k, t)| (k.clone(), t.size())).collect(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Runs `bert` in eval mode without gradients over `items` in batches sorted by length (little
+/// padding) and hands each batch — item indices, the padded batch and every hidden state
+/// (embeddings + each layer) — to `f`.
+pub(crate) fn hidden_states_by_length(
+    bert: &BertModel,
+    items: &[Item],
+    batch_size: usize,
+    pad_id: i64,
+    device: Device,
+    mut f: impl FnMut(&[usize], &Batch, &[Tensor]),
+) {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].ids.len());
+    tch::no_grad(|| {
+        for chunk in order.chunks(batch_size.max(1)) {
+            let b = make_batch(items, chunk, None, pad_id, device);
+            let input = BertInput {
+                input_ids: &b.input_ids,
+                token_type_ids: Some(&b.token_type_ids),
+                attention_mask: Some(&b.attention_mask),
+            };
+            let hs = bert
+                .forward_t(&input, false, true)
+                .hidden_states
+                .expect("requested");
+            f(chunk, &b, &hs);
+        }
+    });
 }
 
 /// Writes arrays to `.safetensors`, or a single f32 array to `.npy`.

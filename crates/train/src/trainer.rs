@@ -879,41 +879,27 @@ fn cache_features(
     device: Device,
 ) -> Vec<Tensor> {
     let mut out: Vec<Option<Tensor>> = (0..items.len()).map(|_| None).collect();
-    let mut idx: Vec<usize> = (0..items.len()).collect();
-    idx.sort_by_key(|&i| items[i].ids.len());
-    tch::no_grad(|| {
-        for chunk in idx.chunks(64) {
-            let b = make_batch(items, chunk, None, pad_id, device);
-            let input = BertInput {
-                input_ids: &b.input_ids,
-                token_type_ids: Some(&b.token_type_ids),
-                attention_mask: Some(&b.attention_mask),
-            };
-            let hs = bert
-                .forward_t(&input, false, true)
-                .hidden_states
-                .expect("requested");
-            let chosen: Vec<Tensor> = layers.iter().map(|&l| hs[l].shallow_clone()).collect();
-            if output.is_tagging() {
-                let f = combine_layers(mode, &chosen); // [B, T, F] or [B, T, L, H]
-                for (row, &i) in chunk.iter().enumerate() {
-                    let starts: Vec<i64> = items[i]
-                        .word_starts
-                        .iter()
-                        .map(|s| s.map(|p| p as i64).unwrap_or(0))
-                        .collect();
-                    let idx = Tensor::from_slice(&starts).to_device(device);
-                    out[i] = Some(f.get(row as i64).index_select(0, &idx).copy());
-                }
-            } else {
-                let pooled: Vec<Tensor> = chosen
+    crate::features::hidden_states_by_length(bert, items, 64, pad_id, device, |chunk, b, hs| {
+        let chosen: Vec<Tensor> = layers.iter().map(|&l| hs[l].shallow_clone()).collect();
+        if output.is_tagging() {
+            let f = combine_layers(mode, &chosen); // [B, T, F] or [B, T, L, H]
+            for (row, &i) in chunk.iter().enumerate() {
+                let starts: Vec<i64> = items[i]
+                    .word_starts
                     .iter()
-                    .map(|h| pool(h, &b.attention_mask, pooling))
+                    .map(|s| s.map(|p| p as i64).unwrap_or(0))
                     .collect();
-                let f = combine_layers(mode, &pooled);
-                for (row, &i) in chunk.iter().enumerate() {
-                    out[i] = Some(f.get(row as i64).copy());
-                }
+                let idx = Tensor::from_slice(&starts).to_device(device);
+                out[i] = Some(f.get(row as i64).index_select(0, &idx).copy());
+            }
+        } else {
+            let pooled: Vec<Tensor> = chosen
+                .iter()
+                .map(|h| pool(h, &b.attention_mask, pooling))
+                .collect();
+            let f = combine_layers(mode, &pooled);
+            for (row, &i) in chunk.iter().enumerate() {
+                out[i] = Some(f.get(row as i64).copy());
             }
         }
     });
