@@ -51,7 +51,13 @@ fn load(dir: &Path) -> (BertModel, VarStore) {
     (model, vs)
 }
 
-fn check_outputs(model: &BertModel, g: &HashMap<String, Tensor>, prefix: &str, layers: usize) {
+/// Compares every output with the golden tensors; returns the largest difference seen.
+fn check_outputs(
+    model: &BertModel,
+    g: &HashMap<String, Tensor>,
+    prefix: &str,
+    layers: usize,
+) -> f64 {
     let input = BertInput {
         input_ids: &g[&format!("{prefix}input_ids")],
         token_type_ids: Some(&g[&format!("{prefix}token_type_ids")]),
@@ -68,8 +74,10 @@ fn check_outputs(model: &BertModel, g: &HashMap<String, Tensor>, prefix: &str, l
         &(&g[&format!("{prefix}last_hidden_state")] * &mask),
     );
     assert!(d <= 1e-4, "{prefix}last_hidden_state differs by {d}");
+    let mut worst = d;
     let d = max_abs_diff(&out.pooled_output, &g[&format!("{prefix}pooled_output")]);
     assert!(d <= 1e-4, "{prefix}pooled_output differs by {d}");
+    worst = worst.max(d);
     let hs = out.hidden_states.unwrap();
     assert_eq!(hs.len(), layers + 1);
     for (j, h) in hs.iter().enumerate() {
@@ -78,16 +86,19 @@ fn check_outputs(model: &BertModel, g: &HashMap<String, Tensor>, prefix: &str, l
             &(&g[&format!("{prefix}hidden_states.{j}")] * &mask),
         );
         assert!(d <= 1e-4, "{prefix}hidden_states.{j} differs by {d}");
+        worst = worst.max(d);
     }
+    worst
 }
 
 #[test]
 fn minilm_forward_matches_hf() {
     let (model, _vs) = load(&minilm_dir());
     let g = read(&golden("minilm.safetensors"));
-    for i in 0..4 {
-        check_outputs(&model, &g, &format!("{i}."), 6);
-    }
+    let worst = (0..4)
+        .map(|i| check_outputs(&model, &g, &format!("{i}."), 6))
+        .fold(0.0, f64::max);
+    println!("all-MiniLM-L6-v2: max |stab − HF| = {worst:e}");
 }
 
 #[test]
@@ -95,7 +106,36 @@ fn tiny_legacy_checkpoint_matches_hf_on_a_padded_batch() {
     let (model, _vs) = load(&golden("tiny"));
     assert_eq!(model.config().hidden_act, stab_bert::Activation::GeluNew);
     let g = read(&golden("tiny.safetensors"));
-    check_outputs(&model, &g, "", 2);
+    let worst = check_outputs(&model, &g, "", 2);
+    println!("tiny random BERT: max |stab − HF| = {worst:e}");
+}
+
+#[test]
+fn a_bf16_checkpoint_is_converted_to_the_model_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = golden("tiny");
+    std::fs::copy(src.join("config.json"), dir.path().join("config.json")).unwrap();
+    let bf16: Vec<(String, Tensor)> = Tensor::read_safetensors(src.join("model.safetensors"))
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, t.to_kind(tch::Kind::BFloat16)))
+        .collect();
+    Tensor::write_safetensors(&bf16, dir.path().join("model.safetensors")).unwrap();
+    let (model, vs) = load(dir.path());
+    assert!(vs
+        .variables()
+        .values()
+        .all(|t| t.kind() == tch::Kind::Float));
+    // bf16 keeps ~3 significant digits: outputs stay close to the fp32 checkpoint's.
+    let g = read(&golden("tiny.safetensors"));
+    let input = BertInput {
+        input_ids: &g["input_ids"],
+        token_type_ids: Some(&g["token_type_ids"]),
+        attention_mask: Some(&g["attention_mask"]),
+    };
+    let out = tch::no_grad(|| model.forward_t(&input, false, false));
+    let d = max_abs_diff(&out.pooled_output, &g["pooled_output"]);
+    assert!(d < 5e-2, "bf16 weights moved the pooled output by {d}");
 }
 
 #[test]
