@@ -677,12 +677,14 @@ impl Run {
                         for (row, &i) in chunk.iter().enumerate() {
                             let tok = Vec::<i64>::try_from(p.get(row as i64)).unwrap_or_default();
                             tags[i] = if features.is_some() {
-                                // Feature heads predict per word already.
-                                let words = set.items[i].word_starts.len();
-                                let mut w: Vec<usize> =
-                                    tok.iter().take(words).map(|&t| t as usize).collect();
-                                w.resize(words, 0);
-                                w
+                                // Feature heads predict per word already; words truncated
+                                // away get `O` (tag 0), as in fine-tuning.
+                                set.items[i]
+                                    .word_starts
+                                    .iter()
+                                    .zip(&tok)
+                                    .map(|(s, &t)| if s.is_some() { t as usize } else { 0 })
+                                    .collect()
                             } else {
                                 word_predictions(&set.items[i], &tok)
                             };
