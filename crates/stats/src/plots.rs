@@ -367,7 +367,15 @@ impl Chart for ExpectedMaxPlot<'_> {
             .y_desc(format!("expected max {}", score_label(self.s)))
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_labels(max_n.min(20))
+            // n is a count: label whole numbers only (small N would otherwise repeat "1 1 2 2").
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-9 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .draw()
             .map_err(e)?;
         for (i, g) in groups.iter().enumerate() {
