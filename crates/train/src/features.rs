@@ -355,3 +355,48 @@ fn write_npy(path: &Path, t: &Tensor) -> Result<(), TrainError> {
     }
     f.flush().map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn tsv_with_a_header_gives_singles_and_pairs() {
+        let (_d, p) = write(
+            "t.tsv",
+            "\u{feff}sentence1\tsentence2\nA \"quoted\" one\tB\nC\tD\n",
+        );
+        let t = read_texts(&p).unwrap();
+        assert_eq!(t[0], ("A \"quoted\" one".into(), Some("B".into())));
+        assert_eq!(t.len(), 2);
+        let (_d, p) = write("s.tsv", "text\nonly one column\n");
+        assert_eq!(
+            read_texts(&p).unwrap(),
+            vec![("only one column".into(), None)]
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_name_file_and_line() {
+        let (_d, p) = write("t.tsv", "text\tlabel\na\t1\nb\n");
+        let err = read_texts(&p).unwrap_err().to_string();
+        assert!(err.contains("t.tsv") && err.contains("line 3"), "{err}");
+        let (_d, p) = write("t.jsonl", "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n");
+        let err = read_texts(&p).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("text"), "{err}");
+        let (_d, p) = write("t.jsonl", "{not json\n");
+        assert!(read_texts(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid JSON"));
+        let (_d, p) = write("e.tsv", "");
+        assert!(read_texts(&p).unwrap_err().to_string().contains("empty"));
+    }
+}
