@@ -107,6 +107,20 @@ pub struct Example {
     pub line: usize,
 }
 
+/// The labels of `examples`, or an error naming the first unlabelled one (`what` says which
+/// file or split, the error adds its line).
+pub fn gold_labels(examples: &[Example], what: &str) -> Result<Vec<Label>, DataError> {
+    examples
+        .iter()
+        .map(|e| {
+            e.label.ok_or_else(|| DataError::Unlabelled {
+                what: what.to_string(),
+                line: e.line,
+            })
+        })
+        .collect()
+}
+
 /// One sentence of a tagging task; `tags` are ids into [`Task::labels`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaggedSentence {

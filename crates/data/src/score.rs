@@ -144,15 +144,7 @@ pub fn score_predictions(
     }
     match (gold, pred) {
         (Dataset::Sentences(ex), Predictions::Labels(p)) => {
-            let g: Vec<Label> = ex
-                .iter()
-                .map(|e| {
-                    e.label.ok_or(DataError::Unlabelled {
-                        what: what.clone(),
-                        line: e.line,
-                    })
-                })
-                .collect::<Result<_, _>>()?;
+            let g: Vec<Label> = crate::gold_labels(&ex, &what)?;
             task.evaluate(&g, &p)
         }
         (Dataset::Tagged(s), Predictions::Tags(p)) => {

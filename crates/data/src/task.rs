@@ -525,15 +525,7 @@ impl Task {
                 if ex.is_empty() {
                     return Err(DataError::EmptyEvaluation { what });
                 }
-                let labels: Vec<Label> = ex
-                    .iter()
-                    .map(|e| {
-                        e.label.ok_or(DataError::Unlabelled {
-                            what: what.clone(),
-                            line: e.line,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                let labels: Vec<Label> = crate::gold_labels(ex, &what)?;
                 if self.kind == TaskKind::Regression {
                     let s = self.scores("training", &labels)?;
                     Ok(Label::Score(s.iter().sum::<f64>() / s.len() as f64))
@@ -576,15 +568,7 @@ impl Task {
                 if self.kind == TaskKind::Tagging {
                     return Err(self.wrong_dataset());
                 }
-                let gold: Vec<Label> = ex
-                    .iter()
-                    .map(|e| {
-                        e.label.ok_or(DataError::Unlabelled {
-                            what: what.clone(),
-                            line: e.line,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                let gold: Vec<Label> = crate::gold_labels(ex, &what)?;
                 let pred = vec![maj; gold.len()];
                 self.evaluate(&gold, &pred)
             }

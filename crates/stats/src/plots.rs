@@ -76,6 +76,21 @@ trait Chart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
 }
 
+/// The legend box every chart uses.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(e)
+}
+
 fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
 }
@@ -316,15 +331,7 @@ impl Chart for BoxPlot<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 
@@ -432,15 +439,7 @@ impl Chart for ExpectedMaxPlot<'_> {
             .map_err(e)?
             .label("dashed: unbiased, without replacement")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], grey.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 
@@ -518,15 +517,7 @@ impl Chart for CurvePlot<'_> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)
     }
 }
 
@@ -649,15 +640,7 @@ impl Chart for SettingPlot {
                 .label(format!("{label}: mean ± std"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 6, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(e)?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 

@@ -850,18 +850,7 @@ pub fn encode(tok: &BertTokenizer, data: &Dataset) -> Result<Vec<Item>, TrainErr
 fn eval_set(tok: &BertTokenizer, data: &Dataset) -> Result<EvalSet, TrainError> {
     let items = encode(tok, data)?;
     let gold = match data {
-        Dataset::Sentences(ex) => Gold::Labels(
-            ex.iter()
-                .map(|e| {
-                    e.label.ok_or_else(|| {
-                        TrainError::Invalid(format!(
-                            "evaluation example at line {} has no label",
-                            e.line
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        ),
+        Dataset::Sentences(ex) => Gold::Labels(stab_data::gold_labels(ex, "evaluation split")?),
         Dataset::Tagged(s) => Gold::Tags(s.iter().map(|s| s.tags.clone()).collect()),
     };
     Ok(EvalSet { items, gold })
