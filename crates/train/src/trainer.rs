@@ -49,9 +49,26 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let mut record = match Run::prepare(spec).and_then(|mut r| r.train(ctx)) {
-        Ok(record) => record,
-        Err(e) => RunRecord::error(spec.clone(), RunStatus::Error, error_chain(&e)),
+    // A LibTorch error surfaces as a panic in tch's infallible API; it still becomes a record.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Run::prepare(spec).and_then(|mut r| r.train(ctx))
+    }));
+    let mut record = match outcome {
+        Ok(Ok(record)) => record,
+        Ok(Err(e)) => RunRecord::error(spec.clone(), RunStatus::Error, error_chain(&e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            let first = what.lines().next().unwrap_or(what);
+            RunRecord::error(
+                spec.clone(),
+                RunStatus::Error,
+                format!("internal error: {first}"),
+            )
+        }
     };
     record.group = ctx.group.clone();
     record.sweep = ctx.sweep.clone();

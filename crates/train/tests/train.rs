@@ -271,3 +271,23 @@ fn fine_tuned_ner_labels_first_sub_tokens() {
     assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
     assert!(r.score.is_some());
 }
+
+#[test]
+fn a_libtorch_failure_mid_run_is_an_error_record() {
+    // Position embeddings for 16 tokens, sequences of up to 64: LibTorch fails inside the
+    // forward pass (an index error, a panic in tch's infallible API).
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = stab_bert::BertConfig::tiny(30522);
+    config.max_position_embeddings = 16;
+    stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 3).unwrap();
+    let r = run(&spec(
+        "devlin",
+        &[("model", dir.path().display().to_string().into())],
+    ));
+    assert_eq!(r.status, RunStatus::Error);
+    assert!(
+        r.message.as_deref().unwrap().contains("internal error"),
+        "{:?}",
+        r.message
+    );
+}
