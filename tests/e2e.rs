@@ -436,3 +436,43 @@ fn slurm_launcher_matches_local_launcher() {
         assert_eq!(normalise(x), normalise(y), "{}", x.display());
     }
 }
+
+/// Ctrl-C during a run: the run stops at the next step and its record says `interrupted`.
+#[test]
+fn sigint_leaves_an_interrupted_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let out = tmp.path().join("run");
+    let mut child = stab()
+        .args(["run", "--task", "RTE", "--quiet", "--threads", "1"])
+        .args([
+            "--set",
+            "train_subset=64",
+            "--set",
+            "epochs=10000",
+            "--set",
+            "max_length=48",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    // Wait until training has started (spec.json is written before), then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out.join("spec.json").exists() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let record = stab_spec::RunRecord::read(&out.join("record.json")).unwrap();
+    assert_eq!(record.status, stab_spec::RunStatus::Interrupted);
+    assert!(record.steps_done < record.total_steps);
+}
