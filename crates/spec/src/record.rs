@@ -129,6 +129,9 @@ pub struct RunRecord {
     pub majority_baseline: Option<f64>,
     pub baseline_metrics: BTreeMap<String, f64>,
     pub train_examples: usize,
+    /// Parameters the optimizer updates (frozen layers and a frozen encoder excluded).
+    #[serde(default)]
+    pub trainable_parameters: u64,
     pub total_steps: u64,
     pub steps_done: u64,
     pub evaluations: Vec<Evaluation>,
@@ -199,6 +202,7 @@ impl RunRecord {
             majority_baseline: None,
             baseline_metrics: BTreeMap::new(),
             train_examples: 0,
+            trainable_parameters: 0,
             total_steps: 0,
             steps_done: 0,
             evaluations: Vec::new(),

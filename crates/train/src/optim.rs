@@ -70,6 +70,11 @@ impl Adam {
         self.slots.len()
     }
 
+    /// Number of scalar parameters updated.
+    pub fn numel(&self) -> u64 {
+        self.slots.iter().map(|s| s.param.numel() as u64).sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }

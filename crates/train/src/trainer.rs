@@ -439,6 +439,7 @@ impl Run {
         record.majority_baseline = self.baseline.get(&self.metric).copied();
         record.baseline_metrics = self.baseline.clone();
         record.train_examples = n;
+        record.trainable_parameters = self.optimizer.numel();
         record.total_steps = total;
 
         let bar = ctx.progress.then(|| {

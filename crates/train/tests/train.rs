@@ -217,6 +217,32 @@ fn bad_inputs_become_error_records_naming_the_problem() {
 }
 
 #[test]
+fn freezing_leaves_only_the_unfrozen_parameters_to_the_optimizer() {
+    // Tiny BERT: vocab 30522 × 32 word embeddings, 512 + 2 positions/types, 2 layers of
+    // 12,704 parameters, pooler 1,056, classifier 66.
+    let count = |k: i64| {
+        run(&spec(
+            "devlin",
+            &[("freeze_layers", k.into()), ("epochs", 1.into())],
+        ))
+        .trainable_parameters
+    };
+    let embeddings = (30522 + 512 + 2) * 32 + 2 * 32;
+    let layer = 4 * (32 * 32 + 32) + 2 * 2 * 32 + (32 * 64 + 64) + (64 * 32 + 32);
+    let top = 32 * 32 + 32 + 2 * 32 + 2;
+    assert_eq!(count(0), (embeddings + 2 * layer + top) as u64);
+    assert_eq!(count(1), (layer + top) as u64);
+    assert_eq!(count(2), top as u64);
+    let mut s = spec("devlin", &[("epochs", 1.into())]);
+    s.feature_mode = FeatureMode::Last;
+    assert_eq!(
+        run(&s).trainable_parameters,
+        32 * 2 + 2,
+        "feature-based: the head only"
+    );
+}
+
+#[test]
 fn partial_freezing_and_reinit_and_regression_run() {
     let r = run(&spec(
         "zhang-reinit",
