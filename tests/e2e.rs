@@ -54,6 +54,26 @@ fn tiny_model(dir: &Path) -> PathBuf {
     model
 }
 
+/// `stab run` of the devlin preset on an RTE subset with the given model, one thread.
+fn rte_run(model: &Path, out: &Path, subset: usize, epochs: usize) -> Command {
+    let mut c = stab();
+    c.args(["run", "--task", "RTE", "--quiet", "--threads", "1"])
+        .args(["--set", &format!("train_subset={subset}")])
+        .args([
+            "--set",
+            &format!("epochs={epochs}"),
+            "--set",
+            "max_length=48",
+        ])
+        .arg("--model")
+        .arg(model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -85,24 +105,7 @@ fn run_writes_a_record_and_print_spec_shows_the_resolved_spec() {
     );
 
     let run_dir = tmp.path().join("run");
-    ok(stab()
-        .args(["run", "--task", "RTE", "--quiet", "--threads", "1"])
-        .args([
-            "--set",
-            "train_subset=32",
-            "--set",
-            "epochs=1",
-            "--set",
-            "max_length=48",
-        ])
-        .arg("--model")
-        .arg(&model)
-        .arg("--data-dir")
-        .arg(data_dir())
-        .arg("--out")
-        .arg(&run_dir)
-        .output()
-        .unwrap());
+    ok(rte_run(&model, &run_dir, 32, 1).output().unwrap());
     let record = stab_spec::RunRecord::read(&run_dir.join("record.json")).unwrap();
     assert_eq!(record.status, stab_spec::RunStatus::Ok);
     assert_eq!(record.steps_done, 2);
@@ -443,24 +446,7 @@ fn sigint_leaves_an_interrupted_record() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let out = tmp.path().join("run");
-    let mut child = stab()
-        .args(["run", "--task", "RTE", "--quiet", "--threads", "1"])
-        .args([
-            "--set",
-            "train_subset=64",
-            "--set",
-            "epochs=10000",
-            "--set",
-            "max_length=48",
-        ])
-        .arg("--model")
-        .arg(&model)
-        .arg("--data-dir")
-        .arg(data_dir())
-        .arg("--out")
-        .arg(&out)
-        .spawn()
-        .unwrap();
+    let mut child = rte_run(&model, &out, 64, 10000).spawn().unwrap();
     // Wait until training has started (spec.json is written before), then interrupt.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !out.join("spec.json").exists() {

@@ -10,7 +10,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Label id for sub-tokens that carry no label (CrossEntropy's `ignore_index`, HF's -100).
 pub const IGNORE: i64 = -100;
@@ -157,11 +157,6 @@ pub fn word_predictions(item: &Item, token_preds: &[i64]) -> Vec<usize> {
         .iter()
         .map(|s| s.map(|p| token_preds[p] as usize).unwrap_or(0))
         .collect()
-}
-
-/// Sums the float tensor in a Kind-agnostic way (helper for losses).
-pub fn scalar(t: &Tensor) -> f64 {
-    t.to_kind(Kind::Double).double_value(&[])
 }
 
 #[cfg(test)]

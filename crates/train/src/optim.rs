@@ -79,10 +79,6 @@ impl Adam {
         self.slots.is_empty()
     }
 
-    pub fn steps_taken(&self) -> u64 {
-        self.step
-    }
-
     /// The parameters' gradients, in insertion order (those that have one).
     pub fn grads(&self) -> Vec<Tensor> {
         self.slots

@@ -16,7 +16,7 @@ use stab_bert::{load_safetensors, BertInput, BertModel, BertTokenizer, Checkpoin
 use stab_data::{Dataset, Label, Metrics, Task, TaskKind};
 use stab_spec::{
     Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision, RunRecord, RunSpec,
-    RunStatus, Selection, Timing, Versions, RECORD_SCHEMA_VERSION,
+    RunStatus, Selection, Timing, Versions,
 };
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -434,7 +434,6 @@ impl Run {
 
         let mut record = RunRecord::error(spec.clone(), RunStatus::Ok, String::new());
         record.message = None;
-        record.schema_version = RECORD_SCHEMA_VERSION;
         record.metric = self.metric.clone();
         record.majority_baseline = self.baseline.get(&self.metric).copied();
         record.baseline_metrics = self.baseline.clone();
