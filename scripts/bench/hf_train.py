@@ -94,7 +94,8 @@ def cmd_train(a):
         batch_feats = feats[s * a.batch:(s + 1) * a.batch]
         t0 = time.perf_counter()
         batch = collator(batch_feats)
-        out = model(**batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            out = model(**batch)
         loss = out.loss
         loss.backward()
         lv = loss.item()
@@ -109,7 +110,7 @@ def cmd_train(a):
     timed = sum(times[w:])
     ex = a.steps * a.batch
     print(json.dumps({
-        "mode": a.mode, "steps": a.steps, "warmup_steps_excluded": w, "batch": a.batch,
+        "mode": a.mode, "bf16_autocast": a.bf16, "steps": a.steps, "warmup_steps_excluded": w, "batch": a.batch,
         "threads": a.threads, "train_seconds": timed,
         "examples_per_second": ex / timed,
         "real_tokens_per_second": sum(real_tok[w:]) / timed,
@@ -133,6 +134,7 @@ def main():
     t.add_argument("--steps", type=int, default=40); t.add_argument("--warmup", type=int, default=3)
     t.add_argument("--batch", type=int, default=16); t.add_argument("--max-length", type=int, default=128)
     t.add_argument("--threads", type=int, default=2); t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--bf16", action="store_true", help="torch.autocast('cpu', bfloat16) around the forward pass")
     k = sub.add_parser("peak"); k.add_argument("--threads", type=int, default=2); k.add_argument("--reps", type=int, default=10)
     l = sub.add_parser("lengths"); l.add_argument("--model", required=True); l.add_argument("--data", required=True)
     a = p.parse_args()

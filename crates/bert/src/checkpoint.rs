@@ -77,3 +77,40 @@ pub fn write_random_checkpoint(
     }
     Ok(())
 }
+
+/// Copies the checkpoint in `src` to `out` with every floating-point weight stored as `kind`
+/// (integer tensors are kept as they are), config and tokenizer files alongside. Returns the
+/// number of tensors written. [`crate::load_safetensors`] converts them back to the model's
+/// dtype on load, so a bf16 copy is a half-size stand-in for carrying a model around.
+pub fn write_converted_checkpoint(
+    src: &Path,
+    out: &Path,
+    kind: tch::Kind,
+) -> Result<usize, BertError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BertError::Io { path, source }
+    };
+    let ck = Checkpoint::open(src)?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let tensors: Vec<(String, tch::Tensor)> = tch::Tensor::read_safetensors(&ck.weights)?
+        .into_iter()
+        .map(|(name, t)| {
+            let t = if t.is_floating_point() {
+                t.to_kind(kind)
+            } else {
+                t
+            };
+            (name, t)
+        })
+        .collect();
+    tch::Tensor::write_safetensors(&tensors, out.join("model.safetensors"))?;
+    for entry in std::fs::read_dir(src).map_err(io(src))? {
+        let path = entry.map_err(io(src))?.path();
+        let name = path.file_name().unwrap_or_default();
+        if path.is_file() && name != "model.safetensors" {
+            std::fs::copy(&path, out.join(name)).map_err(io(&path))?;
+        }
+    }
+    Ok(tensors.len())
+}

@@ -46,6 +46,10 @@ enum Command {
     /// Write a randomly initialised BERT checkpoint (HF initialisation) for smoke tests.
     #[command(name = "init-model", hide = true)]
     InitModel(InitModelArgs),
+    /// Copy a checkpoint with its weights stored in another dtype (bf16: half the size, for
+    /// carrying a model to a GPU machine).
+    #[command(name = "convert-model", hide = true)]
+    ConvertModel(ConvertModelArgs),
     /// Variance report of a results directory: tables, statistics, plots, HTML.
     Report(report::ReportArgs),
     /// The same analysis for any CSV/TSV of scores with a group and a score column.
@@ -66,11 +70,39 @@ struct InitModelArgs {
     tokenizer_from: PathBuf,
     #[arg(long)]
     out: PathBuf,
-    /// Hidden size (layers 2, heads 4, intermediate 2 × hidden).
+    /// Hidden size.
     #[arg(long, default_value_t = 32)]
     hidden: i64,
+    /// Encoder layers (BERT-base: 12, BERT-large: 24).
+    #[arg(long, default_value_t = 2)]
+    layers: i64,
+    /// Attention heads (BERT-base: 12, BERT-large: 16).
+    #[arg(long, default_value_t = 4)]
+    heads: i64,
+    /// Feed-forward size (default: 2 × hidden; BERT uses 4 × hidden).
+    #[arg(long)]
+    intermediate: Option<i64>,
     #[arg(long, default_value_t = 0)]
     seed: i64,
+}
+
+#[derive(Args)]
+struct ConvertModelArgs {
+    /// Checkpoint directory to convert.
+    #[arg(long)]
+    from: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Storage dtype of the weights (stab loads any of them into an fp32 model).
+    #[arg(long, value_enum, default_value = "bf16")]
+    dtype: WeightsDtype,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum WeightsDtype {
+    Bf16,
+    Fp16,
+    Fp32,
 }
 
 #[derive(Args)]
@@ -121,6 +153,14 @@ struct FeaturesArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: FeatureDevice,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FeatureDevice {
+    Cpu,
+    Cuda,
 }
 
 /// Keeps freed activation memory in the process between training steps.
@@ -161,7 +201,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let tok = stab_bert::BertTokenizer::from_dir(&a.tokenizer_from, true, 512)?;
             let mut config = stab_bert::BertConfig::tiny(tok.vocab_size() as i64);
             config.hidden_size = a.hidden;
-            config.intermediate_size = 2 * a.hidden;
+            config.num_hidden_layers = a.layers;
+            config.num_attention_heads = a.heads;
+            config.intermediate_size = a.intermediate.unwrap_or(2 * a.hidden);
+            if a.hidden % a.heads != 0 {
+                anyhow::bail!(
+                    "--hidden {} is not a multiple of --heads {}",
+                    a.hidden,
+                    a.heads
+                );
+            }
             stab_bert::checkpoint::write_random_checkpoint(
                 &a.out,
                 &config,
@@ -169,10 +218,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 a.seed,
             )?;
             eprintln!(
-                "wrote a random {}-hidden BERT to {}",
+                "wrote a random BERT (L={}, H={}, A={}) to {}",
+                a.layers,
                 a.hidden,
+                a.heads,
                 a.out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ConvertModel(a) => {
+            let kind = match a.dtype {
+                WeightsDtype::Bf16 => tch::Kind::BFloat16,
+                WeightsDtype::Fp16 => tch::Kind::Half,
+                WeightsDtype::Fp32 => tch::Kind::Float,
+            };
+            let n = stab_bert::checkpoint::write_converted_checkpoint(&a.from, &a.out, kind)?;
+            eprintln!("wrote {} tensors as {kind:?} to {}", n, a.out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(a) => report::report(a),
@@ -219,6 +280,15 @@ fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
         max_length: a.max_length,
         batch_size: a.batch_size,
         threads: a.threads,
+        device: match a.device {
+            FeatureDevice::Cpu => tch::Device::Cpu,
+            FeatureDevice::Cuda => {
+                if !tch::Cuda::is_available() {
+                    anyhow::bail!("--device cuda: LibTorch sees no CUDA device (build with --features cuda and run on a GPU machine)");
+                }
+                tch::Device::Cuda(0)
+            }
+        },
         progress: true,
     })
     .context("feature extraction failed")?;

@@ -45,6 +45,15 @@ pub struct SweepArgs {
     /// (results are bit-identical only at a fixed thread count).
     #[arg(long)]
     threads: Option<usize>,
+    /// GPUs for local runs: `all` (those in CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
+    /// lists) or a list like `0,1`. Each worker is pinned to one GPU (CUDA_VISIBLE_DEVICES);
+    /// runs need device = "cuda".
+    #[arg(long, value_name = "all|0,1")]
+    gpus: Option<String>,
+    /// Runs sharing each GPU at once. Local: `--gpus` × K workers. Slurm: K runs packed into
+    /// each array task, sharing its allocation (default: the sweep's `[slurm] runs_per_gpu`, 1).
+    #[arg(long, value_name = "K")]
+    runs_per_gpu: Option<usize>,
     #[arg(long, value_enum, default_value = "local")]
     launcher: Launcher,
     /// Slurm: partition.
@@ -53,9 +62,9 @@ pub struct SweepArgs {
     /// Slurm: time limit per run (e.g. 01:00:00).
     #[arg(long)]
     time: Option<String>,
-    /// Slurm: GPUs per run (e.g. 1 or a100:1).
+    /// Slurm: GPUs per array task (e.g. 1 or a100:1), the `[slurm] gpus` of the sweep file.
     #[arg(long)]
-    gpus: Option<String>,
+    slurm_gpus: Option<String>,
     /// Slurm: memory per run (e.g. 16G).
     #[arg(long)]
     mem: Option<String>,
@@ -76,8 +85,12 @@ pub struct StatusArgs {
 pub struct TaskArgs {
     #[arg(long)]
     results: PathBuf,
-    #[arg(long)]
-    run: String,
+    /// Runs this task executes, all at once (one worker each).
+    #[arg(long, required = true)]
+    run: Vec<String>,
+    /// K, for the record: how many runs the task packs onto its allocation.
+    #[arg(long, default_value_t = 1)]
+    runs_per_gpu: usize,
     #[arg(long, default_value_t = 1)]
     threads: usize,
     #[arg(long)]
@@ -95,6 +108,29 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         set,
     };
     let sweep = Sweep::load(&a.file, &overrides)?;
+    if a.runs_per_gpu == Some(0) {
+        anyhow::bail!("--runs-per-gpu must be at least 1");
+    }
+    if a.gpus.is_some() && matches!(a.launcher, Launcher::Slurm) {
+        anyhow::bail!(
+            "--gpus picks this machine's GPUs for the local launcher; with --launcher slurm ask \
+             for GPUs per array task with --slurm-gpus (or `[slurm] gpus`)"
+        );
+    }
+    if a.gpus.is_some() {
+        if let Some(r) = sweep
+            .runs
+            .iter()
+            .find(|r| r.spec.device != stab_spec::Device::Cuda)
+        {
+            anyhow::bail!(
+                "--gpus: run {} (group {}) has device = \"cpu\"; set device = \"cuda\" in the \
+                 sweep (or --set device='\"cuda\"')",
+                r.run_id,
+                r.group
+            );
+        }
+    }
     if a.dry_run {
         let store = Store::for_sweep(&a.results, &sweep);
         print!(
@@ -111,6 +147,22 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             o.workers = a.workers;
             o.retry = a.retry;
             o.progress = !a.quiet;
+            if let Some(g) = &a.gpus {
+                o.gpus = stab_sweep::parse_gpus(g)?;
+                o.runs_per_gpu = a.runs_per_gpu.unwrap_or(1);
+                let (workers, _) = o.resolve_budget(&sweep.runs);
+                let slots = o.gpu_slots(workers);
+                if !a.quiet {
+                    eprintln!(
+                        "stab sweep: {} workers on GPUs {} (at most {} runs per GPU)",
+                        slots.len(),
+                        o.gpus.join(","),
+                        o.runs_per_gpu
+                    );
+                }
+            } else if a.runs_per_gpu.is_some() {
+                anyhow::bail!("--runs-per-gpu needs --gpus (which GPUs to share)");
+            }
             let summary = run_local(&store, &sweep.runs, &o)?;
             println!("{summary}");
             println!("next: stab report {}", store.root().display());
@@ -129,7 +181,10 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             };
             set(&mut resources.partition, &a.partition);
             set(&mut resources.time, &a.time);
-            set(&mut resources.gpus, &a.gpus);
+            set(&mut resources.gpus, &a.slurm_gpus);
+            if a.runs_per_gpu.is_some() {
+                resources.runs_per_gpu = a.runs_per_gpu;
+            }
             set(&mut resources.mem, &a.mem);
             if a.max_parallel.is_some() {
                 resources.max_parallel = a.max_parallel;
@@ -156,6 +211,13 @@ pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
 
 pub fn task(a: TaskArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(a.results);
+    if a.run.len() > a.runs_per_gpu.max(1) {
+        anyhow::bail!(
+            "sweep-task: {} runs for --runs-per-gpu {}",
+            a.run.len(),
+            a.runs_per_gpu
+        );
+    }
     let s = run_slurm_task(
         &store,
         &a.run,

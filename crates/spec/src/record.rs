@@ -104,6 +104,12 @@ pub struct Versions {
     pub tch: String,
     pub threads: usize,
     pub device: String,
+    /// What ran: `fp32` or `bf16-autocast (cpu|cuda)` (absent in records before it existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub precision: String,
+    /// The GPU the run was pinned to: `CUDA_VISIBLE_DEVICES` as the launcher set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
 }
 
 /// The run record (`record.json` in the run directory).

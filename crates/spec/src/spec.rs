@@ -58,7 +58,8 @@ pub enum Device {
 pub enum Precision {
     /// fp32 everywhere.
     Fp32,
-    /// bf16 autocast for the forward pass (CUDA only); master weights and optimizer state fp32.
+    /// bf16 autocast for the forward pass (LibTorch's autocast, on CUDA and on CPU); master
+    /// weights, gradients and optimizer state fp32.
     Bf16,
 }
 
@@ -342,9 +343,6 @@ impl RunSpec {
                 "train_subset",
                 "must be at least 1 (omit it for the whole set)",
             );
-        }
-        if self.precision == Precision::Bf16 && self.device != Device::Cuda {
-            return bad("precision", "bf16 autocast needs device = \"cuda\"");
         }
         if self.max_curve_points < 2 {
             return bad("max_curve_points", "must be at least 2");

@@ -107,6 +107,7 @@ pub(crate) fn start(
     lock: &RunLock,
     worker: &WorkerCommand,
     threads: usize,
+    gpu: Option<&str>,
 ) -> Result<Started, Error> {
     let dir = store.run_dir(&run.run_id);
     let log_path = dir.join("log.txt");
@@ -117,9 +118,10 @@ pub(crate) fn start(
         .map_err(io_err(&log_path))?;
     let log_offset = log.seek(SeekFrom::End(0)).map_err(io_err(&log_path))?;
     let started_unix = unix_seconds();
+    let on_gpu = gpu.map(|g| format!(", GPU {g}")).unwrap_or_default();
     writeln!(
         log,
-        "--- stab-sweep: attempt started at {started_unix:.3} by launcher pid {} on {} ---",
+        "--- stab-sweep: attempt started at {started_unix:.3} by launcher pid {} on {}{on_gpu} ---",
         std::process::id(),
         hostname()
     )
@@ -143,6 +145,9 @@ pub(crate) fn start(
         .stdout(log)
         .stderr(err_log)
         .process_group(0);
+    if let Some(gpu) = gpu {
+        cmd.env("CUDA_VISIBLE_DEVICES", gpu);
+    }
     // SAFETY: only async-signal-safe calls (fcntl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {

@@ -107,6 +107,7 @@
 //! ```
 
 mod exec;
+mod gpus;
 mod local;
 mod plan;
 mod slurm;
@@ -116,7 +117,8 @@ mod sweep;
 use std::path::PathBuf;
 
 pub use exec::WorkerCommand;
-pub use local::{run_local, LocalOptions, Summary};
+pub use gpus::{parse_gpus, GpuError};
+pub use local::{run_local, GpuSlots, LocalOptions, Summary};
 pub use plan::{dry_run, DryRun, DryRunEntry};
 pub use slurm::{run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions};
 pub use store::{write_atomic, Expanded, RunLock, RunState, StatusSummary, Store};

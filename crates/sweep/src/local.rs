@@ -35,6 +35,12 @@ pub struct LocalOptions {
     pub handle_signals: bool,
     /// Setting this flag stops the sweep like Ctrl-C does (for embedding and tests).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// GPUs to pin workers to, as `CUDA_VISIBLE_DEVICES` values (`"0"`, `"1"`, or UUIDs);
+    /// empty: workers are not pinned. See [`GpuSlots`].
+    pub gpus: Vec<String>,
+    /// Runs sharing each GPU at once (with `gpus`); the pool then has `gpus × runs_per_gpu`
+    /// workers unless `workers` says fewer.
+    pub runs_per_gpu: usize,
 }
 
 impl LocalOptions {
@@ -47,6 +53,8 @@ impl LocalOptions {
             progress: true,
             handle_signals: true,
             cancel: None,
+            gpus: Vec::new(),
+            runs_per_gpu: 1,
         }
     }
 
@@ -57,8 +65,54 @@ impl LocalOptions {
             .unwrap_or_else(|| runs.iter().map(|r| r.spec.threads).max().unwrap_or(1))
             .max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = self.workers.unwrap_or((cores / threads).max(1)).max(1);
+        let default = if self.gpus.is_empty() {
+            cores / threads
+        } else {
+            self.gpus.len() * self.runs_per_gpu.max(1)
+        };
+        let workers = self.workers.unwrap_or(default).max(1);
         (workers, threads)
+    }
+
+    /// Which GPU each worker slot is pinned to.
+    pub fn gpu_slots(&self, workers: usize) -> GpuSlots {
+        GpuSlots::new(&self.gpus, self.runs_per_gpu, workers)
+    }
+}
+
+/// The GPU of each worker slot: slot `w` runs all its runs, one after another, on
+/// `gpus[w % gpus.len()]`, so at most `ceil(workers / gpus)` ≤ `runs_per_gpu` runs share a
+/// GPU at any moment (never oversubscribed), and fewer workers than slots spread evenly.
+///
+/// Pinning is by `CUDA_VISIBLE_DEVICES` in the worker's environment: the run sees one device,
+/// `cuda:0`, and its record keeps the variable's value (`versions.gpu`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuSlots(Vec<Option<String>>);
+
+impl GpuSlots {
+    pub fn new(gpus: &[String], runs_per_gpu: usize, workers: usize) -> GpuSlots {
+        if gpus.is_empty() {
+            return GpuSlots(vec![None; workers]);
+        }
+        let workers = workers.min(gpus.len() * runs_per_gpu.max(1));
+        GpuSlots(
+            (0..workers)
+                .map(|w| Some(gpus[w % gpus.len()].clone()))
+                .collect(),
+        )
+    }
+
+    /// Worker slots (may be fewer than asked for: never more than GPUs × runs per GPU).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn gpu(&self, slot: usize) -> Option<&str> {
+        self.0[slot].as_deref()
     }
 }
 
@@ -184,6 +238,7 @@ pub fn run_local(
     let start = Instant::now();
     let sweep = store.expanded()?.sweep;
     let (workers, threads) = opts.resolve_budget(runs);
+    let slots = opts.gpu_slots(workers);
     let _signals = opts.handle_signals.then(SignalGuard::install);
     let signals_at_start = SIGNALS.load(Ordering::SeqCst);
     let cancelled = || {
@@ -220,8 +275,9 @@ pub fn run_local(
     let mut fatal = None;
 
     std::thread::scope(|scope| {
-        for _ in 0..workers {
+        for slot in 0..slots.len() {
             let tx = tx.clone();
+            let gpu = slots.gpu(slot);
             let (queue, wake, stop, children) = (&queue, &wake, &stop, &children);
             let sweep = sweep.as_str();
             scope.spawn(move || loop {
@@ -240,7 +296,12 @@ pub fn run_local(
                         if stop.load(Ordering::SeqCst) {
                             return;
                         }
-                        match execute(store, run, sweep, &lock, opts, threads, stop, children, i) {
+                        let worker = Worker {
+                            threads,
+                            gpu,
+                            index: i,
+                        };
+                        match execute(store, run, sweep, &lock, opts, &worker, stop, children) {
                             Ok(s) => Event::Finished(s),
                             Err(e) => Event::Failed(e),
                         }
@@ -329,6 +390,13 @@ fn next_run(queue: &Mutex<Queue>, wake: &Condvar, stop: &AtomicBool) -> Option<u
     }
 }
 
+/// One worker slot's execution of one run: its thread budget, its GPU and the run's index.
+struct Worker<'a> {
+    threads: usize,
+    gpu: Option<&'a str>,
+    index: usize,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn execute(
     store: &Store,
@@ -336,15 +404,23 @@ fn execute(
     sweep: &str,
     lock: &crate::store::RunLock,
     opts: &LocalOptions,
-    threads: usize,
+    worker: &Worker<'_>,
     stop: &AtomicBool,
     children: &Mutex<HashMap<usize, libc::pid_t>>,
-    index: usize,
 ) -> Result<RunStatus, Error> {
+    let index = worker.index;
     let mut started = {
         // Registering under the lock means the main thread never signals a pid we reaped.
         let mut c = children.lock().unwrap();
-        let started = exec::start(store, run, sweep, lock, &opts.worker, threads)?;
+        let started = exec::start(
+            store,
+            run,
+            sweep,
+            lock,
+            &opts.worker,
+            worker.threads,
+            worker.gpu,
+        )?;
         c.insert(index, started.child.id() as libc::pid_t);
         started
     };
@@ -398,4 +474,49 @@ fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
 fn bar_message(s: &Summary) -> String {
     let failed = s.error + s.interrupted;
     format!("ok {} diverged {} failed {}", s.ok, s.diverged, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gpus(n: usize) -> Vec<String> {
+        (0..n).map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn k_runs_per_gpu_fill_every_gpu_evenly() {
+        let slots = GpuSlots::new(&gpus(2), 4, 8);
+        assert_eq!(slots.len(), 8);
+        let on = |g: &str| (0..8).filter(|&w| slots.gpu(w) == Some(g)).count();
+        assert_eq!((on("0"), on("1")), (4, 4));
+    }
+
+    #[test]
+    fn never_more_workers_than_gpus_times_k() {
+        let slots = GpuSlots::new(&gpus(2), 2, 16);
+        assert_eq!(slots.len(), 4, "at most 2 runs on each of 2 GPUs");
+        // Fewer workers than slots: spread, not stacked on GPU 0.
+        let slots = GpuSlots::new(&gpus(4), 8, 4);
+        let used: Vec<_> = (0..4).map(|w| slots.gpu(w).unwrap()).collect();
+        assert_eq!(used, ["0", "1", "2", "3"]);
+    }
+
+    #[test]
+    fn without_gpus_workers_are_not_pinned() {
+        let slots = GpuSlots::new(&[], 4, 3);
+        assert_eq!(slots.len(), 3);
+        assert!((0..3).all(|w| slots.gpu(w).is_none()));
+    }
+
+    #[test]
+    fn budget_defaults_to_gpus_times_k() {
+        let mut o = LocalOptions::new(WorkerCommand::new("stab"));
+        o.gpus = gpus(2);
+        o.runs_per_gpu = 3;
+        o.threads = Some(1);
+        assert_eq!(o.resolve_budget(&[]), (6, 1));
+        o.workers = Some(2);
+        assert_eq!(o.resolve_budget(&[]), (2, 1));
+    }
 }

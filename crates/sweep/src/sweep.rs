@@ -77,6 +77,9 @@ pub struct SlurmDefaults {
     pub mem: Option<String>,
     /// At most this many array tasks at once (`--array=…%N`).
     pub max_parallel: Option<usize>,
+    /// Runs packed into one array task, executed at once by that many workers sharing the
+    /// task's allocation (one GPU with `gpus = "1"`); `None`: 1.
+    pub runs_per_gpu: Option<usize>,
     /// Further `#SBATCH` lines, verbatim (`--account=foo`).
     #[serde(default)]
     pub extra: Vec<String>,
@@ -841,10 +844,13 @@ mod tests {
 
     #[test]
     fn cross_field_errors_point_at_the_axis_value_and_name_the_run() {
-        let e = err("[base]\nprecision = \"bf16\"\n[axes]\ndevice = [\"cuda\", \"cpu\"]\n");
-        assert!(e.contains("precision"), "{e}");
-        assert!(e.starts_with("exp/t.toml:2:13: "), "{e}");
-        assert!(e.contains("device=cpu"), "{e}");
+        // (bf16 on CPU, the cross-field error this test used first, is valid since CPU
+        // autocast exists.)
+        let e =
+            err("[base]\nfeature_head = \"bilstm\"\n[axes]\nfeature_mode = [\"last\", \"off\"]\n");
+        assert!(e.contains("feature_head"), "{e}");
+        assert!(e.starts_with("exp/t.toml:2:16: "), "{e}");
+        assert!(e.contains("feature_mode=off"), "{e}");
     }
 
     #[test]

@@ -271,3 +271,42 @@ fn example_sweeps_in_experiments_expand() {
         .iter()
         .all(|r| r.spec.data_dir == std::path::Path::new("/d")));
 }
+
+#[test]
+fn workers_are_pinned_to_gpus_k_at_a_time() {
+    let env = Env::new("max_steps = 150\n[axes]\nseed = { start = 0, end = 8 }\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    let mut o = env.options(1);
+    o.workers = None;
+    o.threads = Some(1);
+    o.gpus = vec!["0".into(), "1".into()];
+    o.runs_per_gpu = 2;
+    let s = run_local(&store, &sweep.runs, &o).unwrap();
+    assert_eq!((s.ok, s.error), (8, 0), "{s}");
+    assert_each_ran_once(&env, 8);
+    let gpu_of = |id: &str| {
+        std::fs::read_to_string(store.run_dir(id).join("worker.gpu")).expect("worker saw a GPU")
+    };
+    let mut per_gpu = std::collections::BTreeMap::new();
+    for r in &sweep.runs {
+        *per_gpu.entry(gpu_of(&r.run_id)).or_insert(0) += 1;
+        let log = std::fs::read_to_string(store.run_dir(&r.run_id).join("log.txt")).unwrap();
+        assert!(log.contains(", GPU "), "the log names the GPU: {log}");
+    }
+    assert_eq!(per_gpu.keys().collect::<Vec<_>>(), ["0", "1"]);
+    // Replay the start/finish log: never more than 2 runs on one GPU at once, and both GPUs
+    // were used 2 at a time at some point (4 workers).
+    let log = std::fs::read_to_string(env.count_log()).unwrap();
+    let mut on = std::collections::BTreeMap::<String, i32>::new();
+    let (mut peak, mut peak_total) = (0, 0);
+    for line in log.lines() {
+        let (what, id) = line.split_once(' ').unwrap();
+        let g = on.entry(gpu_of(id)).or_insert(0);
+        *g += if what == "start" { 1 } else { -1 };
+        peak = peak.max(*g);
+        peak_total = peak_total.max(on.values().sum::<i32>());
+    }
+    assert_eq!(peak, 2, "at most K = 2 runs per GPU at once:\n{log}");
+    assert!(peak_total > 2, "both GPUs busy at once:\n{log}");
+}

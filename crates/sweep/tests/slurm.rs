@@ -144,4 +144,36 @@ fn sweep_through_slurm_matches_the_local_launcher() {
         let q = store.status().unwrap().slurm.unwrap();
         q.running + q.pending == 0
     }));
+
+    // K = 2 runs packed into each array task: half the tasks, every run once, same records.
+    let packed = Env::new(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
+    let packed_store = packed.store();
+    let packed_sweep = packed.sweep();
+    assert_eq!(packed_sweep.slurm.runs_per_gpu, Some(2));
+    let task = WorkerCommand::new(HARNESS)
+        .arg("task")
+        .arg("--worker")
+        .arg(FAKE)
+        .arg("--worker-arg")
+        .arg("--count-log")
+        .arg("--worker-arg")
+        .arg(path_str(&packed.count_log()));
+    let mut opts = SlurmOptions::new(task, packed_sweep.slurm.clone());
+    opts.workdir = Some(packed.dir.path().to_path_buf());
+    let job = submit_slurm(&packed_store, &packed_sweep.runs, &opts)
+        .unwrap()
+        .expect("a job");
+    assert_eq!(job.runs_per_task, 2);
+    let script = std::fs::read_to_string(&job.script).unwrap();
+    assert!(script.contains("--array=0-3%2"), "{script}");
+    assert!(wait_for(Duration::from_secs(120), || {
+        let s = packed_store.status().unwrap();
+        s.done() + s.error == 8
+    }));
+    let execs = packed.executions();
+    assert_eq!(execs.len(), 8);
+    assert!(execs.values().all(|&(s, _)| s == 1), "{execs:?}");
+    for (x, y) in packed.records(&packed_store).iter().zip(&b) {
+        assert_eq!(comparable(x), comparable(y), "run {}", x.run_id);
+    }
 }

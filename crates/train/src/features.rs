@@ -41,6 +41,8 @@ pub struct FeatureOptions {
     pub max_length: usize,
     pub batch_size: usize,
     pub threads: usize,
+    /// Where the model runs (outputs are gathered on the CPU).
+    pub device: Device,
     pub progress: bool,
 }
 
@@ -165,6 +167,7 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     let mut vs = VarStore::new(Device::Cpu);
     let bert = BertModel::new(vs.root(), &ck.config);
     stab_bert::load_safetensors(&mut vs, &ck.weights, &[])?;
+    vs.set_device(opts.device);
     let n_hidden = ck.config.num_hidden_layers + 1;
     let layers: Vec<i64> = opts
         .layers
@@ -232,19 +235,27 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         &items,
         opts.batch_size,
         tok.pad_id(),
-        Device::Cpu,
+        opts.device,
         |chunk, b, hs| {
             let idx = Tensor::from_slice(&chunk.iter().map(|&i| i as i64).collect::<Vec<_>>());
             let t = b.padded_len as i64;
+            let cpu = |t: Tensor| t.to_device(Device::Cpu);
             for (k, &l) in layers.iter().enumerate() {
                 let hl = &hs[l as usize];
-                let _ = cls[k].index_copy_(0, &idx, &pool(hl, &b.attention_mask, Pooling::Cls));
-                let _ = mean[k].index_copy_(0, &idx, &pool(hl, &b.attention_mask, Pooling::Mean));
+                let c = cpu(pool(hl, &b.attention_mask, Pooling::Cls));
+                let m = cpu(pool(hl, &b.attention_mask, Pooling::Mean));
+                let _ = cls[k].index_copy_(0, &idx, &c);
+                let _ = mean[k].index_copy_(0, &idx, &m);
                 if opts.tokens {
-                    let _ = tokens[k].narrow(1, 0, t).index_copy_(0, &idx, hl);
+                    let _ =
+                        tokens[k]
+                            .narrow(1, 0, t)
+                            .index_copy_(0, &idx, &cpu(hl.shallow_clone()));
                 }
             }
-            let _ = mask.narrow(1, 0, t).index_copy_(0, &idx, &b.attention_mask);
+            let _ =
+                mask.narrow(1, 0, t)
+                    .index_copy_(0, &idx, &cpu(b.attention_mask.shallow_clone()));
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }

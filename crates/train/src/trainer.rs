@@ -129,6 +129,19 @@ pub fn versions(spec: &RunSpec) -> Versions {
             SpecDevice::Cpu => "cpu".into(),
             SpecDevice::Cuda => "cuda:0".into(),
         },
+        precision: crate::amp::describe(
+            spec.precision,
+            match spec.device {
+                SpecDevice::Cpu => Device::Cpu,
+                SpecDevice::Cuda => Device::Cuda(0),
+            },
+        ),
+        gpu: match spec.device {
+            SpecDevice::Cpu => None,
+            SpecDevice::Cuda => Some(
+                std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "0 (all visible)".into()),
+            ),
+        },
     }
 }
 
@@ -206,7 +219,7 @@ impl Run {
             }
         };
         if spec.precision == Precision::Bf16 {
-            crate::amp::set_cuda_autocast_bf16();
+            crate::amp::set_autocast_bf16(device);
         }
 
         // Data.
@@ -592,8 +605,9 @@ impl Run {
                     token_type_ids: Some(&batch.token_type_ids),
                     attention_mask: Some(&batch.attention_mask),
                 };
-                let out =
-                    crate::amp::maybe_autocast(self.spec.precision, || m.forward_t(&input, true));
+                let out = crate::amp::maybe_autocast(self.spec.precision, self.device, || {
+                    m.forward_t(&input, true)
+                });
                 (out, batch.targets.shallow_clone())
             }
             Model::Features { head, train, .. } => {
@@ -663,7 +677,7 @@ impl Run {
                             token_type_ids: Some(&b.token_type_ids),
                             attention_mask: Some(&b.attention_mask),
                         };
-                        crate::amp::maybe_autocast(self.spec.precision, || {
+                        crate::amp::maybe_autocast(self.spec.precision, self.device, || {
                             m.forward_t(&input, false)
                         })
                     }

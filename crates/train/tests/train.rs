@@ -317,3 +317,31 @@ fn a_libtorch_failure_mid_run_is_an_error_record() {
         r.message
     );
 }
+
+#[test]
+fn bf16_autocast_on_cpu_trains_close_to_fp32_and_says_so() {
+    let fp32 = run(&spec("mosbach", &[("epochs", 1.into())]));
+    let bf16 = run(&spec(
+        "mosbach",
+        &[("epochs", 1.into()), ("precision", "bf16".into())],
+    ));
+    assert_eq!(fp32.status, RunStatus::Ok, "{:?}", fp32.message);
+    assert_eq!(bf16.status, RunStatus::Ok, "{:?}", bf16.message);
+    assert_eq!(fp32.versions.precision, "fp32");
+    assert_eq!(bf16.versions.precision, "bf16-autocast (cpu)");
+    assert_eq!(bf16.versions.gpu, None);
+    let (a, b) = (&fp32.train_loss.values, &bf16.train_loss.values);
+    assert_eq!(a.len(), b.len());
+    // Same seeds, same batches: bf16 rounding moves the losses a little, never far, and does
+    // change them (autocast really ran).
+    let diffs: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y).abs()).collect();
+    let worst = diffs.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        worst < 0.05,
+        "bf16 loss curve strayed by {worst}: {a:?} vs {b:?}"
+    );
+    assert!(
+        worst > 0.0,
+        "bf16 and fp32 curves are identical: autocast did not run"
+    );
+}

@@ -7,6 +7,7 @@
 //! field selects misbehaviour: `diverge` (diverged record), `fail` (error record, exit 1),
 //! `crash` (abort without record), `exit3` (exit 3 without record), `crash-once` (abort on the
 //! first attempt only). With `--count-log`, appends `start ID` and `finish ID` lines to FILE.
+//! The `CUDA_VISIBLE_DEVICES` it was started with goes to `DIR/worker.gpu`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,9 @@ fn main() {
     };
     log("start");
     std::fs::write(out.join("worker.pid"), std::process::id().to_string()).unwrap();
+    if let Ok(gpu) = std::env::var("CUDA_VISIBLE_DEVICES") {
+        std::fs::write(out.join("worker.gpu"), gpu).unwrap();
+    }
     let t0 = Instant::now();
     let started_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)

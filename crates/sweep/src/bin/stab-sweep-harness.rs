@@ -4,7 +4,8 @@
 //! ```text
 //! stab-sweep-harness launch --sweep FILE --results DIR --worker PROG [--worker-arg A]…
 //!                           [--workers N] [--threads T] [--retry] [--data-dir D] [--quiet]
-//! stab-sweep-harness task --results STORE --run ID --threads T [--retry] --worker PROG [--worker-arg A]…
+//!                           [--gpus 0,1] [--runs-per-gpu K]
+//! stab-sweep-harness task --results STORE --run ID [--run ID]… --threads T [--retry] --worker PROG [--worker-arg A]…
 //! stab-sweep-harness status --results STORE
 //! stab-sweep-harness dry-run --sweep FILE --results DIR
 //! ```
@@ -20,7 +21,9 @@ use stab_sweep::{
 struct Args {
     sweep: Option<PathBuf>,
     results: Option<PathBuf>,
-    run: Option<String>,
+    run: Vec<String>,
+    gpus: Vec<String>,
+    runs_per_gpu: usize,
     worker: Option<PathBuf>,
     worker_args: Vec<String>,
     workers: Option<usize>,
@@ -42,7 +45,15 @@ fn main() {
         match flag.as_str() {
             "--sweep" => a.sweep = Some(val().into()),
             "--results" => a.results = Some(val().into()),
-            "--run" => a.run = Some(val()),
+            "--run" => a.run.push(val()),
+            "--gpus" => {
+                a.gpus = stab_sweep::parse_gpus(&val()).unwrap_or_else(|e| fail(e.to_string()))
+            }
+            "--runs-per-gpu" => {
+                a.runs_per_gpu = val()
+                    .parse()
+                    .unwrap_or_else(|_| fail("bad --runs-per-gpu".into()))
+            }
             "--worker" => a.worker = Some(val().into()),
             "--worker-arg" => a.worker_args.push(val()),
             "--workers" => {
@@ -86,17 +97,18 @@ fn main() {
             o.threads = a.threads;
             o.retry = a.retry;
             o.progress = !a.quiet;
+            o.gpus = a.gpus.clone();
+            o.runs_per_gpu = a.runs_per_gpu.max(1);
             let s = run_local(&store, &sweep.runs, &o)?;
             println!("{s}");
             Ok(if s.cancelled { 130 } else { 0 })
         })(),
         "task" => (|| {
             let store = Store::open(need(a.results.clone(), "--results"));
-            let run = a
-                .run
-                .clone()
-                .unwrap_or_else(|| fail("--run is required".into()));
-            let s = run_slurm_task(&store, &run, a.threads.unwrap_or(1), a.retry, worker())?;
+            if a.run.is_empty() {
+                fail("--run is required".into());
+            }
+            let s = run_slurm_task(&store, &a.run, a.threads.unwrap_or(1), a.retry, worker())?;
             println!("{s}");
             Ok(if s.cancelled { 130 } else { 0 })
         })(),
