@@ -127,6 +127,9 @@ class Check:
         os.replace(tmp, self.a.out)
 
     def step(self, name, fn, need_s=0):
+        if any(name.startswith(s) for s in self.a.skip):
+            self.result["skipped"].append(f"{name}: --skip")
+            return None
         if self.left() < need_s:
             self.result["skipped"].append(f"{name}: {self.left():.0f} s left, needs ~{need_s:.0f} s")
             print(f"[gpu-check] skip {name}", file=sys.stderr)
@@ -387,6 +390,8 @@ def main():
     ap.add_argument("--models", type=lambda s: s.split(","), default=["bert-base", "minilm", "bert-large"])
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per run")
     ap.add_argument("--budget-s", type=float, default=450)
+    ap.add_argument("--skip", type=lambda s: s.split(","), default=[],
+                    help="steps to leave out, by name prefix: parity,bf16-curve,hf,stab")
     a = ap.parse_args()
     a.out = os.path.abspath(a.out)
     a.stab = os.path.abspath(a.stab)
