@@ -202,6 +202,9 @@ pub fn run_local(
     for (i, run) in runs.iter().enumerate() {
         if store.state_unlocked(&run.run_id).is_final(opts.retry) {
             summary.skipped += 1;
+        } else if exec::held_by_orphan(&store.run_dir(&run.run_id)) {
+            // Orphans of a killed launcher go first: waiting for them fills worker slots.
+            todo.push_front(i);
         } else {
             todo.push_back(i);
         }
@@ -233,7 +236,17 @@ pub fn run_local(
                     Err(e) => Event::Failed(e),
                     Ok(Claim::Final) => Event::Skipped,
                     Ok(Claim::Busy) => {
-                        queue.lock().unwrap().busy.push(i);
+                        let dir = store.run_dir(&run.run_id);
+                        if exec::held_by_orphan(&dir) {
+                            // The worker of a killed launcher runs it: it takes this slot until
+                            // it exits, so no more than `workers` runs execute at once.
+                            while !stop.load(Ordering::SeqCst) && exec::is_locked(&dir) {
+                                std::thread::sleep(BUSY_POLL);
+                            }
+                            queue.lock().unwrap().ready.push_front(i);
+                        } else {
+                            queue.lock().unwrap().busy.push(i);
+                        }
                         continue;
                     }
                     Ok(Claim::Claimed(lock)) => {
