@@ -39,7 +39,12 @@ pub(crate) fn culprit(base: &toml::Table, overrides: &toml::Table) -> Option<Spe
 }
 
 /// Splits a table-valued override into the leaves it sets, where the spec has a table there.
-fn leaves_of(base: &toml::Table, key: String, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+fn leaves_of(
+    base: &toml::Table,
+    key: String,
+    value: &toml::Value,
+    out: &mut Vec<(String, toml::Value)>,
+) {
     let nested = key.split('.').try_fold(base, |t, k| t.get(k)?.as_table());
     match (value, nested) {
         (toml::Value::Table(inner), Some(_)) => {
@@ -51,7 +56,9 @@ fn leaves_of(base: &toml::Table, key: String, value: &toml::Value, out: &mut Vec
     }
 }
 
-const WHOLE: &[&str] = &["u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"];
+const WHOLE: &[&str] = &[
+    "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+];
 
 /// Rewords a serde message about `value` (`invalid type: …, expected u32`).
 pub(crate) fn describe(message: &str, value: &toml::Value) -> String {
@@ -231,7 +238,8 @@ mod tests {
         );
         let e = resolve(&[("schedule", "cosine".into())]);
         assert!(
-            e.starts_with("schedule: expected one of linear, constant") && e.ends_with("got \"cosine\""),
+            e.starts_with("schedule: expected one of linear, constant")
+                && e.ends_with("got \"cosine\""),
             "{e}"
         );
         // Nested fields, set by a dotted key or a table, are named by their path.
@@ -258,7 +266,10 @@ mod tests {
             "learnin_rate: not a run-spec field (did you mean `learning_rate`?)"
         );
         let e = resolve(&[("optimizer.epsilon", 1e-8.into())]);
-        assert!(e.starts_with("optimizer.epsilon: not a run-spec field (fields: "), "{e}");
+        assert!(
+            e.starts_with("optimizer.epsilon: not a run-spec field (fields: "),
+            "{e}"
+        );
         assert!(e.contains("bias_correction"), "{e}");
     }
 
@@ -274,16 +285,24 @@ mod tests {
             "s.toml:2:10: epochs: expected a whole number, got \"x\""
         );
         let e = err("task = \"RTE\"\n\n  learnin_rate = 1e-5\n");
-        assert!(e.starts_with("s.toml:3:18: learnin_rate: not a run-spec field"), "{e}");
         assert!(
-            err("[optimizer]\nbeta1 = 0.9\neps = \"small\"\n").starts_with("s.toml:3:7: optimizer.eps: "),
+            e.starts_with("s.toml:3:18: learnin_rate: not a run-spec field"),
+            "{e}"
         );
-        assert!(err("\"optimizer.eps\" = -1.0\n").starts_with("s.toml:1:19: optimizer.eps: must be > 0"));
+        assert!(err("[optimizer]\nbeta1 = 0.9\neps = \"small\"\n")
+            .starts_with("s.toml:3:7: optimizer.eps: "),);
+        assert!(err("\"optimizer.eps\" = -1.0\n")
+            .starts_with("s.toml:1:19: optimizer.eps: must be > 0"));
         assert!(err("warmup_fraction = 2.0\n").starts_with("s.toml:1:19: warmup_fraction: "));
         assert!(err("preset = \"nope\"\n").starts_with("s.toml:1:10: unknown preset"));
-        assert!(err("epochs = \n").starts_with("s.toml:1:"), "a syntax error is located too");
+        assert!(
+            err("epochs = \n").starts_with("s.toml:1:"),
+            "a syntax error is located too"
+        );
         // A cross-field error points at the field it names.
-        assert!(err("device = \"cpu\"\nprecision = \"bf16\"\n").starts_with("s.toml:2:13: precision: "));
+        assert!(
+            err("device = \"cpu\"\nprecision = \"bf16\"\n").starts_with("s.toml:2:13: precision: ")
+        );
     }
 
     #[test]

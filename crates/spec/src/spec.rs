@@ -333,7 +333,10 @@ impl RunSpec {
             }
         }
         if self.task.trim().is_empty() {
-            return bad("task", "is empty: give a task name or a task description file");
+            return bad(
+                "task",
+                "is empty: give a task name or a task description file",
+            );
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1");

@@ -131,15 +131,18 @@ pub fn dry_run_streamed(
     let mut listing = Listing::new(retry, workers);
     let mut keys = HashSet::new();
     let mut line = Listing::header();
-    let result = out.write_all(line.as_bytes()).map_err(write_err).and_then(|()| {
-        expansion.for_each_run(|run| {
-            keys.insert(speed_key(&run.spec));
-            let state = store.state(&run.run_id);
-            line.clear();
-            listing.entry(&mut line, &run, &state, steps(&run.spec));
-            out.write_all(line.as_bytes()).map_err(write_err)
-        })
-    });
+    let result = out
+        .write_all(line.as_bytes())
+        .map_err(write_err)
+        .and_then(|()| {
+            expansion.for_each_run(|run| {
+                keys.insert(speed_key(&run.spec));
+                let state = store.state(&run.run_id);
+                line.clear();
+                listing.entry(&mut line, &run, &state, steps(&run.spec));
+                out.write_all(line.as_bytes()).map_err(write_err)
+            })
+        });
     match result {
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
             return Ok(())

@@ -172,12 +172,19 @@ pub struct Expansion<'a> {
 impl<'a> Expansion<'a> {
     /// Parses and checks sweep text (every key and value; cross-field rules are checked per run
     /// by [`Expansion::for_each_run`]).
-    pub fn new(path: &'a Path, text: &'a str, overrides: &Overrides) -> Result<Expansion<'a>, Error> {
+    pub fn new(
+        path: &'a Path,
+        text: &'a str,
+        overrides: &Overrides,
+    ) -> Result<Expansion<'a>, Error> {
         let at = |span: Range<usize>, message: String| located(path, text, span, message);
         let file: SweepFile = toml::from_str(text).map_err(|e: toml::de::Error| {
             at(e.span().unwrap_or(0..0), e.message().trim().to_string())
         })?;
-        if file.base.is_empty() && file.group.is_empty() && file.axes.is_empty() && file.zip.is_empty()
+        if file.base.is_empty()
+            && file.group.is_empty()
+            && file.axes.is_empty()
+            && file.zip.is_empty()
         {
             return Err(at(
                 0..0,
@@ -955,7 +962,10 @@ mod tests {
     fn issue14_an_empty_sweep_is_an_error() {
         for text in ["", "name = \"x\"\n", "[base]\n"] {
             let e = err(text);
-            assert!(e.starts_with("exp/t.toml:1:1: the sweep sets nothing"), "{e}");
+            assert!(
+                e.starts_with("exp/t.toml:1:1: the sweep sets nothing"),
+                "{e}"
+            );
         }
         assert_eq!(parse("[base]\ntask = \"RTE\"\n").unwrap().runs.len(), 1);
     }
@@ -964,9 +974,15 @@ mod tests {
     #[test]
     fn issue14_type_errors_name_field_and_value() {
         let e = err("[axes]\nepochs = [1, \"two\"]\n");
-        assert_eq!(e, "exp/t.toml:2:14: epochs: expected a whole number, got \"two\"");
+        assert_eq!(
+            e,
+            "exp/t.toml:2:14: epochs: expected a whole number, got \"two\""
+        );
         let e = err("[base]\nseed = \"x\"\n");
-        assert!(e.starts_with("exp/t.toml:2:8: seed: expected a whole number"), "{e}");
+        assert!(
+            e.starts_with("exp/t.toml:2:8: seed: expected a whole number"),
+            "{e}"
+        );
         let mut o = Overrides::default();
         o.set.insert("epochs".into(), "x".into());
         let e = Sweep::parse(Path::new("x.toml"), "[axes]\nseed = [1]\n", &o)

@@ -183,7 +183,12 @@ fn issue14_relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
     let status = wait_child(&mut second, Duration::from_secs(60));
     assert!(status.success(), "{status}");
     assert_each_ran_once(&env, 6);
-    assert_eq!(max_concurrency(&env), 2, "{:?}", std::fs::read_to_string(env.count_log()));
+    assert_eq!(
+        max_concurrency(&env),
+        2,
+        "{:?}",
+        std::fs::read_to_string(env.count_log())
+    );
     assert_eq!(store.status().unwrap().done(), 6);
 }
 

@@ -66,8 +66,8 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
             Err(format!("internal error: {}", log_torch_error(what)))
         }
     };
-    let mut record = message
-        .unwrap_or_else(|message| RunRecord::error(spec.clone(), RunStatus::Error, message));
+    let mut record =
+        message.unwrap_or_else(|message| RunRecord::error(spec.clone(), RunStatus::Error, message));
     record.group = ctx.group.clone();
     record.sweep = ctx.sweep.clone();
     record.versions = versions(spec);
@@ -1035,13 +1035,18 @@ mod tests {
             Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)).view([7])
         })
         .unwrap_err();
-        let what = panic.downcast_ref::<String>().expect("tch panics with a String");
+        let what = panic
+            .downcast_ref::<String>()
+            .expect("tch panics with a String");
         let (first, full) = split_torch_error(what);
         assert!(
             first.starts_with("LibTorch: shape '[7]' is invalid for input of size 6"),
             "{first}"
         );
-        assert!(!first.contains("\\n") && !first.contains("frame #"), "{first}");
+        assert!(
+            !first.contains("\\n") && !first.contains("frame #"),
+            "{first}"
+        );
         if let Some(full) = full {
             assert!(first.ends_with("(full text in the run's log)"), "{first}");
             assert!(full.lines().count() > 1 && full.contains("shape '[7]'"));

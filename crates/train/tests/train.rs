@@ -231,7 +231,10 @@ fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
     let r = run(&spec("devlin", &[("model", model.into())]));
     assert_eq!(r.status, RunStatus::Error);
     let m = r.message.unwrap();
-    assert!(m.contains("token id = 30521") && m.contains("vocab_size = 1000"), "{m}");
+    assert!(
+        m.contains("token id = 30521") && m.contains("vocab_size = 1000"),
+        "{m}"
+    );
 
     // One token type, sentence pairs (RTE).
     let single = tempfile::tempdir().unwrap();
@@ -364,7 +367,13 @@ fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
     ));
     assert_eq!(r.status, RunStatus::Error);
     let m = r.message.unwrap();
-    assert!(m.starts_with("internal error: LibTorch: normal expects std"), "{m}");
+    assert!(
+        m.starts_with("internal error: LibTorch: normal expects std"),
+        "{m}"
+    );
     // Issue 14: the first line only; C++ frames go to the log (stderr), never the record.
-    assert!(!m.contains('\n') && !m.contains("\\n") && !m.contains("frame #"), "{m}");
+    assert!(
+        !m.contains('\n') && !m.contains("\\n") && !m.contains("frame #"),
+        "{m}"
+    );
 }

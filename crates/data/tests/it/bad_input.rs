@@ -127,7 +127,10 @@ fn issue14_missing_data_folder_is_named() {
         let err = task(name).unwrap().load_split(&gone, "train").unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, DataError::MissingDataDir { .. }), "{msg}");
-        assert!(msg.contains("no-such-folder") && msg.contains("data folder"), "{msg}");
+        assert!(
+            msg.contains("no-such-folder") && msg.contains("data folder"),
+            "{msg}"
+        );
         assert!(!msg.contains("train"), "{msg}");
     }
 }
