@@ -61,7 +61,7 @@ pub struct SweepArgs {
     workers: Option<usize>,
     /// Threads per run: sets every run's `threads` field, which is part of its spec and id
     /// (results are bit-identical only at a fixed thread count).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
     #[arg(long, value_enum, default_value = "local")]
     launcher: Launcher,

@@ -361,7 +361,16 @@ impl<'a> Expansion<'a> {
                             labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         format!(" (run {})", l.join(", "))
                     };
-                    at(span.unwrap_or(0..0), format!("{e}{what}"))
+                    match e {
+                        // A value given at launch wins over the file: no place in it to show.
+                        SpecError::Field { field, message } if sets(&self.launch, &field) => {
+                            Error::Spec(SpecError::Field {
+                                message: format!("{message} (given at launch){what}"),
+                                field,
+                            })
+                        }
+                        e => at(span.unwrap_or(0..0), format!("{e}{what}")),
+                    }
                 })?;
                 let mut parts: Vec<String> = group_name.iter().cloned().collect();
                 let by: Vec<String> = labels
@@ -441,6 +450,18 @@ fn resolve(
         };
         (e, span)
     })
+}
+
+/// Whether launch overrides set `field` (dotted: `optimizer.eps`), directly or through its
+/// table.
+fn sets(launch: &toml::Table, field: &str) -> bool {
+    launch.contains_key(field)
+        || field
+            .split_once('.')
+            .is_some_and(|(head, rest)| match launch.get(head) {
+                Some(toml::Value::Table(t)) => sets(t, rest),
+                _ => false,
+            })
 }
 
 /// Sets `key` (dotted keys reach into nested tables; `seed` sets both init and data seeds).
@@ -989,6 +1010,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "epochs: expected a whole number, got \"x\"");
+        // A bad value given at launch is not blamed on the file.
+        let mut o = Overrides::default();
+        o.set.insert("batch_size".into(), 0.into());
+        let e = Sweep::parse(Path::new("x.toml"), "[base]\nbatch_size = 8\n", &o)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "batch_size: must be at least 1 (given at launch)");
     }
 
     /// Issue 14: the expansion can be consumed run by run (a million-run `--dry-run`
