@@ -372,6 +372,51 @@ mod tests {
         assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
     }
 
+    /// Issue 14: `stab run --out DIR` on a directory of another run is refused; a record of the
+    /// same run (readable or not) is kept in `attempts/`, never overwritten.
+    #[test]
+    fn issue14_a_run_directory_is_never_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = stab_spec::preset("devlin").unwrap();
+        let other = stab_spec::preset("mosbach").unwrap();
+        let id = spec.run_id();
+        assert_eq!(prepare_run_dir(dir.path(), &id).unwrap(), None);
+
+        let record = RunRecord::error(other.clone(), RunStatus::Ok, String::new());
+        write_atomic(&dir.path().join("record.json"), record.to_json().as_bytes()).unwrap();
+        let err = prepare_run_dir(dir.path(), &id).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("holds run {}", other.run_id())),
+            "{err}"
+        );
+        assert!(dir.path().join("record.json").exists());
+
+        std::fs::remove_file(dir.path().join("record.json")).unwrap();
+        std::fs::write(dir.path().join("spec.json"), other.canonical_json()).unwrap();
+        let err = prepare_run_dir(dir.path(), &id).unwrap_err().to_string();
+        assert!(err.contains("its spec.json"), "{err}");
+
+        std::fs::write(dir.path().join("spec.json"), spec.canonical_json()).unwrap();
+        let mine = RunRecord::error(spec.clone(), RunStatus::Error, "x".into());
+        write_atomic(&dir.path().join("record.json"), mine.to_json().as_bytes()).unwrap();
+        let kept = prepare_run_dir(dir.path(), &id).unwrap().unwrap();
+        assert!(kept.to_string_lossy().ends_with("-error.json"), "{kept:?}");
+        assert!(!dir.path().join("record.json").exists());
+
+        std::fs::write(dir.path().join("record.json"), "{ torn").unwrap();
+        let kept = prepare_run_dir(dir.path(), &id).unwrap().unwrap();
+        assert!(
+            kept.to_string_lossy().ends_with("-unreadable.json"),
+            "{kept:?}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("attempts"))
+                .unwrap()
+                .count(),
+            2
+        );
+    }
+
     #[test]
     fn final_states() {
         assert!(RunState::Finished(RunStatus::Ok).is_final(true));
