@@ -462,3 +462,211 @@ fn sigint_leaves_an_interrupted_record() {
     assert_eq!(record.status, stab_spec::RunStatus::Interrupted);
     assert!(record.steps_done < record.total_steps);
 }
+
+/// Issue 14, item 2: `stab sweep` exits 1 when a run ended in `error` (a launcher failure is
+/// 2), 0 when runs diverged (results); `--help` says so. `--workers 0` is refused.
+#[test]
+fn issue14_sweep_exit_status_tells_errored_runs_from_launcher_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let write = |name: &str, base: &str| {
+        let path = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[base]\ntask = \"RTE\"\ntrain_subset = 16\nmax_length = 32\nbatch_size = 8\n\
+                 threads = 1\n{base}\n[axes]\nseed = [0, 1]\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let sweep = |file: &Path, extra: &[&str]| {
+        stab()
+            .arg("sweep")
+            .arg(file)
+            .arg("--model")
+            .arg(&model)
+            .arg("--data-dir")
+            .arg(data_dir())
+            .arg("--results")
+            .arg(tmp.path().join("results"))
+            .arg("--quiet")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let failing = write("failing", "metric = \"no-such-metric\"");
+    let out = sweep(&failing, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("ran 2 (0 ok, 0 diverged, 2 error"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("2 of 2 runs ended in error"),
+        "{}",
+        stderr(&out)
+    );
+    // The errors stay until retried: a second launch runs nothing and still says so.
+    assert_eq!(sweep(&failing, &[]).status.code(), Some(1));
+
+    let diverging = write(
+        "diverging",
+        "learning_rate = 1e30\nmax_grad_norm = 0.0\nwarmup_fraction = 0.0\nepochs = 2",
+    );
+    let out = ok(sweep(&diverging, &[]));
+    assert!(
+        stdout(&out).contains("0 ok, 2 diverged, 0 error"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = sweep(&failing, &["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--workers") && stderr(&out).contains("at least 1"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = sweep(&tmp.path().join("nope.toml"), &[]);
+    assert_eq!(missing.status.code(), Some(2), "a launcher failure");
+
+    for cmd in ["sweep", "run"] {
+        let help = stdout(&ok(stab().args([cmd, "--help"]).output().unwrap()));
+        assert!(
+            help.contains("Exit status:") && help.contains("  2 "),
+            "{help}"
+        );
+    }
+}
+
+/// Issue 14, item 3: `stab run --out DIR` never replaces another run's record; a rerun of the
+/// same run keeps the earlier record in `attempts/`, as the sweep store does.
+#[test]
+fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let dir = tmp.path().join("run");
+    ok(rte_run(&model, &dir, 16, 1).output().unwrap());
+    let first = std::fs::read(dir.join("record.json")).unwrap();
+
+    let other = rte_run(&model, &dir, 16, 1)
+        .args(["--set", "init_seed=7"])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+    let msg = stderr(&other);
+    assert!(
+        msg.contains("holds run") && msg.contains("another directory"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read(dir.join("record.json")).unwrap(), first);
+
+    let again = ok(rte_run(&model, &dir, 16, 1).output().unwrap());
+    assert!(stderr(&again).contains("attempts"), "{}", stderr(&again));
+    let kept: Vec<_> = std::fs::read_dir(dir.join("attempts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].to_string_lossy().ends_with("-ok.json"), "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), first);
+}
+
+/// Issue 14, items 1 and 6: `--print-spec` checks the model's limits where the model is
+/// readable; type errors name the field and value; spec files name the line and column.
+#[test]
+fn issue14_spec_errors_name_the_field_value_line_and_model_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let print = |args: &[&str]| {
+        stab()
+            .args(["run", "--print-spec"])
+            .arg("--model")
+            .arg(&model)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = print(&["--set", "max_length=600"]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("max_length = 600") && msg.contains("max_position_embeddings = 512"),
+        "{msg}"
+    );
+    ok(print(&["--set", "max_length=512"]));
+
+    let out = print(&["--set", "epochs=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("epochs: expected a whole number, got \"x\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let spec = tmp.path().join("spec.toml");
+    std::fs::write(&spec, "preset = \"mosbach\"\n\n[optimizer]\nepz = 1e-8\n").unwrap();
+    let out = print(&["--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("spec.toml:4:7: optimizer.epz: not a run-spec field (did you mean `eps`?)"),
+        "{msg}"
+    );
+
+    let out = stab()
+        .args(["run", "--print-spec", "--set", "model="])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("model: is empty"), "{}", stderr(&out));
+}
+
+/// Issue 14, item 7: `--dry-run` streams its listing (a run is printed before a later run
+/// fails to resolve), and an empty sweep file is an error rather than one all-defaults run.
+#[test]
+fn issue14_dry_run_streams_and_empty_sweeps_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "[base]\nfeature_head = \"bilstm\"\n[axes]\nfeature_mode = [\"last\", \"off\"]\n",
+    )
+    .unwrap();
+    let out = stab()
+        .args(["sweep", "--dry-run", "--results"])
+        .arg(tmp.path().join("results"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let listing = stdout(&out);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start().starts_with("0 ") && l.contains("feature_mode=last")),
+        "{listing}"
+    );
+    assert!(
+        stderr(&out).contains("feature_mode=off"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(&file, "# nothing yet\nname = \"empty\"\n").unwrap();
+    let out = stab()
+        .args(["sweep", "--dry-run"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the sweep sets nothing"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -19,6 +19,9 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn open(dir: &Path) -> Result<Checkpoint, BertError> {
+        if dir.as_os_str().is_empty() {
+            return Err(BertError::EmptyModelPath);
+        }
         if !dir.is_dir() {
             return Err(BertError::Io {
                 path: dir.to_path_buf(),
@@ -38,6 +41,39 @@ impl Checkpoint {
             config,
             weights,
         })
+    }
+
+    /// Checks that what `tokenizer` produces at up to `max_length` tokens fits the model:
+    /// positions below `max_position_embeddings` and token ids below `vocab_size`. Past them
+    /// an embedding lookup fails deep inside LibTorch, mid-run; here the error names the limit.
+    pub fn check_limits(
+        &self,
+        tokenizer: &BertTokenizer,
+        max_length: usize,
+    ) -> Result<(), BertError> {
+        let config = self.dir.join("config.json");
+        let c = &self.config;
+        if max_length as i64 > c.max_position_embeddings {
+            return Err(BertError::Limit {
+                field: "max_length".into(),
+                value: max_length as i64,
+                limit_name: "max_position_embeddings",
+                limit: c.max_position_embeddings,
+                path: config,
+            });
+        }
+        if let Some(id) = tokenizer.max_token_id() {
+            if i64::from(id) >= c.vocab_size {
+                return Err(BertError::Limit {
+                    field: "the tokenizer's largest token id".into(),
+                    value: id.into(),
+                    limit_name: "vocab_size",
+                    limit: c.vocab_size,
+                    path: config,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The checkpoint's tokenizer with truncation at `max_length` and padding off.

@@ -35,6 +35,8 @@ pub enum BertError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the model path is empty: give a Hugging Face BERT checkpoint directory")]
+    EmptyModelPath,
     #[error("model config {path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("tokenizer {path}: {message}")]
@@ -55,6 +57,16 @@ pub enum BertError {
         name: String,
         expected: Vec<i64>,
         found: Vec<i64>,
+    },
+    /// An input limit beyond what the model was built for (it would index past an embedding
+    /// table inside LibTorch).
+    #[error("{field} = {value} does not fit the model's {limit_name} = {limit} ({})", path.display())]
+    Limit {
+        field: String,
+        value: i64,
+        limit_name: &'static str,
+        limit: i64,
+        path: PathBuf,
     },
     #[error(transparent)]
     Torch(#[from] tch::TchError),

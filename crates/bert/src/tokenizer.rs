@@ -121,6 +121,11 @@ impl BertTokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// The largest id the tokenizer can produce (added tokens included).
+    pub fn max_token_id(&self) -> Option<u32> {
+        self.inner.get_vocab(true).into_values().max()
+    }
+
     /// Encodes a single sentence or a pair.
     pub fn encode(&self, a: &str, b: Option<&str>) -> Result<Encoded, BertError> {
         let input: EncodeInput = match b {

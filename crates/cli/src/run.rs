@@ -1,9 +1,12 @@
 //! `stab run`: one run from flags or a spec file; writes `record.json` (and `spec.json`)
 //! atomically into `--out`.
 //!
-//! Exit status (the launchers' contract): 0 when the run finished (`ok` or `diverged`: both
-//! are results), 1 when it ended in `error` or was `interrupted` (record written either way),
-//! 2 when not even a record could be written.
+//! Exit status (the launchers' contract, [`RUN_EXIT_CODES`]): 0 when the run finished (`ok`
+//! or `diverged`: both are results), 1 when it ended in `error` or was `interrupted` (record
+//! written either way), 2 when not even a record could be written.
+//!
+//! `--out` follows the store's rules: a directory that holds another run is refused, and an
+//! earlier record of the same run is kept in `attempts/` rather than overwritten.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +16,16 @@ use clap::Args;
 use stab_spec::{RunSpec, RunStatus};
 use stab_sweep::write_atomic;
 
+/// The exit codes of `stab run`, as its `--help` prints them.
+pub const RUN_EXIT_CODES: &str = "\
+Exit status:
+  0  the run finished `ok` or `diverged` (a diverged run is a result)
+  1  the run ended in `error` or was interrupted; its record says why
+  2  no record was written: bad flags or spec, model limits exceeded (--print-spec), or
+     --out holds another run";
+
 #[derive(Args)]
+#[command(after_help = RUN_EXIT_CODES)]
 pub struct RunArgs {
     /// Run spec: TOML (preset + overrides) or JSON (fully resolved, as written in run dirs).
     #[arg(long)]
@@ -33,7 +45,8 @@ pub struct RunArgs {
     data_dir: Option<PathBuf>,
     #[arg(long)]
     threads: Option<usize>,
-    /// Directory for spec.json and record.json (default: results/runs/<run id>).
+    /// Directory for spec.json and record.json (default: results/runs/<run id>). A directory
+    /// of another run is refused; an earlier record of this run is kept in DIR/attempts/.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Sweep group (stored in the record, not part of the run id).
@@ -98,9 +111,21 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
     Ok(base.with_overrides(&o)?)
 }
 
+/// The model's input limits against the spec, where the model can be read (`--print-spec`
+/// shows specs for other machines too: a model that is not here is not an error).
+fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
+    let Ok(checkpoint) = stab_bert::Checkpoint::open(&spec.model) else {
+        return Ok(());
+    };
+    let tokenizer = checkpoint.tokenizer(spec.max_length)?;
+    checkpoint.check_limits(&tokenizer, spec.max_length)?;
+    Ok(())
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = resolve(&args)?;
     if args.print_spec {
+        check_model_limits(&spec)?;
         println!("# run id {}", spec.run_id());
         print!("{}", toml::to_string(&spec)?);
         return Ok(ExitCode::SUCCESS);
@@ -110,6 +135,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
     std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    if let Some(kept) = stab_sweep::prepare_run_dir(&out, &spec.run_id())? {
+        eprintln!("kept the earlier record of this run as {}", kept.display());
+    }
     write_atomic(&out.join("spec.json"), spec.canonical_json().as_bytes())
         .with_context(|| format!("could not write {}", out.join("spec.json").display()))?;
     let ctx = stab_train::RunContext {

@@ -1,13 +1,19 @@
 //! `stab sweep`, `stab status` and the hidden `stab sweep-task` (one Slurm array task).
 //! Expansion, store and launchers live in stab-sweep; each run is a `stab run` child process.
+//!
+//! Exit status of `stab sweep` ([`SWEEP_EXIT_CODES`]): a failed run is a result of the
+//! launch, not a failure of the launcher, so the two get different codes and scripts can tell
+//! "some runs need `--retry`" from "nothing could be launched".
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
+use stab_spec::RunStatus;
 use stab_sweep::{
-    dry_run, run_local, run_slurm_task, submit_slurm, LocalOptions, Overrides, SlurmOptions, Store,
-    Sweep, WorkerCommand,
+    dry_run_streamed, run_local, run_slurm_task, submit_slurm, Expansion, LocalOptions, Overrides,
+    SlurmOptions, Store, Sweep, WorkerCommand,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -16,7 +22,19 @@ pub enum Launcher {
     Slurm,
 }
 
+/// The exit codes of `stab sweep`, as its `--help` prints them.
+pub const SWEEP_EXIT_CODES: &str = "\
+Exit status:
+  0    every run of the sweep finished `ok` or `diverged` (diverged runs are results), or
+       --dry-run listed the runs, or the Slurm jobs were submitted
+  1    the launch completed, but at least one run of the sweep ended in `error` (this
+       launch or an earlier one): see `stab status`, rerun them with --retry
+  2    the launcher failed: bad sweep file or flags, unwritable store, missing worker
+  130  stopped by Ctrl-C or SIGTERM: running runs are recorded `interrupted`; rerun the
+       same command to continue";
+
 #[derive(Args)]
+#[command(after_help = SWEEP_EXIT_CODES)]
 pub struct SweepArgs {
     /// Sweep file (TOML), e.g. experiments/quickstart.toml.
     file: PathBuf,
@@ -39,11 +57,11 @@ pub struct SweepArgs {
     #[arg(long)]
     retry: bool,
     /// Worker processes (default: cores / threads per run).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     workers: Option<usize>,
     /// Threads per run: sets every run's `threads` field, which is part of its spec and id
     /// (results are bit-identical only at a fixed thread count).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
     /// GPUs for local runs: `all` (those in CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
     /// lists) or a list like `0,1`. Each worker is pinned to one GPU (CUDA_VISIBLE_DEVICES);
@@ -69,7 +87,7 @@ pub struct SweepArgs {
     #[arg(long)]
     mem: Option<String>,
     /// Slurm: array tasks running at once (%N).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     max_parallel: Option<usize>,
     #[arg(long)]
     quiet: bool,
@@ -97,6 +115,24 @@ pub struct TaskArgs {
     retry: bool,
 }
 
+/// A count of at least 1 (`--workers 0` would run nothing, or silently mean 1).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number ≥ 1 ({e})")),
+    }
+}
+
+/// Runs of `runs` whose record in `store` says `error` (from this launch or an earlier one).
+fn errored(store: &Store, runs: &[stab_sweep::PlannedRun]) -> usize {
+    runs.iter()
+        .filter(
+            |r| matches!(store.record(&r.run_id), Ok(Some(rec)) if rec.status == RunStatus::Error),
+        )
+        .count()
+}
+
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let mut set = crate::run::parse_set(&a.set)?;
     if let Some(t) = a.threads {
@@ -107,6 +143,22 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         model: a.model.clone(),
         set,
     };
+    if a.dry_run {
+        // Streamed: a sweep of a million runs is listed without holding a million specs.
+        let text = std::fs::read_to_string(&a.file)
+            .with_context(|| format!("could not read {}", a.file.display()))?;
+        let expansion = Expansion::new(&a.file, &text, &overrides)?;
+        let store = Store::open(a.results.join(expansion.name()));
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        dry_run_streamed(
+            &store,
+            &expansion,
+            a.workers.unwrap_or(1),
+            a.retry,
+            &mut out,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let sweep = Sweep::load(&a.file, &overrides)?;
     if a.runs_per_gpu == Some(0) {
         anyhow::bail!("--runs-per-gpu must be at least 1");
@@ -130,14 +182,6 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 r.group
             );
         }
-    }
-    if a.dry_run {
-        let store = Store::for_sweep(&a.results, &sweep);
-        print!(
-            "{}",
-            dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)
-        );
-        return Ok(ExitCode::SUCCESS);
     }
     let store = Store::create(&a.results, &sweep)?;
     let worker = WorkerCommand::current_exe()?;
@@ -166,11 +210,19 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             let summary = run_local(&store, &sweep.runs, &o)?;
             println!("{summary}");
             println!("next: stab report {}", store.root().display());
-            Ok(if summary.cancelled {
-                ExitCode::from(130)
-            } else {
-                ExitCode::SUCCESS
-            })
+            if summary.cancelled {
+                return Ok(ExitCode::from(130));
+            }
+            let errors = errored(&store, &sweep.runs);
+            if errors > 0 {
+                eprintln!(
+                    "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",
+                    sweep.runs.len(),
+                    store.root().display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Launcher::Slurm => {
             let mut resources = sweep.slurm.clone();
@@ -226,8 +278,11 @@ pub fn task(a: TaskArgs) -> anyhow::Result<ExitCode> {
         WorkerCommand::current_exe()?,
     )?;
     println!("{s}");
+    // Same codes as `stab sweep`: a run of this task that ended in error is exit 1.
     Ok(if s.cancelled {
         ExitCode::from(130)
+    } else if s.error > 0 {
+        ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })

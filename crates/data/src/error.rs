@@ -90,6 +90,10 @@ pub enum DataError {
         source: csv::Error,
     },
 
+    /// The data folder itself does not exist (not just the split's file).
+    #[error("data folder {} does not exist (give --data-dir or set STAB_DATA_DIR)", path.display())]
+    MissingDataDir { path: PathBuf },
+
     /// The split's file does not exist.
     #[error("task {task}: split {split:?} not found: {} does not exist", path.display())]
     MissingSplit {

@@ -322,6 +322,12 @@ impl Task {
 
     /// Reads one split. Training and dev splits must be labelled; test splits may be.
     pub fn load_split(&self, data_dir: &Path, split: &str) -> Result<Dataset, DataError> {
+        // Custom tasks name their files themselves; the others live under the data folder.
+        if !matches!(self.source, Source::Custom(_)) && !data_dir.is_dir() {
+            return Err(DataError::MissingDataDir {
+                path: data_dir.to_path_buf(),
+            });
+        }
         let path = self.split_path(data_dir, split)?;
         if !path.is_file() {
             return Err(DataError::MissingSplit {

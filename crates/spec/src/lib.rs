@@ -16,6 +16,7 @@
 //! - **Records are versioned.** [`RunRecord`] carries [`RECORD_SCHEMA_VERSION`]; readers reject
 //!   newer schemas with a clear error rather than misreading them.
 
+mod diagnose;
 mod preset;
 mod record;
 mod spec;

@@ -12,8 +12,13 @@ pub enum SpecError {
     UnknownPreset(String),
     #[error("invalid run spec: {0}")]
     Invalid(String),
-    #[error("run spec field `{field}`: {message}")]
+    /// A value out of range, or inconsistent with another field (checked on the whole spec).
+    #[error("{field}: {message}")]
     Field { field: String, message: String },
+    /// A field the spec does not have, or a value of the wrong type: wrong on its own, whatever
+    /// the other fields say. `field` is the dotted path (`optimizer.eps`).
+    #[error("{field}: {message}")]
+    Value { field: String, message: String },
     #[error("could not read run spec {path}")]
     Io {
         path: PathBuf,
@@ -22,6 +27,14 @@ pub enum SpecError {
     },
     #[error("could not parse run spec {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// A problem at a known place of a run-spec file (1-based line and column, in characters).
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Located {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 /// Learning-rate schedule. All schedules warm up linearly over `warmup_fraction` of the steps.
@@ -226,48 +239,85 @@ impl RunSpec {
     }
 
     /// Applies overrides to an already resolved spec.
+    ///
+    /// A field the spec does not have, or a value of the wrong type, is a
+    /// [`SpecError::Value`] naming the field and the value (`epochs: expected a whole number,
+    /// got "x"`); a value out of range a [`SpecError::Field`].
     pub fn with_overrides(&self, overrides: &toml::Table) -> Result<RunSpec, SpecError> {
-        let mut table = toml::Table::try_from(self)
+        let base = toml::Table::try_from(self)
             .map_err(|e| SpecError::Invalid(format!("cannot serialise spec: {e}")))?;
+        let mut table = base.clone();
         for (key, value) in overrides {
             if key == "preset" {
                 continue;
             }
             merge_override(&mut table, key, value.clone());
         }
-        let spec: RunSpec = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| SpecError::Invalid(e.message().to_string()))?;
+        let spec: RunSpec = match toml::Value::Table(table).try_into() {
+            Ok(spec) => spec,
+            // serde's message names neither the field nor the value: find the override that
+            // fails on its own and say which (only on failure, so resolving stays cheap).
+            Err(e) => {
+                let e: toml::de::Error = e;
+                return Err(crate::diagnose::culprit(&base, overrides)
+                    .unwrap_or_else(|| SpecError::Invalid(e.message().to_string())));
+            }
+        };
         spec.validate()?;
         Ok(spec)
     }
 
     /// Reads a run-spec TOML file: an optional `preset = "…"` (default `devlin`) and overrides.
+    /// Errors name the file, line and column of the offending key or value where they can.
     pub fn from_toml_file(path: &std::path::Path) -> Result<RunSpec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| SpecError::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
-        let preset = match table.get("preset") {
-            None => "devlin",
-            Some(toml::Value::String(s)) => s.as_str(),
-            Some(_) => {
-                return Err(SpecError::Field {
-                    field: "preset".into(),
-                    message: "expected a string".into(),
-                })
+        RunSpec::from_toml_str(path, &text)
+    }
+
+    /// [`RunSpec::from_toml_file`] on text already read; `path` names the file in messages.
+    pub fn from_toml_str(path: &std::path::Path, text: &str) -> Result<RunSpec, SpecError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let message = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => crate::diagnose::located(path, text, span.start, message),
+                None => SpecError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                },
             }
+        })?;
+        let preset = match table.get("preset") {
+            None => Ok("devlin"),
+            Some(toml::Value::String(s)) => Ok(s.as_str()),
+            Some(other) => Err(SpecError::Value {
+                field: "preset".into(),
+                message: format!(
+                    "expected a preset name, one of: {}, got {other}",
+                    crate::PRESETS.join(", ")
+                ),
+            }),
         };
-        RunSpec::resolve(preset, &table).map_err(|e| SpecError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        preset
+            .and_then(|p| RunSpec::resolve(p, &table))
+            .map_err(|e| {
+                let field = match &e {
+                    SpecError::Field { field, .. } | SpecError::Value { field, .. } => {
+                        Some(field.as_str())
+                    }
+                    SpecError::UnknownPreset(_) => Some("preset"),
+                    _ => None,
+                };
+                match field.and_then(|f| crate::diagnose::value_offset(text, f)) {
+                    Some(offset) => crate::diagnose::located(path, text, offset, e.to_string()),
+                    None => SpecError::Parse {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    },
+                }
+            })
     }
 
     /// Checks value ranges that serde cannot.
@@ -278,6 +328,17 @@ impl RunSpec {
                 message: message.into(),
             })
         };
+        for (name, path) in [("model", &self.model), ("data_dir", &self.data_dir)] {
+            if path.as_os_str().is_empty() {
+                return bad(name, "is empty: give a directory");
+            }
+        }
+        if self.task.trim().is_empty() {
+            return bad(
+                "task",
+                "is empty: give a task name or a task description file",
+            );
+        }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1");
         }
@@ -450,6 +511,16 @@ mod tests {
         assert!(err.contains("warmup_fraction"), "{err}");
         let o = over(&[("batch_size", toml::Value::String("x".into()))]);
         assert!(RunSpec::resolve("devlin", &o).is_err());
+    }
+
+    /// Issue 14: an empty model path read `could not read : …` when the run started.
+    #[test]
+    fn issue14_empty_paths_are_named() {
+        for field in ["model", "data_dir"] {
+            let o = over(&[(field, toml::Value::String(String::new()))]);
+            let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+            assert_eq!(err, format!("{field}: is empty: give a directory"));
+        }
     }
 
     #[test]

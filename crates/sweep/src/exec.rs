@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use stab_spec::{RunRecord, RunStatus};
 
-use crate::store::{io_err, write_atomic, RunLock, RunState, Store};
+use crate::store::{io_err, keep_earlier_record, write_atomic, RunLock, Store};
 use crate::sweep::PlannedRun;
 use crate::Error;
 
@@ -75,18 +75,63 @@ pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Clai
     if state.is_final(retry) {
         return Ok(Claim::Final);
     }
-    let record = dir.join("record.json");
-    if record.exists() {
-        let attempts = dir.join("attempts");
-        std::fs::create_dir_all(&attempts).map_err(io_err(&attempts))?;
-        let tag = match &state {
-            RunState::Finished(s) => s.as_str(),
-            _ => "unreadable",
-        };
-        let to = attempts.join(format!("{}-{tag}.json", unix_millis()));
-        std::fs::rename(&record, &to).map_err(io_err(&record))?;
-    }
+    keep_earlier_record(&dir)?;
+    write_owner(&lock).map_err(io_err(&dir.join("lock")))?;
     Ok(Claim::Claimed(lock))
+}
+
+/// Writes who holds the lock into the lock file (`pid <pid> start <ticks> host <name>`): the
+/// launcher, whose worker inherits the lock. Read back by [`held_by_orphan`].
+fn write_owner(lock: &RunLock) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let pid = std::process::id();
+    let start = process_start(pid).unwrap_or(0);
+    let line = format!("pid {pid} start {start} host {}\n", hostname());
+    lock.file().set_len(0)?;
+    lock.file().write_all_at(line.as_bytes(), 0)
+}
+
+/// Whether the run in `dir` is locked by the worker of a launcher on this machine that no
+/// longer exists (SIGKILLed): an orphan that will finish the run on its own. A relaunched
+/// launcher counts such workers against its own budget instead of starting new ones beside
+/// them. Locks of live launchers, of other machines, or without owner information are not
+/// orphans.
+pub(crate) fn held_by_orphan(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("lock")) else {
+        return false;
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (Some(pid), Some(start), Some(host)) = (
+        field(&words, "pid").and_then(|p| p.parse::<u32>().ok()),
+        field(&words, "start").and_then(|s| s.parse::<u64>().ok()),
+        field(&words, "host"),
+    ) else {
+        return false;
+    };
+    // A pid that is gone, or that now names a process started at another time (reused).
+    let launcher_gone = host == hostname() && process_start(pid) != Some(start);
+    launcher_gone && is_locked(dir)
+}
+
+fn field<'a>(words: &[&'a str], name: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .position(|w| *w == name)
+        .and_then(|i| words.get(i + 1).copied())
+}
+
+/// Whether somebody holds the run's lock right now.
+pub(crate) fn is_locked(dir: &Path) -> bool {
+    matches!(RunLock::try_acquire(dir), Ok(None))
+}
+
+/// Start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), which
+/// with the pid identifies a process even when pids are reused.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// A worker that has been started.

@@ -17,7 +17,10 @@
 //!   on `runs/<id>/lock`, and the worker process inherits the descriptor. Two launchers on the
 //!   same store (local, Slurm, or both) therefore never execute a run twice, and a launcher
 //!   that is SIGKILLed leaves its workers running *and locked*: a restarted launcher waits for
-//!   them instead of starting a second copy. The record is checked *after* taking the lock.
+//!   them instead of starting a second copy. The lock file names the launcher that took it
+//!   (pid, start time, host), so a restarted launcher on the same machine can tell such
+//!   orphans from the workers of a live launcher and counts them against its own `--workers`.
+//!   The record is checked *after* taking the lock.
 //! - **One run per process.** Worker processes, not threads: LibTorch's seed and thread count
 //!   are process-global, and a crashing run must not take the sweep down. A worker that dies
 //!   without a record (signal, panic, odd exit code) gets an `error` record with its exit
@@ -79,7 +82,7 @@
 //! let err = stab_sweep::Sweep::parse(Path::new("x.toml"), text, &Default::default())
 //!     .unwrap_err()
 //!     .to_string();
-//! assert!(err.starts_with("x.toml:3:17: `learnin_rate`: "), "{err}");
+//! assert_eq!(err, "x.toml:3:17: learnin_rate: not a run-spec field (did you mean `learning_rate`?)");
 //! ```
 //!
 //! Expansion is deterministic and ids are content hashes, so adding seeds to a file adds runs
@@ -119,10 +122,13 @@ use std::path::PathBuf;
 pub use exec::WorkerCommand;
 pub use gpus::{parse_gpus, GpuError};
 pub use local::{run_local, GpuSlots, LocalOptions, Summary};
-pub use plan::{dry_run, DryRun, DryRunEntry};
+pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
 pub use slurm::{run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions};
-pub use store::{write_atomic, Expanded, RunLock, RunState, StatusSummary, Store};
-pub use sweep::{Overrides, PlannedRun, SlurmDefaults, Sweep};
+pub use store::{
+    keep_earlier_record, prepare_run_dir, write_atomic, Expanded, RunLock, RunState, StatusSummary,
+    Store,
+};
+pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
 
 /// Errors of the sweeper and the launchers. Failures of individual runs are not errors: they
 /// are records.
@@ -154,6 +160,9 @@ pub enum Error {
     },
     #[error("slurm: {0}")]
     Slurm(String),
+    /// A launch override (`--set`, `--model`, `--data-dir`) that no run can take.
+    #[error(transparent)]
+    Spec(#[from] stab_spec::SpecError),
 }
 
 /// `status` for the lead's `stab status`: counts of the store's runs by state.

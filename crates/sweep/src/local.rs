@@ -24,7 +24,8 @@ const BUSY_POLL: Duration = Duration::from_millis(100);
 pub struct LocalOptions {
     /// Worker processes at once; `None`: `cores / threads` (at least 1).
     pub workers: Option<usize>,
-    /// Thread budget of each worker (`--threads`); `None`: the largest `threads` of the runs.
+    /// Thread budget of each worker, for sizing the pool (`--threads`); `None`: the largest
+    /// `threads` of the runs. Each worker runs with its own run's `threads`.
     pub threads: Option<usize>,
     /// Also rerun runs that ended in `error` (interrupted runs are always rerun).
     pub retry: bool,
@@ -237,7 +238,7 @@ pub fn run_local(
 ) -> Result<Summary, Error> {
     let start = Instant::now();
     let sweep = store.expanded()?.sweep;
-    let (workers, threads) = opts.resolve_budget(runs);
+    let (workers, _) = opts.resolve_budget(runs);
     let slots = opts.gpu_slots(workers);
     let _signals = opts.handle_signals.then(SignalGuard::install);
     let signals_at_start = SIGNALS.load(Ordering::SeqCst);
@@ -257,6 +258,9 @@ pub fn run_local(
     for (i, run) in runs.iter().enumerate() {
         if store.state_unlocked(&run.run_id).is_final(opts.retry) {
             summary.skipped += 1;
+        } else if exec::held_by_orphan(&store.run_dir(&run.run_id)) {
+            // Orphans of a killed launcher go first: waiting for them fills worker slots.
+            todo.push_front(i);
         } else {
             todo.push_back(i);
         }
@@ -289,15 +293,28 @@ pub fn run_local(
                     Err(e) => Event::Failed(e),
                     Ok(Claim::Final) => Event::Skipped,
                     Ok(Claim::Busy) => {
-                        queue.lock().unwrap().busy.push(i);
+                        let dir = store.run_dir(&run.run_id);
+                        if exec::held_by_orphan(&dir) {
+                            // The worker of a killed launcher runs it: it takes this slot until
+                            // it exits, so no more than `workers` runs execute at once.
+                            while !stop.load(Ordering::SeqCst) && exec::is_locked(&dir) {
+                                std::thread::sleep(BUSY_POLL);
+                            }
+                            queue.lock().unwrap().ready.push_front(i);
+                        } else {
+                            queue.lock().unwrap().busy.push(i);
+                        }
                         continue;
                     }
                     Ok(Claim::Claimed(lock)) => {
                         if stop.load(Ordering::SeqCst) {
                             return;
                         }
+                        // The run's own thread count: it is part of its spec and id (a
+                        // `threads` axis gives runs different ones); the budget only sizes
+                        // the pool.
                         let worker = Worker {
-                            threads,
+                            threads: run.spec.threads,
                             gpu,
                             index: i,
                         };

@@ -1,11 +1,19 @@
 //! Dry run: what a launch would do and roughly what it costs.
+//!
+//! The listing is written entry by entry ([`Listing`]), so `stab sweep --dry-run` can stream a
+//! sweep of any size ([`dry_run_streamed`]) while [`dry_run`] keeps the entries for callers
+//! that want them.
 
-use std::fmt;
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+use std::io;
+use std::path::PathBuf;
 
 use stab_spec::{RunRecord, RunSpec, RunStatus};
 
 use crate::store::{RunState, Store};
-use crate::sweep::PlannedRun;
+use crate::sweep::{Expansion, PlannedRun};
+use crate::Error;
 
 /// Training-set sizes of the tasks stab knows, for cost estimates without reading the data.
 const TRAIN_SIZES: &[(&str, u64)] = &[
@@ -63,6 +71,7 @@ impl DryRun {
 /// batch from the spec and known training-set sizes, seconds from the examples/s of past ok
 /// records in this store and its sibling stores. Reads only.
 pub fn dry_run(store: &Store, runs: &[PlannedRun], workers: usize, retry: bool) -> DryRun {
+    let keys: HashSet<SpeedKey> = runs.iter().map(|r| speed_key(&r.spec)).collect();
     let entries: Vec<DryRunEntry> = runs
         .iter()
         .map(|r| {
@@ -82,7 +91,7 @@ pub fn dry_run(store: &Store, runs: &[PlannedRun], workers: usize, retry: bool) 
         .unwrap_or_default();
     DryRun {
         sweep,
-        examples_per_second: past_speed(store, runs),
+        examples_per_second: past_speed(store, &keys),
         entries,
         retry,
         workers,
@@ -105,8 +114,58 @@ fn steps(spec: &RunSpec) -> Option<u64> {
     Some(n.div_ceil(spec.batch_size as u64) * spec.epochs as u64)
 }
 
+/// [`dry_run`] for sweeps of any size: resolves the runs of `expansion` one at a time and
+/// writes each line to `out` as it goes, keeping only totals. A closed pipe (`| head`) ends the
+/// listing quietly.
+pub fn dry_run_streamed(
+    store: &Store,
+    expansion: &Expansion,
+    workers: usize,
+    retry: bool,
+    out: &mut dyn io::Write,
+) -> Result<(), Error> {
+    let write_err = |source: io::Error| Error::Io {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
+    let mut listing = Listing::new(retry, workers);
+    let mut keys = HashSet::new();
+    let mut line = Listing::header();
+    let result = out
+        .write_all(line.as_bytes())
+        .map_err(write_err)
+        .and_then(|()| {
+            expansion.for_each_run(|run| {
+                keys.insert(speed_key(&run.spec));
+                let state = store.state(&run.run_id);
+                line.clear();
+                listing.entry(&mut line, &run, &state, steps(&run.spec));
+                out.write_all(line.as_bytes()).map_err(write_err)
+            })
+        });
+    match result {
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            return Ok(())
+        }
+        r => r?,
+    };
+    line.clear();
+    listing.summary(&mut line, past_speed(store, &keys));
+    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(write_err(e)),
+        _ => Ok(()),
+    }
+}
+
+/// What makes past runs comparable in speed: model, length and whether the encoder trains.
+type SpeedKey = (PathBuf, usize, bool);
+
+fn speed_key(spec: &RunSpec) -> SpeedKey {
+    (spec.model.clone(), spec.max_length, spec.fine_tunes())
+}
+
 /// Median examples/s of past ok records, preferring runs of the same model and length.
-fn past_speed(store: &Store, runs: &[PlannedRun]) -> Option<(f64, usize)> {
+fn past_speed(store: &Store, keys: &HashSet<SpeedKey>) -> Option<(f64, usize)> {
     let mut records = Vec::new();
     let mut roots = vec![store.root().to_path_buf()];
     if let Some(parent) = store.root().parent() {
@@ -132,13 +191,7 @@ fn past_speed(store: &Store, runs: &[PlannedRun]) -> Option<(f64, usize)> {
     }
     let similar: Vec<f64> = records
         .iter()
-        .filter(|r| {
-            runs.iter().any(|p| {
-                p.spec.model == r.spec.model
-                    && p.spec.max_length == r.spec.max_length
-                    && p.spec.fine_tunes() == r.spec.fine_tunes()
-            })
-        })
+        .filter(|r| keys.contains(&speed_key(&r.spec)))
         .map(|r| r.timing.train_examples_per_second)
         .collect();
     let mut speeds = if similar.is_empty() {
@@ -165,63 +218,108 @@ fn state_str(s: &RunState) -> &'static str {
     }
 }
 
-impl fmt::Display for DryRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:>4}  {:16}  {:11}  {:>8}  group / axes",
+/// A dry run's listing, written entry by entry with running totals.
+struct Listing {
+    retry: bool,
+    workers: usize,
+    total: usize,
+    done: usize,
+    running: usize,
+    todo: usize,
+    /// Steps and examples of the runs to execute; `None` once one of them is unknown.
+    steps: Option<u64>,
+    examples: Option<u64>,
+}
+
+impl Listing {
+    fn new(retry: bool, workers: usize) -> Listing {
+        Listing {
+            retry,
+            workers,
+            total: 0,
+            done: 0,
+            running: 0,
+            todo: 0,
+            steps: Some(0),
+            examples: Some(0),
+        }
+    }
+
+    fn header() -> String {
+        format!(
+            "{:>4}  {:16}  {:11}  {:>8}  group / axes\n",
             "#", "run id", "state", "steps"
-        )?;
-        for e in &self.entries {
-            let axes: Vec<String> = e.run.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let steps = e.steps.map_or("?".into(), |s| s.to_string());
-            writeln!(
-                f,
-                "{:>4}  {:16}  {:11}  {:>8}  {}  [{}]",
-                e.run.index,
-                e.run.run_id,
-                state_str(&e.state),
-                steps,
-                e.run.group,
-                axes.join(", ")
-            )?;
+        )
+    }
+
+    /// Appends the line of one run to `out` and counts it.
+    fn entry(&mut self, out: &mut String, run: &PlannedRun, state: &RunState, steps: Option<u64>) {
+        let axes: Vec<String> = run.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let shown = steps.map_or("?".into(), |s| s.to_string());
+        let _ = writeln!(
+            out,
+            "{:>4}  {:16}  {:11}  {:>8}  {}  [{}]",
+            run.index,
+            run.run_id,
+            state_str(state),
+            shown,
+            run.group,
+            axes.join(", ")
+        );
+        self.total += 1;
+        if state.is_final(self.retry) {
+            self.done += 1;
+        } else if *state == RunState::Running {
+            self.running += 1;
+        } else {
+            self.todo += 1;
+            let examples = steps.map(|s| s * run.spec.batch_size as u64);
+            self.steps = self.steps.zip(steps).map(|(a, b)| a + b);
+            self.examples = self.examples.zip(examples).map(|(a, b)| a + b);
         }
-        let done = self
-            .entries
-            .iter()
-            .filter(|e| e.state.is_final(self.retry))
-            .count();
-        let running = self
-            .entries
-            .iter()
-            .filter(|e| e.state == RunState::Running)
-            .count();
-        let todo: Vec<&DryRunEntry> = self.to_run().collect();
-        let steps: Option<u64> = todo.iter().map(|e| e.steps).sum();
-        let examples: Option<u64> = todo.iter().map(|e| e.examples).sum();
-        write!(
-            f,
-            "{} runs: {done} already done, {running} running elsewhere, {} to run",
-            self.entries.len(),
-            todo.len()
-        )?;
-        match (steps, examples) {
-            (Some(s), Some(x)) => write!(f, "; {s} optimizer steps, {x} training examples")?,
+    }
+
+    fn estimated_seconds(&self, speed: Option<(f64, usize)>) -> Option<f64> {
+        let (rate, _) = speed?;
+        Some(self.examples? as f64 / rate / self.workers.max(1) as f64)
+    }
+
+    /// Appends the totals and the time estimate to `out`.
+    fn summary(&self, out: &mut String, speed: Option<(f64, usize)>) {
+        let _ = write!(
+            out,
+            "{} runs: {} already done, {} running elsewhere, {} to run",
+            self.total, self.done, self.running, self.todo
+        );
+        let _ = match (self.steps, self.examples) {
+            (Some(s), Some(x)) => write!(out, "; {s} optimizer steps, {x} training examples"),
             _ => write!(
-                f,
+                out,
                 "; cost unknown (a task of unknown size without train_subset)"
-            )?,
-        }
-        match (self.estimated_seconds(), self.examples_per_second) {
+            ),
+        };
+        let _ = match (self.estimated_seconds(speed), speed) {
             (Some(secs), Some((rate, n))) => writeln!(
-                f,
+                out,
                 "\nestimate: ~{:.1} min with {} workers at {rate:.1} examples/s per run (median \
                  of {n} past runs; evaluation not included)",
                 secs / 60.0,
                 self.workers
             ),
-            _ => writeln!(f, "\nno past records to estimate time from"),
+            _ => writeln!(out, "\nno past records to estimate time from"),
+        };
+    }
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut listing = Listing::new(self.retry, self.workers);
+        let mut text = Listing::header();
+        for e in &self.entries {
+            listing.entry(&mut text, &e.run, &e.state, e.steps);
         }
+        listing.summary(&mut text, self.examples_per_second);
+        f.write_str(&text)
     }
 }
 

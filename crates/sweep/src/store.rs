@@ -213,6 +213,57 @@ impl Store {
     }
 }
 
+/// Moves `dir/record.json` to `dir/attempts/<unix ms>-<tag>.json` (tag: the record's status,
+/// or `unreadable`), so that rerunning a run never loses its earlier record. Returns the new
+/// path, or `None` when there was no record.
+pub fn keep_earlier_record(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    let record = dir.join("record.json");
+    if !record.exists() {
+        return Ok(None);
+    }
+    let tag = match RunRecord::read(&record) {
+        Ok(r) => r.status.as_str(),
+        Err(_) => "unreadable",
+    };
+    let attempts = dir.join("attempts");
+    std::fs::create_dir_all(&attempts).map_err(io_err(&attempts))?;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let to = attempts.join(format!("{millis}-{tag}.json"));
+    std::fs::rename(&record, &to).map_err(io_err(&record))?;
+    Ok(Some(to))
+}
+
+/// Prepares `dir` for run `run_id` outside a sweep (`stab run --out DIR`), with the store's
+/// rules: a directory that holds another run (its `spec.json` or `record.json` names another
+/// id) is refused, and an earlier record of the same run is kept in `attempts/`. Returns where
+/// that record went.
+pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Error> {
+    let other = |path: PathBuf, holds: &str, what: &str| Error::Corrupt {
+        message: format!(
+            "holds run {holds} ({what}), not run {run_id}: choose another directory, or remove \
+             this one to replace that run"
+        ),
+        path,
+    };
+    let record = dir.join("record.json");
+    if let Ok(r) = RunRecord::read(&record) {
+        if r.run_id != run_id {
+            return Err(other(dir.to_path_buf(), &r.run_id, "its record.json"));
+        }
+    }
+    let spec = dir.join("spec.json");
+    if let Ok(text) = std::fs::read_to_string(&spec) {
+        if let Ok(s) = serde_json::from_str::<stab_spec::RunSpec>(&text) {
+            if s.run_id() != run_id {
+                return Err(other(dir.to_path_buf(), &s.run_id(), "its spec.json"));
+            }
+        }
+    }
+    keep_earlier_record(dir)
+}
+
 /// The counts `stab status` prints.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusSummary {
@@ -243,7 +294,7 @@ impl StatusSummary {
 impl fmt::Display for StatusSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sweep {} ({})", self.sweep, self.root.display())?;
-        writeln!(
+        write!(
             f,
             "  {} runs: {} done ({} ok, {} diverged), {} running, {} pending, {} error, {} interrupted",
             self.total,
@@ -255,6 +306,11 @@ impl fmt::Display for StatusSummary {
             self.error,
             self.interrupted
         )?;
+        // Unreadable records are counted too, so that the numbers add up to the total.
+        if !self.unreadable.is_empty() {
+            write!(f, ", {} unreadable", self.unreadable.len())?;
+        }
+        writeln!(f)?;
         for m in &self.unreadable {
             writeln!(f, "  unreadable record: {m}")?;
         }
@@ -314,6 +370,51 @@ mod tests {
         assert!(RunLock::try_acquire(dir.path()).unwrap().is_none());
         drop(a);
         assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
+    }
+
+    /// Issue 14: `stab run --out DIR` on a directory of another run is refused; a record of the
+    /// same run (readable or not) is kept in `attempts/`, never overwritten.
+    #[test]
+    fn issue14_a_run_directory_is_never_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = stab_spec::preset("devlin").unwrap();
+        let other = stab_spec::preset("mosbach").unwrap();
+        let id = spec.run_id();
+        assert_eq!(prepare_run_dir(dir.path(), &id).unwrap(), None);
+
+        let record = RunRecord::error(other.clone(), RunStatus::Ok, String::new());
+        write_atomic(&dir.path().join("record.json"), record.to_json().as_bytes()).unwrap();
+        let err = prepare_run_dir(dir.path(), &id).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("holds run {}", other.run_id())),
+            "{err}"
+        );
+        assert!(dir.path().join("record.json").exists());
+
+        std::fs::remove_file(dir.path().join("record.json")).unwrap();
+        std::fs::write(dir.path().join("spec.json"), other.canonical_json()).unwrap();
+        let err = prepare_run_dir(dir.path(), &id).unwrap_err().to_string();
+        assert!(err.contains("its spec.json"), "{err}");
+
+        std::fs::write(dir.path().join("spec.json"), spec.canonical_json()).unwrap();
+        let mine = RunRecord::error(spec.clone(), RunStatus::Error, "x".into());
+        write_atomic(&dir.path().join("record.json"), mine.to_json().as_bytes()).unwrap();
+        let kept = prepare_run_dir(dir.path(), &id).unwrap().unwrap();
+        assert!(kept.to_string_lossy().ends_with("-error.json"), "{kept:?}");
+        assert!(!dir.path().join("record.json").exists());
+
+        std::fs::write(dir.path().join("record.json"), "{ torn").unwrap();
+        let kept = prepare_run_dir(dir.path(), &id).unwrap().unwrap();
+        assert!(
+            kept.to_string_lossy().ends_with("-unreadable.json"),
+            "{kept:?}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("attempts"))
+                .unwrap()
+                .count(),
+            2
+        );
     }
 
     #[test]

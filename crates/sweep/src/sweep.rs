@@ -126,10 +126,76 @@ impl Sweep {
 
     /// Expands sweep text; `path` names the file in messages and gives the default name.
     pub fn parse(path: &Path, text: &str, overrides: &Overrides) -> Result<Sweep, Error> {
+        let expansion = Expansion::new(path, text, overrides)?;
+        let mut runs = Vec::new();
+        expansion.for_each_run(|run| {
+            runs.push(run);
+            Ok(())
+        })?;
+        Ok(Sweep {
+            name: expansion.name,
+            description: expansion.description,
+            path: path.to_path_buf(),
+            source: text.to_string(),
+            slurm: expansion.slurm,
+            runs,
+        })
+    }
+
+    /// Names of the groups, in order of first appearance.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.runs {
+            if !out.contains(&r.group.as_str()) {
+                out.push(&r.group);
+            }
+        }
+        out
+    }
+}
+
+/// A checked sweep file, ready to be expanded run by run.
+///
+/// [`Sweep::parse`] collects the runs; [`Expansion::for_each_run`] hands them out one at a time
+/// and keeps only their ids, so listing a sweep of a million runs (`--dry-run`) needs memory
+/// for the ids, not for a million specs.
+pub struct Expansion<'a> {
+    path: &'a Path,
+    text: &'a str,
+    name: String,
+    description: Option<String>,
+    slurm: SlurmDefaults,
+    base: Vec<Setting>,
+    groups: Vec<(Option<String>, Vec<Setting>)>,
+    axes: Vec<Axis>,
+    group_by: Vec<String>,
+    launch: toml::Table,
+}
+
+impl<'a> Expansion<'a> {
+    /// Parses and checks sweep text (every key and value; cross-field rules are checked per run
+    /// by [`Expansion::for_each_run`]).
+    pub fn new(
+        path: &'a Path,
+        text: &'a str,
+        overrides: &Overrides,
+    ) -> Result<Expansion<'a>, Error> {
         let at = |span: Range<usize>, message: String| located(path, text, span, message);
         let file: SweepFile = toml::from_str(text).map_err(|e: toml::de::Error| {
             at(e.span().unwrap_or(0..0), e.message().trim().to_string())
         })?;
+        if file.base.is_empty()
+            && file.group.is_empty()
+            && file.axes.is_empty()
+            && file.zip.is_empty()
+        {
+            return Err(at(
+                0..0,
+                "the sweep sets nothing: it would be one run of the devlin preset's defaults; \
+                 give [base] settings, [[group]]s or [axes]"
+                    .into(),
+            ));
+        }
 
         let name = match &file.name {
             Some(n) => {
@@ -244,18 +310,53 @@ impl Sweep {
                 .collect(),
         };
 
+        // A launch override of the wrong type is wrong for every run: say so once, up front.
         let launch = overrides.table();
-        let mut runs: Vec<PlannedRun> = Vec::new();
-        let mut ids: HashMap<String, usize> = HashMap::new();
-        for (group_name, group_settings, _) in &groups {
-            for combo in cartesian(&axes) {
+        if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve("devlin", &launch) {
+            return Err(Error::Spec(e));
+        }
+
+        Ok(Expansion {
+            path,
+            text,
+            name,
+            description: file.description,
+            slurm: file.slurm.unwrap_or_default(),
+            base,
+            groups: groups.into_iter().map(|(n, s, _)| (n, s)).collect(),
+            axes,
+            group_by,
+            launch,
+        })
+    }
+
+    /// The sweep's name (its store is `<results>/<name>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Resolves the runs in order and hands each to `on_run`; returns how many there were.
+    /// Stops at the first error (a run that does not resolve, two runs with the same spec, or
+    /// an error of `on_run`).
+    pub fn for_each_run(
+        &self,
+        mut on_run: impl FnMut(PlannedRun) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let at = |span: Range<usize>, message: String| located(self.path, self.text, span, message);
+        let (base, groups, axes, group_by) = (&self.base, &self.groups, &self.axes, &self.group_by);
+        // Run ids as numbers (16 hex digits): a million-run sweep keeps 16 MB of them, not
+        // its runs.
+        let mut ids: HashMap<u64, usize> = HashMap::new();
+        let mut index = 0;
+        for (group_name, group_settings) in groups {
+            for combo in Combinations::new(axes) {
                 let mut settings: Vec<&Setting> = base.iter().chain(group_settings).collect();
                 let mut labels = Vec::new();
                 for (axis, point) in axes.iter().zip(&combo) {
                     settings.extend(&axis.points[*point].settings);
                     labels.push((axis.name.clone(), axis.points[*point].label.clone()));
                 }
-                let spec = resolve(&settings, &launch).map_err(|(e, span)| {
+                let spec = resolve(&settings, &self.launch).map_err(|(e, span)| {
                     let what = if labels.is_empty() {
                         String::new()
                     } else {
@@ -263,7 +364,16 @@ impl Sweep {
                             labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         format!(" (run {})", l.join(", "))
                     };
-                    at(span.unwrap_or(0..0), format!("{e}{what}"))
+                    match e {
+                        // A value given at launch wins over the file: no place in it to show.
+                        SpecError::Field { field, message } if sets(&self.launch, &field) => {
+                            Error::Spec(SpecError::Field {
+                                message: format!("{message} (given at launch){what}"),
+                                field,
+                            })
+                        }
+                        e => at(span.unwrap_or(0..0), format!("{e}{what}")),
+                    }
                 })?;
                 let mut parts: Vec<String> = group_name.iter().cloned().collect();
                 let by: Vec<String> = labels
@@ -280,45 +390,27 @@ impl Sweep {
                     parts.join("/")
                 };
                 let run_id = spec.run_id();
-                let index = runs.len();
-                if let Some(prev) = ids.insert(run_id.clone(), index) {
+                let key = u64::from_str_radix(&run_id, 16).expect("run ids are 16 hex digits");
+                if let Some(prev) = ids.insert(key, index) {
                     return Err(at(
                         0..0,
                         format!(
-                            "runs #{prev} ({}) and #{index} ({group}) resolve to the same spec \
-                             (id {run_id}); remove the duplicate",
-                            runs[prev].group
+                            "runs #{prev} and #{index} ({group}) resolve to the same spec \
+                             (id {run_id}); remove the duplicate"
                         ),
                     ));
                 }
-                runs.push(PlannedRun {
+                on_run(PlannedRun {
                     index,
                     run_id,
                     group,
                     axes: labels,
                     spec,
-                });
+                })?;
+                index += 1;
             }
         }
-        Ok(Sweep {
-            name,
-            description: file.description,
-            path: path.to_path_buf(),
-            source: text.to_string(),
-            slurm: file.slurm.unwrap_or_default(),
-            runs,
-        })
-    }
-
-    /// Names of the groups, in order of first appearance.
-    pub fn groups(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.runs {
-            if !out.contains(&r.group.as_str()) {
-                out.push(&r.group);
-            }
-        }
-        out
+        Ok(index)
     }
 }
 
@@ -363,6 +455,18 @@ fn resolve(
     })
 }
 
+/// Whether launch overrides set `field` (dotted: `optimizer.eps`), directly or through its
+/// table.
+fn sets(launch: &toml::Table, field: &str) -> bool {
+    launch.contains_key(field)
+        || field
+            .split_once('.')
+            .is_some_and(|(head, rest)| match launch.get(head) {
+                Some(toml::Value::Table(t)) => sets(t, rest),
+                _ => false,
+            })
+}
+
 /// Sets `key` (dotted keys reach into nested tables; `seed` sets both init and data seeds).
 fn apply(table: &mut toml::Table, key: &str, value: toml::Value) {
     if key == "seed" {
@@ -373,21 +477,36 @@ fn apply(table: &mut toml::Table, key: &str, value: toml::Value) {
     stab_spec::merge_override(table, key, value);
 }
 
-/// Cartesian product of axis point indices, first axis outermost.
-fn cartesian(axes: &[Axis]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new()];
-    for a in axes {
-        let mut next = Vec::with_capacity(out.len() * a.points.len());
-        for prefix in &out {
-            for i in 0..a.points.len() {
-                let mut p = prefix.clone();
-                p.push(i);
-                next.push(p);
-            }
-        }
-        out = next;
+/// The cartesian product of axis point indices, first axis outermost, one at a time.
+struct Combinations {
+    sizes: Vec<usize>,
+    next: Option<Vec<usize>>,
+}
+
+impl Combinations {
+    fn new(axes: &[Axis]) -> Combinations {
+        let sizes: Vec<usize> = axes.iter().map(|a| a.points.len()).collect();
+        let next = sizes.iter().all(|&n| n > 0).then(|| vec![0; sizes.len()]);
+        Combinations { sizes, next }
     }
-    out
+}
+
+impl Iterator for Combinations {
+    type Item = Vec<usize>;
+
+    fn next(&mut self) -> Option<Vec<usize>> {
+        let current = self.next.take()?;
+        let mut following = current.clone();
+        for i in (0..following.len()).rev() {
+            following[i] += 1;
+            if following[i] < self.sizes[i] {
+                self.next = Some(following);
+                break;
+            }
+            following[i] = 0;
+        }
+        Some(current)
+    }
 }
 
 /// A value as it appears in group labels and listings.
@@ -542,6 +661,10 @@ impl Checker<'_> {
         apply(&mut table, key, value.clone());
         match RunSpec::resolve("devlin", &table) {
             Ok(_) | Err(SpecError::Field { .. }) => Ok(()),
+            Err(SpecError::Value { field, message }) => {
+                let field = if key == "seed" { key } else { &field };
+                Err(self.err(span, format!("{field}: {message}")))
+            }
             Err(e @ SpecError::Invalid(_)) => Err(self.err(span, format!("`{key}`: {e}"))),
             Err(e) => Err(self.err(span, e.to_string())),
         }
@@ -577,9 +700,11 @@ impl Checker<'_> {
                 .map(|i| (toml::Value::Integer(i), values.span()))
                 .collect(),
         };
+        let is_range = matches!(values.get_ref(), AxisValues::Range { .. });
         for (i, (v, span)) in out.iter().enumerate() {
             self.check(key, v, span.clone())?;
-            if out[..i].iter().any(|(w, _)| w == v) {
+            // Values of a range are distinct; lists are short (the check is quadratic).
+            if !is_range && out[..i].iter().any(|(w, _)| w == v) {
                 return Err(self.err(span.clone(), format!("value repeated in axis `{key}`")));
             }
         }
@@ -857,6 +982,79 @@ mod tests {
     fn duplicate_runs_are_an_error() {
         let e = err("[[group]]\nname = \"a\"\n[[group]]\nname = \"b\"\n");
         assert!(e.contains("same spec"), "{e}");
+    }
+
+    /// Issue 14: a sweep file that sets nothing would plan one run of the defaults, silently.
+    #[test]
+    fn issue14_an_empty_sweep_is_an_error() {
+        for text in ["", "name = \"x\"\n", "[base]\n"] {
+            let e = err(text);
+            assert!(
+                e.starts_with("exp/t.toml:1:1: the sweep sets nothing"),
+                "{e}"
+            );
+        }
+        assert_eq!(parse("[base]\ntask = \"RTE\"\n").unwrap().runs.len(), 1);
+    }
+
+    /// Issue 14: type errors name the field and the value, in the file and in `--set`.
+    #[test]
+    fn issue14_type_errors_name_field_and_value() {
+        let e = err("[axes]\nepochs = [1, \"two\"]\n");
+        assert_eq!(
+            e,
+            "exp/t.toml:2:14: epochs: expected a whole number, got \"two\""
+        );
+        let e = err("[base]\nseed = \"x\"\n");
+        assert!(
+            e.starts_with("exp/t.toml:2:8: seed: expected a whole number"),
+            "{e}"
+        );
+        let mut o = Overrides::default();
+        o.set.insert("epochs".into(), "x".into());
+        let e = Sweep::parse(Path::new("x.toml"), "[axes]\nseed = [1]\n", &o)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "epochs: expected a whole number, got \"x\"");
+        // A bad value given at launch is not blamed on the file.
+        let mut o = Overrides::default();
+        o.set.insert("batch_size".into(), 0.into());
+        let e = Sweep::parse(Path::new("x.toml"), "[base]\nbatch_size = 8\n", &o)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "batch_size: must be at least 1 (given at launch)");
+    }
+
+    /// Issue 14: the expansion can be consumed run by run (a million-run `--dry-run`
+    /// streams), in the same order and with the same runs as `Sweep::parse`.
+    #[test]
+    fn issue14_expansion_hands_out_the_runs_one_at_a_time() {
+        let text = "[[group]]\nname = \"a\"\n[[group]]\nname = \"b\"\nset = { epochs = 2 }\n\
+                    [axes]\nseed = { start = 0, end = 50 }\nlearning_rate = [1e-5, 2e-5]\n";
+        let all = parse(text).unwrap().runs;
+        let exp = Expansion::new(Path::new("exp/t.toml"), text, &Overrides::default()).unwrap();
+        assert_eq!(exp.name(), "t");
+        let mut seen = Vec::new();
+        let n = exp
+            .for_each_run(|r| {
+                seen.push(r);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((n, seen.len()), (200, 200));
+        assert_eq!(seen, all);
+        assert_eq!(all[101].group, "b/learning_rate=2e-5");
+        let mut calls = 0;
+        let stopped = exp.for_each_run(|_| {
+            calls += 1;
+            if calls == 3 {
+                Err(Error::Slurm("stop".into()))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(stopped.is_err());
+        assert_eq!(calls, 3);
     }
 
     #[test]

@@ -152,6 +152,46 @@ fn sigkilled_launcher_restarted_finishes_every_run_exactly_once() {
     assert_eq!((st.ok, st.running, st.pending), (8, 0, 0), "{st}");
 }
 
+/// Most runs executing at once, from the order of the fake worker's start/finish lines.
+fn max_concurrency(env: &Env) -> usize {
+    let text = std::fs::read_to_string(env.count_log()).unwrap_or_default();
+    let (mut now, mut max) = (0usize, 0usize);
+    for line in text.lines() {
+        if line.starts_with("start ") {
+            now += 1;
+            max = max.max(now);
+        } else {
+            now -= 1;
+        }
+    }
+    max
+}
+
+/// Issue 14: after a SIGKILLed launcher, the relaunched one counts the orphaned workers it
+/// waits for against `--workers` instead of starting new workers beside them.
+#[test]
+fn issue14_relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
+    let env = Env::new("[axes]\nseed = { start = 0, end = 6 }\nmax_steps = [1500]\n");
+    let store = env.store();
+    let mut first = env.spawn_launcher(2, &[]);
+    assert!(wait_for(Duration::from_secs(10), || worker_pids(&store)
+        .len()
+        == 2));
+    first.kill().unwrap(); // SIGKILL: its two workers keep running, locked
+    first.wait().unwrap();
+    let mut second = env.spawn_launcher(2, &[]);
+    let status = wait_child(&mut second, Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    assert_each_ran_once(&env, 6);
+    assert_eq!(
+        max_concurrency(&env),
+        2,
+        "{:?}",
+        std::fs::read_to_string(env.count_log())
+    );
+    assert_eq!(store.status().unwrap().done(), 6);
+}
+
 #[test]
 fn two_launchers_at_once_run_each_run_once() {
     let env = Env::new("[axes]\nseed = { start = 0, end = 10 }\nmax_steps = [100]\n");
@@ -217,6 +257,24 @@ fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
     );
     assert!(text.contains("1000.0 examples/s"), "{text}");
     drop(lock);
+}
+
+/// Issue 14: `stab status` counts unreadable records, so that its counts add up to the total.
+#[test]
+fn issue14_status_counts_add_up_with_an_unreadable_record() {
+    let env = Env::new("max_steps = 5\n[axes]\nseed = [0, 1, 2]\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    run_local(&store, &sweep.runs[..2], &env.options(1)).unwrap();
+    let bad = store.run_dir(&sweep.runs[1].run_id).join("record.json");
+    std::fs::write(&bad, "{ truncated").unwrap();
+    let st = store.status().unwrap();
+    let text = st.to_string();
+    assert!(
+        text.contains("3 runs: 1 done (1 ok, 0 diverged), 0 running, 1 pending, 0 error, 0 interrupted, 1 unreadable"),
+        "{text}"
+    );
+    assert!(text.contains("unreadable record: "), "{text}");
 }
 
 #[test]
@@ -309,4 +367,21 @@ fn workers_are_pinned_to_gpus_k_at_a_time() {
     }
     assert_eq!(peak, 2, "at most K = 2 runs per GPU at once:\n{log}");
     assert!(peak_total > 2, "both GPUs busy at once:\n{log}");
+}
+
+#[test]
+fn a_threads_axis_runs_each_run_with_its_own_thread_count() {
+    let env = Env::new("max_steps = 10\n[axes]\nthreads = [1, 2]\n");
+    let store = env.store();
+    let sweep = env.sweep();
+    let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();
+    assert_eq!((s.ok, s.error), (2, 0), "{s}");
+    for r in &sweep.runs {
+        let log = std::fs::read_to_string(store.run_dir(&r.run_id).join("log.txt")).unwrap();
+        assert!(
+            log.contains(&format!(", {} threads", r.spec.threads)),
+            "run with threads = {} was started with another count: {log}",
+            r.spec.threads
+        );
+    }
 }

@@ -164,6 +164,7 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     };
     let ck = Checkpoint::open(&opts.model)?;
     let tok = ck.tokenizer(opts.max_length)?;
+    ck.check_limits(&tok, opts.max_length)?;
     let mut vs = VarStore::new(Device::Cpu);
     let bert = BertModel::new(vs.root(), &ck.config);
     stab_bert::load_safetensors(&mut vs, &ck.weights, &[])?;

@@ -53,23 +53,21 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Run::prepare(spec).and_then(|mut r| r.train(ctx))
     }));
-    let mut record = match outcome {
-        Ok(Ok(record)) => record,
-        Ok(Err(e)) => RunRecord::error(spec.clone(), RunStatus::Error, error_chain(&e)),
+    let message = match outcome {
+        Ok(Ok(record)) => Ok(record),
+        Ok(Err(e)) if is_torch(&e) => Err(log_torch_error(&error_chain(&e))),
+        Ok(Err(e)) => Err(error_chain(&e)),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            let first = what.lines().next().unwrap_or(what);
-            RunRecord::error(
-                spec.clone(),
-                RunStatus::Error,
-                format!("internal error: {first}"),
-            )
+            Err(format!("internal error: {}", log_torch_error(what)))
         }
     };
+    let mut record =
+        message.unwrap_or_else(|message| RunRecord::error(spec.clone(), RunStatus::Error, message));
     record.group = ctx.group.clone();
     record.sweep = ctx.sweep.clone();
     record.versions = versions(spec);
@@ -102,6 +100,45 @@ pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
         head_weight: head,
         first_epoch: order.next_epoch(),
     })
+}
+
+/// Whether a run's error came from LibTorch (its text carries C++ stack frames).
+fn is_torch(e: &TrainError) -> bool {
+    matches!(
+        e,
+        TrainError::Torch(_) | TrainError::Model(stab_bert::BertError::Torch(_))
+    )
+}
+
+/// Logs the full text of a LibTorch error (or panic) on stderr, which is the run's log under a
+/// launcher, and returns its first line for the record.
+fn log_torch_error(full: &str) -> String {
+    let (first, rest) = split_torch_error(full);
+    if let Some(text) = rest {
+        eprintln!("LibTorch error, full text:\n{text}");
+    }
+    first
+}
+
+/// The first line of a LibTorch error (kilobytes of C++ frames follow it) and, when there is
+/// more, the whole text with its newlines.
+///
+/// tch's infallible API panics with the `Debug` form of its error, where the newlines are
+/// escaped (`Torch("index out of range in self\nException raised from …")`), so both real and
+/// escaped newlines end the first line.
+fn split_torch_error(full: &str) -> (String, Option<String>) {
+    let text = full.replace("\\n", "\n");
+    let mut first = text.lines().next().unwrap_or("").trim_end().to_string();
+    if let Some(i) = first.find("Torch(\"") {
+        // `called `Result::unwrap()` on an `Err` value: Torch("…` → `LibTorch: …`
+        let inner = &first[i + "Torch(\"".len()..];
+        first = format!("LibTorch: {}", inner.strip_suffix("\")").unwrap_or(inner));
+    }
+    if text.lines().nth(1).is_none() {
+        return (first, None);
+    }
+    first.push_str(" (full text in the run's log)");
+    (first, Some(text))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -222,6 +259,13 @@ impl Run {
             crate::amp::set_autocast_bf16(device);
         }
 
+        // Model and tokenizer first: a model that cannot take these inputs fails before the
+        // data is read.
+        let checkpoint = Checkpoint::open(&spec.model)?;
+        let config = checkpoint.config.clone();
+        let tokenizer = checkpoint.tokenizer(spec.max_length)?;
+        checkpoint.check_limits(&tokenizer, spec.max_length)?;
+
         // Data.
         let task = stab_data::task(&spec.task)?;
         let train_full = task.load_split(&spec.data_dir, "train")?;
@@ -272,16 +316,29 @@ impl Run {
             TaskKind::Tagging => Output::Tags(task.num_outputs() as i64),
         };
 
-        // Model and tokenizer.
-        let checkpoint = Checkpoint::open(&spec.model)?;
-        let config = checkpoint.config.clone();
-        let tokenizer = checkpoint.tokenizer(spec.max_length)?;
         let train_items = encode(&tokenizer, &train)?;
         let selection = eval_set(&tokenizer, &selection_ds)?;
         let report = report_ds
             .as_ref()
             .map(|d| eval_set(&tokenizer, d))
             .transpose()?;
+        // Sentence pairs use token type 1: a model with one token type cannot embed them.
+        let max_type = [&train_items, &selection.items]
+            .into_iter()
+            .chain(report.as_ref().map(|r| &r.items))
+            .flatten()
+            .flat_map(|i| i.type_ids.iter().copied())
+            .max()
+            .unwrap_or(0);
+        if max_type >= config.type_vocab_size {
+            return Err(TrainError::Invalid(format!(
+                "task {} has sentence pairs (token type {max_type}) but the model's \
+                 type_vocab_size = {} ({})",
+                task.name(),
+                config.type_vocab_size,
+                checkpoint.dir.join("config.json").display()
+            )));
+        }
         let num_layers = config.num_hidden_layers as usize;
         if spec.freeze_layers > num_layers {
             return Err(TrainError::Invalid(format!(
@@ -498,11 +555,14 @@ impl Run {
                 let (outputs, targets) = self.forward_train(&batch);
                 let l = loss(&outputs, &targets, self.output);
                 let lv = l.double_value(&[]);
+                // Steps count from 1, as in the curves: this is step `step + 1`.
                 if !lv.is_finite() {
                     status = RunStatus::Diverged;
-                    record.diverged_at_step = Some(step);
-                    record.message =
-                        Some(format!("non-finite training loss ({lv}) at step {step}"));
+                    record.diverged_at_step = Some(step + 1);
+                    record.message = Some(format!(
+                        "non-finite training loss ({lv}) at step {}",
+                        step + 1
+                    ));
                     break 'epochs;
                 }
                 l.backward();
@@ -514,9 +574,11 @@ impl Run {
                 };
                 if !norm.is_finite() {
                     status = RunStatus::Diverged;
-                    record.diverged_at_step = Some(step);
-                    record.message =
-                        Some(format!("non-finite gradient norm ({norm}) at step {step}"));
+                    record.diverged_at_step = Some(step + 1);
+                    record.message = Some(format!(
+                        "non-finite gradient norm ({norm}) at step {}",
+                        step + 1
+                    ));
                     break 'epochs;
                 }
                 let lr = spec.learning_rate * schedule.factor(step);
@@ -974,4 +1036,42 @@ fn feature_batch(cache: &[Tensor], indices: &[usize], device: Device) -> Tensor 
         })
         .collect();
     Tensor::stack(&padded, 0).to_device(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_libtorch_panic_keeps_its_first_line_for_the_record() {
+        // The panic tch's infallible API raises on a LibTorch error, as `run` catches it.
+        let panic = std::panic::catch_unwind(|| {
+            Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)).view([7])
+        })
+        .unwrap_err();
+        let what = panic
+            .downcast_ref::<String>()
+            .expect("tch panics with a String");
+        let (first, full) = split_torch_error(what);
+        assert!(
+            first.starts_with("LibTorch: shape '[7]' is invalid for input of size 6"),
+            "{first}"
+        );
+        assert!(
+            !first.contains("\\n") && !first.contains("frame #"),
+            "{first}"
+        );
+        if let Some(full) = full {
+            assert!(first.ends_with("(full text in the run's log)"), "{first}");
+            assert!(full.lines().count() > 1 && full.contains("shape '[7]'"));
+        }
+    }
+
+    #[test]
+    fn other_errors_are_kept_whole() {
+        assert_eq!(
+            split_torch_error("task RTE: split \"dev\" not found"),
+            ("task RTE: split \"dev\" not found".to_string(), None)
+        );
+    }
 }

@@ -193,9 +193,60 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
         ],
     ));
     assert_eq!(r.status, RunStatus::Diverged, "{:?}", r.message);
-    assert!(r.diverged_at_step.is_some());
-    assert!(r.message.unwrap().contains("non-finite"));
+    // Steps count from 1 as in the curves (issue 14): the diverged step is the one after the
+    // last finite loss, and the message says the same step.
+    let at = r.diverged_at_step.unwrap();
+    assert_eq!(at, r.steps_done + 1, "{r:?}");
+    assert_eq!(r.train_loss.steps.last().copied().unwrap_or(0), at - 1);
+    let message = r.message.unwrap();
+    assert!(message.contains("non-finite"), "{message}");
+    assert!(message.ends_with(&format!("at step {at}")), "{message}");
     assert!(r.score.is_none());
+}
+
+/// Issue 14: limits of the model are checked when the run is prepared, with a message naming
+/// the field, the value and the limit — not a LibTorch panic mid-run.
+#[test]
+fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
+    let r = run(&spec(
+        "devlin",
+        &[
+            ("max_length", 600.into()),
+            ("pad_to_max_length", true.into()),
+        ],
+    ));
+    assert_eq!(r.status, RunStatus::Error);
+    let m = r.message.unwrap();
+    assert!(
+        m.contains("max_length = 600") && m.contains("max_position_embeddings = 512"),
+        "{m}"
+    );
+    assert_eq!(r.steps_done, 0);
+
+    // all-MiniLM-L6-v2's tokenizer (ids up to 30521) on a model with 1000 embeddings.
+    let small = tempfile::tempdir().unwrap();
+    let config = stab_bert::BertConfig::tiny(1000);
+    stab_bert::checkpoint::write_random_checkpoint(small.path(), &config, &minilm(), 3).unwrap();
+    let model = small.path().display().to_string();
+    let r = run(&spec("devlin", &[("model", model.into())]));
+    assert_eq!(r.status, RunStatus::Error);
+    let m = r.message.unwrap();
+    assert!(
+        m.contains("token id = 30521") && m.contains("vocab_size = 1000"),
+        "{m}"
+    );
+
+    // One token type, sentence pairs (RTE).
+    let single = tempfile::tempdir().unwrap();
+    let mut config = stab_bert::BertConfig::tiny(30522);
+    config.type_vocab_size = 1;
+    stab_bert::checkpoint::write_random_checkpoint(single.path(), &config, &minilm(), 3).unwrap();
+    let model = single.path().display().to_string();
+    let r = run(&spec("devlin", &[("model", model.into())]));
+    assert_eq!(r.status, RunStatus::Error);
+    let m = r.message.unwrap();
+    assert!(m.contains("type_vocab_size = 1"), "{m}");
+    assert!(m.len() < 300, "a message, not a stack trace: {m}");
 }
 
 #[test]
@@ -299,22 +350,31 @@ fn fine_tuned_ner_labels_first_sub_tokens() {
 }
 
 #[test]
-fn a_libtorch_failure_mid_run_is_an_error_record() {
-    // Position embeddings for 16 tokens, sequences of up to 64: LibTorch fails inside the
-    // forward pass (an index error, a panic in tch's infallible API).
+fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
+    // A negative initializer_range: re-initialising the pooler calls `normal_` with a negative
+    // std, which LibTorch rejects (a panic in tch's infallible API). Limits that can be checked
+    // beforehand (positions, vocabulary, token types) are, so this one is not.
     let dir = tempfile::tempdir().unwrap();
     let mut config = stab_bert::BertConfig::tiny(30522);
-    config.max_position_embeddings = 16;
+    config.initializer_range = -0.02;
     stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 3).unwrap();
     let r = run(&spec(
         "devlin",
-        &[("model", dir.path().display().to_string().into())],
+        &[
+            ("model", dir.path().display().to_string().into()),
+            ("reinit_pooler", true.into()),
+        ],
     ));
     assert_eq!(r.status, RunStatus::Error);
+    let m = r.message.unwrap();
     assert!(
-        r.message.as_deref().unwrap().contains("internal error"),
-        "{:?}",
-        r.message
+        m.starts_with("internal error: LibTorch: normal expects std"),
+        "{m}"
+    );
+    // Issue 14: the first line only; C++ frames go to the log (stderr), never the record.
+    assert!(
+        !m.contains('\n') && !m.contains("\\n") && !m.contains("frame #"),
+        "{m}"
     );
 }
 

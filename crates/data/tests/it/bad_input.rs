@@ -118,6 +118,23 @@ fn missing_and_unknown_split() {
     assert!(matches!(err, DataError::UnknownSplit { .. }), "{err}");
 }
 
+/// Issue 14: a data folder that does not exist is reported as such, not as a missing train.tsv.
+#[test]
+fn issue14_missing_data_folder_is_named() {
+    let dir = tempdir().unwrap();
+    let gone = dir.path().join("no-such-folder");
+    for name in ["RTE", "CoNLL-2003"] {
+        let err = task(name).unwrap().load_split(&gone, "train").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DataError::MissingDataDir { .. }), "{msg}");
+        assert!(
+            msg.contains("no-such-folder") && msg.contains("data folder"),
+            "{msg}"
+        );
+        assert!(!msg.contains("train"), "{msg}");
+    }
+}
+
 #[test]
 fn missing_label_column_in_a_training_file() {
     let (_d, r) = rte_with("index\tsentence1\tsentence2\n0\ta\tb\n");
