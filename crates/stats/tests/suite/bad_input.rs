@@ -39,8 +39,13 @@ fn single_run_group_says_std_undefined() {
         .iter()
         .find(|c| c.b == "lonely" || c.a == "lonely")
         .unwrap();
-    assert!(c.welch.is_none() && c.levene_mean.is_none());
-    assert!(!c.notes.is_empty());
+    for d in [
+        c.welch.as_ref().unwrap_err(),
+        c.levene_mean.as_ref().unwrap_err(),
+    ] {
+        assert_eq!(d.kind, DegenerateKind::TooFewRuns);
+        assert!(d.reason.contains("1 run"), "{d}");
+    }
 }
 
 #[test]
