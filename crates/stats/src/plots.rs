@@ -91,6 +91,34 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .map_err(e)
 }
 
+/// The legend corner that hides the fewest data points (box plot, setting plots): with scores
+/// falling along the x axis, the default lower-right corner sat on the last group's runs.
+/// `points` are (x, y) in data coordinates, `x` and `y` the plotted ranges.
+fn legend_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &std::ops::Range<f64>,
+    y: &std::ops::Range<f64>,
+) -> SeriesLabelPosition {
+    use SeriesLabelPosition::*;
+    // Preference order on ties.
+    let corners = [LowerRight, UpperRight, LowerLeft, UpperLeft];
+    let mut hidden = [0usize; 4];
+    for (px, py) in points {
+        let u = (px - x.start) / (x.end - x.start);
+        let v = (py - y.start) / (y.end - y.start);
+        let (right, left) = (u > 0.55, u < 0.45);
+        let (top, bottom) = (v > 0.6, v < 0.4);
+        for (i, hit) in [right && bottom, right && top, left && bottom, left && top]
+            .into_iter()
+            .enumerate()
+        {
+            hidden[i] += hit as usize;
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (hidden[i], i)).unwrap_or(0);
+    corners[best].clone()
+}
+
 fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
 }
@@ -214,6 +242,14 @@ impl Chart for BoxPlot<'_> {
             .y_label_area_size(75)
             .build_cartesian_2d(x, padded(lo, hi))
             .map_err(e)?;
+        let corner = legend_corner(
+            self.groups.iter().enumerate().flat_map(|(i, (_, runs))| {
+                runs.iter()
+                    .filter_map(move |r| r.finite_score().map(|v| (i as f64, v)))
+            }),
+            &(-0.5..k as f64 - 0.5),
+            &padded(lo, hi),
+        );
         let label_size = if k > 8 { 12 } else { 16 };
         chart
             .configure_mesh()
@@ -331,7 +367,7 @@ impl Chart for BoxPlot<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
             }
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+        draw_legend(&mut chart, corner)
     }
 }
 
@@ -601,6 +637,15 @@ impl Chart for SettingPlot {
                 padded(ylo, yhi),
             )
             .map_err(e)?;
+        let corner = legend_corner(
+            self.points.iter().copied().chain(
+                self.series
+                    .iter()
+                    .flat_map(|(_, pts)| pts.iter().map(|&(x, m, _, _)| (x, m))),
+            ),
+            &(xlo..xhi),
+            &padded(ylo, yhi),
+        );
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -671,7 +716,7 @@ impl Chart for SettingPlot {
                 .label(format!("{label}: mean ± std"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 6, c.filled()));
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+        draw_legend(&mut chart, corner)
     }
 }
 
@@ -892,4 +937,27 @@ pub fn render_plots(
         )?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legend_avoids_the_data() {
+        // Scores falling with depth: the lower right holds the last group, the upper right is
+        // free.
+        let pts = [
+            (0.0, 0.7),
+            (4.0, 0.65),
+            (8.0, 0.6),
+            (12.0, 0.527),
+            (12.0, 0.53),
+        ];
+        let corner = legend_corner(pts.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::UpperRight));
+        let rising = pts.map(|(x, y)| (12.0 - x, y));
+        let corner = legend_corner(rising.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::LowerRight));
+    }
 }
