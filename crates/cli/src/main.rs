@@ -58,9 +58,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DataCommand {
-    /// Rows per split, label distribution and majority baseline of every task in DIR;
-    /// exits non-zero on any malformed file.
-    Check { dir: PathBuf },
+    /// Rows per split, label distribution and majority baseline of every task in DIR, or of
+    /// one custom task described by a .toml file (as `stab run --task` accepts); exits
+    /// non-zero on any malformed file.
+    Check {
+        /// A data folder (e.g. data/glue) or a custom task description (task.toml).
+        #[arg(value_name = "DIR|TASK.toml")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -113,7 +118,9 @@ struct ScoreArgs {
     /// A labelled split in the task's format (e.g. glue/RTE/dev.tsv).
     #[arg(long)]
     gold: PathBuf,
-    /// One label (name or id) or value per line, or the GLUE submission format `index\tprediction`.
+    /// Sentence tasks: one label (name or id) or value per line, or the GLUE submission format
+    /// `index<TAB>prediction`. NER (CoNLL-2003): one sentence per line, its tags (names or ids)
+    /// separated by spaces, in the order of the gold file's sentences.
     #[arg(long)]
     predictions: PathBuf,
 }
@@ -241,7 +248,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data {
             command: DataCommand::Check { dir },
         } => {
-            let report = stab_data::check_dir(&dir)?;
+            let report = stab_data::check(&dir)?;
             print!("{report}");
             Ok(if report.is_ok() {
                 ExitCode::SUCCESS
@@ -303,4 +310,36 @@ fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
         println!("{name}\t{shape:?}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    fn long_help(path: &[&str]) -> String {
+        let mut cmd = Cli::command();
+        let mut sub = &mut cmd;
+        for p in path {
+            sub = sub.find_subcommand_mut(p).expect("subcommand exists");
+        }
+        sub.render_long_help().to_string()
+    }
+
+    /// Issue 15, item 3: the help must describe the NER predictions format `stab score` reads.
+    #[test]
+    fn score_help_describes_ner_predictions() {
+        let help = long_help(&["score"]);
+        assert!(
+            help.contains("one sentence per line") && help.contains("separated by spaces"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn data_check_help_mentions_task_toml() {
+        let help = long_help(&["data", "check"]);
+        assert!(help.contains("TASK.toml"), "{help}");
+    }
 }

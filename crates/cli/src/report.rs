@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_report, ReportInput, ReportOptions,
+    load_results, load_scores_csv, terminal_table, write_report_with_progress, Progress,
+    ReportInput, ReportOptions,
 };
 
 #[derive(Args)]
@@ -30,6 +32,13 @@ pub struct StatsArgs {
     /// Skip the plots (tables only).
     #[arg(long)]
     no_plots: bool,
+    /// Compare every other group against this group only (pairwise tests and ASO).
+    #[arg(long, value_name = "GROUP")]
+    baseline_group: Option<String>,
+    /// Without --baseline-group: all pairs among at most K groups, the K with the highest mean
+    /// score when there are more (all-pairs ASO is quadratic in the number of groups).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    top_k: usize,
 }
 
 #[derive(Args)]
@@ -64,12 +73,48 @@ fn options(a: &StatsArgs, title: String) -> ReportOptions {
         baseline: a.baseline,
         plots: !a.no_plots,
         title,
+        baseline_group: a.baseline_group.clone(),
+        top_k: a.top_k,
         ..ReportOptions::default()
     }
 }
 
+/// A progress bar per long stage on stderr (hidden when stderr is not a terminal).
+struct Bar(std::sync::Mutex<Option<ProgressBar>>);
+
+impl Progress for Bar {
+    fn start(&self, stage: &str, total: usize) {
+        let bar = ProgressBar::new(total as u64).with_message(stage.to_string());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        if let Ok(mut b) = self.0.lock() {
+            *b = Some(bar);
+        }
+    }
+
+    fn advance(&self, n: usize) {
+        if let Ok(b) = self.0.lock() {
+            if let Some(b) = b.as_ref() {
+                b.inc(n as u64);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut b) = self.0.lock() {
+            if let Some(b) = b.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
 fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
-    let summary = write_report(&out, &input, &opts)
+    let bar = Bar(std::sync::Mutex::new(None));
+    let summary = write_report_with_progress(&out, &input, &opts, &bar)
         .with_context(|| format!("could not write the report to {}", out.display()))?;
     print!("{}", terminal_table(&summary));
     eprintln!(

@@ -122,6 +122,31 @@ fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One line about a finished run. A run without a score (an error before evaluation, whose
+/// record may not even name its metric) says so instead of printing `error:  = - (baseline -)`.
+fn summary_line(record: &stab_spec::RunRecord) -> String {
+    let head = format!("run {} {}", record.run_id, record.status.as_str());
+    let steps = format!("{} steps", record.steps_done);
+    match record.score {
+        Some(score) => {
+            let metric = if record.metric.is_empty() {
+                "score"
+            } else {
+                record.metric.as_str()
+            };
+            let baseline = record
+                .majority_baseline
+                .map(|b| format!("{b:.4}"))
+                .unwrap_or_else(|| "unknown".into());
+            format!(
+                "{head}: {metric} = {score:.4} (majority baseline {baseline}), {steps}, {:.1} examples/s",
+                record.timing.train_examples_per_second
+            )
+        }
+        None => format!("{head}: no score, {steps}"),
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = resolve(&args)?;
     if args.print_spec {
@@ -150,18 +175,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let path = out.join("record.json");
     write_atomic(&path, record.to_json().as_bytes())
         .with_context(|| format!("could not write {}", path.display()))?;
-    let score = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-    eprintln!(
-        "run {} {}: {} = {} (baseline {}), {} steps, {:.1} examples/s → {}",
-        record.run_id,
-        record.status.as_str(),
-        record.metric,
-        score(record.score),
-        score(record.majority_baseline),
-        record.steps_done,
-        record.timing.train_examples_per_second,
-        path.display()
-    );
+    eprintln!("{} → {}", summary_line(&record), path.display());
     if let Some(m) = &record.message {
         eprintln!("  {m}");
     }
@@ -169,4 +183,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         RunStatus::Ok | RunStatus::Diverged => ExitCode::SUCCESS,
         RunStatus::Error | RunStatus::Interrupted => ExitCode::FAILURE,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, item 7: an errored run printed `error:  = - (baseline -)`.
+    #[test]
+    fn summary_of_a_run_without_score_is_meaningful() {
+        let spec = stab_spec::RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let mut r = stab_spec::RunRecord::error(spec, RunStatus::Error, "no such model".into());
+        let line = summary_line(&r);
+        assert!(line.contains("error: no score"), "{line}");
+        assert!(
+            !line.contains(" = -") && !line.contains("(baseline -)"),
+            "{line}"
+        );
+        r.status = RunStatus::Ok;
+        r.score = Some(0.6789);
+        r.metric = "accuracy".into();
+        r.majority_baseline = Some(0.527);
+        let line = summary_line(&r);
+        assert!(
+            line.contains("ok: accuracy = 0.6789 (majority baseline 0.5270)"),
+            "{line}"
+        );
+    }
 }

@@ -161,53 +161,75 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport, DataError> {
         errors: Vec::new(),
     };
     for (task, tdir) in found {
-        let mut tc = TaskCheck {
-            task: task.name().to_string(),
-            dir: tdir.clone(),
-            splits: Vec::new(),
-            missing: Vec::new(),
-            baselines: Vec::new(),
-        };
-        let mut loaded: Vec<(String, Dataset)> = Vec::new();
-        for split in task.canonical_splits() {
-            let path = match task.split_path(&tdir, &split) {
-                Ok(p) => p,
-                Err(e) => {
-                    report.errors.push(e);
-                    continue;
-                }
-            };
-            if !path.is_file() {
-                tc.missing.push(split);
+        check_task(&task, &tdir, &mut report);
+    }
+    Ok(report)
+}
+
+/// `stab data check PATH`: a data folder ([`check_dir`]) or a custom task description
+/// (`.toml`, as `stab run --task` accepts), whose files are checked like a task folder.
+pub fn check(path: &Path) -> Result<CheckReport, DataError> {
+    if path.is_dir() {
+        return check_dir(path);
+    }
+    let t = task(&path.to_string_lossy())?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut report = CheckReport {
+        root: path.into(),
+        tasks: Vec::new(),
+        errors: Vec::new(),
+    };
+    check_task(&t, &dir, &mut report);
+    Ok(report)
+}
+
+/// Reads every canonical split of one task and computes its majority baselines.
+fn check_task(task: &Task, tdir: &Path, report: &mut CheckReport) {
+    let mut tc = TaskCheck {
+        task: task.name().to_string(),
+        dir: tdir.to_path_buf(),
+        splits: Vec::new(),
+        missing: Vec::new(),
+        baselines: Vec::new(),
+    };
+    let mut loaded: Vec<(String, Dataset)> = Vec::new();
+    for split in task.canonical_splits() {
+        let path = match task.split_path(tdir, &split) {
+            Ok(p) => p,
+            Err(e) => {
+                report.errors.push(e);
                 continue;
             }
-            match task.load_split(&tdir, &split) {
-                Ok(d) => {
-                    tc.splits.push(summarise(&task, &split, path, &d));
-                    loaded.push((split, d));
-                }
+        };
+        if !path.is_file() {
+            tc.missing.push(split);
+            continue;
+        }
+        match task.load_split(tdir, &split) {
+            Ok(d) => {
+                tc.splits.push(summarise(task, &split, path, &d));
+                loaded.push((split, d));
+            }
+            Err(e) => report.errors.push(e),
+        }
+    }
+    if let Some((_, train)) = loaded.iter().find(|(s, _)| s == "train") {
+        for (split, eval) in loaded.iter().filter(|(s, _)| s.starts_with("dev")) {
+            let result = task
+                .majority_label(train)
+                .and_then(|maj| Ok((maj, task.majority_baseline(train, eval)?)));
+            match result {
+                Ok((maj, metrics)) => tc.baselines.push(BaselineCheck {
+                    eval_split: split.clone(),
+                    prediction: task.label_name(maj),
+                    primary: task.primary_metric().to_string(),
+                    metrics,
+                }),
                 Err(e) => report.errors.push(e),
             }
         }
-        if let Some((_, train)) = loaded.iter().find(|(s, _)| s == "train") {
-            for (split, eval) in loaded.iter().filter(|(s, _)| s.starts_with("dev")) {
-                let result = task
-                    .majority_label(train)
-                    .and_then(|maj| Ok((maj, task.majority_baseline(train, eval)?)));
-                match result {
-                    Ok((maj, metrics)) => tc.baselines.push(BaselineCheck {
-                        eval_split: split.clone(),
-                        prediction: task.label_name(maj),
-                        primary: task.primary_metric().to_string(),
-                        metrics,
-                    }),
-                    Err(e) => report.errors.push(e),
-                }
-            }
-        }
-        report.tasks.push(tc);
     }
-    Ok(report)
+    report.tasks.push(tc);
 }
 
 impl fmt::Display for CheckReport {

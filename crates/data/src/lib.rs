@@ -61,7 +61,7 @@ mod sample;
 mod score;
 mod task;
 
-pub use check::{check_dir, BaselineCheck, CheckReport, SplitCheck, TaskCheck};
+pub use check::{check, check_dir, BaselineCheck, CheckReport, SplitCheck, TaskCheck};
 pub use conll::{iob1_to_iob2, read_conll, ConllFile, CONLL_LABELS};
 pub use error::DataError;
 pub use sample::{split_halves, stratified_subset};

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hypothesis::{is_constant, Degenerate, DegenerateKind};
+
 /// Variance components of a crossed init × data seed design.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SeedVariance {
@@ -26,8 +28,11 @@ pub struct SeedVariance {
     pub share_residual: f64,
 }
 
-/// Why a group has no seed-variance decomposition.
-pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, String> {
+/// The decomposition of `(init_seed, data_seed, score)` runs.
+///
+/// Degenerate: fewer than 2 × 2 seeds, an incomplete or unbalanced grid, or every score equal
+/// (then every component is 0, or rounding noise of ~1e-34 that would be printed as a share).
+pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, Degenerate> {
     let mut cells: BTreeMap<(u64, u64), Vec<f64>> = BTreeMap::new();
     for &(i, d, s) in runs {
         cells.entry((i, d)).or_default().push(s);
@@ -45,20 +50,34 @@ pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, String> {
     };
     let (a, b) = (inits.len(), datas.len());
     if a < 2 || b < 2 {
-        return Err(format!(
-            "needs at least 2 init seeds × 2 data seeds (has {a} × {b})"
+        return Err(Degenerate::new(
+            DegenerateKind::TooFewRuns,
+            format!("needs at least 2 init seeds × 2 data seeds (has {a} × {b})"),
         ));
     }
     if cells.len() != a * b {
-        return Err(format!(
-            "init × data seed grid is incomplete ({} of {} cells)",
-            cells.len(),
-            a * b
+        return Err(Degenerate::new(
+            DegenerateKind::Design,
+            format!(
+                "init × data seed grid is incomplete ({} of {} cells)",
+                cells.len(),
+                a * b
+            ),
         ));
     }
     let r = cells.values().next().map(Vec::len).unwrap_or(0);
     if cells.values().any(|c| c.len() != r) {
-        return Err("unbalanced: cells hold different numbers of runs".into());
+        return Err(Degenerate::new(
+            DegenerateKind::Design,
+            "unbalanced: cells hold different numbers of runs",
+        ));
+    }
+    let scores: Vec<f64> = runs.iter().map(|r| r.2).collect();
+    if is_constant(&scores) {
+        return Err(Degenerate::new(
+            DegenerateKind::ConstantGroups,
+            "every run has the same score: no variance to share",
+        ));
     }
     let cell_mean = |i: u64, d: u64| {
         let c = &cells[&(i, d)];
@@ -129,7 +148,7 @@ mod tests {
     #[test]
     fn incomplete_grid_is_explained() {
         let e = seed_variance(&[(0, 0, 1.0), (0, 1, 1.0), (1, 0, 2.0)]).unwrap_err();
-        assert!(e.contains("incomplete"), "{e}");
+        assert!(e.reason.contains("incomplete"), "{e}");
         assert!(seed_variance(&[(0, 0, 1.0)]).is_err());
     }
 }

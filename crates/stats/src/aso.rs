@@ -21,6 +21,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::bootstrap::{mix_seed, stream_rng};
 use crate::describe::sorted;
+use crate::hypothesis::{is_constant, Degenerate, DegenerateKind};
 
 /// ASO settings; the defaults are deepsig's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -133,10 +134,27 @@ fn resampled_quantiles(
     }
 }
 
-/// Almost Stochastic Order between A and B. `None` when a sample is empty.
-pub fn aso(a: &[f64], b: &[f64], opts: &AsoOptions, salt: u64) -> Option<AsoResult> {
-    if a.is_empty() || b.is_empty() || opts.bootstrap_iterations == 0 {
-        return None;
+/// Almost Stochastic Order between A and B.
+///
+/// Degenerate: an empty sample, zero bootstrap iterations, or both samples constant. deepsig
+/// returns ε_min = ε_W2 ∈ {0, ½, 1} there: every resample equals the sample, σ̂ = 0, and the
+/// "confidence bound" claims certainty from as little as one run per group.
+pub fn aso(a: &[f64], b: &[f64], opts: &AsoOptions, salt: u64) -> Result<AsoResult, Degenerate> {
+    let smallest = a.len().min(b.len());
+    if smallest == 0 {
+        return Err(Degenerate::too_few_runs(0, 1));
+    }
+    if opts.bootstrap_iterations == 0 {
+        return Err(Degenerate::new(
+            DegenerateKind::TooFewRuns,
+            "0 bootstrap iterations",
+        ));
+    }
+    if is_constant(a) && is_constant(b) {
+        return Err(Degenerate::new(
+            DegenerateKind::ConstantGroups,
+            "both groups are constant: the bootstrap cannot vary, ε_min has no confidence bound",
+        ));
     }
     let t = grid(opts.dt);
     let (sa, sb) = (sorted(a), sorted(b));
@@ -169,7 +187,7 @@ pub fn aso(a: &[f64], b: &[f64], opts: &AsoOptions, salt: u64) -> Option<AsoResu
     }
     let z = Normal::standard().inverse_cdf(1.0 - conf);
     let eps = |v: f64| (v - sigma / c * z).clamp(0.0, 1.0);
-    Some(AsoResult {
+    Ok(AsoResult {
         eps_min_ab: eps(vr),
         eps_min_ba: eps(1.0 - vr),
         violation_ratio: vr,
@@ -194,6 +212,13 @@ mod tests {
         let r = aso(&a, &b, &AsoOptions::default(), 0).unwrap();
         assert!(r.eps_min_ab < 0.2, "{r:?}");
         assert!(r.eps_min_ba > 0.8, "{r:?}");
+    }
+
+    #[test]
+    fn constant_groups_are_degenerate() {
+        let d = aso(&[0.5; 3], &[0.6; 4], &AsoOptions::default(), 0).unwrap_err();
+        assert_eq!(d.kind, DegenerateKind::ConstantGroups);
+        assert!(aso(&[0.5; 3], &[0.6, 0.61], &AsoOptions::default(), 0).is_ok());
     }
 
     #[test]

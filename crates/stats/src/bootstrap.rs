@@ -64,6 +64,36 @@ pub struct BootstrapCis {
     pub median: Interval,
 }
 
+/// The median (numpy's linear interpolation) of the resample holding `counts[i]` copies of
+/// `xs[i]`, `xs` ascending.
+fn resample_median(xs: &[f64], counts: &[u32]) -> f64 {
+    let n: usize = counts.iter().map(|&c| c as usize).sum();
+    if n == 0 {
+        return f64::NAN;
+    }
+    // Elements at 0-based ranks lo and lo + 1 of the sorted resample.
+    let h = (n - 1) as f64 * 0.5;
+    let lo = h.floor() as usize;
+    let frac = h - lo as f64;
+    let at = |rank: usize| {
+        let mut cum = 0usize;
+        for (v, &c) in xs.iter().zip(counts) {
+            cum += c as usize;
+            if cum > rank {
+                return *v;
+            }
+        }
+        xs[xs.len() - 1]
+    };
+    let a = at(lo);
+    if frac == 0.0 {
+        return a;
+    }
+    let b = at(lo + 1);
+    // numpy's _lerp at t = 0.5.
+    b - (b - a) * (1.0 - frac)
+}
+
 /// Bootstraps the mean, std and median of `x`. `None` for an empty sample or zero iterations.
 ///
 /// `salt` separates the random streams of different samples under one seed (e.g. the group's
@@ -74,23 +104,37 @@ pub fn bootstrap_cis(x: &[f64], opts: &BootstrapOptions, salt: u64) -> Option<Bo
     }
     let seed = mix_seed(opts.seed, salt);
     let n = x.len();
+    // A resample is drawn as how often each order statistic of the sorted sample is picked:
+    // mean, std and median then follow in O(n) without sorting the resample (O(n log n) per
+    // resample made 1000 resamples of 25,000 runs take over a second).
+    let xs = sorted(x);
     let stats: Vec<(f64, f64, f64)> = (0..opts.iterations)
         .into_par_iter()
         .map_init(
-            || Vec::with_capacity(n),
-            |buf: &mut Vec<f64>, i| {
+            || vec![0u32; n],
+            |counts: &mut Vec<u32>, i| {
                 let mut rng = stream_rng(seed, i as u64);
-                buf.clear();
-                buf.extend((0..n).map(|_| x[rng.gen_range(0..n)]));
-                let m = buf.iter().sum::<f64>() / n as f64;
+                counts.iter_mut().for_each(|c| *c = 0);
+                for _ in 0..n {
+                    counts[rng.gen_range(0..n)] += 1;
+                }
+                let m = xs
+                    .iter()
+                    .zip(counts.iter())
+                    .map(|(v, &c)| v * c as f64)
+                    .sum::<f64>()
+                    / n as f64;
                 let sd = if n > 1 {
-                    (buf.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64).sqrt()
+                    let ss: f64 = xs
+                        .iter()
+                        .zip(counts.iter())
+                        .map(|(v, &c)| c as f64 * (v - m) * (v - m))
+                        .sum();
+                    (ss / (n - 1) as f64).sqrt()
                 } else {
                     f64::NAN
                 };
-                buf.sort_unstable_by(f64::total_cmp);
-                let med = percentile_sorted(buf, 0.5).unwrap_or(f64::NAN);
-                (m, sd, med)
+                (m, sd, resample_median(&xs, counts))
             },
         )
         .collect();
@@ -132,6 +176,22 @@ mod tests {
         let ci = run(2);
         let m = crate::describe::mean(&x).unwrap();
         assert!(ci.mean.lower < m && m < ci.mean.upper);
+    }
+
+    #[test]
+    fn resample_median_matches_sorting() {
+        let xs = [1.0, 2.0, 4.0, 8.0];
+        for counts in [[1, 0, 2, 1], [0, 3, 0, 1], [2, 0, 0, 2], [0, 0, 0, 1]] {
+            let mut r: Vec<f64> = xs
+                .iter()
+                .zip(counts)
+                .flat_map(|(&v, c)| std::iter::repeat_n(v, c))
+                .collect();
+            r.sort_by(f64::total_cmp);
+            let want = percentile_sorted(&r, 0.5).unwrap();
+            let c32: Vec<u32> = counts.iter().map(|&c| c as u32).collect();
+            assert_eq!(resample_median(&xs, &c32), want, "{counts:?}");
+        }
     }
 
     #[test]

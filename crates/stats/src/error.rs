@@ -25,6 +25,15 @@ pub enum StatsError {
         column: String,
         available: String,
     },
+    #[error("{location}: row has {found} fields, the header has {expected}")]
+    RaggedRow {
+        /// `file:line`.
+        location: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path} has {what}: nothing to compare")]
+    EmptyInput { path: PathBuf, what: String },
     #[error("no run records (record.json) found under {0}")]
     NoRecords(PathBuf),
     #[error("{0} is not a directory")]

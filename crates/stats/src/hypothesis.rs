@@ -1,4 +1,24 @@
-//! Classical two-sample tests with SciPy's conventions.
+//! Classical two-sample tests with SciPy's conventions, and the inputs on which they are
+//! degenerate.
+//!
+//! Where SciPy returns a number that is an artifact of the input rather than evidence, these
+//! functions return a [`Degenerate`] with the reason instead, and the report prints
+//! "n/a: degenerate (…)" in place of a p-value. The rules, and where they differ from SciPy
+//! 1.17 (`tests/golden/make_degenerate.py` records SciPy's answers):
+//!
+//! | input | SciPy | stab |
+//! |---|---|---|
+//! | Levene/Brown–Forsythe, 2 runs per group: \|x − centre\| is equal within each group, the within-group sum of squares is 0 (or rounding noise) | F = ∞, p = 0 (or F ≈ 1e29, p ≈ 1e-30) | degenerate: zero within-group spread |
+//! | Levene, every group constant | F = nan, p = nan; or F = ∞, p = 0 from rounding (`[0.1]*3` vs `[0.2]*3`) | degenerate: constant groups |
+//! | Levene, a group with 1 run | a number | degenerate: too few runs (one run has no spread) |
+//! | Welch, both groups constant | t = ±∞, p = 0; nan if equal; t ≈ −4.6e15, p ≈ 1e-46 from rounding | degenerate: constant groups |
+//! | Welch, a group with < 2 runs | nan | degenerate: too few runs |
+//! | Mann–Whitney, every score tied | U = n₁n₂/2, p = 1 | degenerate: all tied |
+//! | ASO (deepsig), both groups constant | ε_min = ε_W2 ∈ {0, ½, 1} with no bootstrap spread | degenerate: constant groups |
+//!
+//! Constancy is decided on the data (`min == max`), never on a computed variance: the mean of
+//! `[0.1, 0.1, 0.1]` is not exactly 0.1 in floating point, and the resulting variance of ~1e-34
+//! is what turns SciPy's answer into "p = 1e-46".
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, FisherSnedecor, Normal, StudentsT};
@@ -23,6 +43,82 @@ impl LeveneCenter {
             LeveneCenter::Median => "Brown–Forsythe (median)",
         }
     }
+}
+
+/// What kind of degenerate input a test was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DegenerateKind {
+    /// A group has fewer runs than the test needs.
+    TooFewRuns,
+    /// The groups are constant: there is no variance to compare or to resample.
+    ConstantGroups,
+    /// Absolute deviations from the centre are equal within every group (Levene's F = ∞).
+    ZeroWithinSpread,
+    /// Every score is tied: ranks carry no information.
+    AllTied,
+    /// The design does not support the analysis (e.g. an incomplete seed grid).
+    Design,
+}
+
+impl DegenerateKind {
+    /// A few words for narrow tables (the terminal).
+    pub fn short(self) -> &'static str {
+        match self {
+            DegenerateKind::TooFewRuns => "too few runs",
+            DegenerateKind::ConstantGroups => "constant groups",
+            DegenerateKind::ZeroWithinSpread => "zero within-group spread",
+            DegenerateKind::AllTied => "all scores tied",
+            DegenerateKind::Design => "incomplete design",
+        }
+    }
+}
+
+/// Why a test gives no p-value: its input is degenerate, and any number it produced would be
+/// an artifact (see the module docs for the rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Degenerate {
+    pub kind: DegenerateKind,
+    /// One plain-language sentence.
+    pub reason: String,
+}
+
+impl Degenerate {
+    pub fn new(kind: DegenerateKind, reason: impl Into<String>) -> Self {
+        Degenerate {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn too_few_runs(smallest: usize, needed: usize) -> Self {
+        let runs = if smallest == 1 { "run" } else { "runs" };
+        Degenerate::new(
+            DegenerateKind::TooFewRuns,
+            format!("a group has {smallest} {runs}; the test needs {needed} per group"),
+        )
+    }
+
+    /// The cell text: `n/a: degenerate (reason)`.
+    pub fn cell(&self) -> String {
+        format!("n/a: degenerate ({})", self.reason)
+    }
+
+    /// The short cell text for the terminal.
+    pub fn short_cell(&self) -> String {
+        format!("n/a: degenerate ({})", self.kind.short())
+    }
+}
+
+impl std::fmt::Display for Degenerate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A sample whose values are all equal (decided on the values, not on a rounded variance).
+pub(crate) fn is_constant(x: &[f64]) -> bool {
+    x.windows(2).all(|w| w[0] == w[1])
 }
 
 /// A test statistic with its p-value.
@@ -51,28 +147,41 @@ pub struct MannWhitneyResult {
 }
 
 /// Levene's test for equal variances over `k >= 2` samples (`scipy.stats.levene`).
-/// `None` when fewer than two samples, any sample is empty, or the F statistic is undefined
-/// (e.g. all samples constant).
-pub fn levene(samples: &[&[f64]], center: LeveneCenter) -> Option<TestResult> {
+///
+/// Degenerate (see the module docs): fewer than two samples, a sample with fewer than 2
+/// values, every sample constant, or absolute deviations from the centre equal within every
+/// sample (e.g. two values per sample), where F is infinite or rounding noise.
+pub fn levene(samples: &[&[f64]], center: LeveneCenter) -> Result<TestResult, Degenerate> {
     let k = samples.len();
-    if k < 2 || samples.iter().any(|s| s.is_empty()) {
-        return None;
+    if k < 2 {
+        return Err(Degenerate::new(
+            DegenerateKind::TooFewRuns,
+            "the test needs at least 2 groups",
+        ));
+    }
+    let smallest = samples.iter().map(|s| s.len()).min().unwrap_or(0);
+    if smallest < 2 {
+        // One run has no spread; SciPy still returns a number here.
+        return Err(Degenerate::too_few_runs(smallest, 2));
+    }
+    if samples.iter().all(|s| is_constant(s)) {
+        return Err(Degenerate::new(
+            DegenerateKind::ConstantGroups,
+            "every group is constant: no variance to compare",
+        ));
     }
     let total: usize = samples.iter().map(|s| s.len()).sum();
-    if total <= k {
-        return None;
-    }
     let z: Vec<Vec<f64>> = samples
         .iter()
         .map(|s| {
             let c = match center {
-                LeveneCenter::Mean => mean(s).unwrap(),
-                LeveneCenter::Median => median(s).unwrap(),
+                LeveneCenter::Mean => mean(s).unwrap_or(f64::NAN),
+                LeveneCenter::Median => median(s).unwrap_or(f64::NAN),
             };
             s.iter().map(|v| (v - c).abs()).collect()
         })
         .collect();
-    let zbar_i: Vec<f64> = z.iter().map(|zi| mean(zi).unwrap()).collect();
+    let zbar_i: Vec<f64> = z.iter().map(|zi| mean(zi).unwrap_or(f64::NAN)).collect();
     let zbar = z.iter().flatten().sum::<f64>() / total as f64;
     let num: f64 = z
         .iter()
@@ -84,37 +193,56 @@ pub fn levene(samples: &[&[f64]], center: LeveneCenter) -> Option<TestResult> {
         .zip(&zbar_i)
         .map(|(zi, m)| zi.iter().map(|v| (v - m) * (v - m)).sum::<f64>())
         .sum();
-    let w = (total - k) as f64 / (k - 1) as f64 * num / den;
-    if !w.is_finite() {
-        return None;
+    // Zero within-group spread up to rounding: |x − centre| of two values differs by an ulp
+    // at most, a relative spread of ~1e-16. Real scores differ far more than 1e-10.
+    let scale: f64 = z.iter().flatten().map(|v| v * v).sum();
+    if den <= 1e-20 * scale {
+        let max_n = samples.iter().map(|s| s.len()).max().unwrap_or(0);
+        let why = if max_n <= 2 {
+            "2 runs per group: |x − centre| is equal within each group, so F is infinite"
+        } else {
+            "|x − centre| is equal within every group, so F is infinite"
+        };
+        return Err(Degenerate::new(DegenerateKind::ZeroWithinSpread, why));
     }
-    let f = FisherSnedecor::new((k - 1) as f64, (total - k) as f64).ok()?;
-    Some(TestResult {
+    let w = (total - k) as f64 / (k - 1) as f64 * num / den;
+    let f = FisherSnedecor::new((k - 1) as f64, (total - k) as f64)
+        .map_err(|e| Degenerate::new(DegenerateKind::TooFewRuns, e.to_string()))?;
+    Ok(TestResult {
         statistic: w,
         p: f.sf(w),
     })
 }
 
-/// Welch's t-test (`scipy.stats.ttest_ind(a, b, equal_var=False)`). `None` below two values in
-/// either sample or when both are constant.
-pub fn welch(a: &[f64], b: &[f64]) -> Option<WelchResult> {
-    let (va, vb) = (variance(a)?, variance(b)?);
+/// Welch's t-test (`scipy.stats.ttest_ind(a, b, equal_var=False)`).
+///
+/// Degenerate: fewer than two values in either sample, or both samples constant (SciPy: t = ±∞
+/// and p = 0, or a t of ~1e15 from rounding).
+pub fn welch(a: &[f64], b: &[f64]) -> Result<WelchResult, Degenerate> {
+    let smallest = a.len().min(b.len());
+    if smallest < 2 {
+        return Err(Degenerate::too_few_runs(smallest, 2));
+    }
+    if is_constant(a) && is_constant(b) {
+        return Err(Degenerate::new(
+            DegenerateKind::ConstantGroups,
+            "both groups are constant: zero standard error, t is infinite",
+        ));
+    }
+    let (va, vb) = (variance(a).unwrap_or(0.0), variance(b).unwrap_or(0.0));
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let (sa, sb) = (va / na, vb / nb);
     let se = (sa + sb).sqrt();
-    if se == 0.0 {
-        return None;
-    }
-    let t = (mean(a)? - mean(b)?) / se;
+    let t = (mean(a).unwrap_or(f64::NAN) - mean(b).unwrap_or(f64::NAN)) / se;
     let df = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    Some(WelchResult {
+    let dist = StudentsT::new(0.0, 1.0, df)
+        .map_err(|e| Degenerate::new(DegenerateKind::ConstantGroups, e.to_string()))?;
+    Ok(WelchResult {
         t,
         df,
         p: (2.0 * dist.sf(t.abs())).min(1.0),
     })
 }
-
 /// Average ranks (1-based) of the pooled sample, ties getting their mean rank, and the tie
 /// term Σ(t³ − t).
 fn ranks(pooled: &[f64]) -> (Vec<f64>, f64) {
@@ -140,10 +268,18 @@ fn ranks(pooled: &[f64]) -> (Vec<f64>, f64) {
 }
 
 /// Mann–Whitney U, two-sided (`scipy.stats.mannwhitneyu(a, b, method="asymptotic")`).
-/// `None` when a sample is empty.
-pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitneyResult> {
-    if a.is_empty() || b.is_empty() {
-        return None;
+///
+/// Degenerate: an empty sample, or every score tied (SciPy: p = 1; the ranks say nothing).
+pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitneyResult, Degenerate> {
+    let smallest = a.len().min(b.len());
+    if smallest == 0 {
+        return Err(Degenerate::too_few_runs(0, 1));
+    }
+    if is_constant(a) && is_constant(b) && a[0] == b[0] {
+        return Err(Degenerate::new(
+            DegenerateKind::AllTied,
+            "every score in both groups is the same",
+        ));
     }
     let (n1, n2) = (a.len() as f64, b.len() as f64);
     let pooled: Vec<f64> = a.iter().chain(b).copied().collect();
@@ -156,12 +292,8 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitneyResult> {
     let mu = n1 * n2 / 2.0;
     let s = (n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
     let z = (u - mu - 0.5) / s;
-    let p = if z.is_nan() {
-        1.0
-    } else {
-        (2.0 * Normal::standard().sf(z)).clamp(0.0, 1.0)
-    };
-    Some(MannWhitneyResult { u: u1, p })
+    let p = (2.0 * Normal::standard().sf(z)).clamp(0.0, 1.0);
+    Ok(MannWhitneyResult { u: u1, p })
 }
 
 #[cfg(test)]
@@ -170,10 +302,37 @@ mod tests {
 
     #[test]
     fn constant_samples() {
-        assert!(welch(&[1.0, 1.0], &[1.0, 1.0]).is_none());
-        assert!(levene(&[&[1.0, 1.0], &[1.0, 1.0]], LeveneCenter::Mean).is_none());
-        assert_eq!(mann_whitney(&[1.0, 1.0], &[1.0, 1.0]).unwrap().p, 1.0);
-        assert!(welch(&[1.0], &[1.0, 2.0]).is_none());
+        let kind = |r: Result<TestResult, Degenerate>| r.unwrap_err().kind;
+        assert_eq!(
+            welch(&[1.0, 1.0], &[1.0, 1.0]).unwrap_err().kind,
+            DegenerateKind::ConstantGroups
+        );
+        assert_eq!(
+            kind(levene(&[&[1.0, 1.0], &[1.0, 1.0]], LeveneCenter::Mean)),
+            DegenerateKind::ConstantGroups
+        );
+        assert_eq!(
+            mann_whitney(&[1.0, 1.0], &[1.0, 1.0]).unwrap_err().kind,
+            DegenerateKind::AllTied
+        );
+        assert_eq!(
+            welch(&[1.0], &[1.0, 2.0]).unwrap_err().kind,
+            DegenerateKind::TooFewRuns
+        );
+        assert_eq!(
+            kind(levene(&[&[1.0], &[1.0, 2.0]], LeveneCenter::Median)),
+            DegenerateKind::TooFewRuns
+        );
+    }
+
+    #[test]
+    fn cell_text() {
+        let d = welch(&[0.5, 0.5], &[0.6, 0.6]).unwrap_err();
+        assert_eq!(
+            d.cell(),
+            "n/a: degenerate (both groups are constant: zero standard error, t is infinite)"
+        );
+        assert_eq!(d.short_cell(), "n/a: degenerate (constant groups)");
     }
 
     #[test]

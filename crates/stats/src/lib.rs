@@ -9,8 +9,11 @@
 //!   [`InputProblem`] and shown in every output. Diverged runs with a score enter the
 //!   statistics (in a stability study they are the signal); failed runs are those at or below
 //!   the majority baseline (Dodge et al. 2020).
-//! - **Undefined is not NaN.** A single run has no standard deviation: the types say `None`
-//!   and the tables say "n/a (1 run)"; tests that need two runs per group are `None` with a note.
+//! - **Undefined is not NaN, and an artifact is not evidence.** A single run has no standard
+//!   deviation: the types say `None` and the tables say "n/a (1 run)". A test whose input is
+//!   degenerate (constant groups, two runs per group for Levene, too few runs) returns a
+//!   [`Degenerate`] with the reason instead of SciPy's p = 0 or NaN, and every output says
+//!   "n/a: degenerate (…)" (rules and differences from SciPy: [`hypothesis`]).
 //! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (asymptotic,
 //!   tie and continuity corrected), numpy's linear percentiles and the expected-maximum
 //!   estimators are compared with SciPy/numpy on committed vectors
@@ -51,11 +54,17 @@ pub use aso::{aso, violation_ratio, AsoOptions, AsoResult};
 pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
 pub use describe::{describe, Describe};
 pub use error::StatsError;
-pub use expected_max::{expected_max_curve, ExpectedMax};
+pub use expected_max::{expected_max_at, expected_max_curve, report_ns, ExpectedMax};
 pub use hypothesis::{
-    levene, mann_whitney, welch, LeveneCenter, MannWhitneyResult, TestResult, WelchResult,
+    levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
+    TestResult, WelchResult,
 };
 pub use load::{load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry};
 pub use plots::PlotFile;
-pub use report::{summary_rows, terminal_table, write_report, SummaryRow};
-pub use summary::{summarize, Comparison, GroupSummary, ReportOptions, ReportSummary};
+pub use report::{
+    summary_rows, terminal_table, write_report, write_report_with_progress, SummaryRow,
+};
+pub use summary::{
+    summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,
+    ReportOptions, ReportSummary, Tested,
+};

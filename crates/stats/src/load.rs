@@ -15,6 +15,8 @@ pub enum Outcome {
     Diverged,
     Error,
     Interrupted,
+    /// A CSV row whose score is not a number: counted in its group, listed as a problem.
+    Unreadable,
 }
 
 impl From<RunStatus> for Outcome {
@@ -287,8 +289,11 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 ///
 /// Every row becomes a run of group `row[group_col]` with outcome `ok`. Empty, `nan` or `NaN`
 /// scores are kept as NaN (excluded from the statistics and counted); a score that is not a
-/// number is an [`InputProblem`]. `baseline` marks failed runs. A missing column is an error
-/// naming the columns that exist.
+/// number keeps its row in its group as [`Outcome::Unreadable`] (so the group reads "10 of 11")
+/// and is listed as an [`InputProblem`]. `baseline` marks failed runs.
+///
+/// Errors: a missing column (naming the columns that exist), a row with more or fewer fields
+/// than the header (naming file and line), and a file without data rows.
 pub fn load_scores_csv(
     path: &Path,
     group_col: &str,
@@ -310,6 +315,12 @@ pub fn load_scores_csv(
         source,
     };
     let headers = rdr.headers().map_err(csv_err)?.clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(StatsError::EmptyInput {
+            path: path.to_path_buf(),
+            what: "no header and no data rows".into(),
+        });
+    }
     let col = |name: &str| {
         headers
             .iter()
@@ -327,46 +338,39 @@ pub fn load_scores_csv(
     let (gi, si) = (col(group_col)?, col(score_col)?);
     let mut runs = Vec::new();
     let mut problems = Vec::new();
-    for (i, row) in rdr.records().enumerate() {
-        let line = i + 2;
+    for row in rdr.records() {
+        let row = row.map_err(csv_err)?;
+        let line = row.position().map_or(0, |p| p.line());
         let location = format!("{}:{line}", path.display());
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(InputProblem {
-                    location,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let (Some(g), Some(s)) = (row.get(gi), row.get(si)) else {
-            problems.push(InputProblem {
+        if row.len() != headers.len() {
+            return Err(StatsError::RaggedRow {
                 location,
-                message: format!("row has {} fields, too few", row.len()),
+                expected: headers.len(),
+                found: row.len(),
             });
-            continue;
-        };
-        let s = s.trim();
-        let score = if s.is_empty() || s.eq_ignore_ascii_case("nan") {
-            f64::NAN
+        }
+        let (g, s) = (row[gi].trim(), row[si].trim());
+        let (outcome, score) = if s.is_empty() || s.eq_ignore_ascii_case("nan") {
+            (Outcome::Ok, f64::NAN)
         } else {
             match s.parse::<f64>() {
-                Ok(v) => v,
+                Ok(v) => (Outcome::Ok, v),
                 Err(_) => {
                     problems.push(InputProblem {
-                        location,
-                        message: format!("score `{s}` in column `{score_col}` is not a number"),
+                        location: location.clone(),
+                        message: format!(
+                            "score `{s}` in column `{score_col}` is not a number (row counted in group `{g}`, not scored)"
+                        ),
                     });
-                    continue;
+                    (Outcome::Unreadable, f64::NAN)
                 }
             }
         };
         runs.push(RunEntry {
-            group: g.trim().to_string(),
+            group: g.to_string(),
             id: location,
-            outcome: Outcome::Ok,
-            score: Some(score),
+            outcome,
+            score: (outcome == Outcome::Ok).then_some(score),
             baseline,
             init_seed: None,
             data_seed: None,
@@ -374,6 +378,12 @@ pub fn load_scores_csv(
             feature_mode: None,
             train_loss: Vec::new(),
             dev_scores: Vec::new(),
+        });
+    }
+    if runs.is_empty() {
+        return Err(StatsError::EmptyInput {
+            path: path.to_path_buf(),
+            what: "a header but no data rows".into(),
         });
     }
     Ok(ReportInput {

@@ -91,6 +91,34 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .map_err(e)
 }
 
+/// The legend corner that hides the fewest data points (box plot, setting plots): with scores
+/// falling along the x axis, the default lower-right corner sat on the last group's runs.
+/// `points` are (x, y) in data coordinates, `x` and `y` the plotted ranges.
+fn legend_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &std::ops::Range<f64>,
+    y: &std::ops::Range<f64>,
+) -> SeriesLabelPosition {
+    use SeriesLabelPosition::*;
+    // Preference order on ties.
+    let corners = [LowerRight, UpperRight, LowerLeft, UpperLeft];
+    let mut hidden = [0usize; 4];
+    for (px, py) in points {
+        let u = (px - x.start) / (x.end - x.start);
+        let v = (py - y.start) / (y.end - y.start);
+        let (right, left) = (u > 0.55, u < 0.45);
+        let (top, bottom) = (v > 0.6, v < 0.4);
+        for (i, hit) in [right && bottom, right && top, left && bottom, left && top]
+            .into_iter()
+            .enumerate()
+        {
+            hidden[i] += hit as usize;
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (hidden[i], i)).unwrap_or(0);
+    corners[best].clone()
+}
+
 fn e<E: std::fmt::Debug>(err: E) -> String {
     format!("{err:?}")
 }
@@ -214,6 +242,14 @@ impl Chart for BoxPlot<'_> {
             .y_label_area_size(75)
             .build_cartesian_2d(x, padded(lo, hi))
             .map_err(e)?;
+        let corner = legend_corner(
+            self.groups.iter().enumerate().flat_map(|(i, (_, runs))| {
+                runs.iter()
+                    .filter_map(move |r| r.finite_score().map(|v| (i as f64, v)))
+            }),
+            &(-0.5..k as f64 - 0.5),
+            &padded(lo, hi),
+        );
         let label_size = if k > 8 { 12 } else { 16 };
         chart
             .configure_mesh()
@@ -331,7 +367,7 @@ impl Chart for BoxPlot<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
             }
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+        draw_legend(&mut chart, corner)
     }
 }
 
@@ -489,6 +525,8 @@ impl Chart for CurvePlot<'_> {
             .x_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(e)?;
+        // Colour says the group, a dashed line says "failed": a group whose runs all failed
+        // keeps its colour and its legend entry.
         let mut labelled = BTreeSet::new();
         // Successful runs first, failed on top so they stay visible.
         for failed_pass in [false, true] {
@@ -496,26 +534,37 @@ impl Chart for CurvePlot<'_> {
                 if failed != failed_pass {
                     continue;
                 }
-                let style = if failed {
-                    FAILED.mix(0.9).stroke_width(2)
+                let col = color(gi);
+                let series = if failed {
+                    chart.draw_series(DashedLineSeries::new(
+                        finite(c),
+                        7,
+                        4,
+                        col.mix(0.95).stroke_width(2),
+                    ))
                 } else {
-                    color(gi).mix(0.45).stroke_width(1)
-                };
-                let series = chart
-                    .draw_series(LineSeries::new(finite(c), style))
-                    .map_err(e)?;
-                let key = if failed {
-                    "failed run".to_string()
-                } else {
-                    g.to_string()
-                };
-                if labelled.insert(key.clone()) {
-                    let legend_color = if failed { FAILED } else { color(gi) };
-                    series.label(key).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], legend_color.stroke_width(3))
+                    chart.draw_series(LineSeries::new(finite(c), col.mix(0.45).stroke_width(1)))
+                }
+                .map_err(e)?;
+                if labelled.insert(gi) {
+                    series.label(g).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
                     });
                 }
             }
+        }
+        if self.curves.iter().any(|c| c.2) {
+            let grey = RGBColor(60, 60, 60).stroke_width(2);
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(e)?
+                .label("dashed: failed run (≤ majority baseline)")
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (6, 0)], grey)
+                        + PathElement::new(vec![(10, 0), (16, 0)], grey)
+                        + PathElement::new(vec![(20, 0), (22, 0)], grey)
+                });
         }
         draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)
     }
@@ -534,6 +583,8 @@ struct SettingPlot {
     series: Vec<Series>,
     /// Individual scores (x, score), drawn faintly behind.
     points: Vec<(f64, f64)>,
+    /// Distinct majority baselines of the runs, drawn as in the box plot.
+    baselines: Vec<f64>,
 }
 
 impl Chart for SettingPlot {
@@ -559,7 +610,7 @@ impl Chart for SettingPlot {
                 yhi = yhi.max(m + sd);
             }
         }
-        for &(_, v) in &self.points {
+        for &v in self.points.iter().map(|(_, v)| v).chain(&self.baselines) {
             ylo = ylo.min(v);
             yhi = yhi.max(v);
         }
@@ -586,6 +637,15 @@ impl Chart for SettingPlot {
                 padded(ylo, yhi),
             )
             .map_err(e)?;
+        let corner = legend_corner(
+            self.points.iter().copied().chain(
+                self.series
+                    .iter()
+                    .flat_map(|(_, pts)| pts.iter().map(|&(x, m, _, _)| (x, m))),
+            ),
+            &(xlo..xhi),
+            &padded(ylo, yhi),
+        );
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -611,6 +671,22 @@ impl Chart for SettingPlot {
             .map_err(e)?
             .label("single run")
             .legend(|(x, y)| Circle::new((x + 10, y), 3, RGBColor(120, 120, 120).filled()));
+        let black = BLACK.stroke_width(2);
+        for (j, &b) in self.baselines.iter().enumerate() {
+            let series = chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(xlo, b), (xhi, b)],
+                    10,
+                    6,
+                    black,
+                ))
+                .map_err(e)?;
+            if j == 0 {
+                series
+                    .label("majority baseline")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
+            }
+        }
         let ns = self.series.len();
         for (i, (label, pts)) in self.series.iter().enumerate() {
             let c = color(i);
@@ -640,7 +716,7 @@ impl Chart for SettingPlot {
                 .label(format!("{label}: mean ± std"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 6, c.filled()));
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
+        draw_legend(&mut chart, corner)
     }
 }
 
@@ -770,7 +846,7 @@ pub fn render_plots(
     };
     let loss = curves(|r| &r.train_loss);
     if !loss.is_empty() {
-        let title = "Training loss of every run (failed runs in red)";
+        let title = "Training loss of every run (failed runs dashed)";
         out.push(render(
             dir,
             "train_loss",
@@ -784,7 +860,7 @@ pub fn render_plots(
     }
     let dev = curves(|r| &r.dev_scores);
     if !dev.is_empty() {
-        let title = "Dev score over training (failed runs in red)";
+        let title = "Dev score over training (failed runs dashed)";
         out.push(render(
             dir,
             "dev_score",
@@ -796,6 +872,15 @@ pub fn render_plots(
             },
         )?);
     }
+    let baselines = {
+        let mut b: Vec<f64> = grouped
+            .iter()
+            .flat_map(|(_, runs)| runs.iter().filter_map(|r| r.baseline))
+            .collect();
+        b.sort_by(f64::total_cmp);
+        b.dedup();
+        b
+    };
     let freeze: BTreeSet<usize> = input.runs.iter().filter_map(|r| r.freeze_layers).collect();
     if freeze.len() > 1 {
         let (series, points) = setting_series(&grouped, |r| r.freeze_layers, |k| *k as f64);
@@ -811,6 +896,7 @@ pub fn render_plots(
                 categories: None,
                 series,
                 points,
+                baselines: baselines.clone(),
             },
         )?);
     }
@@ -846,8 +932,32 @@ pub fn render_plots(
                 categories: Some(order.iter().map(|m| feature_label(m)).collect()),
                 series,
                 points,
+                baselines,
             },
         )?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legend_avoids_the_data() {
+        // Scores falling with depth: the lower right holds the last group, the upper right is
+        // free.
+        let pts = [
+            (0.0, 0.7),
+            (4.0, 0.65),
+            (8.0, 0.6),
+            (12.0, 0.527),
+            (12.0, 0.53),
+        ];
+        let corner = legend_corner(pts.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::UpperRight));
+        let rising = pts.map(|(x, y)| (12.0 - x, y));
+        let corner = legend_corner(rising.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::LowerRight));
+    }
 }

@@ -5,9 +5,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hypothesis::Degenerate;
 use crate::load::ReportInput;
 use crate::plots::{render_plots, PlotFile};
-use crate::summary::{summarize, GroupSummary, ReportOptions, ReportSummary};
+use crate::summary::{
+    summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress, ReportOptions,
+    ReportSummary, Tested,
+};
 use crate::StatsError;
 
 /// A rendered-anywhere table: Markdown, HTML and fixed-width text share it.
@@ -192,38 +196,51 @@ fn comparison_table(s: &ReportSummary) -> Table {
         .comparisons
         .iter()
         .map(|c| {
-            let lev = |t: Option<crate::TestResult>| match t {
-                Some(t) => format!("{:.3}, {}", t.statistic, p(t.p)),
-                None => "n/a".into(),
+            let lev = |t: &Tested<crate::TestResult>| match t {
+                Ok(t) => format!("{:.3}, {}", t.statistic, p(t.p)),
+                Err(d) => d.cell(),
             };
-            let verdict = match c.aso {
-                Some(a) if a.eps_min_ab < tau => format!("{} ≻ {}", c.a, c.b),
-                Some(a) if a.eps_min_ba < tau => format!("{} ≻ {}", c.b, c.a),
-                Some(_) => "neither".into(),
-                None => "n/a".into(),
-            };
+            let (eps_ab, eps_ba) = aso_cells(c, Degenerate::cell);
             vec![
                 c.a.clone(),
                 c.b.clone(),
-                lev(c.levene_mean),
-                lev(c.levene_median),
-                c.welch
-                    .map(|w| format!("{:.3} ({:.1}), {}", w.t, w.df, p(w.p)))
-                    .unwrap_or_else(|| "n/a".into()),
-                c.mann_whitney
-                    .map(|m| format!("{}, {}", m.u, p(m.p)))
-                    .unwrap_or_else(|| "n/a".into()),
-                c.aso
-                    .map(|a| format!("{:.3}", a.eps_min_ab))
-                    .unwrap_or_else(|| "n/a".into()),
-                c.aso
-                    .map(|a| format!("{:.3}", a.eps_min_ba))
-                    .unwrap_or_else(|| "n/a".into()),
-                verdict,
+                lev(&c.levene_mean),
+                lev(&c.levene_median),
+                match &c.welch {
+                    Ok(w) => format!("{:.3} ({:.1}), {}", w.t, w.df, p(w.p)),
+                    Err(d) => d.cell(),
+                },
+                match &c.mann_whitney {
+                    Ok(m) => format!("{}, {}", m.u, p(m.p)),
+                    Err(d) => d.cell(),
+                },
+                eps_ab,
+                eps_ba,
+                aso_verdict(c, tau),
             ]
         })
         .collect();
     Table { headers, rows }
+}
+
+/// ε_min(A,B) and ε_min(B,A); a degenerate ASO gives its reason in the first cell only.
+fn aso_cells(c: &Comparison, cell: fn(&Degenerate) -> String) -> (String, String) {
+    match &c.aso {
+        Ok(a) => (
+            format!("{:.3}", a.eps_min_ab),
+            format!("{:.3}", a.eps_min_ba),
+        ),
+        Err(d) => (cell(d), "n/a: degenerate".into()),
+    }
+}
+
+fn aso_verdict(c: &Comparison, tau: f64) -> String {
+    match &c.aso {
+        Ok(a) if a.eps_min_ab < tau => format!("{} ≻ {}", c.a, c.b),
+        Ok(a) if a.eps_min_ba < tau => format!("{} ≻ {}", c.b, c.a),
+        Ok(_) => "neither".into(),
+        Err(_) => "n/a".into(),
+    }
 }
 
 /// Expected maximum at n = 1, 2, 3, 5, 10, 20, … up to each group's N.
@@ -240,13 +257,16 @@ fn expected_max_table(s: &ReportSummary) -> Table {
         .iter()
         .map(|g| {
             let mut r = vec![g.group.clone()];
-            r.extend(ns.iter().map(|&n| match g.expected_max.get(n - 1) {
-                Some(e) => format!(
-                    "{:.4} ± {:.4} / {:.4}",
-                    e.with_replacement, e.with_replacement_sd, e.without_replacement
-                ),
-                None => "–".into(),
-            }));
+            r.extend(
+                ns.iter()
+                    .map(|&n| match g.expected_max.iter().find(|e| e.n == n) {
+                        Some(e) => format!(
+                            "{:.4} ± {:.4} / {:.4}",
+                            e.with_replacement, e.with_replacement_sd, e.without_replacement
+                        ),
+                        None => "–".into(),
+                    }),
+            );
             r
         })
         .collect();
@@ -265,9 +285,9 @@ fn seed_table(s: &ReportSummary) -> Option<Table> {
                 format!("{:.1}%", v.share_data * 100.0),
                 format!("{:.1}%", v.share_residual * 100.0),
             ]),
-            (None, Some(n)) => Some(vec![
+            (None, Some(d)) => Some(vec![
                 g.group.clone(),
-                n.clone(),
+                d.cell(),
                 "–".into(),
                 "–".into(),
                 "–".into(),
@@ -319,6 +339,8 @@ pub struct SummaryRow {
     pub errors: usize,
     pub interrupted: usize,
     pub non_finite: usize,
+    /// CSV rows whose score is not a number.
+    pub unreadable: usize,
     pub baseline: Option<f64>,
     pub mean: Option<f64>,
     pub std: Option<f64>,
@@ -355,6 +377,7 @@ pub fn summary_rows(s: &ReportSummary) -> Vec<SummaryRow> {
                 errors: g.errors,
                 interrupted: g.interrupted,
                 non_finite: g.non_finite,
+                unreadable: g.unreadable,
                 baseline: g.baseline,
                 mean: st.map(|d| d.mean),
                 std: st.and_then(|d| d.std),
@@ -398,24 +421,25 @@ pub fn terminal_table(s: &ReportSummary) -> String {
                 .comparisons
                 .iter()
                 .map(|c| {
-                    let pv = |x: Option<f64>| x.map(p).unwrap_or_else(|| "n/a".into());
+                    let pv = |x: Result<f64, &Degenerate>| match x {
+                        Ok(v) => p(v),
+                        Err(d) => d.short_cell(),
+                    };
+                    let (eps_ab, eps_ba) = aso_cells(c, Degenerate::short_cell);
                     vec![
                         c.a.clone(),
                         c.b.clone(),
-                        pv(c.levene_mean.map(|t| t.p)),
-                        pv(c.levene_median.map(|t| t.p)),
-                        pv(c.welch.map(|t| t.p)),
-                        pv(c.mann_whitney.map(|t| t.p)),
-                        c.aso
-                            .map(|a| format!("{:.3}", a.eps_min_ab))
-                            .unwrap_or("n/a".into()),
-                        c.aso
-                            .map(|a| format!("{:.3}", a.eps_min_ba))
-                            .unwrap_or("n/a".into()),
+                        pv(c.levene_mean.as_ref().map(|t| t.p)),
+                        pv(c.levene_median.as_ref().map(|t| t.p)),
+                        pv(c.welch.as_ref().map(|t| t.p)),
+                        pv(c.mann_whitney.as_ref().map(|t| t.p)),
+                        eps_ab,
+                        eps_ba,
                     ]
                 })
                 .collect(),
         };
+        out += &format!("\nPairs compared: {}.\n", s.pair_rule);
         out += "\n";
         out += &t.text();
     }
@@ -461,6 +485,11 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         s.comparisons.len(),
         s.options.bootstrap_iterations
     ));
+    v.push(format!("Pairs compared: {}.", s.pair_rule));
+    v.push(
+        "n/a: degenerate (…): the test's input is degenerate (constant groups, zero within-group spread, too few runs) and any p-value would be an artifact; see the stab-stats `hypothesis` docs for the rules and where they differ from SciPy."
+            .into(),
+    );
     v
 }
 
@@ -560,17 +589,46 @@ pub fn write_report(
     input: &ReportInput,
     opts: &ReportOptions,
 ) -> Result<ReportSummary, StatsError> {
+    write_report_with_progress(out_dir, input, opts, &NoProgress)
+}
+
+/// [`write_report`], reporting progress of the long stages.
+pub fn write_report_with_progress(
+    out_dir: &Path,
+    input: &ReportInput,
+    opts: &ReportOptions,
+    progress: &dyn Progress,
+) -> Result<ReportSummary, StatsError> {
     if !(opts.confidence_level > 0.0 && opts.confidence_level < 1.0) {
         return Err(StatsError::Options(format!(
             "confidence level must lie in (0, 1), got {}",
             opts.confidence_level
         )));
     }
+    if opts.top_k < 2 {
+        return Err(StatsError::Options(format!(
+            "--top-k must be at least 2 (a pair), got {}",
+            opts.top_k
+        )));
+    }
+    if let Some(base) = &opts.baseline_group {
+        if !input.runs.iter().any(|r| &r.group == base) {
+            let mut groups: Vec<&str> = input.runs.iter().map(|r| r.group.as_str()).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            let shown: Vec<String> = groups.iter().take(20).map(|g| format!("`{g}`")).collect();
+            return Err(StatsError::Options(format!(
+                "baseline group `{base}` is not a group of the input (groups: {}{})",
+                shown.join(", "),
+                if groups.len() > 20 { ", …" } else { "" }
+            )));
+        }
+    }
     std::fs::create_dir_all(out_dir).map_err(|source| StatsError::Write {
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let mut s = summarize(input, opts);
+    let mut s = summarize_with_progress(input, opts, progress);
     let plots = if opts.plots {
         render_plots(&out_dir.join("plots"), input, &s, opts)?
     } else {
@@ -610,24 +668,32 @@ pub fn write_report(
         "aso_eps_min_ab",
         "aso_eps_min_ba",
     ]);
-    let o = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    // A degenerate test: empty statistic, the reason in the p-value's cell.
+    fn cols<T>(t: &Tested<T>, stats: &[fn(&T) -> f64], p: fn(&T) -> f64) -> Vec<String> {
+        match t {
+            Ok(v) => stats
+                .iter()
+                .map(|f| f(v).to_string())
+                .chain([p(v).to_string()])
+                .collect(),
+            Err(d) => vec![String::new(); stats.len()]
+                .into_iter()
+                .chain([d.cell()])
+                .collect(),
+        }
+    }
     for c in &s.comparisons {
-        w.write_record([
-            c.a.clone(),
-            c.b.clone(),
-            o(c.levene_mean.map(|t| t.statistic)),
-            o(c.levene_mean.map(|t| t.p)),
-            o(c.levene_median.map(|t| t.statistic)),
-            o(c.levene_median.map(|t| t.p)),
-            o(c.welch.map(|t| t.t)),
-            o(c.welch.map(|t| t.df)),
-            o(c.welch.map(|t| t.p)),
-            o(c.mann_whitney.map(|t| t.u)),
-            o(c.mann_whitney.map(|t| t.p)),
-            o(c.aso.map(|a| a.eps_min_ab)),
-            o(c.aso.map(|a| a.eps_min_ba)),
-        ])
-        .map_err(|source| StatsError::Csv {
+        let mut row = vec![c.a.clone(), c.b.clone()];
+        row.extend(cols(&c.levene_mean, &[|t| t.statistic], |t| t.p));
+        row.extend(cols(&c.levene_median, &[|t| t.statistic], |t| t.p));
+        row.extend(cols(&c.welch, &[|t| t.t, |t| t.df], |t| t.p));
+        row.extend(cols(&c.mann_whitney, &[|t| t.u], |t| t.p));
+        let (ab, ba) = match &c.aso {
+            Ok(a) => (a.eps_min_ab.to_string(), a.eps_min_ba.to_string()),
+            Err(d) => (d.cell(), d.cell()),
+        };
+        row.extend([ab, ba]);
+        w.write_record(&row).map_err(|source| StatsError::Csv {
             path: cmp_path.clone(),
             source,
         })?;

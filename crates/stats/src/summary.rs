@@ -8,9 +8,10 @@ use crate::anova::{seed_variance, SeedVariance};
 use crate::aso::{aso, AsoOptions, AsoResult};
 use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions};
 use crate::describe::{describe, Describe};
-use crate::expected_max::{expected_max_curve, ExpectedMax};
+use crate::expected_max::{expected_max_at, report_ns, ExpectedMax};
 use crate::hypothesis::{
-    levene, mann_whitney, welch, LeveneCenter, MannWhitneyResult, TestResult, WelchResult,
+    levene, mann_whitney, welch, Degenerate, LeveneCenter, MannWhitneyResult, TestResult,
+    WelchResult,
 };
 use crate::load::{InputProblem, Outcome, ReportInput, RunEntry};
 
@@ -31,6 +32,11 @@ pub struct ReportOptions {
     pub plots: bool,
     /// Title of report.md / report.html.
     pub title: String,
+    /// Compare every other group against this one only (`--baseline-group`).
+    pub baseline_group: Option<String>,
+    /// Without a baseline group, all pairs among at most this many groups: the `top_k` with the
+    /// highest mean score when there are more (`--top-k`). All-pairs ASO is quadratic.
+    pub top_k: usize,
 }
 
 impl Default for ReportOptions {
@@ -43,6 +49,8 @@ impl Default for ReportOptions {
             baseline: None,
             plots: true,
             title: "Fine-tuning stability report".into(),
+            baseline_group: None,
+            top_k: 10,
         }
     }
 }
@@ -64,45 +72,108 @@ pub struct GroupSummary {
     pub non_finite: usize,
     /// Finished runs without a score.
     pub missing_score: usize,
+    /// CSV rows whose score is not a number.
+    pub unreadable: usize,
     /// The majority baseline when the group's runs agree on one.
     pub baseline: Option<f64>,
     /// `None` when no run has a score.
     pub stats: Option<Describe>,
     pub ci: Option<BootstrapCis>,
+    /// The expected-maximum curve at n = 1..=100, then ~100 log-spaced n up to N (always N).
     pub expected_max: Vec<ExpectedMax>,
     pub seed_variance: Option<SeedVariance>,
     /// Why there is no seed-variance decomposition, when the group varies both seeds.
-    pub seed_variance_note: Option<String>,
+    pub seed_variance_note: Option<Degenerate>,
     /// Plain-language caveats (single run, no scores, mixed baselines …).
     pub notes: Vec<String>,
     /// The scores used (ascending run order as loaded).
     pub scores: Vec<f64>,
 }
 
-/// Comparison of two groups A and B.
+/// A test's result, or why its input is degenerate.
+pub type Tested<T> = Result<T, Degenerate>;
+
+/// report.json spelling of a [`Tested`]: the result's fields, or `{"degenerate": {kind, reason}}`.
+mod tested {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr<T> {
+        Degenerate { degenerate: Degenerate },
+        Done(T),
+    }
+
+    pub fn serialize<T: Serialize + Clone, S: Serializer>(
+        v: &Tested<T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Ok(t) => Repr::Done(t.clone()),
+            Err(d) => Repr::Degenerate {
+                degenerate: d.clone(),
+            },
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Tested<T>, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::Done(t) => Ok(t),
+            Repr::Degenerate { degenerate } => Err(degenerate),
+        })
+    }
+}
+
+/// Comparison of two groups A and B. A test whose input is degenerate holds the reason
+/// instead of a result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub a: String,
     pub b: String,
     /// Levene's test with the mean as centre.
-    pub levene_mean: Option<TestResult>,
+    #[serde(with = "tested")]
+    pub levene_mean: Tested<TestResult>,
     /// Brown–Forsythe: Levene's test with the median as centre.
-    pub levene_median: Option<TestResult>,
-    pub welch: Option<WelchResult>,
-    pub mann_whitney: Option<MannWhitneyResult>,
-    pub aso: Option<AsoResult>,
+    #[serde(with = "tested")]
+    pub levene_median: Tested<TestResult>,
+    #[serde(with = "tested")]
+    pub welch: Tested<WelchResult>,
+    #[serde(with = "tested")]
+    pub mann_whitney: Tested<MannWhitneyResult>,
+    #[serde(with = "tested")]
+    pub aso: Tested<AsoResult>,
     pub notes: Vec<String>,
 }
 
 impl Comparison {
     /// Levene's result for a given centre.
-    pub fn levene(&self, center: LeveneCenter) -> Option<TestResult> {
+    pub fn levene(&self, center: LeveneCenter) -> &Tested<TestResult> {
         match center {
-            LeveneCenter::Mean => self.levene_mean,
-            LeveneCenter::Median => self.levene_median,
+            LeveneCenter::Mean => &self.levene_mean,
+            LeveneCenter::Median => &self.levene_median,
         }
     }
 }
+
+/// Receives progress of long work; `stab` draws it as a progress bar. Every method has a
+/// no-op default.
+pub trait Progress: Sync {
+    /// A stage of `total` steps begins.
+    fn start(&self, _stage: &str, _total: usize) {}
+    /// `n` more steps of the current stage are done.
+    fn advance(&self, _n: usize) {}
+    /// The current stage is done.
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// Everything a report shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,8 +182,10 @@ pub struct ReportSummary {
     pub grouping: String,
     pub metric: Option<String>,
     pub options: ReportOptions,
-    /// Confidence level ASO used after the Bonferroni correction over all pairs.
+    /// Confidence level ASO used after the Bonferroni correction over the pairs compared.
     pub aso_confidence: f64,
+    /// Which pairs of groups were compared, in words.
+    pub pair_rule: String,
     pub groups: Vec<GroupSummary>,
     pub comparisons: Vec<Comparison>,
     /// Inputs that could not be used.
@@ -202,6 +275,12 @@ fn summarize_group(
             "{non_finite} run(s) with a NaN/infinite score excluded"
         ));
     }
+    let unreadable = count(Outcome::Unreadable);
+    if unreadable > 0 {
+        notes.push(format!(
+            "{unreadable} row(s) whose score is not a number excluded"
+        ));
+    }
     if missing_score > 0 {
         notes.push(format!("{missing_score} finished run(s) without a score"));
     }
@@ -235,7 +314,7 @@ fn summarize_group(
     let (seed_variance, seed_variance_note) = if varies(|s| s.0) && varies(|s| s.1) {
         match seed_variance(&seeds) {
             Ok(v) => (Some(v), None),
-            Err(e) => (None, Some(e)),
+            Err(d) => (None, Some(d)),
         }
     } else {
         (None, None)
@@ -250,10 +329,11 @@ fn summarize_group(
         interrupted: count(Outcome::Interrupted),
         non_finite,
         missing_score,
+        unreadable,
         baseline: (baselines.len() == 1).then(|| baselines[0]),
         stats: describe(&scores),
         ci: bootstrap_cis(&scores, &boot, salt),
-        expected_max: expected_max_curve(&scores),
+        expected_max: expected_max_at(&scores, &report_ns(scores.len())),
         seed_variance,
         seed_variance_note,
         notes,
@@ -261,14 +341,79 @@ fn summarize_group(
     }
 }
 
+/// Which pairs of groups to compare: indices into `comparable`, and the rule in words.
+fn select_pairs(
+    comparable: &[&GroupSummary],
+    opts: &ReportOptions,
+) -> (Vec<(usize, usize)>, String) {
+    let k = comparable.len();
+    if let Some(base) = &opts.baseline_group {
+        if let Some(b) = comparable.iter().position(|g| &g.group == base) {
+            let pairs = (0..k)
+                .filter(|&i| i != b)
+                .map(|i| if i < b { (i, b) } else { (b, i) })
+                .collect();
+            return (
+                pairs,
+                format!("every group against the baseline group `{base}`"),
+            );
+        }
+    }
+    let all = |idx: &[usize]| -> Vec<(usize, usize)> {
+        idx.iter()
+            .enumerate()
+            .flat_map(|(x, &i)| idx[x + 1..].iter().map(move |&j| (i, j)))
+            .collect()
+    };
+    let top_k = opts.top_k.max(2);
+    if k <= top_k {
+        return (
+            all(&(0..k).collect::<Vec<_>>()),
+            "all pairs of groups".into(),
+        );
+    }
+    let mut by_mean: Vec<usize> = (0..k).collect();
+    let mean = |i: usize| {
+        comparable[i]
+            .stats
+            .as_ref()
+            .map_or(f64::NEG_INFINITY, |d| d.mean)
+    };
+    by_mean.sort_by(|&i, &j| mean(j).total_cmp(&mean(i)).then(i.cmp(&j)));
+    by_mean.truncate(top_k);
+    by_mean.sort_unstable();
+    (
+        all(&by_mean),
+        format!(
+            "all pairs among the {top_k} groups with the highest mean score (of {k} groups with scores); \
+             --top-k N or --baseline-group G to change"
+        ),
+    )
+}
+
 /// Computes every statistic of the report (no files are written).
 pub fn summarize(input: &ReportInput, opts: &ReportOptions) -> ReportSummary {
+    summarize_with_progress(input, opts, &NoProgress)
+}
+
+/// [`summarize`], reporting progress of the long stages.
+pub fn summarize_with_progress(
+    input: &ReportInput,
+    opts: &ReportOptions,
+    progress: &dyn Progress,
+) -> ReportSummary {
     let grouped = grouped_runs(input, opts);
+    progress.start("group statistics", grouped.len());
     let groups: Vec<GroupSummary> = grouped
         .iter()
         .enumerate()
-        .map(|(i, (l, runs))| summarize_group(l, runs, opts, i as u64))
+        .map(|(i, (l, runs))| {
+            let g = summarize_group(l, runs, opts, i as u64);
+            progress.advance(1);
+            g
+        })
         .collect();
+    progress.finish();
     let mut notes = Vec::new();
     let total_scored: usize = groups.iter().map(|g| g.n).sum();
     if input.runs.is_empty() {
@@ -277,8 +422,16 @@ pub fn summarize(input: &ReportInput, opts: &ReportOptions) -> ReportSummary {
         notes.push("no finished run with a score: nothing to summarise".into());
     }
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
+    if let Some(base) = &opts.baseline_group {
+        if !comparable.iter().any(|g| &g.group == base) {
+            notes.push(format!(
+                "baseline group `{base}` has no scored run: no baseline comparisons"
+            ));
+        }
+    }
     let k = comparable.len();
-    let num_comparisons = (k * k.saturating_sub(1) / 2).max(1);
+    let (pairs, pair_rule) = select_pairs(&comparable, opts);
+    let num_comparisons = pairs.len().max(1);
     let aso_opts = AsoOptions {
         confidence_level: opts.confidence_level,
         num_comparisons,
@@ -290,40 +443,31 @@ pub fn summarize(input: &ReportInput, opts: &ReportOptions) -> ReportSummary {
     if num_comparisons > 1 {
         aso_confidence += (1.0 - aso_confidence) / num_comparisons as f64;
     }
-    let mut comparisons = Vec::new();
-    for i in 0..k {
-        for j in i + 1..k {
-            let (a, b) = (comparable[i], comparable[j]);
-            let mut cnotes = Vec::new();
-            // A single run has no spread: comparing variances against it is meaningless even
-            // where the formula yields a number.
-            let both_vary = a.n >= 2 && b.n >= 2;
-            if !both_vary {
-                cnotes.push("fewer than 2 runs in a group: variance tests undefined".into());
-            }
-            let salt = 1_000_003 + (i * k + j) as u64;
-            comparisons.push(Comparison {
-                a: a.group.clone(),
-                b: b.group.clone(),
-                levene_mean: both_vary
-                    .then(|| levene(&[&a.scores, &b.scores], LeveneCenter::Mean))
-                    .flatten(),
-                levene_median: both_vary
-                    .then(|| levene(&[&a.scores, &b.scores], LeveneCenter::Median))
-                    .flatten(),
-                welch: welch(&a.scores, &b.scores),
-                mann_whitney: mann_whitney(&a.scores, &b.scores),
-                aso: aso(&a.scores, &b.scores, &aso_opts, salt),
-                notes: cnotes,
-            });
-        }
+    progress.start("pairwise tests and ASO", pairs.len());
+    let mut comparisons = Vec::with_capacity(pairs.len());
+    for &(i, j) in &pairs {
+        let (a, b) = (comparable[i], comparable[j]);
+        let salt = 1_000_003 + (i * k + j) as u64;
+        comparisons.push(Comparison {
+            a: a.group.clone(),
+            b: b.group.clone(),
+            levene_mean: levene(&[&a.scores, &b.scores], LeveneCenter::Mean),
+            levene_median: levene(&[&a.scores, &b.scores], LeveneCenter::Median),
+            welch: welch(&a.scores, &b.scores),
+            mann_whitney: mann_whitney(&a.scores, &b.scores),
+            aso: aso(&a.scores, &b.scores, &aso_opts, salt),
+            notes: Vec::new(),
+        });
+        progress.advance(1);
     }
+    progress.finish();
     ReportSummary {
         source: input.source.clone(),
         grouping: input.grouping.clone(),
         metric: input.metric.clone(),
         options: opts.clone(),
         aso_confidence,
+        pair_rule,
         groups,
         comparisons,
         problems: input.problems.clone(),

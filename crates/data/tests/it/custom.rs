@@ -1,6 +1,6 @@
 //! Custom tasks described by a TOML file.
 
-use stab_data::{task, DataError, Label, TaskKind};
+use stab_data::{check, task, DataError, Label, TaskKind};
 use tempfile::tempdir;
 
 use crate::util::{examples, write};
@@ -183,4 +183,46 @@ fn bad_descriptions() {
         .load_split(dir.path(), "train")
         .unwrap_err();
     assert!(matches!(err, DataError::TaskSpec { .. }), "{err}");
+}
+
+/// Issue 15, item 3: `stab data check` accepts a custom task description as `stab run --task`
+/// does (it used to fail listing the .toml as a directory).
+#[test]
+fn data_check_accepts_a_task_toml() {
+    let dir = tempdir().unwrap();
+    write(
+        dir.path(),
+        "data/train.csv",
+        "review,label\nGreat,pos\nBad,neg\nMeh,neg\n",
+    );
+    write(
+        dir.path(),
+        "data/dev.csv",
+        "review,label\nFine,pos\nAwful,neg\nOk,neg\n",
+    );
+    let desc = write(
+        dir.path(),
+        "reviews.toml",
+        "name = \"reviews\"\ntrain = \"data/train.csv\"\ndev = \"data/dev.csv\"\ntext_columns = [\"review\"]\nlabel_column = \"label\"\nlabels = [\"neg\", \"pos\"]\n",
+    );
+    let report = check(&desc).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.tasks.len(), 1);
+    let t = &report.tasks[0];
+    assert_eq!(t.task, "reviews");
+    assert_eq!(t.splits.iter().map(|s| s.rows).collect::<Vec<_>>(), [3, 3]);
+    assert_eq!(t.baselines.len(), 1);
+    assert_eq!(t.baselines[0].prediction, "neg");
+    let text = report.to_string();
+    assert!(text.contains("majority baseline on dev"), "{text}");
+
+    // A malformed row is reported with file and line, as for a data folder.
+    write(
+        dir.path(),
+        "data/dev.csv",
+        "review,label\nFine,pos\nAwful,what\n",
+    );
+    let report = check(&desc).unwrap();
+    assert!(!report.is_ok());
+    assert!(report.to_string().contains("dev.csv"), "{report}");
 }

@@ -39,8 +39,13 @@ fn single_run_group_says_std_undefined() {
         .iter()
         .find(|c| c.b == "lonely" || c.a == "lonely")
         .unwrap();
-    assert!(c.welch.is_none() && c.levene_mean.is_none());
-    assert!(!c.notes.is_empty());
+    for d in [
+        c.welch.as_ref().unwrap_err(),
+        c.levene_mean.as_ref().unwrap_err(),
+    ] {
+        assert_eq!(d.kind, DegenerateKind::TooFewRuns);
+        assert!(d.reason.contains("1 run"), "{d}");
+    }
 }
 
 #[test]
@@ -123,4 +128,75 @@ fn empty_input_gives_an_empty_report() {
     let s = write_report(out.path(), &input, &opts()).unwrap();
     assert!(s.groups.is_empty());
     assert!(s.notes.iter().any(|n| n.contains("no usable runs")));
+}
+
+fn csv(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.csv");
+    std::fs::write(&p, text).unwrap();
+    (dir, p)
+}
+
+/// Issue 14, item 4: a row with more fields than the header was used silently.
+#[test]
+fn issue14_ragged_rows_are_errors_naming_file_and_line() {
+    for text in [
+        "g,score\na,0.7\na,0.71,extra\nb,0.6\n",
+        "g,seed,score\na,1,0.7\na,0.71\nb,2,0.6\n",
+    ] {
+        let (_d, p) = csv(text);
+        let e = load_scores_csv(&p, "g", "score", None).unwrap_err();
+        assert!(matches!(e, StatsError::RaggedRow { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("{}:3", p.display())), "{msg}");
+        assert!(msg.contains("the header has"), "{msg}");
+    }
+}
+
+/// Issue 14, item 4: a non-numeric score was dropped and its group said `n 10`, not
+/// `10 of 11`.
+#[test]
+fn issue14_unreadable_score_is_counted_in_its_group() {
+    let mut text = String::from("g,score\n");
+    for i in 0..10 {
+        text += &format!("a,{}\n", 0.7 + i as f64 * 0.01);
+    }
+    text += "a,oops\nb,0.6\nb,0.61\n";
+    let (_d, p) = csv(&text);
+    let input = load_scores_csv(&p, "g", "score", None).unwrap();
+    assert_eq!(input.problems.len(), 1);
+    assert!(input.problems[0].location.ends_with(":12"));
+    let s = summarize(&input, &opts());
+    let a = &s.groups[0];
+    assert_eq!((a.runs, a.n, a.unreadable), (11, 10, 1));
+    let t = terminal_table(&s);
+    let row = t.lines().find(|l| l.starts_with("a ")).unwrap();
+    assert!(row.contains("10 of 11"), "{t}");
+    assert!(a.notes.iter().any(|n| n.contains("not a number")), "{a:?}");
+}
+
+/// Issue 14, item 4: a header-only file exited 0 with an empty report.
+#[test]
+fn issue14_empty_csv_is_an_error() {
+    for text in ["g,score\n", "g,score", ""] {
+        let (_d, p) = csv(text);
+        let e = load_scores_csv(&p, "g", "score", None).unwrap_err();
+        assert!(matches!(e, StatsError::EmptyInput { .. }), "{text:?}: {e}");
+        assert!(e.to_string().contains("nothing to compare"), "{e}");
+    }
+}
+
+#[test]
+fn unknown_baseline_group_is_an_error() {
+    let (_d, p) = csv("g,score\na,0.7\na,0.71\nb,0.6\nb,0.65\n");
+    let input = load_scores_csv(&p, "g", "score", None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = ReportOptions {
+        baseline_group: Some("c".into()),
+        ..opts()
+    };
+    let msg = write_report(out.path(), &input, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("`c`") && msg.contains("`a`, `b`"), "{msg}");
 }

@@ -1,4 +1,5 @@
 mod bad_input;
+mod degenerate;
 mod parity;
 mod report;
 mod util;
