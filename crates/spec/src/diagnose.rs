@@ -300,9 +300,8 @@ mod tests {
             "a syntax error is located too"
         );
         // A cross-field error points at the field it names.
-        assert!(
-            err("device = \"cpu\"\nprecision = \"bf16\"\n").starts_with("s.toml:2:13: precision: ")
-        );
+        assert!(err("feature_mode = \"off\"\nfeature_head = \"bilstm\"\n")
+            .starts_with("s.toml:2:16: feature_head: "));
     }
 
     #[test]
