@@ -448,8 +448,7 @@ mod tests {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let mut mix = ScalarMix::new(vs.root(), 4);
         tch::no_grad(|| {
-            let _ = mix
-                .weights
+            mix.weights
                 .copy_(&Tensor::from_slice(&[0f32, 0., 0., 2f32.ln() + 3f32.ln()]));
             let _ = mix.gamma.fill_(2.0);
         });
