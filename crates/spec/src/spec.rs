@@ -90,6 +90,19 @@ pub enum Pooling {
 
 /// Feature-based mode (Devlin et al. 2019 Table 7; Peters et al. 2019): the encoder is frozen,
 /// run without dropout, and only a head on top of these features is trained.
+///
+/// Table 7's rows are `embeddings`, `second-to-last`, `last`, `weighted-sum-last-four`,
+/// `concat-last-four` and `weighted-sum-all-layers`. Its two "weighted sum" rows are learned
+/// weightings: a scalar mix γ · Σ softmax(w)ᵢ hᵢ (Peters et al. 2018, ELMo; AllenNLP's
+/// `ScalarMix`), w = 0 and γ = 1 at the start, both trained with the head. The paper does not
+/// spell the weighting out; the scalar mix is the one its §5.3 cites (ELMo) and the one
+/// Peters et al. (2019) use for BERT features.
+///
+/// Two modes that predate this reading keep their names and their meaning, so old spec files,
+/// sweep files and run records (whose run ids hash the spec) stay valid and mean what they
+/// meant: `sum-last-four` is the *unweighted* sum, and `scalar-mix` mixes all L + 1 hidden
+/// states, the embeddings included (ELMo's and AllenNLP's convention) — neither is a Table 7
+/// row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureMode {
@@ -101,12 +114,32 @@ pub enum FeatureMode {
     Last,
     /// The second-to-last encoder layer.
     SecondToLast,
-    /// Sum of the last four encoder layers.
+    /// Unweighted sum of the last four encoder layers (not a Table 7 row: see
+    /// `weighted-sum-last-four`).
     SumLastFour,
+    /// Learned scalar mix of the last four encoder layers (Table 7 "weighted sum last four
+    /// hidden").
+    WeightedSumLastFour,
     /// Concatenation of the last four encoder layers (4 × hidden wide).
     ConcatLastFour,
-    /// Learned scalar mix of all hidden states: γ · Σ softmax(w)ᵢ hᵢ (Peters et al. 2018).
+    /// Learned scalar mix of the L encoder layers, embeddings excluded (Table 7 "weighted sum
+    /// all 12 layers" for BERT-base).
+    WeightedSumAllLayers,
+    /// Learned scalar mix of all L + 1 hidden states, the embeddings included (ELMo, AllenNLP;
+    /// not a Table 7 row: see `weighted-sum-all-layers`).
     ScalarMix,
+}
+
+impl FeatureMode {
+    /// Whether the head learns a scalar mix of the layers the mode reads.
+    pub fn learns_mix(self) -> bool {
+        matches!(
+            self,
+            FeatureMode::WeightedSumLastFour
+                | FeatureMode::WeightedSumAllLayers
+                | FeatureMode::ScalarMix
+        )
+    }
 }
 
 /// Head used in feature-based mode.
@@ -529,6 +562,41 @@ mod tests {
             RunSpec::resolve("nope", &toml::Table::new()),
             Err(SpecError::UnknownPreset(_))
         ));
+    }
+
+    /// Issue 10 item 5: Table 7's weighted sums are their own modes; the names that predate
+    /// them still parse, with their old meaning.
+    #[test]
+    fn issue10_feature_modes_keep_old_names_and_add_table_7_weighted_sums() {
+        for (name, mode, mix) in [
+            ("sum-last-four", FeatureMode::SumLastFour, false),
+            ("scalar-mix", FeatureMode::ScalarMix, true),
+            (
+                "weighted-sum-last-four",
+                FeatureMode::WeightedSumLastFour,
+                true,
+            ),
+            (
+                "weighted-sum-all-layers",
+                FeatureMode::WeightedSumAllLayers,
+                true,
+            ),
+            ("concat-last-four", FeatureMode::ConcatLastFour, false),
+        ] {
+            let o = over(&[("feature_mode", toml::Value::String(name.into()))]);
+            let s = RunSpec::resolve("devlin", &o).unwrap();
+            assert_eq!(s.feature_mode, mode, "{name}");
+            assert_eq!(mode.learns_mix(), mix, "{name}");
+            assert!(s
+                .canonical_json()
+                .contains(&format!("\"feature_mode\":\"{name}\"")));
+        }
+        let o = over(&[("feature_mode", toml::Value::String("weighted-sum".into()))]);
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(
+            err.contains("feature_mode") && err.contains("weighted-sum-last-four"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -720,13 +720,16 @@ impl Chart for SettingPlot {
     }
 }
 
-/// Order of Devlin et al. (2019) Table 7, fine-tuning last.
-const FEATURE_ORDER: [&str; 7] = [
+/// Order of Devlin et al. (2019) Table 7, fine-tuning last; the two modes that are not Table 7
+/// rows (the unweighted sum, the mix with the embeddings) beside their weighted counterparts.
+const FEATURE_ORDER: [&str; 9] = [
     "embeddings",
     "second-to-last",
     "last",
+    "weighted-sum-last-four",
     "sum-last-four",
     "concat-last-four",
+    "weighted-sum-all-layers",
     "scalar-mix",
     "off",
 ];

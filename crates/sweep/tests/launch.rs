@@ -318,6 +318,13 @@ fn example_sweeps_in_experiments_expand() {
     let c = load("feature-based-conll.toml");
     assert_eq!(c.runs.len(), 18);
     assert_eq!(c.groups()[0], "feature_mode=embeddings");
+    // Issue 10 item 5: the sweep runs Table 7's weighted sums, not the unweighted sum.
+    for mode in ["weighted-sum-last-four", "weighted-sum-all-layers"] {
+        assert!(c
+            .groups()
+            .contains(&format!("feature_mode={mode}").as_str()));
+    }
+    assert!(!c.groups().contains(&"feature_mode=sum-last-four"));
     // --data-dir wins over the file.
     let o = stab_sweep::Overrides {
         data_dir: Some("/d".into()),

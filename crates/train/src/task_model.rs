@@ -7,10 +7,26 @@
 //! an epoch costs only the head. Because [CLS] selection and mean pooling are linear, the
 //! scalar mix of pooled layers equals the pooled scalar mix, so sentence tasks cache one pooled
 //! vector per layer rather than every token of every layer.
+//!
+//! Table 7's "weighted sum" rows are a learned [`ScalarMix`] (γ · Σ softmax(w)ᵢ hᵢ, as ELMo
+//! and AllenNLP's `ScalarMix`) over the layers the mode reads: the last four encoder layers,
+//! or the L encoder layers without the embeddings. Its w and γ are variables under
+//! `scalar_mix`, handed to the optimizer with the head.
+//!
+//! The BiLSTM head runs on *packed* sequences ([`BiLstm`]): each sentence's words are fed to
+//! LibTorch's `lstm` over its own length only, as `torch.nn.utils.rnn.pack_padded_sequence`
+//! does. Over a zero-padded batch, the backward direction would start on the padding and carry
+//! a state built from it into every real word, so a word's prediction would depend on the
+//! length of the longest sentence in its batch — random in training, length-sorted in
+//! evaluation. Packing is exact: every direction of every layer sees exactly the sentence, so
+//! a sentence's logits are the same alone or in any batch (up to float summation order).
+//! Masking the output alone would not do (the backward state is already contaminated), and
+//! running one batch per length or reversing each valid prefix would need per-direction LSTMs
+//! of our own; packing keeps LibTorch's fused kernel and its parameter layout.
 
 use stab_bert::{BertInput, BertModel, LinearHead};
 use stab_spec::{FeatureHead, FeatureMode, Pooling};
-use tch::nn::{self, RNN};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 /// What the task predicts.
@@ -52,15 +68,18 @@ pub fn feature_layers(mode: FeatureMode, num_layers: usize) -> Vec<usize> {
         FeatureMode::Off | FeatureMode::Last => vec![l],
         FeatureMode::Embeddings => vec![0],
         FeatureMode::SecondToLast => vec![l.saturating_sub(1)],
-        FeatureMode::SumLastFour | FeatureMode::ConcatLastFour => {
-            (l.saturating_sub(3)..=l).collect()
-        }
+        // Encoder layers only (hidden state 0 is the embeddings), also on models with fewer
+        // than four layers.
+        FeatureMode::SumLastFour
+        | FeatureMode::WeightedSumLastFour
+        | FeatureMode::ConcatLastFour => (l.saturating_sub(3).max(1)..=l).collect(),
+        FeatureMode::WeightedSumAllLayers => (1..=l).collect(),
         FeatureMode::ScalarMix => (0..=l).collect(),
     }
 }
 
-/// Combines the selected layers' tensors ([.., H] each) into the feature a head reads; for
-/// scalar mix the layers are stacked on a new dimension −2 and mixed by the head.
+/// Combines the selected layers' tensors ([.., H] each) into the feature a head reads; for a
+/// learned mix the layers are stacked on a new dimension −2 and mixed by the head.
 pub fn combine_layers(mode: FeatureMode, layers: &[Tensor]) -> Tensor {
     match mode {
         FeatureMode::SumLastFour => layers
@@ -68,7 +87,7 @@ pub fn combine_layers(mode: FeatureMode, layers: &[Tensor]) -> Tensor {
             .skip(1)
             .fold(layers[0].shallow_clone(), |a, b| a + b),
         FeatureMode::ConcatLastFour => Tensor::cat(layers, -1),
-        FeatureMode::ScalarMix => Tensor::stack(layers, -2),
+        m if m.learns_mix() => Tensor::stack(layers, -2),
         _ => layers[0].shallow_clone(),
     }
 }
@@ -109,12 +128,103 @@ impl ScalarMix {
     }
 }
 
+/// Two-layer bidirectional LSTM over packed sequences (see the module docs).
+///
+/// The variables are tch's `nn::lstm` ones — same names (`weight_ih_l0`, …, `_reverse`), same
+/// order, same initialisation (Kaiming-uniform weights, zero biases) — so a run draws the
+/// same initial head as before packing.
+#[derive(Debug)]
+pub struct BiLstm {
+    weights: Vec<Tensor>,
+    hidden: i64,
+    layers: i64,
+}
+
+impl BiLstm {
+    pub fn new(p: &nn::Path, input: i64, hidden: i64, layers: i64) -> Self {
+        let mut weights = Vec::new();
+        for layer in 0..layers {
+            let in_dim = if layer == 0 { input } else { 2 * hidden };
+            for suffix in ["", "_reverse"] {
+                let kaiming = nn::init::DEFAULT_KAIMING_UNIFORM;
+                weights.push(p.var(
+                    &format!("weight_ih_l{layer}{suffix}"),
+                    &[4 * hidden, in_dim],
+                    kaiming,
+                ));
+                weights.push(p.var(
+                    &format!("weight_hh_l{layer}{suffix}"),
+                    &[4 * hidden, hidden],
+                    kaiming,
+                ));
+                for b in ["bias_ih", "bias_hh"] {
+                    weights.push(p.var(
+                        &format!("{b}_l{layer}{suffix}"),
+                        &[4 * hidden],
+                        nn::Init::Const(0.),
+                    ));
+                }
+            }
+        }
+        BiLstm {
+            weights,
+            hidden,
+            layers,
+        }
+    }
+
+    /// [B, T, F] zero-padded sequences of `lengths` → [B, T, 2·hidden], zeros past each length.
+    ///
+    /// Rows are sorted by decreasing length for packing and put back in their order after
+    /// (`enforce_sorted = false` in PyTorch). A length of 0 is run as 1 (its one step reads
+    /// padding; such a row has no word to predict).
+    pub fn forward_t(&self, x: &Tensor, lengths: &[i64], train: bool) -> Tensor {
+        let (b, t) = (x.size()[0], x.size()[1]);
+        assert_eq!(lengths.len() as i64, b, "one length per sequence");
+        if t == 0 {
+            return Tensor::zeros([b, 0, 2 * self.hidden], (x.kind(), x.device()));
+        }
+        let mut order: Vec<i64> = (0..b).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i as usize]));
+        let sorted_lengths: Vec<i64> = order
+            .iter()
+            .map(|&i| lengths[i as usize].clamp(1, t))
+            .collect();
+        let mut inverse = vec![0i64; b as usize];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i as usize] = pos as i64;
+        }
+        let device = x.device();
+        let sorted = x.index_select(0, &Tensor::from_slice(&order).to_device(device));
+        // Lengths and batch sizes stay on the CPU, as PyTorch's PackedSequence keeps them.
+        let (data, batch_sizes) =
+            sorted.internal_pack_padded_sequence(&Tensor::from_slice(&sorted_lengths), true);
+        let zeros = Tensor::zeros([2 * self.layers, b, self.hidden], (x.kind(), device));
+        let weights: Vec<&Tensor> = self.weights.iter().collect();
+        // `train` only selects cuDNN's training mode (its backward needs it); there is no
+        // inter-layer dropout.
+        let (out, _, _) = Tensor::lstm_data(
+            &data,
+            &batch_sizes,
+            &[&zeros, &zeros],
+            &weights,
+            true,
+            self.layers,
+            0.0,
+            train,
+            true,
+        );
+        let (padded, _) = Tensor::internal_pad_packed_sequence(&out, &batch_sizes, true, 0.0, t);
+        padded.index_select(0, &Tensor::from_slice(&inverse).to_device(device))
+    }
+}
+
 /// Head on cached features.
 #[derive(Debug)]
 pub struct FeatureModel {
     pub mode: FeatureMode,
     mix: Option<ScalarMix>,
-    lstm: Option<nn::LSTM>,
+    lstm: Option<BiLstm>,
     head: LinearHead,
 }
 
@@ -132,27 +242,18 @@ impl FeatureModel {
         lstm_hidden: i64,
         initializer_range: f64,
     ) -> Self {
-        let mix = (mode == FeatureMode::ScalarMix)
-            .then(|| ScalarMix::new(p / "scalar_mix", num_layers as i64 + 1));
+        let mix = mode.learns_mix().then(|| {
+            ScalarMix::new(
+                p / "scalar_mix",
+                feature_layers(mode, num_layers).len() as i64,
+            )
+        });
         let width = feature_width(mode, hidden, num_layers);
         let (lstm, head_in) = match head {
-            FeatureHead::Bilstm => {
-                // tch fixes an LSTM's train/eval mode at construction, so inter-layer dropout
-                // would also fire at evaluation: it is off, and the head's own dropout (train
-                // only) regularises the LSTM output instead.
-                let cfg = nn::RNNConfig {
-                    num_layers: 2,
-                    bidirectional: true,
-                    batch_first: true,
-                    dropout: 0.0,
-                    train: false,
-                    ..Default::default()
-                };
-                (
-                    Some(nn::lstm(p / "lstm", width, lstm_hidden, cfg)),
-                    2 * lstm_hidden,
-                )
-            }
+            FeatureHead::Bilstm => (
+                Some(BiLstm::new(&(p / "lstm"), width, lstm_hidden, 2)),
+                2 * lstm_hidden,
+            ),
             FeatureHead::Linear => (None, width),
         };
         FeatureModel {
@@ -169,27 +270,27 @@ impl FeatureModel {
         }
     }
 
-    /// Features [B, F] (sentences) or [B, W, F] (words) — with a layer dimension before F for
-    /// scalar mix — to outputs.
-    pub fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
+    /// Features [B, F] (sentences) or [B, W, F] (words, zero-padded past each sentence's
+    /// `lengths`) — with a layer dimension before F for a learned mix — to outputs. Word
+    /// features need their lengths when the head is a BiLSTM; a sentence is one step.
+    pub fn forward_t(&self, features: &Tensor, lengths: Option<&[i64]>, train: bool) -> Tensor {
         let x = match &self.mix {
             Some(m) => m.forward(features),
             None => features.shallow_clone(),
         };
+        let sentences = x.dim() == 2;
         let x = match &self.lstm {
-            Some(l) => {
-                let x = if x.dim() == 2 { x.unsqueeze(1) } else { x };
-                let (out, _) = l.seq(&x);
-                out
-            }
+            Some(l) if sentences => l
+                .forward_t(&x.unsqueeze(1), &vec![1; x.size()[0] as usize], train)
+                .squeeze_dim(1),
+            Some(l) => l.forward_t(
+                &x,
+                lengths.expect("word features come with their lengths"),
+                train,
+            ),
             None => x,
         };
-        let y = self.head.forward_t(&x, train);
-        if self.lstm.is_some() && features.dim() == 2 + usize::from(self.mix.is_some()) {
-            y.squeeze_dim(1)
-        } else {
-            y
-        }
+        self.head.forward_t(&x, train)
     }
 
     pub fn mix_weights(&self) -> Option<Vec<f64>> {
@@ -285,6 +386,162 @@ mod tests {
             vec![9, 10, 11, 12]
         );
         assert_eq!(feature_layers(FeatureMode::ScalarMix, 6).len(), 7);
+    }
+
+    /// Issue 10 item 5: "weighted sum of all 12 layers" mixes the 12 encoder layers (not the
+    /// 13 hidden states with the embeddings); "weighted sum of last four" is a learned mix of
+    /// the last four.
+    #[test]
+    fn issue10_weighted_sums_mix_encoder_layers_with_learned_weights() {
+        assert_eq!(
+            feature_layers(FeatureMode::WeightedSumAllLayers, 12),
+            (1..=12).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            feature_layers(FeatureMode::WeightedSumLastFour, 12),
+            vec![9, 10, 11, 12]
+        );
+        // Fewer than four layers: the encoder layers there are, never the embeddings.
+        assert_eq!(
+            feature_layers(FeatureMode::WeightedSumLastFour, 2),
+            vec![1, 2]
+        );
+        for (mode, mixed) in [
+            (FeatureMode::WeightedSumAllLayers, Some(12)),
+            (FeatureMode::WeightedSumLastFour, Some(4)),
+            (FeatureMode::ScalarMix, Some(13)),
+            (FeatureMode::SumLastFour, None),
+        ] {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let m = FeatureModel::new(
+                &vs.root(),
+                mode,
+                FeatureHead::Linear,
+                4,
+                12,
+                Output::Classes(2),
+                0.0,
+                3,
+                0.02,
+            );
+            let vars = vs.variables();
+            assert_eq!(
+                vars.get("scalar_mix.weights").map(|w| w.size()),
+                mixed.map(|n| vec![n]),
+                "{mode:?}"
+            );
+            assert_eq!(vars.contains_key("scalar_mix.gamma"), mixed.is_some());
+            assert_eq!(m.mix_weights().map(|w| w.len()), mixed.map(|n| n as usize));
+        }
+        // The weighted sum weighs: raising one layer's weight moves the mix towards it, where
+        // the unweighted sum stays the plain sum.
+        let layers: Vec<Tensor> = (1..=4)
+            .map(|k| Tensor::full([1, 2], k as f64, (Kind::Float, tch::Device::Cpu)))
+            .collect();
+        let sum = combine_layers(FeatureMode::SumLastFour, &layers);
+        assert_eq!(
+            Vec::<f32>::try_from(sum.view([-1])).unwrap(),
+            vec![10.0, 10.0]
+        );
+        let stacked = combine_layers(FeatureMode::WeightedSumLastFour, &layers);
+        assert_eq!(stacked.size(), vec![1, 4, 2]);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let mut mix = ScalarMix::new(vs.root(), 4);
+        tch::no_grad(|| {
+            mix.weights
+                .copy_(&Tensor::from_slice(&[0f32, 0., 0., 2f32.ln() + 3f32.ln()]));
+            let _ = mix.gamma.fill_(2.0);
+        });
+        // softmax(0, 0, 0, ln 6) = (1, 1, 1, 6)/9; γ = 2: 2·(1 + 2 + 3 + 24)/9 = 20/3.
+        let y = Vec::<f32>::try_from(mix.forward(&stacked).view([-1])).unwrap();
+        assert!((y[0] - 20.0 / 3.0).abs() < 1e-5, "{y:?}");
+    }
+
+    fn bilstm_model(seed: i64) -> (nn::VarStore, FeatureModel) {
+        tch::manual_seed(seed);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let m = FeatureModel::new(
+            &vs.root(),
+            FeatureMode::Last,
+            FeatureHead::Bilstm,
+            6,
+            2,
+            Output::Tags(3),
+            0.1,
+            5,
+            0.02,
+        );
+        (vs, m)
+    }
+
+    /// Issue 10 item 4: the BiLSTM reads each sentence over its own length, so its logits are
+    /// the same alone and zero-padded in a batch of longer sentences.
+    #[test]
+    fn issue10_bilstm_logits_do_not_depend_on_batch_padding() {
+        let (_vs, m) = bilstm_model(3);
+        let lengths = [7i64, 2, 5];
+        let sentences: Vec<Tensor> = lengths
+            .iter()
+            .map(|&l| Tensor::randn([l, 6], (Kind::Float, tch::Device::Cpu)))
+            .collect();
+        let padded: Vec<Tensor> = sentences
+            .iter()
+            .map(|s| s.constant_pad_nd([0, 0, 0, 7 - s.size()[0]]))
+            .collect();
+        let batch = Tensor::stack(&padded, 0);
+        let together = m.forward_t(&batch, Some(&lengths), false);
+        assert_eq!(together.size(), vec![3, 7, 3]);
+        for (row, s) in sentences.iter().enumerate() {
+            let l = lengths[row];
+            let alone = m.forward_t(&s.unsqueeze(0), Some(&[l]), false).get(0);
+            let in_batch = together.get(row as i64).narrow(0, 0, l);
+            let diff = (&alone - &in_batch).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "sentence {row}: {diff}");
+        }
+        // Reading the padding as words (the old behaviour) changes the short sentence's
+        // logits: the comparison above can fail.
+        let unpacked = m
+            .forward_t(&batch, Some(&[7, 7, 7]), false)
+            .get(1)
+            .narrow(0, 0, 2);
+        let alone = m
+            .forward_t(&sentences[1].unsqueeze(0), Some(&[2]), false)
+            .get(0);
+        assert!((&alone - &unpacked).abs().max().double_value(&[]) > 1e-4);
+    }
+
+    /// Packing changes what the LSTM reads, not what it computes: on a batch without padding
+    /// the head equals tch's `nn::lstm` with the same variables (same names, order and
+    /// initialisation as before packing).
+    #[test]
+    fn bilstm_matches_tch_lstm_without_padding() {
+        use tch::nn::RNN;
+        let (_vs, m) = bilstm_model(9);
+        tch::manual_seed(9);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let cfg = nn::RNNConfig {
+            num_layers: 2,
+            bidirectional: true,
+            batch_first: true,
+            train: false,
+            ..Default::default()
+        };
+        let reference = nn::lstm(vs.root() / "lstm", 6, 5, cfg);
+        let x = Tensor::randn([2, 4, 6], (Kind::Float, tch::Device::Cpu));
+        let ours = m.lstm.as_ref().unwrap().forward_t(&x, &[4, 4], false);
+        let (theirs, _) = reference.seq(&x);
+        let diff = (&ours - &theirs).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn bilstm_trains_through_the_packed_sequence() {
+        let (vs, m) = bilstm_model(4);
+        let x = Tensor::randn([2, 3, 6], (Kind::Float, tch::Device::Cpu));
+        let y = m.forward_t(&x, Some(&[3, 1]), true);
+        y.narrow(1, 0, 1).sum(Kind::Float).backward();
+        let g = vs.variables()["lstm.weight_ih_l0_reverse"].grad();
+        assert!(g.defined() && g.abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }
 
     #[test]

@@ -673,14 +673,14 @@ impl Run {
                 (out, batch.targets.shallow_clone())
             }
             Model::Features { head, train, .. } => {
-                let x = feature_batch(train, &batch.indices, self.device);
+                let (x, lengths) = feature_batch(train, &batch.indices, self.device);
                 let targets = if self.output.is_tagging() {
                     word_targets(&self.train_items, &batch.indices, x.size()[1])
                         .to_device(self.device)
                 } else {
                     batch.targets.shallow_clone()
                 };
-                (head.forward_t(&x, true), targets)
+                (head.forward_t(&x, Some(&lengths), true), targets)
             }
         }
     }
@@ -744,7 +744,8 @@ impl Run {
                         })
                     }
                     (Model::Features { head, .. }, Some(f)) => {
-                        head.forward_t(&feature_batch(f, chunk, self.device), false)
+                        let (x, lengths) = feature_batch(f, chunk, self.device);
+                        head.forward_t(&x, Some(&lengths), false)
                     }
                     (Model::Features { .. }, None) => {
                         unreachable!("feature models evaluate cached features")
@@ -770,13 +771,17 @@ impl Run {
                         for (row, &i) in chunk.iter().enumerate() {
                             let tok = Vec::<i64>::try_from(p.get(row as i64)).unwrap_or_default();
                             tags[i] = if features.is_some() {
-                                // Feature heads predict per word already; words truncated
-                                // away get `O` (tag 0), as in fine-tuning.
+                                // Feature heads predict one tag per word that has a
+                                // sub-token, in order; words truncated away get `O` (tag 0),
+                                // as in fine-tuning.
+                                let mut tok = tok.iter();
                                 set.items[i]
                                     .word_starts
                                     .iter()
-                                    .zip(&tok)
-                                    .map(|(s, &t)| if s.is_some() { t as usize } else { 0 })
+                                    .map(|s| match s {
+                                        Some(_) => tok.next().map_or(0, |&t| t as usize),
+                                        None => 0,
+                                    })
                                     .collect()
                             } else {
                                 word_predictions(&set.items[i], &tok)
@@ -950,7 +955,9 @@ fn eval_set(tok: &BertTokenizer, data: &Dataset) -> Result<EvalSet, TrainError> 
 }
 
 /// Runs the frozen encoder once over `items` (eval mode: no dropout) and keeps, per item, the
-/// feature the head reads: [F] (or [layers, H] for scalar mix) for sentences, [W, …] for words.
+/// feature the head reads: [F] (or [layers, H] for a learned mix) for sentences, [W, …] for
+/// words — only the W words that kept a sub-token, in order: a BiLSTM reads exactly them, not
+/// a stand-in vector for words truncated away.
 #[allow(clippy::too_many_arguments)]
 fn cache_features(
     bert: &BertModel,
@@ -971,7 +978,7 @@ fn cache_features(
                 let starts: Vec<i64> = items[i]
                     .word_starts
                     .iter()
-                    .map(|s| s.map(|p| p as i64).unwrap_or(0))
+                    .filter_map(|s| s.map(|p| p as i64))
                     .collect();
                 let idx = Tensor::from_slice(&starts).to_device(device);
                 out[i] = Some(f.get(row as i64).index_select(0, &idx).copy());
@@ -992,29 +999,28 @@ fn cache_features(
         .collect()
 }
 
-/// Word-level tags [B, W] of tagging items (the tag on each word's first sub-token), padded
-/// with [`IGNORE`].
+/// Word-level tags [B, W] of tagging items (the tag on each word's first sub-token, for the
+/// words that kept one, as [`cache_features`] keeps them), padded with [`IGNORE`].
 fn word_targets(items: &[Item], indices: &[usize], width: i64) -> Tensor {
     let mut t = vec![IGNORE; indices.len() * width as usize];
     for (row, &i) in indices.iter().enumerate() {
         if let Target::Tags(tags) = &items[i].target {
-            for (w, s) in items[i].word_starts.iter().enumerate() {
-                if let Some(p) = s {
-                    t[row * width as usize + w] = tags[*p];
-                }
+            for (w, p) in items[i].word_starts.iter().flatten().enumerate() {
+                t[row * width as usize + w] = tags[*p];
             }
         }
     }
     Tensor::from_slice(&t).view([indices.len() as i64, width])
 }
 
-/// Stacks cached features of `indices`, padding word sequences with zeros.
-fn feature_batch(cache: &[Tensor], indices: &[usize], device: Device) -> Tensor {
+/// Stacks cached features of `indices`, padding word sequences with zeros, and gives each
+/// row's length (the number of words; for sentence features, the first dimension, unused).
+fn feature_batch(cache: &[Tensor], indices: &[usize], device: Device) -> (Tensor, Vec<i64>) {
     let rows: Vec<&Tensor> = indices.iter().map(|&i| &cache[i]).collect();
     let lens: Vec<i64> = rows.iter().map(|t| t.size()[0]).collect();
     let same = lens.iter().all(|&l| l == lens[0]);
     if same {
-        return Tensor::stack(&rows, 0).to_device(device);
+        return (Tensor::stack(&rows, 0).to_device(device), lens);
     }
     let max = *lens.iter().max().unwrap_or(&0);
     let padded: Vec<Tensor> = rows
@@ -1035,7 +1041,7 @@ fn feature_batch(cache: &[Tensor], indices: &[usize], device: Device) -> Tensor 
             )
         })
         .collect();
-    Tensor::stack(&padded, 0).to_device(device)
+    (Tensor::stack(&padded, 0).to_device(device), lens)
 }
 
 #[cfg(test)]
@@ -1065,6 +1071,36 @@ mod tests {
             assert!(first.ends_with("(full text in the run's log)"), "{first}");
             assert!(full.lines().count() > 1 && full.contains("shape '[7]'"));
         }
+    }
+
+    /// Issue 10 item 4: a batch of word features carries each sentence's length (for packing)
+    /// and the tags line up with the words that kept a sub-token — the words the cache holds.
+    #[test]
+    fn issue10_word_feature_batches_carry_lengths_and_aligned_tags() {
+        let cache = vec![
+            Tensor::ones([3, 2], (Kind::Float, Device::Cpu)),
+            Tensor::ones([1, 2], (Kind::Float, Device::Cpu)),
+        ];
+        let (x, lengths) = feature_batch(&cache, &[1, 0], Device::Cpu);
+        assert_eq!(lengths, vec![1, 3]);
+        assert_eq!(x.size(), vec![2, 3, 2]);
+        assert_eq!(
+            x.get(0).sum(Kind::Float).double_value(&[]),
+            2.0,
+            "zero padding"
+        );
+        // Word 1 lost its sub-tokens (None): the cache skips it, and so do the targets.
+        let item = Item {
+            ids: vec![101, 7, 8, 9, 102],
+            type_ids: vec![0; 5],
+            target: Target::Tags(vec![IGNORE, 4, 5, 6, IGNORE]),
+            word_starts: vec![Some(1), None, Some(3)],
+        };
+        let t = word_targets(&[item], &[0], 3);
+        assert_eq!(
+            Vec::<i64>::try_from(t.view([-1])).unwrap(),
+            vec![4, 6, IGNORE]
+        );
     }
 
     #[test]

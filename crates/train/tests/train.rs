@@ -293,6 +293,28 @@ fn freezing_leaves_only_the_unfrozen_parameters_to_the_optimizer() {
     );
 }
 
+/// Issue 10 item 5: Table 7's weighted sums learn their weights — the scalar mix's w (one per
+/// layer mixed) and γ are handed to the optimizer with the head. The tiny model has 2 encoder
+/// layers: "all layers" mixes those 2 (the embeddings are not a layer), "last four" the 2
+/// there are; `scalar-mix` keeps its old meaning (3 hidden states) and `sum-last-four` stays
+/// an unweighted sum with nothing to learn.
+#[test]
+fn issue10_weighted_sum_modes_hand_their_mix_weights_to_the_optimizer() {
+    let head = 32 * 2 + 2;
+    for (mode, mix) in [
+        (FeatureMode::WeightedSumAllLayers, 2 + 1),
+        (FeatureMode::WeightedSumLastFour, 2 + 1),
+        (FeatureMode::ScalarMix, 3 + 1),
+        (FeatureMode::SumLastFour, 0),
+    ] {
+        let mut s = spec("devlin", &[("epochs", 1.into())]);
+        s.feature_mode = mode;
+        let r = run(&s);
+        assert_eq!(r.status, RunStatus::Ok, "{mode:?}: {:?}", r.message);
+        assert_eq!(r.trainable_parameters, head + mix, "{mode:?}");
+    }
+}
+
 #[test]
 fn partial_freezing_and_reinit_and_regression_run() {
     let r = run(&spec(
@@ -311,7 +333,11 @@ fn partial_freezing_and_reinit_and_regression_run() {
 
 #[test]
 fn feature_based_heads_train_on_cached_features() {
-    for mode in [FeatureMode::ScalarMix, FeatureMode::ConcatLastFour] {
+    for mode in [
+        FeatureMode::ScalarMix,
+        FeatureMode::WeightedSumLastFour,
+        FeatureMode::ConcatLastFour,
+    ] {
         let mut s = spec("devlin", &[("learning_rate", 1e-2.into())]);
         s.feature_mode = mode;
         let r = run(&s);
@@ -333,6 +359,10 @@ fn feature_based_heads_train_on_cached_features() {
     assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
     assert_eq!(r.metric, "f1");
     assert!(r.final_metrics.contains_key("precision"));
+    // A learned mix of token features under the BiLSTM (Table 7 "weighted sum all layers").
+    s.feature_mode = FeatureMode::WeightedSumAllLayers;
+    let r = run(&s);
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
 }
 
 #[test]
