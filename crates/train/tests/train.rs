@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use stab_spec::{FeatureHead, FeatureMode, RunRecord, RunSpec, RunStatus, Timing};
-use stab_train::optim::{Adam, AdamConfig};
+use stab_train::optim::{Adam, AdamConfig, AdamUpdate};
 use tch::{Kind, Tensor};
 
 fn workspace() -> PathBuf {
@@ -67,8 +67,11 @@ fn run(spec: &RunSpec) -> RunRecord {
     stab_train::run(spec, &stab_train::RunContext::default())
 }
 
+/// Parity with the goldens of `tests/golden/make_adam_golden.py`: torch's AdamW and BERTAdam
+/// (the `torch` update) and, issue 10 item 8, transformers' AdamW as Mosbach et al. run it (the
+/// `hf` update), with and without bias correction.
 #[test]
-fn adam_matches_torch_adamw_and_the_bertadam_rule() {
+fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/adam.json"),
     )
@@ -81,7 +84,12 @@ fn adam_matches_torch_adamw_and_the_bertadam_rule() {
             .map(|x| x.as_f64().unwrap())
             .collect()
     };
-    for (bias_correction, key) in [(true, "adamw"), (false, "bertadam")] {
+    for (bias_correction, update, key) in [
+        (true, AdamUpdate::Torch, "adamw"),
+        (false, AdamUpdate::Torch, "bertadam"),
+        (true, AdamUpdate::Hf, "hf_adamw"),
+        (false, AdamUpdate::Hf, "hf_bertadam"),
+    ] {
         let shapes: Vec<Vec<i64>> = g["shapes"]
             .as_array()
             .unwrap()
@@ -106,6 +114,7 @@ fn adam_matches_torch_adamw_and_the_bertadam_rule() {
             beta2: g["beta2"].as_f64().unwrap(),
             eps: g["eps"].as_f64().unwrap(),
             bias_correction,
+            update,
         });
         adam.add(&params[0], 1.0, g["weight_decay"].as_f64().unwrap());
         adam.add(&params[1], 1.0, 0.0);
