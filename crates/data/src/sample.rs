@@ -196,11 +196,20 @@ mod tests {
     fn issue10_halves_are_stratified_per_class() {
         // 30 of class 0, 10 of class 1, 7 of class 2 (odd: the extra one goes to the report half).
         let labels: Vec<Label> = (0..47)
-            .map(|i| Label::Class(if i < 30 { 0 } else if i < 40 { 1 } else { 2 }))
+            .map(|i| {
+                Label::Class(if i < 30 {
+                    0
+                } else if i < 40 {
+                    1
+                } else {
+                    2
+                })
+            })
             .collect();
         for seed in 0..20 {
             let (a, b) = split_halves(Some(&labels), labels.len(), seed);
-            let count = |h: &[usize], c| h.iter().filter(|&&i| labels[i] == Label::Class(c)).count();
+            let count =
+                |h: &[usize], c| h.iter().filter(|&&i| labels[i] == Label::Class(c)).count();
             assert_eq!((count(&a, 0), count(&a, 1), count(&a, 2)), (15, 5, 3));
             assert_eq!((count(&b, 0), count(&b, 1), count(&b, 2)), (15, 5, 4));
         }
@@ -208,7 +217,10 @@ mod tests {
         let scores: Vec<Label> = (0..12).map(|i| Label::Score((i % 3) as f64)).collect();
         let (a, _) = split_halves(Some(&scores), scores.len(), 3);
         for v in 0..3 {
-            let k = a.iter().filter(|&&i| scores[i] == Label::Score(v as f64)).count();
+            let k = a
+                .iter()
+                .filter(|&&i| scores[i] == Label::Score(v as f64))
+                .count();
             assert_eq!(k, 2);
         }
     }

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::spec::{
-    AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling, Precision, RunSpec, Schedule,
-    Selection, SpecError,
+    AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling, Precision, RunSpec,
+    Schedule, Selection, SpecError,
 };
 
 /// Names of the built-in presets.

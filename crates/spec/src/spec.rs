@@ -614,7 +614,10 @@ mod tests {
     fn issue10_reinit_layers_need_the_pooler() {
         let o = over(&[("reinit_layers", toml::Value::Integer(2))]);
         let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
-        assert!(err.starts_with("reinit_layers: ") && err.contains("reinit_pooler"), "{err}");
+        assert!(
+            err.starts_with("reinit_layers: ") && err.contains("reinit_pooler"),
+            "{err}"
+        );
         let o = over(&[("reinit_pooler", toml::Value::Boolean(false))]);
         assert!(RunSpec::resolve("zhang-reinit", &o).is_err());
         let o = over(&[
@@ -643,7 +646,10 @@ mod tests {
         let m2 = m.with_overrides(&o).unwrap();
         assert_eq!(m2.selection_metric_for("MRPC", "f1"), "f1");
         let o = over(&[("optimizer.update", toml::Value::String("torch".into()))]);
-        assert_eq!(m.with_overrides(&o).unwrap().optimizer.update, AdamUpdate::Torch);
+        assert_eq!(
+            m.with_overrides(&o).unwrap().optimizer.update,
+            AdamUpdate::Torch
+        );
     }
 
     /// Specs and records written before these fields existed still read, as what they ran.

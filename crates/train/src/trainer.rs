@@ -313,9 +313,7 @@ impl Run {
             .metric
             .clone()
             .unwrap_or_else(|| task.primary_metric().to_string());
-        let selection_metric = spec
-            .selection_metric_for(task.name(), &metric)
-            .to_string();
+        let selection_metric = spec.selection_metric_for(task.name(), &metric).to_string();
         for (field, m) in [("metric", &metric), ("selection_metric", &selection_metric)] {
             if !baseline.contains_key(m) {
                 return Err(TrainError::Invalid(format!(
@@ -646,8 +644,7 @@ impl Run {
         }
         if matches!(status, RunStatus::Ok | RunStatus::Diverged) {
             // The model after the last step: evaluated if the last step was not an eval point.
-            if status == RunStatus::Ok && record.evaluations.last().is_none_or(|e| e.step != step)
-            {
+            if status == RunStatus::Ok && record.evaluations.last().is_none_or(|e| e.step != step) {
                 let ev = self.evaluate_at(step, step as f64 / per_epoch as f64)?;
                 push_evaluation(&mut record, &mut best, ev, &self.selection_metric);
             }
@@ -819,7 +816,11 @@ fn push_evaluation(
     ev: Evaluation,
     selection_metric: &str,
 ) -> bool {
-    let value = ev.metrics.get(selection_metric).copied().unwrap_or(f64::NAN);
+    let value = ev
+        .metrics
+        .get(selection_metric)
+        .copied()
+        .unwrap_or(f64::NAN);
     let improved = best.is_none_or(|(b, _)| value > b || (b.is_nan() && !value.is_nan()));
     record.evaluations.push(ev);
     if improved {
@@ -1153,13 +1154,19 @@ mod tests {
         want.push(65);
         assert_eq!(steps, want);
         // T < 10: ⌊T/10⌋ = 0, only at T (the reference's `logging_steps > 0` guard).
-        assert_eq!(eval_steps(&zhang, 20, 7).into_iter().collect::<Vec<_>>(), [7]);
+        assert_eq!(
+            eval_steps(&zhang, 20, 7).into_iter().collect::<Vec<_>>(),
+            [7]
+        );
         // eval_every_steps still comes first.
         let every = spec_with(&[
             ("evals_per_run", 10.into()),
             ("eval_every_steps", 50.into()),
         ]);
-        assert_eq!(eval_steps(&every, 20, 120).into_iter().collect::<Vec<_>>(), [50, 100, 120]);
+        assert_eq!(
+            eval_steps(&every, 20, 120).into_iter().collect::<Vec<_>>(),
+            [50, 100, 120]
+        );
     }
 
     /// Issue 10 item 10: Mosbach evaluates before the first step.

@@ -217,9 +217,17 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
     let last = r.evaluations.last().unwrap();
     assert_eq!(last.step, at);
     let report_half = report_half_labels("RTE", 5);
-    let zeros = report_half.iter().filter(|&&l| l == Label::Class(0)).count();
+    let zeros = report_half
+        .iter()
+        .filter(|&&l| l == Label::Class(0))
+        .count();
     let constant_accuracy = zeros as f64 / report_half.len() as f64;
-    assert_eq!(r.final_score, Some(constant_accuracy), "{:?}", r.evaluations);
+    assert_eq!(
+        r.final_score,
+        Some(constant_accuracy),
+        "{:?}",
+        r.evaluations
+    );
     assert_eq!(r.score, r.final_score);
     assert_eq!(r.final_metrics["mcc"], 0.0);
     assert_eq!(r.final_metrics["f1"], 0.0, "class 1 is never predicted");
@@ -288,14 +296,22 @@ fn issue10_mrpc_selects_on_the_references_metric() {
             ],
         ));
         assert_eq!(r.status, RunStatus::Ok, "{preset}: {:?}", r.message);
-        assert_eq!((r.metric.as_str(), r.selection_metric.as_str()), ("f1", selection));
+        assert_eq!(
+            (r.metric.as_str(), r.selection_metric.as_str()),
+            ("f1", selection)
+        );
         let mut best = &r.evaluations[0];
         for e in &r.evaluations {
             if e.metrics[selection] > best.metrics[selection] {
                 best = e;
             }
         }
-        assert_eq!(r.selected_step, Some(best.step), "{preset}: {:?}", r.evaluations);
+        assert_eq!(
+            r.selected_step,
+            Some(best.step),
+            "{preset}: {:?}",
+            r.evaluations
+        );
         assert_eq!(r.score, best.report_metrics.as_ref().map(|m| m["f1"]));
     }
 }
