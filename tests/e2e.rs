@@ -122,6 +122,42 @@ fn run_writes_a_record_and_print_spec_shows_the_resolved_spec() {
     assert!(stderr(&bad).contains("epoch"), "{}", stderr(&bad));
 }
 
+/// Issue 10 item 3: `stab run --preset zhang-reinit --print-spec` shows Zhang's values — the dev
+/// split, eps 1e-8, 10 evaluations per run — and the reference's selection metrics.
+#[test]
+fn issue10_zhang_print_spec_shows_the_dev_split_eps_and_ten_evaluations() {
+    let out = ok(stab()
+        .args(["run", "--preset", "zhang-reinit", "--print-spec"])
+        .output()
+        .unwrap());
+    let text = stdout(&out);
+    for line in [
+        "dev_split_seed = 1",
+        "eps = 0.00000001",
+        "evals_per_run = 10",
+        "update = \"torch\"",
+        "reinit_pooler = true",
+        "reinit_layers = 5",
+        "STS-B = \"spearman\"",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+    // Re-initialised layers without the pooler are refused before anything runs.
+    let bad = stab()
+        .args([
+            "run",
+            "--preset",
+            "zhang-reinit",
+            "--set",
+            "reinit_pooler=false",
+            "--print-spec",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("reinit_layers"), "{}", stderr(&bad));
+}
+
 #[test]
 fn sweep_then_status_then_report() {
     let tmp = tempfile::tempdir().unwrap();

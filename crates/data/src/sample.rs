@@ -97,16 +97,46 @@ pub fn stratified_subset(labels: &[Label], n: usize, seed: u64) -> Vec<usize> {
     out
 }
 
-/// A seeded split of `0..n` into two disjoint sorted halves, e.g. a model-selection half and a
-/// report half of a dev set (Zhang et al. 2021). The first half has `n.div_ceil(2)` indices.
-pub fn split_halves(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut all: Vec<usize> = (0..n).collect();
-    shuffle(&mut rng, &mut all);
-    let mut second = all.split_off(n.div_ceil(2));
-    all.sort_unstable();
-    second.sort_unstable();
-    (all, second)
+/// A seeded, class-stratified split of a dev set into a model-selection half and a report half,
+/// as Zhang et al. 2021 (`--test_val_split` in asappresearch/revisit-bert-finetuning,
+/// `run_glue.py`): the indices of each class are shuffled on their own (each class with a fresh
+/// stream from `seed`, as the reference re-seeds per class), the first ⌊n_c/2⌋ go to the
+/// selection half and the rest to the report half. Both halves are returned sorted.
+///
+/// A class is a [`Label::Class`] id, or one exact [`Label::Score`] value for regression (the
+/// reference groups STS-B by its float labels the same way). `None` (tagging data: no sentence
+/// label) is one class. The shuffle is ChaCha20 Fisher–Yates, not NumPy's Mersenne Twister, so
+/// the halves are stratified like Zhang's but not the same examples.
+///
+/// ```
+/// use stab_data::{split_halves, Label};
+/// let labels: Vec<Label> = (0..10).map(|i| Label::Class(usize::from(i < 4))).collect();
+/// let (select, report) = split_halves(Some(&labels), labels.len(), 1);
+/// assert_eq!((select.len(), report.len()), (5, 5));
+/// assert_eq!(select.iter().filter(|&&i| i < 4).count(), 2);
+/// ```
+pub fn split_halves(labels: Option<&[Label]>, n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    // Class key: (0, id) for classes, (1, bits) for scores, (2, 0) without labels.
+    let mut by_class: BTreeMap<(u8, u64), Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let key = match labels.and_then(|l| l.get(i)) {
+            Some(Label::Class(c)) => (0, *c as u64),
+            Some(Label::Score(s)) => (1, s.to_bits()),
+            None => (2, 0),
+        };
+        by_class.entry(key).or_default().push(i);
+    }
+    let (mut select, mut report) = (Vec::new(), Vec::new());
+    for (_, mut idx) in by_class {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        shuffle(&mut rng, &mut idx);
+        let half = idx.len() / 2;
+        select.extend_from_slice(&idx[..half]);
+        report.extend_from_slice(&idx[half..]);
+    }
+    select.sort_unstable();
+    report.sort_unstable();
+    (select, report)
 }
 
 #[cfg(test)]
@@ -151,13 +181,48 @@ mod tests {
 
     #[test]
     fn halves_partition() {
-        let (a, b) = split_halves(11, 5);
-        assert_eq!((a.len(), b.len()), (6, 5));
+        let (a, b) = split_halves(None, 11, 5);
+        assert_eq!((a.len(), b.len()), (5, 6));
         let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..11).collect::<Vec<_>>());
-        assert_eq!((a.clone(), b.clone()), split_halves(11, 5));
-        assert_ne!(a, split_halves(11, 6).0);
+        assert_eq!((a.clone(), b.clone()), split_halves(None, 11, 5));
+        assert_ne!(a, split_halves(None, 11, 6).0);
+    }
+
+    /// Issue 10: the halves are stratified per class (Zhang et al.), so each half keeps the
+    /// dev set's class balance; an unstratified split of 30/10 put 12 or 8 positives in a half.
+    #[test]
+    fn issue10_halves_are_stratified_per_class() {
+        // 30 of class 0, 10 of class 1, 7 of class 2 (odd: the extra one goes to the report half).
+        let labels: Vec<Label> = (0..47)
+            .map(|i| {
+                Label::Class(if i < 30 {
+                    0
+                } else if i < 40 {
+                    1
+                } else {
+                    2
+                })
+            })
+            .collect();
+        for seed in 0..20 {
+            let (a, b) = split_halves(Some(&labels), labels.len(), seed);
+            let count =
+                |h: &[usize], c| h.iter().filter(|&&i| labels[i] == Label::Class(c)).count();
+            assert_eq!((count(&a, 0), count(&a, 1), count(&a, 2)), (15, 5, 3));
+            assert_eq!((count(&b, 0), count(&b, 1), count(&b, 2)), (15, 5, 4));
+        }
+        // Regression: each distinct score is a class, as the reference groups STS-B.
+        let scores: Vec<Label> = (0..12).map(|i| Label::Score((i % 3) as f64)).collect();
+        let (a, _) = split_halves(Some(&scores), scores.len(), 3);
+        for v in 0..3 {
+            let k = a
+                .iter()
+                .filter(|&&i| scores[i] == Label::Score(v as f64))
+                .count();
+            assert_eq!(k, 2);
+        }
     }
 
     #[test]
@@ -179,7 +244,7 @@ mod pinned {
     /// produced by this implementation and must never change for a given seed.
     #[test]
     fn pinned_outputs() {
-        let (a, b) = split_halves(10, 42);
+        let (a, b) = split_halves(None, 10, 42);
         assert_eq!((a, b), (vec![0, 1, 2, 4, 9], vec![3, 5, 6, 7, 8]));
         // 7 of class 1, 13 of class 0: quotas 2.1 and 3.9 become 2 and 4.
         let labels: Vec<Label> = (0..20)

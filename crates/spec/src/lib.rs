@@ -26,6 +26,6 @@ pub use record::{
     Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, RECORD_SCHEMA_VERSION,
 };
 pub use spec::{
-    merge_override, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling, Precision, RunSpec,
-    Schedule, Selection, SpecError,
+    merge_override, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,
+    Precision, RunSpec, Schedule, Selection, SpecError,
 };

@@ -41,7 +41,10 @@ pub enum RecordError {
 pub enum RunStatus {
     /// Trained to the end; scores are valid.
     Ok,
-    /// Loss or gradients became non-finite; training stopped at `diverged_at_step`. A result.
+    /// Loss or gradients became non-finite; training stopped at `diverged_at_step`. A result:
+    /// the model as the reference codes would carry it on (the non-finite update applied) is
+    /// evaluated there, so `final_score` and `score` are what it really gets — usually a
+    /// constant prediction, since the argmax of NaN logits is class 0.
     Diverged,
     /// The run could not complete (bad input, crash); `message` says why. Re-run with `--retry`.
     Error,
@@ -131,6 +134,10 @@ pub struct RunRecord {
     pub diverged_at_step: Option<u64>,
     /// Name of the primary metric all scores below use.
     pub metric: String,
+    /// Metric that picked the selected checkpoint (the spec's `selection_metric` for the task,
+    /// else `metric`; empty in records written before it existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selection_metric: String,
     /// Majority-class baseline of the reported split, primary metric (defines a failed run).
     pub majority_baseline: Option<f64>,
     pub baseline_metrics: BTreeMap<String, f64>,
@@ -205,6 +212,7 @@ impl RunRecord {
             message: Some(message),
             diverged_at_step: None,
             metric: String::new(),
+            selection_metric: String::new(),
             majority_baseline: None,
             baseline_metrics: BTreeMap::new(),
             train_examples: 0,

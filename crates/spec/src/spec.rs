@@ -1,5 +1,6 @@
 //! The fully resolved run specification.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,23 @@ pub enum FeatureHead {
     Bilstm,
 }
 
+/// Where ε and the weight decay sit in the Adam update: the two AdamW implementations the
+/// reference codes use (the exact rules are in `stab_train::optim`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdamUpdate {
+    /// `torch.optim.AdamW` (Zhang et al., `--use_torch_adamw`): θ ← θ(1 − lr·λ) first, then
+    /// θ ← θ − lr·m̂/(√v̂ + ε) — ε is added to the bias-corrected √v̂. Without bias correction
+    /// this is Google's BERTAdam (`optimization.py`). The default of records written before the
+    /// field existed.
+    #[default]
+    Torch,
+    /// Hugging Face `transformers.AdamW`, which Mosbach et al. run (`mAdamW` in
+    /// `examples/bert_stable_fine_tuning/adamw.py`): θ ← θ − lr·(√(1−β₂ᵗ)/(1−β₁ᵗ))·m/(√v + ε),
+    /// then θ ← θ(1 − lr·λ) on the updated θ — ε is added to the uncorrected √v.
+    Hf,
+}
+
 /// Adam with decoupled weight decay; `bias_correction = false` is BERTAdam.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +179,9 @@ pub struct OptimizerSpec {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    /// Placement of ε and of the weight decay (`torch` or `hf`).
+    #[serde(default)]
+    pub update: AdamUpdate,
 }
 
 /// One fine-tuning run, fully resolved: every field has a value and a documented default
@@ -182,8 +203,9 @@ pub struct RunSpec {
     pub train_subset: Option<usize>,
     /// Seed of the training subset.
     pub subset_seed: u64,
-    /// When set, the dev set is split in two halves with this seed: model selection on the
-    /// first, reported scores on the second (Zhang et al. 2021).
+    /// When set, the dev set is split in two halves with this seed, stratified per class: model
+    /// selection on the first (⌊n_c/2⌋ of each class), reported scores on the second (Zhang et
+    /// al. 2021, `--test_val_split`; see `stab_data::split_halves`).
     #[serde(default)]
     pub dev_split_seed: Option<u64>,
     /// Maximum sequence length in tokens (longest-first truncation for pairs).
@@ -204,8 +226,9 @@ pub struct RunSpec {
     pub weight_decay: f64,
     /// Global-norm gradient clipping; 0 disables it (as HF Trainer).
     pub max_grad_norm: f64,
-    /// Layer-wise learning-rate decay: layer l (of L) gets lr·decay^(L−l), embeddings decay^(L+1),
-    /// heads and pooler the full rate. 1.0 disables it.
+    /// Layer-wise learning-rate decay ξ as Zhang et al.'s `get_optimizer_grouped_parameters`:
+    /// head and pooler get lr, encoder layer i (0-based, of L) lr·ξ^(L−i) — the top layer lr·ξ —
+    /// and the embeddings lr·ξ^(L+1). 1.0 disables it.
     pub layerwise_lr_decay: f64,
     /// Override of the checkpoint's `hidden_dropout_prob`.
     #[serde(default)]
@@ -221,12 +244,26 @@ pub struct RunSpec {
     pub init_seed: u64,
     /// Seed of the data order and of dropout masks (Dodge et al. 2020 "data order").
     pub data_seed: u64,
-    /// Evaluations per epoch (Mosbach: 3). Ignored when `eval_every_steps` is set.
+    /// Evaluations per epoch (Mosbach: 3). Ignored when `eval_every_steps` or `evals_per_run`
+    /// is set.
     pub evals_per_epoch: u32,
-    /// Evaluate every K optimizer steps instead.
+    /// Evaluate every K optimizer steps instead (first choice when set).
     #[serde(default)]
     pub eval_every_steps: Option<u64>,
+    /// Evaluate every ⌊T/n⌋ of the T steps and at T (Zhang et al.'s `--num_loggings 10`; only
+    /// at T when T < n). Used unless `eval_every_steps` is set.
+    #[serde(default)]
+    pub evals_per_run: Option<u32>,
+    /// Also evaluate the model before the first step; `selection = "best"` then starts from it
+    /// (Mosbach et al.'s `run_finetuning.py` evaluates at step 0 and keeps it as the first best).
+    #[serde(default)]
+    pub eval_at_start: bool,
     pub selection: Selection,
+    /// Metric that picks the best evaluation, per task (task name → metric name, e.g.
+    /// `MRPC = "combined"`): the reference codes select on other metrics than the ones they
+    /// report. A task not listed selects on `metric`.
+    #[serde(default)]
+    pub selection_metric: BTreeMap<String, String>,
     /// Stop after this many evaluations without improvement of the dev score.
     #[serde(default)]
     pub early_stopping_patience: Option<u32>,
@@ -237,7 +274,8 @@ pub struct RunSpec {
     pub freeze_layers: usize,
     /// Re-initialise the pooler from N(0, initializer_range) with the init seed.
     pub reinit_pooler: bool,
-    /// Re-initialise the top L encoder layers with the init seed (Zhang et al. 2021).
+    /// Re-initialise the top L encoder layers with the init seed (Zhang et al. 2021); only
+    /// together with `reinit_pooler`, as the reference asserts.
     pub reinit_layers: usize,
     pub feature_mode: FeatureMode,
     pub feature_head: FeatureHead,
@@ -429,6 +467,16 @@ impl RunSpec {
         if self.eval_every_steps == Some(0) {
             return bad("eval_every_steps", "must be at least 1");
         }
+        if self.evals_per_run == Some(0) {
+            return bad("evals_per_run", "must be at least 1");
+        }
+        if self.reinit_layers > 0 && !self.reinit_pooler {
+            return bad(
+                "reinit_layers",
+                "re-initialising layers needs reinit_pooler = true (Zhang et al. re-initialise \
+                 the top layers only together with the pooler)",
+            );
+        }
         if self.threads == 0 {
             return bad("threads", "must be at least 1");
         }
@@ -459,6 +507,15 @@ impl RunSpec {
     pub fn run_id(&self) -> String {
         let digest = Sha256::digest(self.canonical_json().as_bytes());
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The metric that selects the best evaluation on `task` (its canonical name): the
+    /// `selection_metric` entry for the task (names compared case-insensitively), else `metric`.
+    pub fn selection_metric_for<'a>(&'a self, task: &str, metric: &'a str) -> &'a str {
+        self.selection_metric
+            .iter()
+            .find(|(t, _)| t.eq_ignore_ascii_case(task))
+            .map_or(metric, |(_, m)| m.as_str())
     }
 
     /// Whether the encoder is fine-tuned (as opposed to the feature-based approach).
@@ -597,6 +654,85 @@ mod tests {
             err.contains("feature_mode") && err.contains("weighted-sum-last-four"),
             "{err}"
         );
+    }
+
+    /// Issue 10 item 3: the Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate
+    /// 10 times per run, and take L and T from the published sample commands.
+    #[test]
+    fn issue10_zhang_presets_have_zhangs_values() {
+        for name in ["zhang-reinit", "zhang-longer"] {
+            let z = RunSpec::resolve(name, &toml::Table::new()).unwrap();
+            assert_eq!(z.dev_split_seed, Some(1), "{name}");
+            assert_eq!(z.optimizer.eps, 1e-8, "{name}");
+            assert_eq!(z.optimizer.update, AdamUpdate::Torch, "{name}");
+            assert!(z.optimizer.bias_correction);
+            assert_eq!(z.evals_per_run, Some(10), "{name}");
+            assert_eq!((z.batch_size, z.weight_decay), (32, 0.0));
+            assert_eq!(z.selection, Selection::Best);
+        }
+        let r = RunSpec::resolve("zhang-reinit", &toml::Table::new()).unwrap();
+        assert_eq!((r.reinit_pooler, r.reinit_layers), (true, 5));
+        let l = RunSpec::resolve("zhang-longer", &toml::Table::new()).unwrap();
+        assert_eq!(l.max_steps, Some(400));
+    }
+
+    /// Issue 10 item 3: re-initialised layers only together with the pooler (the reference
+    /// asserts it).
+    #[test]
+    fn issue10_reinit_layers_need_the_pooler() {
+        let o = over(&[("reinit_layers", toml::Value::Integer(2))]);
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(
+            err.starts_with("reinit_layers: ") && err.contains("reinit_pooler"),
+            "{err}"
+        );
+        let o = over(&[("reinit_pooler", toml::Value::Boolean(false))]);
+        assert!(RunSpec::resolve("zhang-reinit", &o).is_err());
+        let o = over(&[
+            ("reinit_layers", toml::Value::Integer(2)),
+            ("reinit_pooler", toml::Value::Boolean(true)),
+        ]);
+        assert!(RunSpec::resolve("devlin", &o).is_ok());
+    }
+
+    /// Issue 10 items 7, 8, 10: selection metric, optimizer update and step-0 evaluation per
+    /// preset, as each reference runs them.
+    #[test]
+    fn issue10_selection_metric_update_and_step0_per_preset() {
+        let get = |p: &str| RunSpec::resolve(p, &toml::Table::new()).unwrap();
+        let (d, m, z) = (get("devlin"), get("mosbach"), get("zhang-reinit"));
+        assert_eq!(m.selection_metric_for("MRPC", "f1"), "combined");
+        assert_eq!(d.selection_metric_for("mrpc", "f1"), "combined");
+        assert_eq!(m.selection_metric_for("RTE", "accuracy"), "accuracy");
+        assert_eq!(z.selection_metric_for("MRPC", "f1"), "accuracy");
+        assert_eq!(z.selection_metric_for("STS-B", "pearson"), "spearman");
+        assert_eq!(z.selection_metric_for("CoLA", "mcc"), "mcc");
+        assert_eq!(m.optimizer.update, AdamUpdate::Hf);
+        assert_eq!(d.optimizer.update, AdamUpdate::Hf);
+        assert!(m.eval_at_start && !d.eval_at_start && !z.eval_at_start);
+        let o = over(&[("selection_metric.MRPC", toml::Value::String("f1".into()))]);
+        let m2 = m.with_overrides(&o).unwrap();
+        assert_eq!(m2.selection_metric_for("MRPC", "f1"), "f1");
+        let o = over(&[("optimizer.update", toml::Value::String("torch".into()))]);
+        assert_eq!(
+            m.with_overrides(&o).unwrap().optimizer.update,
+            AdamUpdate::Torch
+        );
+    }
+
+    /// Specs and records written before these fields existed still read, as what they ran.
+    #[test]
+    fn older_specs_without_the_issue10_fields_still_read() {
+        let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&s.canonical_json()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in ["evals_per_run", "eval_at_start", "selection_metric"] {
+            o.remove(k);
+        }
+        o["optimizer"].as_object_mut().unwrap().remove("update");
+        let old: RunSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(old.optimizer.update, AdamUpdate::Torch);
+        assert!(!old.eval_at_start && old.selection_metric.is_empty());
     }
 
     #[test]

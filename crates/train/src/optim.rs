@@ -6,19 +6,31 @@
 //! LayerNorm weights):
 //!
 //! ```text
-//! θ ← θ · (1 − lr·λ)                       decoupled weight decay (AdamW), on the old θ
 //! m ← β₁·m + (1 − β₁)·g
 //! v ← β₂·v + (1 − β₂)·g²
-//! bias_correction = true :  θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)   (torch.optim.AdamW)
-//! bias_correction = false:  θ ← θ − lr · m / (√v + ε)                                (BERTAdam)
+//! c₁, c₂ = 1 − β₁ᵗ, 1 − β₂ᵗ   (both 1 when bias_correction = false)
+//!
+//! update = torch (torch.optim.AdamW; Zhang et al.; without bias correction Google's BERTAdam):
+//!   θ ← θ · (1 − lr·λ)                          decoupled weight decay on the old θ
+//!   θ ← θ − lr · (m / c₁) / (√(v / c₂) + ε)      ε added to the corrected √v̂
+//! update = hf (transformers.AdamW; Mosbach et al.'s mAdamW, their Devlin baseline too):
+//!   θ ← θ − lr · (√c₂ / c₁) · m / (√v + ε)      ε added to the uncorrected √v
+//!   θ ← θ · (1 − lr·λ)                          decoupled weight decay on the new θ
 //! ```
 //!
-//! Without bias correction the first updates are tiny (m starts at 0 and is not rescaled) but
-//! the ratio m/√v is not: early steps are effectively larger than intended relative to the
-//! warmup, which is what Mosbach et al. identify as a cause of failed runs.
-//! Parity: step-for-step against `torch.optim.AdamW` and the hand-written rule
-//! (`tests/golden/make_adam_golden.py`).
+//! The two placements differ only through ε: hf's ε acts like ε/√c₂ in torch's, which is
+//! ≈31.6·ε at t = 1 (β₂ = 0.999) and fades to ε as c₂ → 1; and through the O(lr²·λ) order of
+//! the decay. Mosbach's code is hf, Zhang's `--use_torch_adamw` is torch, so each preset takes
+//! its reference's.
+//!
+//! Without bias correction the first updates are *larger*, not smaller: for a steady gradient
+//! m/√v is (1−β₁ᵗ)/√(1−β₂ᵗ) times the bias-corrected m̂/√v̂ — ≈3.16 at t = 1, ≈6.5 at t = 10,
+//! ≈3.2 at t = 100, ≈1.26 at t = 1000 for (0.9, 0.999) — exactly while warmup is meant to keep
+//! steps small: what Mosbach et al. identify as a cause of failed runs.
+//! Parity: step-for-step against `torch.optim.AdamW`, the hand-written BERTAdam rule, and a
+//! float64 re-implementation of transformers' AdamW (`tests/golden/make_adam_golden.py`).
 
+pub use stab_spec::AdamUpdate;
 use tch::Tensor;
 
 /// One parameter with its optimizer state.
@@ -37,6 +49,8 @@ pub struct AdamConfig {
     pub beta2: f64,
     pub eps: f64,
     pub bias_correction: bool,
+    /// Placement of ε and of the weight decay.
+    pub update: AdamUpdate,
 }
 
 /// Adam with decoupled weight decay; see the module docs for the exact update.
@@ -107,7 +121,8 @@ impl Adam {
                 let lr = lr * s.lr_scale;
                 // In-place ops only, one temporary (the denominator): the update runs over
                 // every parameter each step, so passes over memory are what it costs.
-                if s.weight_decay != 0.0 {
+                let decay = s.weight_decay != 0.0 && lr != 0.0;
+                if decay && c.update == AdamUpdate::Torch {
                     let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
                 }
                 let _ = s.m.f_lerp_(&g, 1.0 - c.beta1).unwrap();
@@ -118,12 +133,26 @@ impl Adam {
                 if lr == 0.0 {
                     continue; // e.g. the first warmup step: moments move, parameters do not
                 }
-                // θ ← θ + m / d with d = −(√v/√bc₂ + ε)·bc₁/lr, i.e. θ − lr·(m/bc₁)/(√(v/bc₂)+ε).
                 let mut denom = s.v.sqrt();
-                let _ = denom.f_div_scalar_(bc2.sqrt()).unwrap();
-                let _ = denom.f_add_scalar_(c.eps).unwrap();
-                let _ = denom.f_mul_scalar_(-bc1 / lr).unwrap();
-                let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
+                match c.update {
+                    AdamUpdate::Torch => {
+                        // θ ← θ + m / d, d = −(√v/√bc₂ + ε)·bc₁/lr: θ − lr·(m/bc₁)/(√(v/bc₂)+ε).
+                        let _ = denom.f_div_scalar_(bc2.sqrt()).unwrap();
+                        let _ = denom.f_add_scalar_(c.eps).unwrap();
+                        let _ = denom.f_mul_scalar_(-bc1 / lr).unwrap();
+                        let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
+                    }
+                    AdamUpdate::Hf => {
+                        // θ ← θ + m / d, d = −(√v + ε)/step, step = lr·√bc₂/bc₁.
+                        let step = lr * bc2.sqrt() / bc1;
+                        let _ = denom.f_add_scalar_(c.eps).unwrap();
+                        let _ = denom.f_mul_scalar_(-1.0 / step).unwrap();
+                        let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
+                        if decay {
+                            let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
+                        }
+                    }
+                }
             }
         });
     }

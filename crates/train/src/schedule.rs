@@ -1,6 +1,8 @@
 //! Learning-rate schedules, step for step as Hugging Face's
 //! `get_linear_schedule_with_warmup` / `get_constant_schedule_with_warmup`: the update at
-//! optimizer step s (0-based) uses factor λ(s); warmup lasts ⌈T·warmup_fraction⌉ steps.
+//! optimizer step s (0-based) uses factor λ(s); warmup lasts ⌊T·warmup_fraction⌋ steps, the
+//! `int(t_total * warmup)` of all three reference codes (google-research/bert `run_classifier.py`,
+//! Mosbach's `run_finetuning.py`, Zhang's `run_glue.py`) — not the ⌈·⌉ of today's HF Trainer.
 
 use stab_spec::Schedule;
 
@@ -16,7 +18,8 @@ impl LrSchedule {
         LrSchedule {
             kind,
             total_steps,
-            warmup_steps: (total_steps as f64 * warmup_fraction).ceil() as u64,
+            // Python's int() of the same float64 product: truncation.
+            warmup_steps: (total_steps as f64 * warmup_fraction).trunc() as u64,
         }
     }
 
@@ -45,8 +48,17 @@ mod tests {
         assert_eq!(s.factor(10), 1.0);
         assert_eq!(s.factor(55), 0.5);
         assert_eq!(s.factor(100), 0.0);
-        // ⌈T·f⌉ as HF's get_warmup_steps.
-        assert_eq!(LrSchedule::new(Schedule::Linear, 33, 0.1).warmup_steps, 4);
+    }
+
+    /// Issue 10 item 9: `int(T·w)` as the reference codes, not ⌈T·w⌉ (which gave 4 for T = 33
+    /// and one warmup step, a first update at rate 0, for T = 9).
+    #[test]
+    fn issue10_warmup_steps_truncate() {
+        assert_eq!(LrSchedule::new(Schedule::Linear, 33, 0.1).warmup_steps, 3);
+        assert_eq!(LrSchedule::new(Schedule::Linear, 468, 0.1).warmup_steps, 46);
+        assert_eq!(LrSchedule::new(Schedule::Linear, 9, 0.1).warmup_steps, 0);
+        // No warmup steps: the first update already uses the peak rate, as HF's schedule.
+        assert_eq!(LrSchedule::new(Schedule::Linear, 9, 0.1).factor(0), 1.0);
     }
 
     #[test]

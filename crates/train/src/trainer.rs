@@ -6,7 +6,13 @@
 //! runs with the same data seed see the same batches (Dodge et al. 2020).
 //!
 //! A run never disappears: bad input becomes an `error` record with the message, a non-finite
-//! loss or gradient norm a `diverged` record at that step, and Ctrl-C an `interrupted` one.
+//! loss or gradient norm a `diverged` record at that step — scored, like any run, by evaluating
+//! the model it diverged to — and Ctrl-C an `interrupted` one.
+//!
+//! Evaluations: at step 0 when `eval_at_start` (Mosbach), then every `eval_every_steps`, or every
+//! ⌊T/`evals_per_run`⌋ steps (Zhang), or `evals_per_epoch` times per epoch, and always at T. The
+//! best one is picked by the task's `selection_metric` on the selection half; scores are reported
+//! on the report half when the dev set is split.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -228,7 +234,10 @@ struct Run {
     spec: RunSpec,
     task: Task,
     output: Output,
+    /// The reported metric.
     metric: String,
+    /// The metric that picks the best evaluation.
+    selection_metric: String,
     device: Device,
     tokenizer: BertTokenizer,
     train_items: Vec<Item>,
@@ -292,7 +301,8 @@ impl Run {
         };
         let (selection_ds, report_ds) = match spec.dev_split_seed {
             Some(seed) => {
-                let (a, b) = stab_data::split_halves(dev.len(), seed);
+                let labels = dev.labels();
+                let (a, b) = stab_data::split_halves(labels.as_deref(), dev.len(), seed);
                 (dev.subset(&a), Some(dev.subset(&b)))
             }
             None => (dev, None),
@@ -303,12 +313,15 @@ impl Run {
             .metric
             .clone()
             .unwrap_or_else(|| task.primary_metric().to_string());
-        if !baseline.contains_key(&metric) {
-            return Err(TrainError::Invalid(format!(
-                "metric `{metric}` is not computed for task {} (available: {})",
-                task.name(),
-                baseline.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
+        let selection_metric = spec.selection_metric_for(task.name(), &metric).to_string();
+        for (field, m) in [("metric", &metric), ("selection_metric", &selection_metric)] {
+            if !baseline.contains_key(m) {
+                return Err(TrainError::Invalid(format!(
+                    "{field} `{m}` is not computed for task {} (available: {})",
+                    task.name(),
+                    baseline.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
         }
         let output = match task.kind() {
             TaskKind::Classification => Output::Classes(task.num_outputs() as i64),
@@ -406,6 +419,7 @@ impl Run {
             beta2: spec.optimizer.beta2,
             eps: spec.optimizer.eps,
             bias_correction: spec.optimizer.bias_correction,
+            update: spec.optimizer.update,
         });
         let variables = vs.variables();
         let mut names: Vec<&String> = variables.keys().collect();
@@ -426,13 +440,7 @@ impl Run {
                 let _ = var.set_requires_grad(false);
                 continue;
             }
-            let lr_scale = match layer {
-                Some(Layer::Embeddings) => spec.layerwise_lr_decay.powi(num_layers as i32),
-                Some(Layer::Encoder(i)) => {
-                    spec.layerwise_lr_decay.powi((num_layers - 1 - i) as i32)
-                }
-                _ => 1.0,
-            };
+            let lr_scale = layerwise_lr_scale(layer, num_layers, spec.layerwise_lr_decay);
             // HF's no_decay = ["bias", "LayerNorm.weight"].
             let wd = if name.contains("bias") || name.contains("LayerNorm.weight") {
                 0.0
@@ -476,6 +484,7 @@ impl Run {
             task,
             output,
             metric,
+            selection_metric,
             device,
             tokenizer,
             train_items,
@@ -527,9 +536,14 @@ impl Run {
         let mut lrs = Vec::with_capacity(total as usize);
         let mut step: u64 = 0;
         let (mut examples, mut tokens, mut train_secs) = (0usize, 0usize, 0f64);
+        record.selection_metric = self.selection_metric.clone();
         let mut best: Option<(f64, usize)> = None;
         let mut since_best = 0u32;
         let mut status = RunStatus::Ok;
+        if eval_steps.contains(&0) {
+            let ev = self.evaluate_at(0, 0.0)?;
+            push_evaluation(&mut record, &mut best, ev, &self.selection_metric);
+        }
         'epochs: while step < total {
             for batch_idx in order.next_epoch() {
                 if step >= total {
@@ -555,16 +569,6 @@ impl Run {
                 let (outputs, targets) = self.forward_train(&batch);
                 let l = loss(&outputs, &targets, self.output);
                 let lv = l.double_value(&[]);
-                // Steps count from 1, as in the curves: this is step `step + 1`.
-                if !lv.is_finite() {
-                    status = RunStatus::Diverged;
-                    record.diverged_at_step = Some(step + 1);
-                    record.message = Some(format!(
-                        "non-finite training loss ({lv}) at step {}",
-                        step + 1
-                    ));
-                    break 'epochs;
-                }
                 l.backward();
                 let grads = self.optimizer.grads();
                 let norm = if spec.max_grad_norm > 0.0 {
@@ -572,18 +576,25 @@ impl Run {
                 } else {
                     global_norm(&grads)
                 };
-                if !norm.is_finite() {
-                    status = RunStatus::Diverged;
-                    record.diverged_at_step = Some(step + 1);
-                    record.message = Some(format!(
-                        "non-finite gradient norm ({norm}) at step {}",
-                        step + 1
-                    ));
-                    break 'epochs;
-                }
+                // A non-finite update is applied too, as the reference codes do (they keep
+                // training): the model scored at divergence is the one they carry on with.
                 let lr = spec.learning_rate * schedule.factor(step);
                 self.optimizer.step(lr);
                 self.optimizer.zero_grad();
+                // Steps count from 1, as in the curves: this is step `step + 1`.
+                let diverged = if !lv.is_finite() {
+                    Some(format!("non-finite training loss ({lv})"))
+                } else if !norm.is_finite() {
+                    Some(format!("non-finite gradient norm ({norm})"))
+                } else {
+                    None
+                };
+                if let Some(what) = diverged {
+                    status = RunStatus::Diverged;
+                    record.diverged_at_step = Some(step + 1);
+                    record.message = Some(format!("{what} at step {}", step + 1));
+                    break 'epochs;
+                }
                 train_secs += t0.elapsed().as_secs_f64();
                 examples += batch.indices.len();
                 tokens += batch.real_tokens;
@@ -595,13 +606,7 @@ impl Run {
                 }
                 if eval_steps.contains(&step) {
                     let ev = self.evaluate_at(step, step as f64 / per_epoch as f64)?;
-                    let improved = best.is_none_or(|(s, _)| ev.score > s);
-                    record.evaluations.push(ev);
-                    if improved {
-                        best = Some((
-                            record.evaluations.last().unwrap().score,
-                            record.evaluations.len() - 1,
-                        ));
+                    if push_evaluation(&mut record, &mut best, ev, &self.selection_metric) {
                         since_best = 0;
                     } else {
                         since_best += 1;
@@ -629,14 +634,19 @@ impl Run {
             train_tokens_per_second: tokens as f64 / train_secs.max(1e-9),
             ..Timing::default()
         };
-        if status == RunStatus::Ok {
+        if let Some(at) = record.diverged_at_step {
+            // A diverged run is a failed run, never a missing one: its model at divergence is
+            // scored like any checkpoint (NaN logits predict class 0, NaN regression outputs a
+            // constant), and stands for the evaluations the reference would have gone on
+            // making of the same non-finite model.
+            let ev = self.evaluate_at(at, at as f64 / per_epoch as f64)?;
+            push_evaluation(&mut record, &mut best, ev, &self.selection_metric);
+        }
+        if matches!(status, RunStatus::Ok | RunStatus::Diverged) {
             // The model after the last step: evaluated if the last step was not an eval point.
-            if record.evaluations.last().is_none_or(|e| e.step != step) {
+            if status == RunStatus::Ok && record.evaluations.last().is_none_or(|e| e.step != step) {
                 let ev = self.evaluate_at(step, step as f64 / per_epoch as f64)?;
-                if best.is_none_or(|(s, _)| ev.score > s) {
-                    best = Some((ev.score, record.evaluations.len()));
-                }
-                record.evaluations.push(ev);
+                push_evaluation(&mut record, &mut best, ev, &self.selection_metric);
             }
             let last = record.evaluations.last().expect("evaluated above");
             let reported = |e: &Evaluation| {
@@ -763,7 +773,11 @@ impl Run {
                     Output::Regression => {
                         let p = Vec::<f32>::try_from(out.view([-1])).unwrap_or_default();
                         for (&i, v) in chunk.iter().zip(p) {
-                            labels[i] = Label::Score(v as f64);
+                            // A diverged model's NaN/inf output predicts a constant (0), the
+                            // regression analogue of argmax-of-NaN's class 0: its correlations
+                            // are then 0 (constant predictions), never NaN.
+                            let v = if v.is_finite() { v as f64 } else { 0.0 };
+                            labels[i] = Label::Score(v);
                         }
                     }
                     Output::Tags(_) => {
@@ -796,6 +810,28 @@ impl Run {
             Gold::Tags(g) => self.task.evaluate_tags(g, &tags)?,
         })
     }
+}
+
+/// Adds an evaluation to the record and keeps `best` (selection-metric value, index) on the
+/// first strictly better one, so ties keep the earlier checkpoint (both references compare with
+/// `>`); a NaN value never wins. Returns whether it improved.
+fn push_evaluation(
+    record: &mut RunRecord,
+    best: &mut Option<(f64, usize)>,
+    ev: Evaluation,
+    selection_metric: &str,
+) -> bool {
+    let value = ev
+        .metrics
+        .get(selection_metric)
+        .copied()
+        .unwrap_or(f64::NAN);
+    let improved = best.is_none_or(|(b, _)| value > b || (b.is_nan() && !value.is_nan()));
+    record.evaluations.push(ev);
+    if improved {
+        *best = Some((value, record.evaluations.len() - 1));
+    }
+    improved
 }
 
 /// Re-initialises the pooler and the top `reinit_layers` layers (Zhang et al. 2021) from the
@@ -842,14 +878,35 @@ fn layer_of(name: &str) -> Option<Layer> {
     Some(Layer::Encoder(i))
 }
 
+/// Learning-rate factor of a parameter under layer-wise decay ξ, as Zhang et al.'s
+/// `get_optimizer_grouped_parameters` (`run_glue.py`): head and pooler 1, then walking down from
+/// the top layer the factor is multiplied by ξ before each group — encoder layer i (0-based, of
+/// L) ξ^(L−i), so the top layer ξ, and the embeddings ξ^(L+1).
+fn layerwise_lr_scale(layer: Option<Layer>, num_layers: usize, decay: f64) -> f64 {
+    match layer {
+        Some(Layer::Embeddings) => decay.powi(num_layers as i32 + 1),
+        Some(Layer::Encoder(i)) => decay.powi((num_layers - i) as i32),
+        None => 1.0,
+    }
+}
+
 fn is_encoder(name: &str) -> bool {
     name.starts_with("embeddings.") || name.starts_with("encoder.") || name.starts_with("pooler.")
 }
 
-/// Optimizer steps after which the model is evaluated.
+/// Optimizer steps after which the model is evaluated (0: before the first step).
 fn eval_steps(spec: &RunSpec, per_epoch: u64, total: u64) -> BTreeSet<u64> {
     let mut steps = BTreeSet::new();
-    match spec.eval_every_steps {
+    if spec.eval_at_start {
+        steps.insert(0);
+    }
+    // Zhang et al.: `logging_steps = t_total // num_loggings`, evaluated when
+    // `global_step % logging_steps == 0 or global_step == t_total` (never at 0 steps apart).
+    let every = spec
+        .eval_every_steps
+        .or_else(|| spec.evals_per_run.map(|n| total / n as u64));
+    match every {
+        Some(0) => {}
         Some(k) => steps.extend((1..=total / k).map(|i| i * k)),
         None => {
             let n = spec.evals_per_epoch as u64;
@@ -1101,6 +1158,61 @@ mod tests {
             Vec::<i64>::try_from(t.view([-1])).unwrap(),
             vec![4, 6, IGNORE]
         );
+    }
+
+    /// Issue 10 item 6: Zhang et al.'s exponents — head and pooler η, top layer η·ξ, layer i
+    /// η·ξ^(L−i), embeddings η·ξ^(L+1) (was: top layer η, embeddings η·ξ^L).
+    #[test]
+    fn issue10_layerwise_lr_decay_follows_zhang() {
+        let scale = |name: &str| layerwise_lr_scale(layer_of(name), 2, 0.5);
+        assert_eq!(scale("classifier.weight"), 1.0);
+        assert_eq!(scale("pooler.dense.weight"), 1.0);
+        assert_eq!(scale("encoder.layer.1.output.dense.weight"), 0.5);
+        assert_eq!(scale("encoder.layer.0.attention.self.query.bias"), 0.25);
+        assert_eq!(scale("embeddings.word_embeddings.weight"), 0.125);
+        assert_eq!(layerwise_lr_scale(layer_of("embeddings.x"), 12, 1.0), 1.0);
+    }
+
+    fn spec_with(o: &[(&str, toml::Value)]) -> RunSpec {
+        let t: toml::Table = o.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        RunSpec::resolve("devlin", &t).unwrap()
+    }
+
+    /// Issue 10 item 3: Zhang's 10 evaluations per run — every ⌊T/10⌋ steps and at T.
+    #[test]
+    fn issue10_evals_per_run_every_floor_t_over_n_and_at_t() {
+        let zhang = RunSpec::resolve("zhang-longer", &toml::Table::new()).unwrap();
+        let steps: Vec<u64> = eval_steps(&zhang, 20, 400).into_iter().collect();
+        assert_eq!(steps, (1..=10).map(|i| i * 40).collect::<Vec<_>>());
+        // T = 65: every 6 steps (6 … 60) and at 65, as `global_step % 6 == 0 or == t_total`.
+        let steps: Vec<u64> = eval_steps(&zhang, 20, 65).into_iter().collect();
+        let mut want: Vec<u64> = (1..=10).map(|i| i * 6).collect();
+        want.push(65);
+        assert_eq!(steps, want);
+        // T < 10: ⌊T/10⌋ = 0, only at T (the reference's `logging_steps > 0` guard).
+        assert_eq!(
+            eval_steps(&zhang, 20, 7).into_iter().collect::<Vec<_>>(),
+            [7]
+        );
+        // eval_every_steps still comes first.
+        let every = spec_with(&[
+            ("evals_per_run", 10.into()),
+            ("eval_every_steps", 50.into()),
+        ]);
+        assert_eq!(
+            eval_steps(&every, 20, 120).into_iter().collect::<Vec<_>>(),
+            [50, 100, 120]
+        );
+    }
+
+    /// Issue 10 item 10: Mosbach evaluates before the first step.
+    #[test]
+    fn issue10_mosbach_evaluates_at_step_0() {
+        let m = RunSpec::resolve("mosbach", &toml::Table::new()).unwrap();
+        let steps: Vec<u64> = eval_steps(&m, 6, 12).into_iter().collect();
+        assert_eq!(steps, [0, 2, 4, 6, 8, 10, 12]);
+        let d = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        assert!(!eval_steps(&d, 6, 12).contains(&0));
     }
 
     #[test]

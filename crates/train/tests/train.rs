@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use stab_data::Label;
 use stab_spec::{FeatureHead, FeatureMode, RunRecord, RunSpec, RunStatus, Timing};
-use stab_train::optim::{Adam, AdamConfig};
+use stab_train::optim::{Adam, AdamConfig, AdamUpdate};
 use tch::{Kind, Tensor};
 
 fn workspace() -> PathBuf {
@@ -67,8 +68,11 @@ fn run(spec: &RunSpec) -> RunRecord {
     stab_train::run(spec, &stab_train::RunContext::default())
 }
 
+/// Parity with the goldens of `tests/golden/make_adam_golden.py`: torch's AdamW and BERTAdam
+/// (the `torch` update) and, issue 10 item 8, transformers' AdamW as Mosbach et al. run it (the
+/// `hf` update), with and without bias correction.
 #[test]
-fn adam_matches_torch_adamw_and_the_bertadam_rule() {
+fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/adam.json"),
     )
@@ -81,7 +85,12 @@ fn adam_matches_torch_adamw_and_the_bertadam_rule() {
             .map(|x| x.as_f64().unwrap())
             .collect()
     };
-    for (bias_correction, key) in [(true, "adamw"), (false, "bertadam")] {
+    for (bias_correction, update, key) in [
+        (true, AdamUpdate::Torch, "adamw"),
+        (false, AdamUpdate::Torch, "bertadam"),
+        (true, AdamUpdate::Hf, "hf_adamw"),
+        (false, AdamUpdate::Hf, "hf_bertadam"),
+    ] {
         let shapes: Vec<Vec<i64>> = g["shapes"]
             .as_array()
             .unwrap()
@@ -106,6 +115,7 @@ fn adam_matches_torch_adamw_and_the_bertadam_rule() {
             beta2: g["beta2"].as_f64().unwrap(),
             eps: g["eps"].as_f64().unwrap(),
             bias_correction,
+            update,
         });
         adam.add(&params[0], 1.0, g["weight_decay"].as_f64().unwrap());
         adam.add(&params[1], 1.0, 0.0);
@@ -146,10 +156,11 @@ fn same_spec_same_threads_gives_a_bit_identical_record() {
     let s = spec("mosbach", &[("epochs", 1.into()), ("threads", 1.into())]);
     let a = run(&s);
     assert_eq!(a.status, RunStatus::Ok, "{:?}", a.message);
+    // Issue 10 item 10: at step 0, then 3 times per epoch.
     assert_eq!(
-        a.evaluations.len(),
-        3,
-        "Mosbach evaluates 3 times per epoch"
+        a.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(),
+        [0, 2, 4, 6],
+        "Mosbach evaluates at step 0 and 3 times per epoch"
     );
     let b = run(&s);
     assert_eq!(without_timing(a.clone()), without_timing(b));
@@ -201,7 +212,135 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
     let message = r.message.unwrap();
     assert!(message.contains("non-finite"), "{message}");
     assert!(message.ends_with(&format!("at step {at}")), "{message}");
-    assert!(r.score.is_none());
+    // Issue 10 item 1: the diverged model is scored, not dropped. Its NaN logits predict class
+    // 0 (argmax of NaN, as the reference codes), on the report half of the dev split.
+    let last = r.evaluations.last().unwrap();
+    assert_eq!(last.step, at);
+    let report_half = report_half_labels("RTE", 5);
+    let zeros = report_half
+        .iter()
+        .filter(|&&l| l == Label::Class(0))
+        .count();
+    let constant_accuracy = zeros as f64 / report_half.len() as f64;
+    assert_eq!(
+        r.final_score,
+        Some(constant_accuracy),
+        "{:?}",
+        r.evaluations
+    );
+    assert_eq!(r.score, r.final_score);
+    assert_eq!(r.final_metrics["mcc"], 0.0);
+    assert_eq!(r.final_metrics["f1"], 0.0, "class 1 is never predicted");
+    assert_eq!(r.selected_step, Some(at));
+    assert_eq!(r.selected_metrics, r.final_metrics);
+}
+
+/// Gold labels of the report half of a task's dev set, split as the trainer splits it.
+fn report_half_labels(task: &str, seed: u64) -> Vec<Label> {
+    let task = stab_data::task(task).unwrap();
+    let dev = task.load_split(&data_dir(), "dev").unwrap();
+    let labels = dev.labels().unwrap();
+    let (_, report) = stab_data::split_halves(Some(&labels), labels.len(), seed);
+    report.iter().map(|&i| labels[i]).collect()
+}
+
+/// Issue 10 item 1: a diverged regression run (STS-B) gets a well-defined score — its NaN
+/// outputs are a constant prediction, correlation 0 — and best-checkpoint selection (Mosbach)
+/// still sees it, after the step-0 evaluation.
+#[test]
+fn issue10_a_diverged_regression_run_is_scored() {
+    let r = run(&spec(
+        "mosbach",
+        &[
+            ("task", "STS-B".into()),
+            ("epochs", 1.into()),
+            ("learning_rate", 1e30.into()),
+            ("max_grad_norm", 0.0.into()),
+            ("warmup_fraction", 0.0.into()),
+        ],
+    ));
+    assert_eq!(r.status, RunStatus::Diverged, "{:?}", r.message);
+    let at = r.diverged_at_step.unwrap();
+    let steps: Vec<u64> = r.evaluations.iter().map(|e| e.step).collect();
+    assert_eq!(steps.first(), Some(&0), "{steps:?}");
+    assert_eq!(steps.last(), Some(&at), "{steps:?}");
+    assert_eq!(r.final_score, Some(0.0));
+    assert_eq!(r.final_metrics["spearman"], 0.0);
+    assert!(r.score.unwrap().is_finite());
+    // The best by the selection metric (pearson for STS-B under mosbach), first on ties.
+    let best = r
+        .evaluations
+        .iter()
+        .fold(None::<&stab_spec::Evaluation>, |b, e| match b {
+            Some(b) if e.metrics["pearson"] <= b.metrics["pearson"] => Some(b),
+            _ => Some(e),
+        })
+        .unwrap();
+    assert_eq!(r.selected_step, Some(best.step));
+    assert_eq!(r.selection_metric, "pearson");
+}
+
+/// Issue 10 item 7: Mosbach selects MRPC on the mean of accuracy and F1, Zhang on accuracy;
+/// the reported metric stays F1.
+#[test]
+fn issue10_mrpc_selects_on_the_references_metric() {
+    for (preset, selection) in [("mosbach", "combined"), ("zhang-longer", "accuracy")] {
+        let r = run(&spec(
+            preset,
+            &[
+                ("task", "MRPC".into()),
+                ("epochs", 1.into()),
+                ("max_steps", 12.into()),
+                ("batch_size", 4.into()),
+                ("learning_rate", 3e-3.into()),
+            ],
+        ));
+        assert_eq!(r.status, RunStatus::Ok, "{preset}: {:?}", r.message);
+        assert_eq!(
+            (r.metric.as_str(), r.selection_metric.as_str()),
+            ("f1", selection)
+        );
+        let mut best = &r.evaluations[0];
+        for e in &r.evaluations {
+            if e.metrics[selection] > best.metrics[selection] {
+                best = e;
+            }
+        }
+        assert_eq!(
+            r.selected_step,
+            Some(best.step),
+            "{preset}: {:?}",
+            r.evaluations
+        );
+        assert_eq!(r.score, best.report_metrics.as_ref().map(|m| m["f1"]));
+    }
+}
+
+/// Issue 10 item 3: a Zhang run evaluates 10 times (every ⌊T/10⌋ steps and at T) on the
+/// selection half and reports on the other, stratified half.
+#[test]
+fn issue10_zhang_runs_evaluate_ten_times_on_split_dev() {
+    let r = run(&spec(
+        "zhang-longer",
+        &[("max_steps", 23.into()), ("dev_split_seed", 1.into())],
+    ));
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    let steps: Vec<u64> = r.evaluations.iter().map(|e| e.step).collect();
+    assert_eq!(steps, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 23]);
+    assert!(r.evaluations.iter().all(|e| e.report_metrics.is_some()));
+    // The report half keeps the dev set's class balance to within one example per class.
+    let report = report_half_labels("RTE", 1);
+    let dev = stab_data::task("RTE")
+        .unwrap()
+        .load_split(&data_dir(), "dev")
+        .unwrap()
+        .labels()
+        .unwrap();
+    for c in 0..2 {
+        let in_dev = dev.iter().filter(|&&l| l == Label::Class(c)).count();
+        let in_report = report.iter().filter(|&&l| l == Label::Class(c)).count();
+        assert_eq!(in_report, in_dev - in_dev / 2);
+    }
 }
 
 /// Issue 14: limits of the model are checked when the run is prepared, with a message naming

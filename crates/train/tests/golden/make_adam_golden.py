@@ -1,5 +1,13 @@
-"""Golden values for stab-train's Adam: torch.optim.AdamW (bias correction on) and the
-hand-written BERTAdam update (bias correction off), step for step.
+"""Golden values for stab-train's Adam, step for step:
+
+- `adamw`: torch.optim.AdamW (bias correction on; the `torch` update);
+- `bertadam`: the hand-written BERTAdam update of google-research/bert `optimization.py`
+  (bias correction off, decay on the old θ; the `torch` update without bias correction);
+- `hf_adamw` / `hf_bertadam`: Hugging Face `transformers.AdamW` with `correct_bias` True / False,
+  which Mosbach et al. run as `mAdamW` (uds-lsv/bert-stable-fine-tuning,
+  examples/bert_stable_fine_tuning/adamw.py; the `hf` update). transformers 4.57 no longer ships
+  that class, so `run_hf` re-implements its documented step in float64 torch ops: ε added to
+  the uncorrected √v, step size lr·√(1−β₂ᵗ)/(1−β₁ᵗ), decay θ ← θ − lr·λ·θ after the update.
 
     PYTHONPATH="$(scripts/setup-reference.sh --pythonpath)" python3 crates/train/tests/golden/make_adam_golden.py
 
@@ -7,6 +15,7 @@ Two parameters (one with weight decay, one without), 6 steps with a changing lea
 (as a schedule would give), gradients drawn once from a fixed seed and stored.
 """
 import json
+import math
 import os
 
 import torch
@@ -54,6 +63,29 @@ def run_bertadam():
     return out
 
 
+def run_hf(correct_bias):
+    ps = [p.clone() for p in p0]
+    m = [torch.zeros_like(p) for p in p0]
+    v = [torch.zeros_like(p) for p in p0]
+    out = []
+    for s in range(6):
+        t = s + 1
+        for i, p in enumerate(ps):
+            wd = WD if i == 0 else 0.0
+            g = grads[s][i]
+            m[i].mul_(B1).add_(g, alpha=1.0 - B1)
+            v[i].mul_(B2).addcmul_(g, g, value=1.0 - B2)
+            denom = v[i].sqrt().add_(EPS)
+            step_size = lrs[s]
+            if correct_bias:
+                step_size = step_size * math.sqrt(1.0 - B2**t) / (1.0 - B1**t)
+            p.addcdiv_(m[i], denom, value=-step_size)
+            if wd > 0.0:
+                p.add_(p, alpha=-lrs[s] * wd)
+        out.append([p.flatten().tolist() for p in ps])
+    return out
+
+
 golden = {
     "weight_decay": WD, "beta1": B1, "beta2": B2, "eps": EPS, "lrs": lrs,
     "p0": [p.flatten().tolist() for p in p0],
@@ -61,6 +93,8 @@ golden = {
     "grads": [[g.flatten().tolist() for g in gs] for gs in grads],
     "adamw": run_torch(),
     "bertadam": run_bertadam(),
+    "hf_adamw": run_hf(True),
+    "hf_bertadam": run_hf(False),
 }
 with open(os.path.join(HERE, "adam.json"), "w") as f:
     json.dump(golden, f)
