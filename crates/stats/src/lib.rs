@@ -14,8 +14,9 @@
 //!   degenerate (constant groups, two runs per group for Levene, too few runs) returns a
 //!   [`Degenerate`] with the reason instead of SciPy's p = 0 or NaN, and every output says
 //!   "n/a: degenerate (…)" (rules and differences from SciPy: [`hypothesis`]).
-//! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (asymptotic,
-//!   tie and continuity corrected), numpy's linear percentiles and the expected-maximum
+//! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (SciPy's
+//!   `method="auto"`: exact for a sample of ≤ 8 runs without ties, else asymptotic with tie and
+//!   continuity correction), numpy's linear percentiles and the expected-maximum
 //!   estimators are compared with SciPy/numpy on committed vectors
 //!   (`tests/golden/make_golden.py` → `golden.json`; the Rust tests need no Python).
 //! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and Bonferroni

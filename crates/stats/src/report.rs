@@ -211,7 +211,12 @@ fn comparison_table(s: &ReportSummary) -> Table {
                     Err(d) => d.cell(),
                 },
                 match &c.mann_whitney {
-                    Ok(m) => format!("{}, {}", m.u, p(m.p)),
+                    Ok(m) => format!(
+                        "{}, {}{}",
+                        m.u,
+                        p(m.p),
+                        if m.exact { " (exact)" } else { "" }
+                    ),
                     Err(d) => d.cell(),
                 },
                 eps_ab,
