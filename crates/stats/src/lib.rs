@@ -19,8 +19,8 @@
 //!   continuity correction), numpy's linear percentiles and the expected-maximum
 //!   estimators are compared with SciPy/numpy on committed vectors
 //!   (`tests/golden/make_golden.py` → `golden.json`; the Rust tests need no Python).
-//! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and Bonferroni
-//!   adjustment of the confidence level, but draws its bootstrap from our own RNG.
+//! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and its
+//!   multiple-comparison adjustment of the confidence level, c + (1−c)/m (not Bonferroni), but draws its bootstrap from our own RNG.
 //! - **Reproducible in parallel.** Bootstrap iteration *i* always uses ChaCha stream *i* of a
 //!   seed mixed with the group (or pair) index, so rayon's scheduling cannot change a number:
 //!   a report is a pure function of its input and `--seed`, at any thread count.

@@ -483,7 +483,7 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         s.options.bootstrap_iterations, s.options.seed
     ));
     v.push(format!(
-        "ASO: ε_min < τ = {} means A almost stochastically dominates B; confidence {} Bonferroni-adjusted to {:.4} over {} comparison(s); {} bootstrap iterations.",
+        "ASO: ε_min < τ = {} means A almost stochastically dominates B; confidence {} adjusted to {:.4} over {} comparison(s) by deepsig's rule c + (1−c)/m (deepsig 1.2.8; not Bonferroni, whose 1 − (1−c)/m is stricter for m > 2); {} bootstrap iterations.",
         s.options.aso_tau,
         s.options.confidence_level,
         s.aso_confidence,

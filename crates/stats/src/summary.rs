@@ -22,7 +22,8 @@ pub struct ReportOptions {
     pub bootstrap_iterations: usize,
     /// Seed of every random draw (`--seed`); the report is a pure function of input and seed.
     pub seed: u64,
-    /// Confidence level of the intervals and of ASO (before Bonferroni correction).
+    /// Confidence level of the intervals and of ASO (before deepsig's multiple-comparison
+    /// adjustment c + (1−c)/m).
     pub confidence_level: f64,
     /// ASO threshold τ: ε_min < τ means "A almost stochastically dominates B".
     pub aso_tau: f64,
@@ -182,7 +183,8 @@ pub struct ReportSummary {
     pub grouping: String,
     pub metric: Option<String>,
     pub options: ReportOptions,
-    /// Confidence level ASO used after the Bonferroni correction over the pairs compared.
+    /// Confidence level ASO used after deepsig's adjustment c + (1−c)/m over the m pairs
+    /// compared (not Bonferroni's 1 − (1−c)/m; see [`crate::aso`]).
     pub aso_confidence: f64,
     /// Which pairs of groups were compared, in words.
     pub pair_rule: String,
