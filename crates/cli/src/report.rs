@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_report_with_progress, Progress,
+    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress,
     ReportInput, ReportOptions,
 };
 
@@ -103,24 +103,37 @@ impl Progress for Bar {
         }
     }
 
-    fn finish(&self) {
-        if let Ok(mut b) = self.0.lock() {
-            if let Some(b) = b.take() {
-                b.finish_and_clear();
-            }
+    fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
+    let bar = Bar(std::sync::Mutex::new(None));
+    // Runs of different tasks or metrics are never pooled: one report per task · metric.
+    let sections = write_sectioned_report(&out, &input, &opts, &bar)
+        .with_context(|| format!("could not write the report to {}", out.display()))?;
+    let many = sections.len() > 1;
+    for s in &sections {
+        if many {
+            println!(
+                "== {} ({}) ==",
+                s.section,
+                s.dir.join("report.md").display()
+            );
+        }
+        print!("{}", terminal_table(&s.summary));
+        if many {
+            println!();
         }
     }
-}
-
-fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
-    let bar = Bar(std::sync::Mutex::new(None));
-    let summary = write_report_with_progress(&out, &input, &opts, &bar)
-        .with_context(|| format!("could not write the report to {}", out.display()))?;
-    print!("{}", terminal_table(&summary));
-    eprintln!(
-        "report: {} (also report.html, summary.csv, summary.json, plots/)",
-        out.join("report.md").display()
-    );
+    if many {
+        eprintln!(
+            "report: {} tasks/metrics, never pooled: one report each; index {}",
+            sections.len(),
+            out.join("report.md").display()
+        );
+    } else {
+        eprintln!(
+            "report: {} (also report.html, summary.csv, summary.json, plots/)",
+            out.join("report.md").display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

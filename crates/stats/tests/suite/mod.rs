@@ -3,3 +3,4 @@ mod degenerate;
 mod parity;
 mod report;
 mod util;
+mod issue10;
