@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress,
-    ReportInput, ReportOptions,
+    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
+    ReportOptions,
 };
 
 #[derive(Args)]
@@ -103,7 +103,16 @@ impl Progress for Bar {
         }
     }
 
-    fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
+    fn finish(&self) {
+        if let Ok(mut b) = self.0.lock() {
+            if let Some(b) = b.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
     let bar = Bar(std::sync::Mutex::new(None));
     // Runs of different tasks or metrics are never pooled: one report per task · metric.
     let sections = write_sectioned_report(&out, &input, &opts, &bar)

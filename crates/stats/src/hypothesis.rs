@@ -416,7 +416,11 @@ mod tests {
         let r = mann_whitney(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]).unwrap();
         assert!(r.exact && (r.p - 0.1).abs() < 1e-15, "{r:?}");
         // Ties: the approximation, as SciPy.
-        assert!(!mann_whitney(&[1.0, 2.0, 2.0], &[2.0, 5.0, 6.0]).unwrap().exact);
+        assert!(
+            !mann_whitney(&[1.0, 2.0, 2.0], &[2.0, 5.0, 6.0])
+                .unwrap()
+                .exact
+        );
     }
 
     #[test]

@@ -69,8 +69,8 @@ pub use load::{
 };
 pub use plots::PlotFile;
 pub use report::{
-    summary_rows, terminal_table, write_report, write_report_with_progress,
-    write_sectioned_report, SectionReport, SummaryRow,
+    summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
+    SectionReport, SummaryRow,
 };
 pub use summary::{
     summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,

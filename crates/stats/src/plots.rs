@@ -896,17 +896,15 @@ pub fn render_plots(
             .iter()
             .enumerate()
             .flat_map(|(gi, (g, runs))| {
-                runs.iter()
-                    .filter(|r| f(r).len() > 1)
-                    .map(move |r| {
-                        (
-                            gi,
-                            g.as_str(),
-                            r.failed() == Some(true),
-                            r.outcome == crate::load::Outcome::Diverged,
-                            f(r),
-                        )
-                    })
+                runs.iter().filter(|r| f(r).len() > 1).map(move |r| {
+                    (
+                        gi,
+                        g.as_str(),
+                        r.failed() == Some(true),
+                        r.outcome == crate::load::Outcome::Diverged,
+                        f(r),
+                    )
+                })
             })
             .collect()
     };

@@ -871,7 +871,12 @@ pub fn write_sectioned_report(
     for r in &out {
         let g = &r.summary.groups;
         let sum = |f: fn(&GroupSummary) -> usize| g.iter().map(f).sum::<usize>();
-        let rel = r.dir.strip_prefix(out_dir).unwrap_or(&r.dir).display().to_string();
+        let rel = r
+            .dir
+            .strip_prefix(out_dir)
+            .unwrap_or(&r.dir)
+            .display()
+            .to_string();
         md += &format!(
             "| {} | {} | {} | {} | {} | {} | [{rel}/report.md]({rel}/report.md) |\n",
             r.section,
@@ -903,7 +908,12 @@ pub fn write_sectioned_report(
         esc(&opts.title)
     );
     for r in &out {
-        let rel = r.dir.strip_prefix(out_dir).unwrap_or(&r.dir).display().to_string();
+        let rel = r
+            .dir
+            .strip_prefix(out_dir)
+            .unwrap_or(&r.dir)
+            .display()
+            .to_string();
         h += &format!(
             "<li><a href=\"{}/report.html\">{}</a></li>\n",
             esc(&rel),

@@ -319,7 +319,7 @@ fn summarize_group(
     }
     if diverged_unscored > 0 {
         notes.push(format!(
-            "{diverged_unscored} diverged run(s) without a score (records from before diverged runs were scored): counted as failed, not in n or the statistics"
+            "{diverged_unscored} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics"
         ));
     }
     let (errors, interrupted) = (count(Outcome::Error), count(Outcome::Interrupted));

@@ -53,7 +53,9 @@ fn issue10_report_counts_what_status_counts() {
     let results = tempfile::tempdir().unwrap();
     let dir = results.path().join("s");
     std::fs::create_dir_all(&dir).unwrap();
-    let a: Vec<RunRecord> = (0..3).map(|s| rec("devlin", s, 0.6 + s as f64 * 0.01)).collect();
+    let a: Vec<RunRecord> = (0..3)
+        .map(|s| rec("devlin", s, 0.6 + s as f64 * 0.01))
+        .collect();
     let mut div = rec("devlin", 3, 0.47);
     div.status = RunStatus::Diverged;
     let stale = rec("devlin", 7, 0.99); // not in the expansion any more
@@ -73,7 +75,12 @@ fn issue10_report_counts_what_status_counts() {
 
     let status = Store::open(&dir).status().unwrap();
     assert_eq!(
-        (status.ok, status.diverged, status.error, status.unreadable.len()),
+        (
+            status.ok,
+            status.diverged,
+            status.error,
+            status.unreadable.len()
+        ),
         (3, 1, 1, 1)
     );
     // Read from the store itself and from its parent (a results/ folder of sweeps).
@@ -87,7 +94,10 @@ fn issue10_report_counts_what_status_counts() {
             .map(|r| r.run_id.as_str())
             .collect();
         want.sort_unstable();
-        assert_eq!(ids, want, "exactly the runs `stab status` counts as finished");
+        assert_eq!(
+            ids, want,
+            "exactly the runs `stab status` counts as finished"
+        );
         let c = &input.stores[0];
         assert_eq!(
             (c.total, c.ok, c.diverged, c.error, c.unreadable, c.stale),
@@ -114,7 +124,10 @@ fn issue10_report_counts_what_status_counts() {
             md.contains("6 runs in its expansion, as `stab status`: 3 ok, 1 diverged, 1 error"),
             "{md}"
         );
-        assert!(md.contains("record(s) not in the expansion left out"), "{md}");
+        assert!(
+            md.contains("record(s) not in the expansion left out"),
+            "{md}"
+        );
     }
 }
 
@@ -142,7 +155,11 @@ fn issue10_tasks_and_metrics_are_never_pooled() {
         assert_eq!(g.n, 4, "{}", g.group);
         assert!(g.group.starts_with(&g.section), "{}", g.group);
     }
-    assert_eq!(s.comparisons.len(), 2, "devlin vs mosbach within each task only");
+    assert_eq!(
+        s.comparisons.len(),
+        2,
+        "devlin vs mosbach within each task only"
+    );
     for c in &s.comparisons {
         assert_eq!(c.a.split(" | ").next(), c.b.split(" | ").next(), "{c:?}");
     }
@@ -166,7 +183,9 @@ fn issue10_tasks_and_metrics_are_never_pooled() {
 /// score; the selected checkpoint's count is labelled separately.
 #[test]
 fn issue10_every_run_counts_and_failed_is_the_final_score() {
-    let mut recs: Vec<RunRecord> = (0..5).map(|s| rec("devlin", s, 0.70 + s as f64 * 0.01)).collect();
+    let mut recs: Vec<RunRecord> = (0..5)
+        .map(|s| rec("devlin", s, 0.70 + s as f64 * 0.01))
+        .collect();
     // Collapsed late: the best checkpoint is fine, the end of training is at the baseline.
     recs[0].final_score = Some(0.527);
     // Diverged, scored at divergence (constant predictions: the majority baseline).
@@ -202,7 +221,10 @@ fn issue10_every_run_counts_and_failed_is_the_final_score() {
     assert_eq!(g.failed, 3);
     // Selected score: the diverged runs only.
     assert_eq!(g.failed_selected, 2);
-    assert!(g.scores.contains(&0.527), "the diverged run's score enters the statistics");
+    assert!(
+        g.scores.contains(&0.527),
+        "the diverged run's score enters the statistics"
+    );
     let mean_all = g.stats.as_ref().unwrap().mean;
     assert!(g.mean_without_diverged.unwrap() > mean_all);
     let md = read(&out.path().join("report.md"));
@@ -210,10 +232,16 @@ fn issue10_every_run_counts_and_failed_is_the_final_score() {
     assert!(md.contains("dev score at the end of training"), "{md}");
     assert!(md.contains("1 errored and 1 interrupted run(s)"), "{md}");
     let svg = read(&out.path().join("plots/scores_box.svg"));
-    assert!(svg.contains("diverged run (scored at divergence"), "box plot marks diverged runs");
+    assert!(
+        svg.contains("diverged run (scored at divergence"),
+        "box plot marks diverged runs"
+    );
     assert!(svg.contains("1 diverged run(s) without a score"), "{svg}");
     let svg = read(&out.path().join("plots/dev_score.svg"));
-    assert!(svg.contains("diverged here"), "curves mark where runs diverged");
+    assert!(
+        svg.contains("diverged here"),
+        "curves mark where runs diverged"
+    );
     let csv = read(&out.path().join("summary.csv"));
     assert!(csv.lines().next().unwrap().contains("failed_selected"));
 }
@@ -228,7 +256,8 @@ fn issue10_mnli_matched_and_mismatched_are_reported_apart() {
         r.run_id = r.spec.run_id();
         r.majority_baseline = Some(0.35);
         let key = format!("{MISMATCHED_PREFIX}accuracy");
-        r.selected_metrics.insert(key.clone(), 0.78 + s as f64 * 0.01);
+        r.selected_metrics
+            .insert(key.clone(), 0.78 + s as f64 * 0.01);
         r.final_metrics.insert(key.clone(), 0.775);
         r.baseline_metrics.insert(key, 0.352);
         recs.push(r);
@@ -249,7 +278,10 @@ fn issue10_mnli_matched_and_mismatched_are_reported_apart() {
     assert_eq!(mm.len(), 3);
     assert_eq!(mm[0].baseline, Some(0.352));
     assert_eq!(mm[2].score, Some(0.80));
-    assert!(input.notes.iter().any(|n| n.contains("matched dev set only")));
+    assert!(input
+        .notes
+        .iter()
+        .any(|n| n.contains("matched dev set only")));
 }
 
 /// Item 12: the ASO confidence adjustment is deepsig's c + (1−c)/m, not Bonferroni.
