@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_report_with_progress, Progress,
-    ReportInput, ReportOptions,
+    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
+    ReportOptions,
 };
 
 #[derive(Args)]
@@ -114,13 +114,35 @@ impl Progress for Bar {
 
 fn finish(input: ReportInput, out: PathBuf, opts: ReportOptions) -> anyhow::Result<ExitCode> {
     let bar = Bar(std::sync::Mutex::new(None));
-    let summary = write_report_with_progress(&out, &input, &opts, &bar)
+    // Runs of different tasks or metrics are never pooled: one report per task · metric.
+    let sections = write_sectioned_report(&out, &input, &opts, &bar)
         .with_context(|| format!("could not write the report to {}", out.display()))?;
-    print!("{}", terminal_table(&summary));
-    eprintln!(
-        "report: {} (also report.html, summary.csv, summary.json, plots/)",
-        out.join("report.md").display()
-    );
+    let many = sections.len() > 1;
+    for s in &sections {
+        if many {
+            println!(
+                "== {} ({}) ==",
+                s.section,
+                s.dir.join("report.md").display()
+            );
+        }
+        print!("{}", terminal_table(&s.summary));
+        if many {
+            println!();
+        }
+    }
+    if many {
+        eprintln!(
+            "report: {} tasks/metrics, never pooled: one report each; index {}",
+            sections.len(),
+            out.join("report.md").display()
+        );
+    } else {
+        eprintln!(
+            "report: {} (also report.html, summary.csv, summary.json, plots/)",
+            out.join("report.md").display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -232,10 +232,12 @@ impl RunRecord {
         }
     }
 
-    /// Whether the run counts as failed (Dodge et al. 2020; Mosbach et al. 2021): its score is
-    /// at or below the majority baseline. `None` when the run has no score or no baseline.
+    /// Whether the run counts as failed (Dodge et al. 2020; Mosbach et al. 2021): its dev score
+    /// *at the end of training* is at or below the majority baseline. `None` when the run has
+    /// no final score or no baseline. (stab-stats' `RunEntry::failed` also counts a diverged
+    /// record without a score.)
     pub fn failed(&self) -> Option<bool> {
-        Some(self.score? <= self.majority_baseline?)
+        Some(self.final_score? <= self.majority_baseline?)
     }
 }
 
@@ -257,7 +259,8 @@ mod tests {
     fn record_round_trips() {
         let spec = crate::preset("mosbach").unwrap();
         let mut r = RunRecord::error(spec, RunStatus::Ok, "fine".into());
-        r.score = Some(0.5);
+        r.score = Some(0.6);
+        r.final_score = Some(0.5);
         r.majority_baseline = Some(0.527);
         let back = RunRecord::from_json(Path::new("r.json"), &r.to_json()).unwrap();
         assert_eq!(back, r);

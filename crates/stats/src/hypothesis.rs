@@ -14,6 +14,12 @@
 //! | Welch, both groups constant | t = ±∞, p = 0; nan if equal; t ≈ −4.6e15, p ≈ 1e-46 from rounding | degenerate: constant groups |
 //! | Welch, a group with < 2 runs | nan | degenerate: too few runs |
 //! | Mann–Whitney, every score tied | U = n₁n₂/2, p = 1 | degenerate: all tied |
+//!
+//! Mann–Whitney follows SciPy's default `method="auto"`: the exact null distribution of U
+//! when the smaller sample has at most 8 runs (SciPy: *not both* larger than 8) and no score is
+//! tied, the normal approximation with tie and continuity correction otherwise. Seed groups of
+//! 3–8 runs are the common case in stability studies, and there the normal approximation is
+//! off by a factor of up to ~2 in p.
 //! | ASO (deepsig), both groups constant | ε_min = ε_W2 ∈ {0, ½, 1} with no bootstrap spread | degenerate: constant groups |
 //!
 //! Constancy is decided on the data (`min == max`), never on a computed variance: the mean of
@@ -142,8 +148,12 @@ pub struct WelchResult {
 pub struct MannWhitneyResult {
     /// U of the first sample (SciPy's `statistic`).
     pub u: f64,
-    /// Two-sided, normal approximation with tie and continuity correction.
+    /// Two-sided p: exact, or from the normal approximation (see [`MannWhitneyResult::exact`]).
     pub p: f64,
+    /// Whether `p` is exact (SciPy `method="auto"`: a sample of at most 8 runs and no ties) or
+    /// from the normal approximation with tie and continuity correction.
+    #[serde(default)]
+    pub exact: bool,
 }
 
 /// Levene's test for equal variances over `k >= 2` samples (`scipy.stats.levene`).
@@ -267,7 +277,55 @@ fn ranks(pooled: &[f64]) -> (Vec<f64>, f64) {
     (r, tie_term)
 }
 
-/// Mann–Whitney U, two-sided (`scipy.stats.mannwhitneyu(a, b, method="asymptotic")`).
+/// Whether SciPy's `method="auto"` picks the exact distribution (`_mwu_choose_method`).
+fn mwu_exact_applies(n1: usize, n2: usize, tie_term: f64) -> bool {
+    n1.min(n2) <= 8 && tie_term == 0.0
+}
+
+/// Number of arrangements of the pooled ranks giving U = 0, 1, …, `kmax` for samples of sizes
+/// `m` and `n`: the coefficients of the Gaussian binomial [m+n choose m]_q, built as
+/// [n+k choose k]_q = [n+k−1 choose k−1]_q · (1 − q^(n+k)) / (1 − q^k) for k = 1..=m, truncated
+/// at degree `kmax`. Dividing first keeps every intermediate non-negative and the arithmetic
+/// exact; `None` if a count overflows u128 (then the caller falls back to the approximation).
+fn mwu_counts(m: usize, n: usize, kmax: usize) -> Option<Vec<u128>> {
+    let mut c = vec![0u128; kmax + 1];
+    c[0] = 1;
+    for k in 1..=m {
+        // Divide by (1 − q^k): a prefix sum with stride k.
+        for u in k..=kmax {
+            c[u] = c[u].checked_add(c[u - k])?;
+        }
+        // Multiply by (1 − q^(n+k)), from the top so that c[u − s] is still the old value.
+        let s = n + k;
+        for u in (s..=kmax).rev() {
+            c[u] -= c[u - s];
+        }
+    }
+    Some(c)
+}
+
+/// Exact two-sided p of U = max(U₁, U₂) (SciPy's `_MWU.sf` doubled): by symmetry,
+/// P(U' ≥ U) = P(U' ≤ mn − U).
+fn mwu_exact_p(u_max: f64, m: usize, n: usize) -> Option<f64> {
+    let (m, n) = (m.min(n), m.max(n));
+    let kc = (m * n) as f64 - u_max;
+    if kc < 0.0 {
+        return None;
+    }
+    let kc = kc.round() as usize;
+    let counts = mwu_counts(m, n, kc)?;
+    let below: u128 = counts.iter().try_fold(0u128, |a, &c| a.checked_add(c))?;
+    // C(m+n, m), exactly.
+    let mut total: u128 = 1;
+    for i in 1..=m as u128 {
+        total = total.checked_mul(n as u128 + i)? / i;
+    }
+    Some((2.0 * below as f64 / total as f64).min(1.0))
+}
+
+/// Mann–Whitney U, two-sided (`scipy.stats.mannwhitneyu(a, b)`, SciPy's default
+/// `method="auto"`: exact when a sample has at most 8 runs and no score is tied, else the
+/// normal approximation with tie and continuity correction).
 ///
 /// Degenerate: an empty sample, or every score tied (SciPy: p = 1; the ranks say nothing).
 pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitneyResult, Degenerate> {
@@ -288,12 +346,25 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Result<MannWhitneyResult, Degenerat
     let u1 = r1 - n1 * (n1 + 1.0) / 2.0;
     let u2 = n1 * n2 - u1;
     let u = u1.max(u2);
+    if mwu_exact_applies(a.len(), b.len(), tie_term) {
+        if let Some(p) = mwu_exact_p(u, a.len(), b.len()) {
+            return Ok(MannWhitneyResult {
+                u: u1,
+                p,
+                exact: true,
+            });
+        }
+    }
     let n = n1 + n2;
     let mu = n1 * n2 / 2.0;
     let s = (n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
     let z = (u - mu - 0.5) / s;
     let p = (2.0 * Normal::standard().sf(z)).clamp(0.0, 1.0);
-    Ok(MannWhitneyResult { u: u1, p })
+    Ok(MannWhitneyResult {
+        u: u1,
+        p,
+        exact: false,
+    })
 }
 
 #[cfg(test)]
@@ -333,6 +404,23 @@ mod tests {
             "n/a: degenerate (both groups are constant: zero standard error, t is infinite)"
         );
         assert_eq!(d.short_cell(), "n/a: degenerate (constant groups)");
+    }
+
+    /// The exact null distribution: counts sum to C(m+n, m) and are symmetric.
+    #[test]
+    fn exact_counts_are_the_gaussian_binomial() {
+        let c = mwu_counts(3, 4, 12).unwrap();
+        assert_eq!(c.iter().sum::<u128>(), 35);
+        assert_eq!(c, [1, 1, 2, 3, 4, 4, 5, 4, 4, 3, 2, 1, 1]);
+        // Fully separated 3 vs 3: p = 2 / C(6, 3).
+        let r = mann_whitney(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]).unwrap();
+        assert!(r.exact && (r.p - 0.1).abs() < 1e-15, "{r:?}");
+        // Ties: the approximation, as SciPy.
+        assert!(
+            !mann_whitney(&[1.0, 2.0, 2.0], &[2.0, 5.0, 6.0])
+                .unwrap()
+                .exact
+        );
     }
 
     #[test]

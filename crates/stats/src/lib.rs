@@ -6,20 +6,24 @@
 //! Design decisions:
 //! - **Nothing is dropped silently.** A corrupt `record.json`, an unparsable CSV row, a NaN
 //!   score, a diverged or errored run: each is counted per group or listed as an
-//!   [`InputProblem`] and shown in every output. Diverged runs with a score enter the
-//!   statistics (in a stability study they are the signal); failed runs are those at or below
-//!   the majority baseline (Dodge et al. 2020).
+//!   [`InputProblem`] and shown in every output. Diverged runs enter every statistic with the
+//!   score of their predictions at divergence (in a stability study they are the signal) and
+//!   are marked in tables and plots; a diverged record without a score still counts as failed.
+//!   Failed runs are those whose dev score *at the end of training* is at or below the majority
+//!   baseline (Mosbach et al. 2021; Dodge et al. 2020). A sweep store is counted exactly as
+//!   `stab status` counts it, and runs of different tasks or metrics are never pooled.
 //! - **Undefined is not NaN, and an artifact is not evidence.** A single run has no standard
 //!   deviation: the types say `None` and the tables say "n/a (1 run)". A test whose input is
 //!   degenerate (constant groups, two runs per group for Levene, too few runs) returns a
 //!   [`Degenerate`] with the reason instead of SciPy's p = 0 or NaN, and every output says
 //!   "n/a: degenerate (…)" (rules and differences from SciPy: [`hypothesis`]).
-//! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (asymptotic,
-//!   tie and continuity corrected), numpy's linear percentiles and the expected-maximum
+//! - **SciPy conventions, checked.** Levene/Brown–Forsythe, Welch, Mann–Whitney (SciPy's
+//!   `method="auto"`: exact for a sample of ≤ 8 runs without ties, else asymptotic with tie and
+//!   continuity correction), numpy's linear percentiles and the expected-maximum
 //!   estimators are compared with SciPy/numpy on committed vectors
 //!   (`tests/golden/make_golden.py` → `golden.json`; the Rust tests need no Python).
-//! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and Bonferroni
-//!   adjustment of the confidence level, but draws its bootstrap from our own RNG.
+//! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and its
+//!   multiple-comparison adjustment of the confidence level, c + (1−c)/m (not Bonferroni), but draws its bootstrap from our own RNG.
 //! - **Reproducible in parallel.** Bootstrap iteration *i* always uses ChaCha stream *i* of a
 //!   seed mixed with the group (or pair) index, so rayon's scheduling cannot change a number:
 //!   a report is a pure function of its input and `--seed`, at any thread count.
@@ -59,10 +63,14 @@ pub use hypothesis::{
     levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
     TestResult, WelchResult,
 };
-pub use load::{load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry};
+pub use load::{
+    load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry, StoreCounts,
+    MISMATCHED_PREFIX,
+};
 pub use plots::PlotFile;
 pub use report::{
-    summary_rows, terminal_table, write_report, write_report_with_progress, SummaryRow,
+    summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
+    SectionReport, SummaryRow,
 };
 pub use summary::{
     summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,

@@ -1,9 +1,27 @@
 //! Reading runs: `record.json` trees written by `stab sweep`, or any CSV/TSV of scores.
+//!
+//! Design decisions:
+//! - **A sweep store is read as `stab status` reads it.** A directory holding `expanded.json`
+//!   is a store of `stab sweep`: its runs are exactly the runs of the current expansion whose
+//!   record `stab status` counts ([`stab_sweep::Store::scan`], the same code as `status`).
+//!   Records left from an earlier version of the sweep file, and records whose run id is not
+//!   their folder's, are left out *and listed* as problems; the store's counts are kept in
+//!   [`ReportInput::stores`] and printed. Other directories are searched for `record.json`.
+//! - **Task and metric travel with every run** ([`RunEntry::section`]), so that RTE accuracy,
+//!   MRPC F1 and CoLA MCC are never pooled into one statistic (see [`ReportInput::sections`]).
+//!   MNLI counts as two tasks, `MNLI-m` (matched dev) and `MNLI-mm` (mismatched dev), reported
+//!   separately; a record carries the mismatched scores under `mismatched/<metric>` in its
+//!   `selected_metrics`, `final_metrics` and `baseline_metrics` ([`MISMATCHED_PREFIX`]).
+//! - **Every run counts.** A diverged run enters the statistics with the score of its
+//!   predictions at divergence; a diverged record without a score (written before the trainer
+//!   scored diverged runs) still counts as a failed run. Errored and interrupted runs have no
+//!   score and are counted in their own columns.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stab_spec::{RunRecord, RunStatus};
+use stab_sweep::Store;
 
 use crate::StatsError;
 
@@ -38,10 +56,21 @@ pub struct RunEntry {
     /// Run id, or `<file>:<line>` for a CSV row.
     pub id: String,
     pub outcome: Outcome,
-    /// The run's reported score. May be NaN (then excluded from statistics and counted).
+    /// The run's reported score: the selected checkpoint's (for a diverged run, the score of
+    /// its predictions at divergence). May be NaN (then excluded from statistics and counted).
     pub score: Option<f64>,
-    /// Majority-class baseline: a run at or below it has failed.
+    /// Dev score of the model at the end of training: failed runs are judged on it (Mosbach et
+    /// al. 2021; Dodge et al. 2020). For CSV rows, the given score.
+    #[serde(default)]
+    pub final_score: Option<f64>,
+    /// Majority-class baseline: a run whose final score is at or below it has failed.
     pub baseline: Option<f64>,
+    /// Task of the run (`RTE`, `MNLI-m`, `MNLI-mm`, …), when known.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// Metric of the scores, when known.
+    #[serde(default)]
+    pub metric: Option<String>,
     pub init_seed: Option<u64>,
     pub data_seed: Option<u64>,
     pub freeze_layers: Option<usize>,
@@ -59,10 +88,97 @@ impl RunEntry {
         self.score.filter(|s| s.is_finite())
     }
 
-    /// A scored run at or below its baseline (Dodge et al. 2020). `None` without a score or
-    /// baseline.
+    /// The final score if it is finite.
+    pub fn finite_final_score(&self) -> Option<f64> {
+        self.final_score.filter(|s| s.is_finite())
+    }
+
+    /// A diverged run without a finite score (a record written before diverged runs were
+    /// scored): counted as failed, but it has no value to enter the statistics with.
+    pub fn unscored_diverged(&self) -> bool {
+        self.outcome == Outcome::Diverged && self.finite_score().is_none()
+    }
+
+    /// A failed run: its dev score *at the end of training* is at or below the majority
+    /// baseline (Mosbach et al. 2021; Dodge et al. 2020), or it diverged without a score.
+    /// `None` without a final score or baseline.
     pub fn failed(&self) -> Option<bool> {
+        if self.outcome == Outcome::Diverged && self.finite_final_score().is_none() {
+            return Some(true);
+        }
+        Some(self.finite_final_score()? <= self.baseline?)
+    }
+
+    /// Like [`RunEntry::failed`], judged on the selected checkpoint's score instead.
+    pub fn failed_selected(&self) -> Option<bool> {
+        if self.unscored_diverged() {
+            return Some(true);
+        }
         Some(self.finite_score()? <= self.baseline?)
+    }
+
+    /// `task · metric`: runs of different sections are never pooled.
+    pub fn section(&self) -> String {
+        section_label(self.task.as_deref(), self.metric.as_deref())
+    }
+}
+
+fn section_label(task: Option<&str>, metric: Option<&str>) -> String {
+    match (task, metric) {
+        (Some(t), Some(m)) => format!("{t} · {m}"),
+        (Some(t), None) => t.to_string(),
+        (None, Some(m)) => m.to_string(),
+        (None, None) => "all".into(),
+    }
+}
+
+/// Key prefix of MNLI's mismatched-dev scores in a record's metric maps
+/// (`selected_metrics["mismatched/accuracy"]`, `final_metrics[…]`, `baseline_metrics[…]`).
+pub const MISMATCHED_PREFIX: &str = "mismatched/";
+
+/// The counts of one sweep store, as `stab status` gives them, and how many records were left
+/// out of the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCounts {
+    pub root: String,
+    pub sweep: String,
+    /// Runs of the current expansion.
+    pub total: usize,
+    pub ok: usize,
+    pub diverged: usize,
+    pub error: usize,
+    pub interrupted: usize,
+    /// Not finished: pending or running.
+    pub unfinished: usize,
+    /// Records of the expansion that cannot be read (or belong to another run).
+    pub unreadable: usize,
+    /// Records under `runs/` that are not runs of the current expansion.
+    pub stale: usize,
+}
+
+impl std::fmt::Display for StoreCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sweep `{}` ({}): {} runs in its expansion, as `stab status`: {} ok, {} diverged, {} error, {} interrupted, {} not finished, {} unreadable",
+            self.sweep,
+            self.root,
+            self.total,
+            self.ok,
+            self.diverged,
+            self.error,
+            self.interrupted,
+            self.unfinished,
+            self.unreadable
+        )?;
+        if self.stale > 0 {
+            write!(
+                f,
+                "; {} record(s) not in the expansion left out",
+                self.stale
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -85,6 +201,51 @@ pub struct ReportInput {
     pub metric: Option<String>,
     pub runs: Vec<RunEntry>,
     pub problems: Vec<InputProblem>,
+    /// Sweep stores read, with the counts `stab status` gives.
+    #[serde(default)]
+    pub stores: Vec<StoreCounts>,
+    /// Caveats about the input as a whole.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl ReportInput {
+    /// The distinct `task · metric` sections of the runs, in order.
+    pub fn section_labels(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.runs.iter().map(RunEntry::section).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The input split by task and metric: one input per section, each with its runs only
+    /// (problems, store counts and notes are kept in every part). One part when the runs do
+    /// not mix tasks or metrics.
+    pub fn sections(&self) -> Vec<(String, ReportInput)> {
+        let labels = self.section_labels();
+        if labels.len() <= 1 {
+            return vec![(labels.into_iter().next().unwrap_or_default(), self.clone())];
+        }
+        labels
+            .into_iter()
+            .map(|l| {
+                let runs: Vec<RunEntry> = self
+                    .runs
+                    .iter()
+                    .filter(|r| r.section() == l)
+                    .cloned()
+                    .collect();
+                let metric = runs.first().and_then(|r| r.metric.clone());
+                let part = ReportInput {
+                    source: format!("{} [{l}]", self.source),
+                    metric,
+                    runs,
+                    ..self.clone()
+                };
+                (l, part)
+            })
+            .collect()
+    }
 }
 
 /// What to group records by.
@@ -122,8 +283,19 @@ fn json_label(v: &serde_json::Value) -> String {
     }
 }
 
-/// Collects `record.json` files under `dir`, sorted for a stable report.
-fn find_records(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<InputProblem>) {
+/// Collects `record.json` files under `dir`, sorted for a stable report; a directory holding
+/// `expanded.json` is a sweep store and is read through [`Store::scan`] instead.
+fn find_records(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    stores: &mut Vec<PathBuf>,
+    problems: &mut Vec<InputProblem>,
+    top: bool,
+) {
+    if dir.join("expanded.json").is_file() && (top || dir.join("runs").is_dir()) {
+        stores.push(dir.to_path_buf());
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -138,14 +310,15 @@ fn find_records(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<InputProb
     paths.sort();
     for p in paths {
         if p.is_dir() {
-            find_records(&p, out, problems);
+            find_records(&p, out, stores, problems, false);
         } else if p.file_name().is_some_and(|n| n == "record.json") {
             out.push(p);
         }
     }
 }
 
-/// Reads every `record.json` below `dir` (recursively).
+/// Reads every run below `dir`: sweep stores (a directory with `expanded.json`) as
+/// `stab status` counts them, any other `record.json` as found (recursively).
 ///
 /// `group_by` is a comma-separated list of keys: `group` (the record's sweep group), `sweep`,
 /// or a dotted path into the run spec's JSON (`preset`, `optimizer.bias_correction`,
@@ -153,19 +326,62 @@ fn find_records(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<InputProb
 /// `preset=devlin, freeze_layers=8`. Without `group_by`, records are grouped by their `group`,
 /// falling back to the sweep name, then `all`.
 ///
-/// Unreadable or corrupt records become [`InputProblem`]s. Errors: `dir` is not a directory,
-/// holds no `record.json` at all, or a spec key names no field of the run spec.
+/// Unreadable or corrupt records, and records a store's `stab status` does not count (not in
+/// its expansion, or in another run's folder), become [`InputProblem`]s. Errors: `dir` is not a
+/// directory, holds no `record.json` at all, or a spec key names no field of the run spec.
 pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, StatsError> {
     if !dir.is_dir() {
         return Err(StatsError::NotADirectory(dir.to_path_buf()));
     }
     let mut paths = Vec::new();
+    let mut store_dirs = Vec::new();
     let mut problems = Vec::new();
-    find_records(dir, &mut paths, &mut problems);
-    if paths.is_empty() {
+    find_records(dir, &mut paths, &mut store_dirs, &mut problems, true);
+    let mut records = Vec::new();
+    let mut stores = Vec::new();
+    for root in &store_dirs {
+        match Store::open(root).scan() {
+            Ok(scan) => {
+                let st = &scan.status;
+                let stale = scan
+                    .left_out
+                    .iter()
+                    .filter(|(p, _)| p.ends_with("record.json"))
+                    .count();
+                stores.push(StoreCounts {
+                    root: root.display().to_string(),
+                    sweep: st.sweep.clone(),
+                    total: st.total,
+                    ok: st.ok,
+                    diverged: st.diverged,
+                    error: st.error,
+                    interrupted: st.interrupted,
+                    unfinished: st.pending + st.running,
+                    unreadable: st.unreadable.len(),
+                    stale,
+                });
+                for (path, why) in scan.left_out {
+                    problems.push(InputProblem {
+                        location: path.display().to_string(),
+                        message: format!("left out: {why}"),
+                    });
+                }
+                records.extend(scan.records);
+            }
+            Err(e) => {
+                problems.push(InputProblem {
+                    location: root.join("expanded.json").display().to_string(),
+                    message: format!(
+                        "left out: could not read the sweep store ({}); none of its runs is counted",
+                        error_chain(&e)
+                    ),
+                });
+            }
+        }
+    }
+    if paths.is_empty() && records.is_empty() && stores.iter().all(|s| s.total == 0) {
         return Err(StatsError::NoRecords(dir.to_path_buf()));
     }
-    let mut records = Vec::new();
     for p in &paths {
         match RunRecord::read(p) {
             Ok(r) => records.push(r),
@@ -184,6 +400,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
         _ => "group".to_string(),
     };
     let mut runs = Vec::with_capacity(records.len());
+    let mut mnli_matched_only = 0usize;
     for r in &records {
         let spec_json = serde_json::to_value(&r.spec).map_err(|source| StatsError::Json {
             what: "run spec",
@@ -227,43 +444,102 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let feature_mode = serde_json::to_value(r.spec.feature_mode)
-            .ok()
-            .map(|v| json_label(&v));
-        runs.push(RunEntry {
-            group,
-            id: r.run_id.clone(),
-            outcome: r.status.into(),
-            score: r.score,
-            baseline: r.majority_baseline,
-            init_seed: Some(r.spec.init_seed),
-            data_seed: Some(r.spec.data_seed),
-            freeze_layers: Some(r.spec.freeze_layers),
-            feature_mode,
-            train_loss: r
-                .train_loss
-                .steps
-                .iter()
-                .copied()
-                .zip(r.train_loss.values.iter().copied())
-                .collect(),
-            dev_scores: r.evaluations.iter().map(|e| (e.step, e.score)).collect(),
-        });
+        let entries = entries_of(r, group);
+        if entries.len() == 1 && entries[0].task.as_deref() == Some("MNLI-m") {
+            mnli_matched_only += 1;
+        }
+        runs.extend(entries);
     }
-    let mut metrics: Vec<&str> = records
-        .iter()
-        .map(|r| r.metric.as_str())
-        .filter(|m| !m.is_empty())
-        .collect();
+    let mut metrics: Vec<&str> = runs.iter().filter_map(|r| r.metric.as_deref()).collect();
     metrics.sort_unstable();
     metrics.dedup();
+    let mut notes = Vec::new();
+    if mnli_matched_only > 0 {
+        notes.push(format!(
+            "{mnli_matched_only} MNLI run(s) carry scores on the matched dev set only (section MNLI-m); \
+             their records have no `{MISMATCHED_PREFIX}…` scores, so MNLI-mm is not reported for them"
+        ));
+    }
     Ok(ReportInput {
         source: dir.display().to_string(),
         grouping,
         metric: (metrics.len() == 1).then(|| metrics[0].to_string()),
         runs,
         problems,
+        stores,
+        notes,
     })
+}
+
+/// The run entries of one record: one, or two for MNLI with mismatched scores.
+fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
+    let outcome: Outcome = r.status.into();
+    let diverged = outcome == Outcome::Diverged;
+    let metric = (!r.metric.is_empty()).then(|| r.metric.clone());
+    let is_mnli = r.spec.task.eq_ignore_ascii_case("mnli");
+    let task = if is_mnli {
+        "MNLI-m".to_string()
+    } else {
+        r.spec.task.clone()
+    };
+    // A diverged run is scored on its predictions at divergence: the trainer may set either.
+    let (score, final_score) = if diverged {
+        (r.score.or(r.final_score), r.final_score.or(r.score))
+    } else {
+        (r.score, r.final_score)
+    };
+    let feature_mode = serde_json::to_value(r.spec.feature_mode)
+        .ok()
+        .map(|v| json_label(&v));
+    let base = RunEntry {
+        group,
+        id: r.run_id.clone(),
+        outcome,
+        score,
+        final_score,
+        baseline: r.majority_baseline,
+        task: (!task.is_empty()).then_some(task),
+        metric: metric.clone(),
+        init_seed: Some(r.spec.init_seed),
+        data_seed: Some(r.spec.data_seed),
+        freeze_layers: Some(r.spec.freeze_layers),
+        feature_mode,
+        train_loss: r
+            .train_loss
+            .steps
+            .iter()
+            .copied()
+            .zip(r.train_loss.values.iter().copied())
+            .collect(),
+        dev_scores: r.evaluations.iter().map(|e| (e.step, e.score)).collect(),
+    };
+    let mut out = vec![base];
+    if is_mnli {
+        if let Some(m) = &metric {
+            let key = format!("{MISMATCHED_PREFIX}{m}");
+            let sel = r.selected_metrics.get(&key).copied();
+            let fin = r.final_metrics.get(&key).copied();
+            if sel.is_some() || fin.is_some() {
+                let (score, final_score) = if diverged {
+                    (sel.or(fin), fin.or(sel))
+                } else {
+                    (sel, fin)
+                };
+                let mm = RunEntry {
+                    id: format!("{}/mismatched", r.run_id),
+                    score,
+                    final_score,
+                    baseline: r.baseline_metrics.get(&key).copied(),
+                    task: Some("MNLI-mm".into()),
+                    // The curves are of the matched dev set.
+                    dev_scores: Vec::new(),
+                    ..out[0].clone()
+                };
+                out.push(mm);
+            }
+        }
+    }
+    out
 }
 
 fn field_names(v: &serde_json::Value) -> String {
@@ -371,7 +647,11 @@ pub fn load_scores_csv(
             id: location,
             outcome,
             score: (outcome == Outcome::Ok).then_some(score),
+            // A CSV has one score: failed runs are judged on it.
+            final_score: (outcome == Outcome::Ok).then_some(score),
             baseline,
+            task: None,
+            metric: Some(score_col.to_string()),
             init_seed: None,
             data_seed: None,
             freeze_layers: None,
@@ -392,5 +672,7 @@ pub fn load_scores_csv(
         metric: Some(score_col.to_string()),
         runs,
         problems,
+        stores: Vec::new(),
+        notes: Vec::new(),
     })
 }

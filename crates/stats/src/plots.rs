@@ -65,8 +65,8 @@ impl Ranged for Keyed {
 }
 
 type DrawResult = Result<(), String>;
-/// One run's curve: (group index, group, failed, (step, value) points).
-type RunCurve<'a> = (usize, &'a str, bool, &'a [(u64, f64)]);
+/// One run's curve: (group index, group, failed, diverged, (step, value) points).
+type RunCurve<'a> = (usize, &'a str, bool, bool, &'a [(u64, f64)]);
 /// (x, mean, std, n) of one setting.
 type SettingPoint = (f64, f64, f64, usize);
 /// A labelled series of setting points.
@@ -139,6 +139,8 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(140, 86, 75),
 ];
 const FAILED: RGBColor = RGBColor(200, 0, 0);
+/// Diverged runs: a triangle, filled red when the run failed.
+const DIVERGED: RGBColor = RGBColor(20, 20, 20);
 
 fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
@@ -272,6 +274,9 @@ impl Chart for BoxPlot<'_> {
         let mut rng = stream_rng(self.seed, 0xB0C5);
         let mut ok_pts = Vec::new();
         let mut failed_pts = Vec::new();
+        // (point, failed) of diverged runs; diverged runs without a score cannot be drawn.
+        let mut diverged_pts = Vec::new();
+        let mut unscored = 0usize;
         let mut baselines = Vec::new();
         for (i, (_, runs)) in self.groups.iter().enumerate() {
             let xi = i as f64;
@@ -311,9 +316,14 @@ impl Chart for BoxPlot<'_> {
                     .map_err(e)?;
             }
             for r in runs {
+                if r.unscored_diverged() {
+                    unscored += 1;
+                }
                 if let Some(v) = r.finite_score() {
                     let p = (xi + rng.gen_range(-0.2..0.2), v);
-                    if r.failed() == Some(true) {
+                    if r.outcome == crate::load::Outcome::Diverged {
+                        diverged_pts.push((p, r.failed() == Some(true)));
+                    } else if r.failed() == Some(true) {
                         failed_pts.push(p);
                     } else {
                         ok_pts.push((p, color(i)));
@@ -341,8 +351,33 @@ impl Chart for BoxPlot<'_> {
                     .map(|&p| Cross::new(p, 6, FAILED.stroke_width(2))),
             )
             .map_err(e)?
-            .label("failed run (≤ majority baseline)")
+            .label("failed run (final score ≤ majority baseline)")
             .legend(|(x, y)| Cross::new((x + 10, y), 6, FAILED.stroke_width(2)));
+        if !diverged_pts.is_empty() {
+            chart
+                .draw_series(diverged_pts.iter().map(|&(p, failed)| {
+                    let style = if failed {
+                        FAILED.filled()
+                    } else {
+                        DIVERGED.stroke_width(2)
+                    };
+                    TriangleMarker::new(p, 8, style)
+                }))
+                .map_err(e)?
+                .label("diverged run (scored at divergence; red: failed)")
+                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 8, FAILED.filled()));
+        }
+        if unscored > 0 {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(e)?
+                .label(format!(
+                    "{unscored} diverged run(s) without a score: counted failed, not drawn"
+                ))
+                .legend(move |(x, y)| {
+                    TriangleMarker::new((x + 10, y), 8, DIVERGED.stroke_width(1))
+                });
+        }
         let all_same = baselines.windows(2).all(|w| w[0].1 == w[1].1);
         let segments: Vec<(f64, f64, f64)> = if all_same && !baselines.is_empty() {
             vec![(-0.5, k as f64 - 0.5, baselines[0].1)]
@@ -485,7 +520,7 @@ impl Chart for ExpectedMaxPlot<'_> {
 struct CurvePlot<'a> {
     title: String,
     y_label: String,
-    /// (group index, group, failed, curve)
+    /// (group index, group, failed, diverged, curve)
     curves: Vec<RunCurve<'a>>,
 }
 
@@ -499,7 +534,7 @@ impl Chart for CurvePlot<'_> {
         };
         let mut all: Vec<f64> = Vec::new();
         let mut max_step: f64 = 1.0;
-        for (_, _, _, c) in &self.curves {
+        for (_, _, _, _, c) in &self.curves {
             for (s, v) in finite(c) {
                 all.push(v);
                 max_step = max_step.max(s);
@@ -530,7 +565,7 @@ impl Chart for CurvePlot<'_> {
         let mut labelled = BTreeSet::new();
         // Successful runs first, failed on top so they stay visible.
         for failed_pass in [false, true] {
-            for &(gi, g, failed, c) in &self.curves {
+            for &(gi, g, failed, _, c) in &self.curves {
                 if failed != failed_pass {
                     continue;
                 }
@@ -552,6 +587,29 @@ impl Chart for CurvePlot<'_> {
                     });
                 }
             }
+        }
+        // A diverged run's curve ends where it diverged: a triangle marks the end (clamped
+        // into the plotted range when the last value exploded).
+        let ends: Vec<((f64, f64), bool)> = self
+            .curves
+            .iter()
+            .filter(|c| c.3)
+            .filter_map(|c| finite(c.4).last().map(|&p| (p, c.2)))
+            .collect();
+        if !ends.is_empty() {
+            let y = padded(lo, hi);
+            chart
+                .draw_series(ends.iter().map(|&((x, v), failed)| {
+                    let style = if failed {
+                        FAILED.filled()
+                    } else {
+                        DIVERGED.stroke_width(2)
+                    };
+                    TriangleMarker::new((x, v.clamp(y.start, y.end)), 8, style)
+                }))
+                .map_err(e)?
+                .label("▲ diverged here (red: failed)")
+                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 8, FAILED.filled()));
         }
         if self.curves.iter().any(|c| c.2) {
             let grey = RGBColor(60, 60, 60).stroke_width(2);
@@ -841,9 +899,15 @@ pub fn render_plots(
             .iter()
             .enumerate()
             .flat_map(|(gi, (g, runs))| {
-                runs.iter()
-                    .filter(|r| f(r).len() > 1)
-                    .map(move |r| (gi, g.as_str(), r.failed() == Some(true), f(r)))
+                runs.iter().filter(|r| f(r).len() > 1).map(move |r| {
+                    (
+                        gi,
+                        g.as_str(),
+                        r.failed() == Some(true),
+                        r.outcome == crate::load::Outcome::Diverged,
+                        f(r),
+                    )
+                })
             })
             .collect()
     };

@@ -125,11 +125,28 @@ fn std_cell(g: &GroupSummary) -> String {
 }
 
 fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
+    let any_div = s.groups.iter().any(|g| g.diverged > 0);
     let mut headers: Vec<String> = [
-        "group", "n", "failed", "diverged", "errors", "std", "mean", "median", "max", "min", "IQR",
+        "group",
+        "n",
+        "failed (final score)",
+        "failed (selected ckpt)",
+        "diverged",
+        "errors",
+        "interrupted",
+        "std",
+        "mean",
+        "median",
+        "max",
+        "min",
+        "IQR",
     ]
     .map(String::from)
     .to_vec();
+    if any_div {
+        headers.insert(2, "n w/o diverged".into());
+        headers.push("mean w/o diverged".into());
+    }
     let lvl = (s.options.confidence_level * 100.0).round();
     if with_ci {
         headers.push(format!("mean {lvl}% CI"));
@@ -141,6 +158,13 @@ fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
         .iter()
         .map(|g| {
             let st = g.stats.as_ref();
+            let failed = |n: usize| {
+                if g.baseline.is_some() || n > 0 {
+                    n.to_string()
+                } else {
+                    "– (no baseline)".into()
+                }
+            };
             let mut r = vec![
                 g.group.clone(),
                 if g.n == g.runs {
@@ -148,13 +172,15 @@ fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
                 } else {
                     format!("{} of {}", g.n, g.runs)
                 },
-                if g.baseline.is_some() || g.failed > 0 {
-                    g.failed.to_string()
+                failed(g.failed),
+                failed(g.failed_selected),
+                if g.diverged_unscored > 0 {
+                    format!("{} ({} without score)", g.diverged, g.diverged_unscored)
                 } else {
-                    "– (no baseline)".into()
+                    g.diverged.to_string()
                 },
-                g.diverged.to_string(),
                 g.errors.to_string(),
+                g.interrupted.to_string(),
                 std_cell(g),
                 f(st.map(|d| d.mean)),
                 f(st.map(|d| d.median)),
@@ -162,6 +188,10 @@ fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
                 f(st.map(|d| d.min)),
                 f(st.map(|d| d.iqr)),
             ];
+            if any_div {
+                r.insert(2, g.n_without_diverged.to_string());
+                r.push(f(g.mean_without_diverged));
+            }
             if with_ci {
                 let ci = |i: Option<crate::Interval>| match i {
                     Some(i) => format!("[{:.4}, {:.4}]", i.lower, i.upper),
@@ -211,7 +241,12 @@ fn comparison_table(s: &ReportSummary) -> Table {
                     Err(d) => d.cell(),
                 },
                 match &c.mann_whitney {
-                    Ok(m) => format!("{}, {}", m.u, p(m.p)),
+                    Ok(m) => format!(
+                        "{}, {}{}",
+                        m.u,
+                        p(m.p),
+                        if m.exact { " (exact)" } else { "" }
+                    ),
                     Err(d) => d.cell(),
                 },
                 eps_ab,
@@ -310,7 +345,8 @@ fn seed_table(s: &ReportSummary) -> Option<Table> {
 }
 
 fn problem_lines(s: &ReportSummary) -> Vec<String> {
-    let mut v: Vec<String> = s.notes.clone();
+    let mut v: Vec<String> = s.stores.iter().map(|c| c.to_string()).collect();
+    v.extend(s.notes.iter().cloned());
     for g in &s.groups {
         for n in &g.notes {
             v.push(format!("group `{}`: {n}", g.group));
@@ -341,6 +377,14 @@ pub struct SummaryRow {
     pub non_finite: usize,
     /// CSV rows whose score is not a number.
     pub unreadable: usize,
+    /// `task · metric` of the group.
+    pub section: String,
+    pub n_without_diverged: usize,
+    /// Failed on the selected checkpoint's score (`failed` is on the final score).
+    pub failed_selected: usize,
+    /// Diverged runs without a score (counted in `failed`).
+    pub diverged_unscored: usize,
+    pub mean_without_diverged: Option<f64>,
     pub baseline: Option<f64>,
     pub mean: Option<f64>,
     pub std: Option<f64>,
@@ -378,6 +422,11 @@ pub fn summary_rows(s: &ReportSummary) -> Vec<SummaryRow> {
                 interrupted: g.interrupted,
                 non_finite: g.non_finite,
                 unreadable: g.unreadable,
+                section: g.section.clone(),
+                n_without_diverged: g.n_without_diverged,
+                failed_selected: g.failed_selected,
+                diverged_unscored: g.diverged_unscored,
+                mean_without_diverged: g.mean_without_diverged,
                 baseline: g.baseline,
                 mean: st.map(|d| d.mean),
                 std: st.and_then(|d| d.std),
@@ -461,24 +510,39 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         format!("Source: `{}`", s.source),
         format!("Grouped by: `{}`", s.grouping),
     ];
+    for c in &s.stores {
+        v.push(format!("Runs: {c}. The report counts exactly these runs."));
+    }
     if let Some(m) = &s.metric {
         v.push(format!(
-            "Score: `{m}` of each run (its reported/selected checkpoint)"
+            "Score: `{m}` of each run (its reported/selected checkpoint; a diverged run: its predictions at divergence)"
+        ));
+    }
+    let sections: std::collections::BTreeSet<&str> =
+        s.groups.iter().map(|g| g.section.as_str()).collect();
+    if sections.len() > 1 {
+        v.push(format!(
+            "Tasks/metrics: {} — never pooled; each group is of one task · metric and groups are compared within their task · metric only.",
+            sections.into_iter().collect::<Vec<_>>().join("; ")
         ));
     }
     v.push(format!(
-        "Failed run: score at or below the majority-class baseline{}. Diverged and errored runs are counted, never dropped; n counts runs with a finite score (finished or diverged).",
+        "Failed run: dev score at the end of training at or below the majority-class baseline{} (Mosbach et al. 2021; Dodge et al. 2020), or diverged without a score; `failed (selected ckpt)` applies the same rule to the selected checkpoint's score.",
         match s.options.baseline {
             Some(b) => format!(" (given: {b})"),
             None => " of the run's task".into(),
         }
     ));
+    v.push(
+        "Diverged and errored runs are counted, never dropped: n counts every run with a score, finished or diverged (a diverged run is scored on its predictions at divergence and marked ▲ in the plots; `n w/o diverged` and `mean w/o diverged` leave them out); errored and interrupted runs have no score and are counted in their own columns."
+            .into(),
+    );
     v.push(format!(
         "std: sample standard deviation (ddof 1). IQR: numpy linear percentiles. CIs: percentile bootstrap, {} resamples, seed {}.",
         s.options.bootstrap_iterations, s.options.seed
     ));
     v.push(format!(
-        "ASO: ε_min < τ = {} means A almost stochastically dominates B; confidence {} Bonferroni-adjusted to {:.4} over {} comparison(s); {} bootstrap iterations.",
+        "ASO: ε_min < τ = {} means A almost stochastically dominates B; confidence {} adjusted to {:.4} over {} comparison(s) by deepsig's rule c + (1−c)/m (deepsig 1.2.8; not Bonferroni, whose 1 − (1−c)/m is stricter for m > 2); {} bootstrap iterations.",
         s.options.aso_tau,
         s.options.confidence_level,
         s.aso_confidence,
@@ -727,4 +791,144 @@ pub fn write_report_with_progress(
     write(&out_dir.join("report.md"), markdown(&s, &plots).as_bytes())?;
     write(&out_dir.join("report.html"), html(&s, &plots).as_bytes())?;
     Ok(s)
+}
+
+/// One section of a report: its `task · metric`, where it was written, and its summary.
+#[derive(Debug, Clone)]
+pub struct SectionReport {
+    pub section: String,
+    /// The folder holding this section's report.md, plots/ …
+    pub dir: std::path::PathBuf,
+    pub summary: ReportSummary,
+}
+
+/// A folder name for a section label: `RTE · accuracy` → `RTE-accuracy`.
+fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let t = out.trim_matches('-').to_string();
+    if t.is_empty() {
+        "all".into()
+    } else {
+        t
+    }
+}
+
+/// [`write_report`] for an input that may mix tasks or metrics: never pooled, each
+/// `task · metric` gets a report of its own in `out_dir/<task>-<metric>/`, and `out_dir`
+/// gets an index (`report.md`, `report.html`) listing them with the input's problems. An
+/// input of one section is written into `out_dir` as by [`write_report`].
+pub fn write_sectioned_report(
+    out_dir: &Path,
+    input: &ReportInput,
+    opts: &ReportOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<SectionReport>, StatsError> {
+    let parts = input.sections();
+    if parts.len() <= 1 {
+        let (section, part) = parts.into_iter().next().unwrap_or_default();
+        let summary = write_report_with_progress(out_dir, &part, opts, progress)?;
+        return Ok(vec![SectionReport {
+            section,
+            dir: out_dir.to_path_buf(),
+            summary,
+        }]);
+    }
+    let mut out = Vec::new();
+    for (label, part) in &parts {
+        let dir = out_dir.join(slug(label));
+        let o = ReportOptions {
+            title: format!("{} — {label}", opts.title),
+            ..opts.clone()
+        };
+        // A baseline group need only exist in the sections that have it.
+        let o = match &o.baseline_group {
+            Some(b) if !part.runs.iter().any(|r| &r.group == b) => ReportOptions {
+                baseline_group: None,
+                ..o
+            },
+            _ => o,
+        };
+        let summary = write_report_with_progress(&dir, part, &o, progress)?;
+        out.push(SectionReport {
+            section: label.clone(),
+            dir,
+            summary,
+        });
+    }
+    let mut md = format!("# {}\n\n", opts.title);
+    md += &format!(
+        "The runs are of {} tasks/metrics. Scores of different tasks or metrics are never pooled: each has its own report.\n\n",
+        out.len()
+    );
+    md += "| task · metric | runs | n (scored) | diverged | failed (final score) | errors | report |\n|---|---|---|---|---|---|---|\n";
+    for r in &out {
+        let g = &r.summary.groups;
+        let sum = |f: fn(&GroupSummary) -> usize| g.iter().map(f).sum::<usize>();
+        let rel = r
+            .dir
+            .strip_prefix(out_dir)
+            .unwrap_or(&r.dir)
+            .display()
+            .to_string();
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {} | [{rel}/report.md]({rel}/report.md) |\n",
+            r.section,
+            sum(|g| g.runs),
+            sum(|g| g.n),
+            sum(|g| g.diverged),
+            sum(|g| g.failed),
+            sum(|g| g.errors + g.interrupted),
+        );
+    }
+    let mut lines: Vec<String> = input.stores.iter().map(|c| c.to_string()).collect();
+    lines.extend(input.notes.iter().cloned());
+    lines.extend(
+        input
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.location, p.message)),
+    );
+    if !lines.is_empty() {
+        md += "\n## Notes and problems\n\n";
+        for l in &lines {
+            md += &format!("- {l}\n");
+        }
+    }
+    write(&out_dir.join("report.md"), md.as_bytes())?;
+    let mut h = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n</head>\n<body>\n<h1>{}</h1>\n<p>Scores of different tasks or metrics are never pooled: each has its own report.</p>\n<ul>\n",
+        esc(&opts.title),
+        esc(&opts.title)
+    );
+    for r in &out {
+        let rel = r
+            .dir
+            .strip_prefix(out_dir)
+            .unwrap_or(&r.dir)
+            .display()
+            .to_string();
+        h += &format!(
+            "<li><a href=\"{}/report.html\">{}</a></li>\n",
+            esc(&rel),
+            esc(&r.section)
+        );
+    }
+    h += "</ul>\n";
+    if !lines.is_empty() {
+        h += "<h2>Notes and problems</h2>\n<ul>\n";
+        for l in &lines {
+            h += &format!("<li>{}</li>\n", esc(l));
+        }
+        h += "</ul>\n";
+    }
+    h += "</body>\n</html>\n";
+    write(&out_dir.join("report.html"), h.as_bytes())?;
+    Ok(out)
 }

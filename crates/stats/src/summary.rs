@@ -13,7 +13,7 @@ use crate::hypothesis::{
     levene, mann_whitney, welch, Degenerate, LeveneCenter, MannWhitneyResult, TestResult,
     WelchResult,
 };
-use crate::load::{InputProblem, Outcome, ReportInput, RunEntry};
+use crate::load::{InputProblem, Outcome, ReportInput, RunEntry, StoreCounts};
 
 /// Settings of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +22,8 @@ pub struct ReportOptions {
     pub bootstrap_iterations: usize,
     /// Seed of every random draw (`--seed`); the report is a pure function of input and seed.
     pub seed: u64,
-    /// Confidence level of the intervals and of ASO (before Bonferroni correction).
+    /// Confidence level of the intervals and of ASO (before deepsig's multiple-comparison
+    /// adjustment c + (1−c)/m).
     pub confidence_level: f64,
     /// ASO threshold τ: ε_min < τ means "A almost stochastically dominates B".
     pub aso_tau: f64,
@@ -59,13 +60,26 @@ impl Default for ReportOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupSummary {
     pub group: String,
+    /// `task · metric` of the group's runs: groups of different sections are never compared.
+    #[serde(default)]
+    pub section: String,
     /// All runs of the group, whatever their outcome.
     pub runs: usize,
     /// Runs whose score enters the statistics (finished or diverged, with a finite score).
     pub n: usize,
-    /// Scored runs at or below the majority baseline.
+    /// `n` without the diverged runs.
+    #[serde(default)]
+    pub n_without_diverged: usize,
+    /// Failed runs: final score (end of training) at or below the majority baseline, plus
+    /// diverged runs without a score.
     pub failed: usize,
+    /// The same judged on the selected checkpoint's score (labelled as such).
+    #[serde(default)]
+    pub failed_selected: usize,
     pub diverged: usize,
+    /// Diverged runs without a score (old records): counted as failed, not in the statistics.
+    #[serde(default)]
+    pub diverged_unscored: usize,
     pub errors: usize,
     pub interrupted: usize,
     /// Runs excluded because their score was NaN or infinite.
@@ -78,6 +92,9 @@ pub struct GroupSummary {
     pub baseline: Option<f64>,
     /// `None` when no run has a score.
     pub stats: Option<Describe>,
+    /// Mean score without the diverged runs (shown when some diverged).
+    #[serde(default)]
+    pub mean_without_diverged: Option<f64>,
     pub ci: Option<BootstrapCis>,
     /// The expected-maximum curve at n = 1..=100, then ~100 log-spaced n up to N (always N).
     pub expected_max: Vec<ExpectedMax>,
@@ -182,7 +199,8 @@ pub struct ReportSummary {
     pub grouping: String,
     pub metric: Option<String>,
     pub options: ReportOptions,
-    /// Confidence level ASO used after the Bonferroni correction over the pairs compared.
+    /// Confidence level ASO used after deepsig's adjustment c + (1−c)/m over the m pairs
+    /// compared (not Bonferroni's 1 − (1−c)/m; see [`crate::aso`]).
     pub aso_confidence: f64,
     /// Which pairs of groups were compared, in words.
     pub pair_rule: String,
@@ -190,6 +208,9 @@ pub struct ReportSummary {
     pub comparisons: Vec<Comparison>,
     /// Inputs that could not be used.
     pub problems: Vec<InputProblem>,
+    /// Sweep stores read, with the counts `stab status` gives.
+    #[serde(default)]
+    pub stores: Vec<StoreCounts>,
     /// Report-level caveats.
     pub notes: Vec<String>,
     /// Paths of the files written, relative to the output directory.
@@ -209,16 +230,21 @@ pub(crate) fn group_order(labels: &mut [String]) {
     }
 }
 
-/// Runs of the input grouped in report order, with the baseline override applied.
+/// Runs of the input grouped in report order, with the baseline override applied. When the
+/// runs mix tasks or metrics, each group is of one section and labelled `section | group`.
 pub(crate) fn grouped_runs(
     input: &ReportInput,
     opts: &ReportOptions,
 ) -> Vec<(String, Vec<RunEntry>)> {
+    let multi = input.section_labels().len() > 1;
     let mut map: BTreeMap<String, Vec<RunEntry>> = BTreeMap::new();
     for r in &input.runs {
         let mut r = r.clone();
         if opts.baseline.is_some() {
             r.baseline = opts.baseline;
+        }
+        if multi {
+            r.group = format!("{} | {}", r.section(), r.group);
         }
         map.entry(r.group.clone()).or_default().push(r);
     }
@@ -257,10 +283,17 @@ fn summarize_group(
         .iter()
         .filter(|r| r.outcome == Outcome::Ok && r.score.is_none())
         .count();
-    let failed = runs
+    let failed = runs.iter().filter(|r| r.failed() == Some(true)).count();
+    let failed_selected = runs
         .iter()
-        .filter(|r| scored(r) && r.failed() == Some(true))
+        .filter(|r| r.failed_selected() == Some(true))
         .count();
+    let diverged_unscored = runs.iter().filter(|r| r.unscored_diverged()).count();
+    let without_div: Vec<f64> = runs
+        .iter()
+        .filter(|r| scored(r) && r.outcome != Outcome::Diverged)
+        .filter_map(|r| r.score)
+        .collect();
     let mut baselines: Vec<f64> = runs.iter().filter_map(|r| r.baseline).collect();
     baselines.sort_by(f64::total_cmp);
     baselines.dedup();
@@ -283,6 +316,17 @@ fn summarize_group(
     }
     if missing_score > 0 {
         notes.push(format!("{missing_score} finished run(s) without a score"));
+    }
+    if diverged_unscored > 0 {
+        notes.push(format!(
+            "{diverged_unscored} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics"
+        ));
+    }
+    let (errors, interrupted) = (count(Outcome::Error), count(Outcome::Interrupted));
+    if errors + interrupted > 0 {
+        notes.push(format!(
+            "{errors} errored and {interrupted} interrupted run(s): no score, counted in their own columns (not in n)"
+        ));
     }
     if baselines.len() > 1 {
         notes.push(format!(
@@ -321,17 +365,22 @@ fn summarize_group(
     };
     GroupSummary {
         group: label.to_string(),
+        section: runs.first().map(RunEntry::section).unwrap_or_default(),
         runs: runs.len(),
         n: scores.len(),
+        n_without_diverged: without_div.len(),
         failed,
+        failed_selected,
         diverged: count(Outcome::Diverged),
-        errors: count(Outcome::Error),
-        interrupted: count(Outcome::Interrupted),
+        diverged_unscored,
+        errors,
+        interrupted,
         non_finite,
         missing_score,
         unreadable,
         baseline: (baselines.len() == 1).then(|| baselines[0]),
         stats: describe(&scores),
+        mean_without_diverged: crate::describe::mean(&without_div),
         ci: bootstrap_cis(&scores, &boot, salt),
         expected_max: expected_max_at(&scores, &report_ns(scores.len())),
         seed_variance,
@@ -347,10 +396,11 @@ fn select_pairs(
     opts: &ReportOptions,
 ) -> (Vec<(usize, usize)>, String) {
     let k = comparable.len();
+    let same = |i: usize, j: usize| comparable[i].section == comparable[j].section;
     if let Some(base) = &opts.baseline_group {
         if let Some(b) = comparable.iter().position(|g| &g.group == base) {
             let pairs = (0..k)
-                .filter(|&i| i != b)
+                .filter(|&i| i != b && same(i, b))
                 .map(|i| if i < b { (i, b) } else { (b, i) })
                 .collect();
             return (
@@ -363,6 +413,7 @@ fn select_pairs(
         idx.iter()
             .enumerate()
             .flat_map(|(x, &i)| idx[x + 1..].iter().map(move |&j| (i, j)))
+            .filter(|&(i, j)| same(i, j))
             .collect()
     };
     let top_k = opts.top_k.max(2);
@@ -414,7 +465,15 @@ pub fn summarize_with_progress(
         })
         .collect();
     progress.finish();
-    let mut notes = Vec::new();
+    let mut notes = input.notes.clone();
+    let sections = input.section_labels();
+    if sections.len() > 1 {
+        notes.push(format!(
+            "the runs are of {} tasks/metrics ({}): they are never pooled. Each group holds runs of one task · metric, and only groups of the same task · metric are compared",
+            sections.len(),
+            sections.join("; ")
+        ));
+    }
     let total_scored: usize = groups.iter().map(|g| g.n).sum();
     if input.runs.is_empty() {
         notes.push("no usable runs in the input".into());
@@ -430,7 +489,10 @@ pub fn summarize_with_progress(
         }
     }
     let k = comparable.len();
-    let (pairs, pair_rule) = select_pairs(&comparable, opts);
+    let (pairs, mut pair_rule) = select_pairs(&comparable, opts);
+    if sections.len() > 1 {
+        pair_rule += ", within each task · metric only";
+    }
     let num_comparisons = pairs.len().max(1);
     let aso_opts = AsoOptions {
         confidence_level: opts.confidence_level,
@@ -471,6 +533,7 @@ pub fn summarize_with_progress(
         groups,
         comparisons,
         problems: input.problems.clone(),
+        stores: input.stores.clone(),
         notes,
         files: Vec::new(),
     }

@@ -126,7 +126,7 @@ pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
 pub use slurm::{run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions};
 pub use store::{
     keep_earlier_record, prepare_run_dir, write_atomic, Expanded, RunLock, RunState, StatusSummary,
-    Store,
+    Store, StoreScan,
 };
 pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
 

@@ -190,6 +190,71 @@ impl Store {
     /// Counts of the runs of the last expansion by state, plus Slurm queue information when
     /// the sweep was submitted to Slurm.
     pub fn status(&self) -> Result<StatusSummary, Error> {
+        let mut s = self.tally(None)?;
+        s.slurm = crate::slurm::queue_summary(self);
+        Ok(s)
+    }
+
+    /// What `stab report` reads from a store: the records of exactly the runs [`Store::status`]
+    /// counts as finished (the same code walks the store for both), and every `record.json`
+    /// under `runs/` that `status` does not count, with the reason. Never queries Slurm.
+    pub fn scan(&self) -> Result<StoreScan, Error> {
+        let mut records = Vec::new();
+        let status = self.tally(Some(&mut records))?;
+        let expanded: std::collections::BTreeSet<String> = self
+            .expanded()?
+            .runs
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        let mut left_out = Vec::new();
+        let runs_dir = self.root.join("runs");
+        let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&runs_dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => Vec::new(),
+        };
+        dirs.sort();
+        for dir in dirs {
+            let record = dir.join("record.json");
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !record.is_file() {
+                continue;
+            }
+            if expanded.contains(&name) {
+                // Counted by `status`: as finished, or as unreadable (below).
+                continue;
+            }
+            let whose = match RunRecord::read(&record) {
+                Ok(r) if r.run_id != name => format!("record of run {} in folder {name}", r.run_id),
+                Ok(r) => format!("record of run {}", r.run_id),
+                Err(_) => "unreadable record".into(),
+            };
+            left_out.push((
+                record,
+                format!(
+                    "{whose}: not a run of the sweep's current expansion (expanded.json), e.g. left \
+                     from an earlier version of the sweep file; not counted by `stab status`"
+                ),
+            ));
+        }
+        for msg in &status.unreadable {
+            left_out.push((
+                runs_dir.clone(),
+                format!("{msg}; counted as unreadable by `stab status`"),
+            ));
+        }
+        Ok(StoreScan {
+            status,
+            records,
+            left_out,
+        })
+    }
+
+    /// Counts the runs of the last expansion by state; collects the finished runs' records.
+    fn tally(&self, mut records: Option<&mut Vec<RunRecord>>) -> Result<StatusSummary, Error> {
         let expanded = self.expanded()?;
         let mut s = StatusSummary {
             sweep: expanded.sweep.clone(),
@@ -198,7 +263,18 @@ impl Store {
             ..StatusSummary::default()
         };
         for run in &expanded.runs {
-            match self.state(&run.run_id) {
+            let state = match self.record(&run.run_id) {
+                Ok(Some(r)) => {
+                    let status = r.status;
+                    if let Some(v) = records.as_deref_mut() {
+                        v.push(r);
+                    }
+                    RunState::Finished(status)
+                }
+                Err(e) => RunState::Unreadable(e.to_string()),
+                Ok(None) => self.state(&run.run_id),
+            };
+            match state {
                 RunState::Pending => s.pending += 1,
                 RunState::Running => s.running += 1,
                 RunState::Finished(RunStatus::Ok) => s.ok += 1,
@@ -208,9 +284,19 @@ impl Store {
                 RunState::Unreadable(msg) => s.unreadable.push(msg),
             }
         }
-        s.slurm = crate::slurm::queue_summary(self);
         Ok(s)
     }
+}
+
+/// A store as `stab report` sees it (see [`Store::scan`]).
+#[derive(Debug, Clone)]
+pub struct StoreScan {
+    /// What `stab status` prints (without the Slurm queue).
+    pub status: StatusSummary,
+    /// The records of the runs `status` counts as finished, in expansion order.
+    pub records: Vec<RunRecord>,
+    /// Records that `status` does not count as a finished run, with why: (path, reason).
+    pub left_out: Vec<(PathBuf, String)>,
 }
 
 /// Moves `dir/record.json` to `dir/attempts/<unix ms>-<tag>.json` (tag: the record's status,

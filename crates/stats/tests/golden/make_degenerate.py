@@ -5,13 +5,33 @@ near-degenerate but valid cases, where stab must agree with SciPy.
 Run from the repository root:
     python3 -m venv /tmp/refpy && /tmp/refpy/bin/pip install scipy numpy deepsig==1.2.8
     /tmp/refpy/bin/python crates/stats/tests/golden/make_degenerate.py
-(written with numpy 2.4.6, scipy 1.17.1, deepsig 1.2.8). Non-finite numbers are stored as the
+or with the reference Python:
+    PYTHONPATH=.deps/pyref python3 crates/stats/tests/golden/make_degenerate.py
+(written with numpy 2.3.5, scipy 1.16.3, deepsig 1.2.8; deepsig's unused pandas/psutil imports
+are stubbed as in make_golden.py). Non-finite numbers are stored as the
 strings "inf", "-inf" and "nan" (JSON has no such numbers).
 """
 import json
 import math
 import os
+import sys
+import types
 import warnings
+
+for _name in ("pandas", "psutil"):
+    if _name not in sys.modules:
+        try:
+            __import__(_name)
+        except ImportError:
+            _stub = types.ModuleType(_name)
+            _stub.DataFrame = type("DataFrame", (), {})  # only used in type annotations
+            sys.modules[_name] = _stub
+try:
+    import joblib.externals.loky as _loky
+
+    _loky.set_loky_pickler = lambda *a, **k: None  # deepsig asks for dill; n_jobs=1 never pickles.
+except ImportError:
+    pass
 
 import numpy as np
 import scipy
@@ -57,7 +77,8 @@ for name, (a, b) in CASES.items():
         c[f"levene_{centre}"] = [num(r.statistic), num(r.pvalue)]
     w = stats.ttest_ind(a, b, equal_var=False)
     c["welch"] = [num(w.statistic), num(getattr(w, "df", float("nan"))), num(w.pvalue)]
-    m = stats.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic")
+    # SciPy's default method="auto" (exact for a sample of <= 8 runs without ties), as stab.
+    m = stats.mannwhitneyu(a, b, alternative="two-sided", method="auto")
     c["mannwhitney"] = [num(m.statistic), num(m.pvalue)]
     if deepsig_aso is not None:
         c["aso_eps_min"] = num(deepsig_aso(a, b, num_bootstrap_iterations=1000, seed=1234,

@@ -78,7 +78,8 @@ for a, b in [("mosbach", "devlin"), ("small", "mosbach"), ("ties", "ties2"), ("w
     lm = stats.levene(x, y, center="mean")
     lmed = stats.levene(x, y, center="median")
     w = stats.ttest_ind(x, y, equal_var=False)
-    mw = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic", use_continuity=True)
+    # SciPy's default method="auto" (exact for a sample of <= 8 runs without ties), as stab.
+    mw = stats.mannwhitneyu(x, y, alternative="two-sided", method="auto", use_continuity=True)
     out["pairs"].append({
         "a": a, "b": b,
         "levene_mean": [float(lm.statistic), float(lm.pvalue)],
@@ -87,6 +88,21 @@ for a, b in [("mosbach", "devlin"), ("small", "mosbach"), ("ties", "ties2"), ("w
         "mannwhitney": [float(mw.statistic), float(mw.pvalue)],
         "violation_ratio": float(compute_violation_ratio(np.array(x), np.array(y), dt=0.005)),
     })
+
+# Mann-Whitney on seed-group sizes (3-8 runs, and 3 vs 25): method="auto" is exact here; the
+# asymptotic p is recorded too, to show how far apart they are.
+mw_rng = np.random.default_rng(11)
+out["mannwhitney_small"] = []
+for n1, n2, shift in [(3, 3, 0.1), (3, 5, 0.02), (4, 4, 0.0), (5, 7, 0.03), (8, 8, 0.01),
+                      (6, 8, 0.2), (3, 25, 0.01), (8, 9, 0.01), (2, 40, 0.0)]:
+    x = [float(v) for v in mw_rng.normal(0.70 + shift, 0.02, n1)]
+    y = [float(v) for v in mw_rng.normal(0.70, 0.02, n2)]
+    auto = stats.mannwhitneyu(x, y, alternative="two-sided", method="auto")
+    asym = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+    out["mannwhitney_small"].append({"a": x, "b": y, "u": float(auto.statistic),
+                                     "p_auto": float(auto.pvalue),
+                                     "p_asymptotic": float(asym.pvalue),
+                                     "exact": bool(min(n1, n2) <= 8)})
 
 l3 = stats.levene(S["mosbach"], S["devlin"], S["wide"], center="median")
 out["levene3"] = {"groups": ["mosbach", "devlin", "wide"], "center": "median",

@@ -1,5 +1,6 @@
 mod bad_input;
 mod degenerate;
+mod issue10;
 mod parity;
 mod report;
 mod util;

@@ -40,7 +40,9 @@ fn full_report_writes_every_output() {
         assert!(out.path().join(f).is_file(), "{f} missing");
     }
     let md = read(&out.path().join("report.md"));
-    assert!(md.contains("| group | n | failed | diverged | errors | std | mean | median | max |"));
+    // Issue 10: failed on the final score and on the selected checkpoint, interrupted runs,
+    // and n / mean without the diverged runs (this input has one diverged run).
+    assert!(md.contains("| group | n | n w/o diverged | failed (final score) | failed (selected ckpt) | diverged | errors | interrupted | std | mean | median | max |"), "{md}");
     assert!(md.contains("Levene (centre: mean)") && md.contains("Brown–Forsythe (centre: median)"));
     assert!(!md.contains("NaN"), "{md}");
     let html = read(&out.path().join("report.html"));
@@ -150,7 +152,10 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 id: format!("{g}-{i}"),
                 outcome: Outcome::Ok,
                 score: Some(0.5 + 0.001 * g as f64 + 0.01 * ((i * 7) % 5) as f64),
+                final_score: None,
                 baseline: None,
+                task: None,
+                metric: None,
                 init_seed: None,
                 data_seed: None,
                 freeze_layers: None,
@@ -166,6 +171,8 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
         metric: None,
         runs,
         problems: Vec::new(),
+        stores: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
