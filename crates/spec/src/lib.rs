@@ -23,7 +23,8 @@ mod spec;
 
 pub use preset::{preset, PRESETS};
 pub use record::{
-    Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, RECORD_SCHEMA_VERSION,
+    Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, MISMATCHED_PREFIX,
+    RECORD_SCHEMA_VERSION,
 };
 pub use spec::{
     merge_override, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,

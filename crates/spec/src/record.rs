@@ -13,6 +13,11 @@ use crate::spec::RunSpec;
 /// Version of the record layout; bumped on any incompatible change.
 pub const RECORD_SCHEMA_VERSION: u32 = 1;
 
+/// Key prefix of MNLI's mismatched-dev scores in a record's metric maps
+/// (`final_metrics["mismatched/accuracy"]`, `selected_metrics[…]`, `baseline_metrics[…]`): the
+/// matched dev set is the run's own (selection, `score`), the mismatched one is reported beside it.
+pub const MISMATCHED_PREFIX: &str = "mismatched/";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("could not read run record {path}")]

@@ -132,9 +132,9 @@ fn section_label(task: Option<&str>, metric: Option<&str>) -> String {
     }
 }
 
-/// Key prefix of MNLI's mismatched-dev scores in a record's metric maps
-/// (`selected_metrics["mismatched/accuracy"]`, `final_metrics[…]`, `baseline_metrics[…]`).
-pub const MISMATCHED_PREFIX: &str = "mismatched/";
+/// Key prefix of MNLI's mismatched-dev scores in a record's metric maps (defined with the
+/// record, where the trainer writes them).
+pub use stab_spec::MISMATCHED_PREFIX;
 
 /// The counts of one sweep store, as `stab status` gives them, and how many records were left
 /// out of the report.

@@ -22,7 +22,7 @@ use stab_bert::{load_safetensors, BertInput, BertModel, BertTokenizer, Checkpoin
 use stab_data::{Dataset, Label, Metrics, Task, TaskKind};
 use stab_spec::{
     Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision, RunRecord, RunSpec,
-    RunStatus, Selection, Timing, Versions,
+    RunStatus, Selection, Timing, Versions, MISMATCHED_PREFIX,
 };
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -227,6 +227,7 @@ enum Model {
         train: Vec<Tensor>,
         selection: Vec<Tensor>,
         report: Option<Vec<Tensor>>,
+        mismatched: Option<Vec<Tensor>>,
     },
 }
 
@@ -244,6 +245,9 @@ struct Run {
     selection: EvalSet,
     /// The half of dev used for reporting when the dev set is split (Zhang et al.).
     report: Option<EvalSet>,
+    /// MNLI's mismatched dev set, scored at every evaluation and reported beside the matched
+    /// one under `mismatched/<metric>` (never used for selection).
+    mismatched: Option<EvalSet>,
     baseline: Metrics,
     /// Owns the variables the model and optimizer use.
     _vs: VarStore,
@@ -284,6 +288,11 @@ impl Run {
             "dev"
         };
         let dev = task.load_split(&spec.data_dir, dev_split)?;
+        let mismatched_ds = if dev_split == "dev_matched" {
+            Some(task.load_split(&spec.data_dir, "dev_mismatched")?)
+        } else {
+            None
+        };
         if train_full.is_empty() || dev.is_empty() {
             return Err(TrainError::Invalid(format!(
                 "task {}: the train or dev split is empty",
@@ -307,8 +316,13 @@ impl Run {
             }
             None => (dev, None),
         };
-        let baseline =
+        let mut baseline =
             task.majority_baseline(&train, report_ds.as_ref().unwrap_or(&selection_ds))?;
+        if let Some(mm) = &mismatched_ds {
+            for (k, v) in task.majority_baseline(&train, mm)? {
+                baseline.insert(format!("{MISMATCHED_PREFIX}{k}"), v);
+            }
+        }
         let metric = spec
             .metric
             .clone()
@@ -335,10 +349,15 @@ impl Run {
             .as_ref()
             .map(|d| eval_set(&tokenizer, d))
             .transpose()?;
+        let mismatched = mismatched_ds
+            .as_ref()
+            .map(|d| eval_set(&tokenizer, d))
+            .transpose()?;
         // Sentence pairs use token type 1: a model with one token type cannot embed them.
         let max_type = [&train_items, &selection.items]
             .into_iter()
             .chain(report.as_ref().map(|r| &r.items))
+            .chain(mismatched.as_ref().map(|r| &r.items))
             .flatten()
             .flat_map(|i| i.type_ids.iter().copied())
             .max()
@@ -475,6 +494,7 @@ impl Run {
                     train: cache(&train_items),
                     selection: cache(&selection.items),
                     report: report.as_ref().map(|r| cache(&r.items)),
+                    mismatched: mismatched.as_ref().map(|r| cache(&r.items)),
                     head,
                 }
             }
@@ -490,6 +510,7 @@ impl Run {
             train_items,
             selection,
             report,
+            mismatched,
             baseline,
             _vs: vs,
             model,
@@ -696,24 +717,42 @@ impl Run {
     }
 
     fn evaluate_at(&self, step: u64, epoch: f64) -> Result<Evaluation, TrainError> {
-        let (metrics, report_metrics) = match &self.model {
+        let (mut metrics, mut report_metrics, mismatched) = match &self.model {
             Model::FineTune(_) => (
                 self.evaluate(&self.selection, None)?,
                 self.report
                     .as_ref()
                     .map(|r| self.evaluate(r, None))
                     .transpose()?,
+                self.mismatched
+                    .as_ref()
+                    .map(|r| self.evaluate(r, None))
+                    .transpose()?,
             ),
             Model::Features {
-                selection, report, ..
+                selection,
+                report,
+                mismatched,
+                ..
             } => (
                 self.evaluate(&self.selection, Some(selection))?,
                 match (&self.report, report) {
                     (Some(r), Some(f)) => Some(self.evaluate(r, Some(f))?),
                     _ => None,
                 },
+                match (&self.mismatched, mismatched) {
+                    (Some(r), Some(f)) => Some(self.evaluate(r, Some(f))?),
+                    _ => None,
+                },
             ),
         };
+        // MNLI: the mismatched scores join whichever metrics are reported.
+        if let Some(mm) = mismatched {
+            let reported = report_metrics.as_mut().unwrap_or(&mut metrics);
+            for (k, v) in mm {
+                reported.insert(format!("{MISMATCHED_PREFIX}{k}"), v);
+            }
+        }
         Ok(Evaluation {
             step,
             epoch,

@@ -574,3 +574,85 @@ fn bf16_autocast_on_cpu_trains_close_to_fp32_and_says_so() {
         "bf16 and fp32 curves are identical: autocast did not run"
     );
 }
+
+/// MNLI in the download script's layout, made up: train, dev_matched, dev_mismatched.
+fn synthetic_mnli(dir: &Path) {
+    let head = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2";
+    let row = |i: usize, p: &str, h: &str, labels: &[&str]| {
+        let mut f: Vec<String> = vec![
+            i.to_string(),
+            "1".into(),
+            "1e".into(),
+            "fiction".into(),
+            "( a )".into(),
+            "( b )".into(),
+            "(ROOT a)".into(),
+            "(ROOT b)".into(),
+            p.into(),
+            h.into(),
+        ];
+        f.extend(labels.iter().map(|s| s.to_string()));
+        f.join("\t")
+    };
+    let classes = ["entailment", "neutral", "contradiction"];
+    let m = dir.join("MNLI");
+    std::fs::create_dir_all(&m).unwrap();
+    let mut train = vec![format!("{head}\tlabel1\tgold_label")];
+    for i in 0..24 {
+        let c = classes[i % 3];
+        train.push(row(
+            i,
+            &format!("A cat sat {i}."),
+            "An animal sat.",
+            &[c, c],
+        ));
+    }
+    std::fs::write(m.join("train.tsv"), train.join("\n")).unwrap();
+    for (name, skew) in [("dev_matched", 0), ("dev_mismatched", 2)] {
+        let mut dev = vec![format!(
+            "{head}\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
+        )];
+        for i in 0..9 {
+            // The mismatched set leans to one class, so its baseline differs from matched's.
+            let c = if i < 3 + skew * 2 {
+                classes[2]
+            } else {
+                classes[i % 2]
+            };
+            dev.push(row(
+                i,
+                "Two men walk.",
+                &format!("People {i}."),
+                &[c, c, c, c, c, c],
+            ));
+        }
+        std::fs::write(m.join(format!("{name}.tsv")), dev.join("\n")).unwrap();
+    }
+}
+
+#[test]
+fn mnli_reports_matched_and_mismatched() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic_mnli(dir.path());
+    let r = run(&spec(
+        "devlin",
+        &[
+            ("task", "MNLI".into()),
+            ("data_dir", dir.path().display().to_string().into()),
+            ("train_subset", toml::Value::Integer(24)),
+            ("epochs", 1.into()),
+        ],
+    ));
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    for map in [&r.final_metrics, &r.selected_metrics, &r.baseline_metrics] {
+        assert!(map.contains_key("accuracy"), "{map:?}");
+        assert!(map.contains_key("mismatched/accuracy"), "{map:?}");
+    }
+    // Baselines are each set's own: 5 of 9 vs 7 of 9 in the majority class.
+    assert_ne!(
+        r.baseline_metrics["accuracy"],
+        r.baseline_metrics["mismatched/accuracy"]
+    );
+    // Selection and the run's score stay on matched dev.
+    assert_eq!(r.score, r.selected_metrics.get("accuracy").copied());
+}
