@@ -522,6 +522,10 @@ struct CurvePlot<'a> {
     y_label: String,
     /// (group index, group, failed, diverged, curve)
     curves: Vec<RunCurve<'a>>,
+    /// Groups with runs that have no curve to draw (fewer than two finite points: a run that
+    /// diverged at once): (group index, group, runs without a curve, diverged among them).
+    /// They stay in the legend, so a group is never silently missing from the plot.
+    without_curve: Vec<(usize, &'a str, usize, usize)>,
 }
 
 impl Chart for CurvePlot<'_> {
@@ -587,6 +591,28 @@ impl Chart for CurvePlot<'_> {
                     });
                 }
             }
+        }
+        for &(gi, g, n, diverged) in &self.without_curve {
+            let col = color(gi);
+            let why = if diverged == n {
+                "diverged before a 2nd finite point".to_string()
+            } else {
+                format!("{diverged} diverged, fewer than 2 finite points")
+            };
+            let label = if labelled.contains(&gi) {
+                format!("{g}: {n} more run(s) not drawn ({why})")
+            } else {
+                format!("{g}: {n} run(s), none drawn ({why})")
+            };
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (20, 0)], col.mix(0.35).stroke_width(1))
+                        + Cross::new((10, 0), 4, col.stroke_width(2))
+                });
         }
         // A diverged run's curve ends where it diverged: a triangle marks the end (clamped
         // into the plotted range when the last value exploded).
@@ -894,12 +920,29 @@ pub fn render_plots(
         "Expected maximum dev score vs. number of runs",
         &ExpectedMaxPlot { s },
     )?);
+    let drawable = |c: &[(u64, f64)]| c.iter().filter(|p| p.1.is_finite()).count() > 1;
+    let without_curve = |f: fn(&RunEntry) -> &[(u64, f64)]| -> Vec<(usize, &str, usize, usize)> {
+        grouped
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, (g, runs))| {
+                let missing: Vec<_> = runs.iter().filter(|r| !drawable(f(r))).collect();
+                let diverged = missing
+                    .iter()
+                    .filter(|r| r.outcome == crate::load::Outcome::Diverged)
+                    .count();
+                // Runs without any curve (errors before training) are in the tables; only
+                // runs that trained and diverged are called out here.
+                (diverged > 0).then_some((gi, g.as_str(), missing.len(), diverged))
+            })
+            .collect()
+    };
     let curves = |f: fn(&RunEntry) -> &[(u64, f64)]| -> Vec<RunCurve<'_>> {
         grouped
             .iter()
             .enumerate()
             .flat_map(|(gi, (g, runs))| {
-                runs.iter().filter(|r| f(r).len() > 1).map(move |r| {
+                runs.iter().filter(|r| drawable(f(r))).map(move |r| {
                     (
                         gi,
                         g.as_str(),
@@ -922,6 +965,7 @@ pub fn render_plots(
                 title: title.into(),
                 y_label: "training loss (cross-entropy / MSE)".into(),
                 curves: loss,
+                without_curve: without_curve(|r| &r.train_loss),
             },
         )?);
     }
@@ -936,6 +980,7 @@ pub fn render_plots(
                 title: title.into(),
                 y_label: score_label(s),
                 curves: dev,
+                without_curve: without_curve(|r| &r.dev_scores),
             },
         )?);
     }

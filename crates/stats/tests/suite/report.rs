@@ -275,3 +275,33 @@ fn issue15_plots_keep_every_group_and_draw_the_baseline() {
         "freeze_layers plot lacks the baseline"
     );
 }
+
+/// Issue 15, item 2, for diverged runs: a group whose runs all diverged at the first step has
+/// no curve to draw (no finite loss before divergence); it stays in the curve plots' legend,
+/// saying why.
+#[test]
+fn a_group_that_diverged_at_once_stays_in_the_curve_legend() {
+    let mut recs = Vec::new();
+    for (group, diverge) in [("stable", false), ("exploding", true)] {
+        for s in 0..3 {
+            let mut r = record(&run(group, s, s), 2, 20);
+            if diverge {
+                r.status = stab_spec::RunStatus::Diverged;
+                r.diverged_at_step = Some(1);
+                r.train_loss = stab_spec::Curve::default();
+                r.evaluations.truncate(1);
+            }
+            recs.push(r);
+        }
+    }
+    let dir = sweep_dir(&recs);
+    let input = load_results(dir.path(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_report(out.path(), &input, &opts()).unwrap();
+    let svg = read(&out.path().join("plots/train_loss.svg"));
+    assert!(svg.lines().any(|l| l.trim() == "stable"), "{svg}");
+    assert!(
+        svg.contains("exploding: 3 run(s), none drawn (diverged before a 2nd finite point)"),
+        "the diverged group vanished from the legend"
+    );
+}
