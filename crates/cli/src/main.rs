@@ -136,7 +136,7 @@ struct FeaturesArgs {
     /// Read a task split instead (with --data-dir and --split).
     #[arg(long)]
     task: Option<String>,
-    #[arg(long, env = "STAB_DATA_DIR", default_value = "data")]
+    #[arg(long, env = stab_data::DATA_DIR_ENV, default_value = "data")]
     data_dir: PathBuf,
     #[arg(long, default_value = "dev")]
     split: String,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use stab_stats::{
     load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
     ReportOptions,
@@ -86,8 +86,7 @@ impl Progress for Bar {
     fn start(&self, stage: &str, total: usize) {
         let bar = ProgressBar::new(total as u64).with_message(stage.to_string());
         bar.set_style(
-            ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
+            stab_spec::progress_style("{msg:>24} [{bar:30}] {pos}/{len} ({eta} left)")
                 .progress_chars("=> "),
         );
         if let Ok(mut b) = self.0.lock() {

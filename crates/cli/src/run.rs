@@ -31,7 +31,7 @@ pub struct RunArgs {
     #[arg(long)]
     spec: Option<PathBuf>,
     /// Preset when no spec file is given: devlin, mosbach, zhang-reinit, zhang-longer.
-    #[arg(long, default_value = "devlin")]
+    #[arg(long, default_value = stab_spec::DEFAULT_PRESET)]
     preset: String,
     /// Override any spec field: --set epochs=5 --set optimizer.eps=1e-8 (TOML values).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[arg(long)]
     task: Option<String>,
     /// Data folder (GLUE layout); also from STAB_DATA_DIR.
-    #[arg(long, env = "STAB_DATA_DIR")]
+    #[arg(long, env = stab_data::DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
     #[arg(long)]
     threads: Option<usize>,

@@ -39,7 +39,7 @@ pub struct SweepArgs {
     /// Sweep file (TOML), e.g. experiments/quickstart.toml.
     file: PathBuf,
     /// Data folder for every run (overrides the sweep's `data_dir`).
-    #[arg(long, env = "STAB_DATA_DIR")]
+    #[arg(long, env = stab_data::DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
     /// Model directory for every run (overrides the sweep's `model`).
     #[arg(long)]

@@ -91,7 +91,7 @@ pub enum DataError {
     },
 
     /// The data folder itself does not exist (not just the split's file).
-    #[error("data folder {} does not exist (give --data-dir or set STAB_DATA_DIR)", path.display())]
+    #[error("data folder {} does not exist (give --data-dir or set {})", path.display(), crate::DATA_DIR_ENV)]
     MissingDataDir { path: PathBuf },
 
     /// The split's file does not exist.

@@ -66,7 +66,10 @@ pub use conll::{iob1_to_iob2, read_conll, ConllFile, CONLL_LABELS};
 pub use error::DataError;
 pub use sample::{split_halves, stratified_subset};
 pub use score::{read_predictions, score_predictions, Predictions};
-pub use task::{task, Task, TaskKind, BUILTIN_TASKS};
+pub use task::{task, Task, TaskKind, BUILTIN_TASKS, BUILTIN_TRAIN_SIZES};
+
+/// The environment variable naming the data folder (the CLI's `--data-dir`, sweeps, tests).
+pub const DATA_DIR_ENV: &str = "STAB_DATA_DIR";
 
 /// Metric name → value, ordered by name.
 pub type Metrics = std::collections::BTreeMap<String, f64>;

@@ -34,6 +34,21 @@ pub const BUILTIN_TASKS: [&str; 11] = [
     "CoNLL-2003",
 ];
 
+/// Training-set sizes of the built-in tasks that have a training set (all but AX), for cost
+/// estimates without reading the data.
+pub const BUILTIN_TRAIN_SIZES: [(&str, u64); 10] = [
+    (BUILTIN_TASKS[0], 8_551),
+    (BUILTIN_TASKS[1], 67_349),
+    (BUILTIN_TASKS[2], 3_668),
+    (BUILTIN_TASKS[3], 5_749),
+    (BUILTIN_TASKS[4], 363_846),
+    (BUILTIN_TASKS[5], 392_702),
+    (BUILTIN_TASKS[6], 104_743),
+    (BUILTIN_TASKS[7], 2_490),
+    (BUILTIN_TASKS[8], 635),
+    (BUILTIN_TASKS[10], 14_041),
+];
+
 #[derive(Clone, Debug, PartialEq)]
 enum Source {
     Glue(Glue),

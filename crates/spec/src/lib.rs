@@ -20,8 +20,9 @@ mod diagnose;
 mod preset;
 mod record;
 mod spec;
+mod support;
 
-pub use preset::{preset, PRESETS};
+pub use preset::{preset, DEFAULT_PRESET, PRESETS};
 pub use record::{
     Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, MISMATCHED_PREFIX,
     RECORD_SCHEMA_VERSION,
@@ -30,3 +31,6 @@ pub use spec::{
     merge_override, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,
     Precision, RunSpec, Schedule, Selection, SpecError,
 };
+pub use support::{error_chain, hostname, unix_millis, unix_seconds};
+#[cfg(feature = "progress")]
+pub use support::{progress_bar, progress_style};

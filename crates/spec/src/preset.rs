@@ -24,8 +24,11 @@ use crate::spec::{
     Schedule, Selection, SpecError,
 };
 
+/// The preset of a run that names none (CLI `--preset`, spec files, sweeps).
+pub const DEFAULT_PRESET: &str = "devlin";
+
 /// Names of the built-in presets.
-pub const PRESETS: &[&str] = &["devlin", "mosbach", "zhang-reinit", "zhang-longer"];
+pub const PRESETS: &[&str] = &[DEFAULT_PRESET, "mosbach", "zhang-reinit", "zhang-longer"];
 
 /// `selection_metric` tables: task → metric.
 fn per_task(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

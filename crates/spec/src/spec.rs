@@ -361,7 +361,7 @@ impl RunSpec {
             }
         })?;
         let preset = match table.get("preset") {
-            None => Ok("devlin"),
+            None => Ok(crate::DEFAULT_PRESET),
             Some(toml::Value::String(s)) => Ok(s.as_str()),
             Some(other) => Err(SpecError::Value {
                 field: "preset".into(),

@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use stab_spec::{RunRecord, RunStatus};
+use stab_spec::{error_chain, RunRecord, RunStatus};
 use stab_sweep::Store;
 
 use crate::StatsError;
@@ -547,18 +547,6 @@ fn field_names(v: &serde_json::Value) -> String {
         Some(o) => o.keys().cloned().collect::<Vec<_>>().join(", "),
         None => "none: not an object".into(),
     }
-}
-
-/// `error: cause: cause` — the whole chain on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// Reads scores from a CSV (or TSV: by `.tsv` extension or a tab in the header line).

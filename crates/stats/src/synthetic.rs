@@ -31,8 +31,8 @@ pub struct SyntheticRun {
 /// A record for `run`, with a training-loss curve and dev evaluations of `points` points.
 pub fn record(run: &SyntheticRun, seed: u64, points: usize) -> RunRecord {
     let mut spec = stab_spec::preset(&run.preset)
-        .or_else(|_| stab_spec::preset("devlin"))
-        .expect("the devlin preset exists");
+        .or_else(|_| stab_spec::preset(stab_spec::DEFAULT_PRESET))
+        .expect("the default preset exists");
     spec.init_seed = run.init_seed;
     spec.data_seed = run.data_seed;
     spec.freeze_layers = run.freeze_layers;

@@ -6,9 +6,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use stab_spec::{RunRecord, RunStatus};
+use stab_spec::{hostname, unix_millis, unix_seconds, RunRecord, RunStatus};
 
 use crate::store::{io_err, keep_earlier_record, write_atomic, RunLock, Store};
 use crate::sweep::PlannedRun;
@@ -304,29 +304,4 @@ fn log_tail(path: &Path, offset: u64) -> String {
         .filter(|l| !l.starts_with("--- stab-sweep: attempt started"))
         .collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-}
-
-pub(crate) fn unix_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-fn unix_millis() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
-pub(crate) fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

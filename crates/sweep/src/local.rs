@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use stab_spec::RunStatus;
 
 use crate::exec::{self, Claim, WorkerCommand};
@@ -478,12 +478,9 @@ fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} runs [{elapsed_precise} eta {eta}] {msg}",
-        )
-        .expect("valid template"),
-    );
+    bar.set_style(stab_spec::progress_style(
+        "{bar:30} {pos}/{len} runs [{elapsed_precise} eta {eta}] {msg}",
+    ));
     bar.enable_steady_tick(Duration::from_millis(500));
     bar
 }

@@ -9,25 +9,12 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::path::PathBuf;
 
+use stab_data::BUILTIN_TRAIN_SIZES as TRAIN_SIZES;
 use stab_spec::{RunRecord, RunSpec, RunStatus};
 
 use crate::store::{RunState, Store};
 use crate::sweep::{Expansion, PlannedRun};
 use crate::Error;
-
-/// Training-set sizes of the tasks stab knows, for cost estimates without reading the data.
-const TRAIN_SIZES: &[(&str, u64)] = &[
-    ("CoLA", 8_551),
-    ("SST-2", 67_349),
-    ("MRPC", 3_668),
-    ("STS-B", 5_749),
-    ("QQP", 363_846),
-    ("MNLI", 392_702),
-    ("QNLI", 104_743),
-    ("RTE", 2_490),
-    ("WNLI", 635),
-    ("CoNLL-2003", 14_041),
-];
 
 /// One line of a dry run.
 #[derive(Debug, Clone)]

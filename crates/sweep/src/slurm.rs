@@ -14,11 +14,12 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::{unix_seconds, WorkerCommand};
+use crate::exec::WorkerCommand;
 use crate::local::{run_local, LocalOptions, Summary};
 use crate::store::{io_err, write_atomic, RunState, Store};
 use crate::sweep::{PlannedRun, SlurmDefaults};
 use crate::Error;
+use stab_spec::unix_seconds;
 
 /// Options of [`submit_slurm`].
 #[derive(Debug, Clone)]

@@ -313,9 +313,7 @@ pub fn keep_earlier_record(dir: &Path) -> Result<Option<PathBuf>, Error> {
     };
     let attempts = dir.join("attempts");
     std::fs::create_dir_all(&attempts).map_err(io_err(&attempts))?;
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let millis = stab_spec::unix_millis();
     let to = attempts.join(format!("{millis}-{tag}.json"));
     std::fs::rename(&record, &to).map_err(io_err(&record))?;
     Ok(Some(to))

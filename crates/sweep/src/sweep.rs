@@ -42,7 +42,7 @@ impl Overrides {
     /// Overrides with `data_dir` taken from the `STAB_DATA_DIR` environment variable, if set.
     pub fn from_env() -> Overrides {
         Overrides {
-            data_dir: std::env::var_os("STAB_DATA_DIR").map(PathBuf::from),
+            data_dir: std::env::var_os(stab_data::DATA_DIR_ENV).map(PathBuf::from),
             ..Overrides::default()
         }
     }
@@ -312,7 +312,9 @@ impl<'a> Expansion<'a> {
 
         // A launch override of the wrong type is wrong for every run: say so once, up front.
         let launch = overrides.table();
-        if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve("devlin", &launch) {
+        if let Err(e @ SpecError::Value { .. }) =
+            RunSpec::resolve(stab_spec::DEFAULT_PRESET, &launch)
+        {
             return Err(Error::Spec(e));
         }
 
@@ -425,7 +427,7 @@ fn resolve(
         .rev()
         .find(|s| s.key == "preset")
         .and_then(|s| s.value.as_str())
-        .unwrap_or("devlin");
+        .unwrap_or(stab_spec::DEFAULT_PRESET);
     let mut table = toml::Table::new();
     for s in settings {
         apply(&mut table, &s.key, s.value.clone());
@@ -659,7 +661,7 @@ impl Checker<'_> {
         }
         let mut table = toml::Table::new();
         apply(&mut table, key, value.clone());
-        match RunSpec::resolve("devlin", &table) {
+        match RunSpec::resolve(stab_spec::DEFAULT_PRESET, &table) {
             Ok(_) | Err(SpecError::Field { .. }) => Ok(()),
             Err(SpecError::Value { field, message }) => {
                 let field = if key == "seed" { key } else { &field };

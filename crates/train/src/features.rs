@@ -221,12 +221,9 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     };
     let mask = Tensor::zeros([n as i64, t_max], (Kind::Int64, Device::Cpu));
     let bar = opts.progress.then(|| {
-        let b = indicatif::ProgressBar::new(n as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} examples {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        let b = stab_spec::progress_bar(
+            n as u64,
+            "{msg} [{bar:30}] {pos}/{len} examples {per_sec} eta {eta}",
         );
         b.set_message("features");
         b

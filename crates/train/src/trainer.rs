@@ -16,13 +16,13 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use stab_bert::{load_safetensors, BertInput, BertModel, BertTokenizer, Checkpoint, Dropouts};
 use stab_data::{Dataset, Label, Metrics, Task, TaskKind};
 use stab_spec::{
-    Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision, RunRecord, RunSpec,
-    RunStatus, Selection, Timing, Versions, MISMATCHED_PREFIX,
+    error_chain, Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision,
+    RunRecord, RunSpec, RunStatus, Selection, Timing, Versions, MISMATCHED_PREFIX,
 };
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -51,10 +51,7 @@ pub struct RunContext {
 /// Runs `spec` and returns its record — for every outcome, including errors.
 pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     let started = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let started_unix = stab_spec::unix_seconds();
     // A LibTorch error surfaces as a panic in tch's infallible API; it still becomes a record.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Run::prepare(spec).and_then(|mut r| r.train(ctx))
@@ -80,7 +77,7 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     record.timing.started_unix = started_unix;
     record.timing.wall_seconds = started.elapsed().as_secs_f64();
     record.timing.peak_rss_bytes = peak_rss_bytes();
-    record.timing.hostname = hostname();
+    record.timing.hostname = stab_spec::hostname();
     record
 }
 
@@ -147,17 +144,6 @@ fn split_torch_error(full: &str) -> (String, Option<String>) {
     (first, Some(text))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
-}
-
 /// Software versions for the record.
 pub fn versions(spec: &RunSpec) -> Versions {
     Versions {
@@ -199,12 +185,6 @@ pub fn peak_rss_bytes() -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
 }
 
 /// An evaluation set: items plus gold labels.
@@ -542,12 +522,9 @@ impl Run {
         record.total_steps = total;
 
         let bar = ctx.progress.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {msg} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            let b = stab_spec::progress_bar(
+                total,
+                "{spinner} {msg} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta}",
             );
             b.set_message(format!("{} {}", self.task.name(), spec.run_id()));
             b

@@ -11,7 +11,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use stab_spec::{RunRecord, RunSpec, RunStatus};
 
@@ -56,10 +56,7 @@ fn main() {
         std::fs::write(out.join("worker.gpu"), gpu).unwrap();
     }
     let t0 = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let started_unix = stab_spec::unix_seconds();
     println!("fake worker: run {id} of sweep {sweep:?} group {group:?}, {threads} threads");
     std::thread::sleep(Duration::from_millis(spec.max_steps.unwrap_or(0)));
     let behaviour = spec.metric.clone().unwrap_or_default();

@@ -134,13 +134,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let e: stab_sweep::Error = e;
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            eprintln!("stab-sweep-harness: {msg}");
+            eprintln!("stab-sweep-harness: {}", stab_spec::error_chain(&e));
             std::process::exit(1)
         }
     }

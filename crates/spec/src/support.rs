@@ -1,0 +1,102 @@
+//! Small helpers every stab crate needs, kept here once so they cannot drift apart: the host
+//! name and times written into records and lock files, the one-line error chain, and (with the
+//! `progress` feature) the progress-bar style.
+//!
+//! They live in `stab-spec` because it is the one crate all others depend on and it links no
+//! LibTorch.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The kernel's host name (`gethostname(2)`), or an empty string if it cannot be read.
+///
+/// Records and launcher lock files compare host names, so both use this one function. It asks
+/// the kernel directly rather than reading `/proc/sys/kernel/hostname`, which needs `/proc`
+/// mounted (and is absent off Linux).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// `error: cause: cause` — the whole chain of `e` on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+/// A progress style from an indicatif `template`, falling back to the default bar if the
+/// template does not parse.
+#[cfg(feature = "progress")]
+pub fn progress_style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}
+
+/// A progress bar of `len` steps on stderr, styled by [`progress_style`]`(template)`.
+#[cfg(feature = "progress")]
+pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(progress_style(template));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn error_chain_joins_every_cause() {
+        let e = E(
+            "outer",
+            Some(Box::new(E("middle", Some(Box::new(E("inner", None)))))),
+        );
+        assert_eq!(error_chain(&e), "outer: middle: inner");
+    }
+
+    #[test]
+    fn clock_and_host_are_readable() {
+        assert!(unix_seconds() > 1.0e9);
+        assert!(unix_millis() > 1_000_000_000_000);
+        assert!(!hostname().is_empty());
+    }
+}
