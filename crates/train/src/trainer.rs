@@ -152,7 +152,7 @@ pub fn versions(spec: &RunSpec) -> Versions {
         libtorch: option_env!("STAB_LIBTORCH_VERSION")
             .unwrap_or("unknown")
             .into(),
-        tch: "0.24.0".into(),
+        tch: env!("STAB_TCH_VERSION").into(),
         threads: spec.threads,
         device: match spec.device {
             SpecDevice::Cpu => "cpu".into(),
@@ -1237,5 +1237,12 @@ mod tests {
             split_torch_error("task RTE: split \"dev\" not found"),
             ("task RTE: split \"dev\" not found".to_string(), None)
         );
+    }
+
+    #[test]
+    fn records_the_resolved_tch_version() {
+        // The workspace pins tch exactly; the build script reads the resolved one from Cargo.lock.
+        let spec = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        assert_eq!(versions(&spec).tch, "0.24.0");
     }
 }
