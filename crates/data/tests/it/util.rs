@@ -4,10 +4,7 @@ use stab_data::{Dataset, Example, Label};
 
 /// The shared data folder: `STAB_DATA_DIR`, else `<workspace>/../shared/data`.
 pub fn data_dir() -> PathBuf {
-    let dir = match std::env::var_os("STAB_DATA_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
+    let dir = stab_test_support::data_dir();
     assert!(
         dir.join("glue").is_dir(),
         "shared data not found at {} (set STAB_DATA_DIR to the folder holding glue/ and conll2003/)",
@@ -51,4 +48,9 @@ pub fn class_counts(d: &Dataset, n: usize) -> Vec<usize> {
 
 pub fn unlabelled(d: &Dataset) -> bool {
     examples(d).iter().all(|e| e.label.is_none())
+}
+
+#[test]
+fn test_support_reads_the_same_data_dir_variable() {
+    assert_eq!(stab_test_support::DATA_DIR_ENV, stab_data::DATA_DIR_ENV);
 }

