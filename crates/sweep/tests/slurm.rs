@@ -54,6 +54,22 @@ fn on_path(exe: &str) -> bool {
 
 const SWEEP: &str = "[axes]\nseed = { start = 0, end = 4 }\nmetric = [\"ok\", \"crash\"]\nmax_steps = [300]\n[slurm]\nmax_parallel = 2\ntime = \"00:05:00\"\n";
 
+/// Array tasks run the harness's `task` command with the fake worker, counting executions in
+/// the env's log, from the env's folder.
+fn slurm_options(env: &Env, sweep: &stab_sweep::Sweep) -> SlurmOptions {
+    let task = WorkerCommand::new(HARNESS)
+        .arg("task")
+        .arg("--worker")
+        .arg(FAKE)
+        .arg("--worker-arg")
+        .arg("--count-log")
+        .arg("--worker-arg")
+        .arg(path_str(&env.count_log()));
+    let mut opts = SlurmOptions::new(task, sweep.slurm.clone());
+    opts.workdir = Some(env.dir.path().to_path_buf());
+    opts
+}
+
 #[test]
 fn sweep_through_slurm_matches_the_local_launcher() {
     if std::env::var_os("STAB_TEST_SLURM").is_none() && !on_path("sbatch") {
@@ -72,16 +88,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     let store = env.store();
     let sweep = env.sweep();
     assert_eq!(sweep.runs.len(), 8);
-    let task = WorkerCommand::new(HARNESS)
-        .arg("task")
-        .arg("--worker")
-        .arg(FAKE)
-        .arg("--worker-arg")
-        .arg("--count-log")
-        .arg("--worker-arg")
-        .arg(path_str(&env.count_log()));
-    let mut opts = SlurmOptions::new(task, sweep.slurm.clone());
-    opts.workdir = Some(env.dir.path().to_path_buf());
+    let opts = slurm_options(&env, &sweep);
     assert_eq!(
         sweep.slurm,
         SlurmDefaults {
@@ -150,16 +157,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     let packed_store = packed.store();
     let packed_sweep = packed.sweep();
     assert_eq!(packed_sweep.slurm.runs_per_gpu, Some(2));
-    let task = WorkerCommand::new(HARNESS)
-        .arg("task")
-        .arg("--worker")
-        .arg(FAKE)
-        .arg("--worker-arg")
-        .arg("--count-log")
-        .arg("--worker-arg")
-        .arg(path_str(&packed.count_log()));
-    let mut opts = SlurmOptions::new(task, packed_sweep.slurm.clone());
-    opts.workdir = Some(packed.dir.path().to_path_buf());
+    let opts = slurm_options(&packed, &packed_sweep);
     let job = submit_slurm(&packed_store, &packed_sweep.runs, &opts)
         .unwrap()
         .expect("a job");
