@@ -868,15 +868,20 @@ pub fn write_sectioned_report(
         out.len()
     );
     md += "| task · metric | runs | n (scored) | diverged | failed (final score) | errors | report |\n|---|---|---|---|---|---|---|\n";
-    for r in &out {
+    // Each section's folder, relative to the index (links in both documents).
+    let rels: Vec<String> = out
+        .iter()
+        .map(|r| {
+            r.dir
+                .strip_prefix(out_dir)
+                .unwrap_or(&r.dir)
+                .display()
+                .to_string()
+        })
+        .collect();
+    for (r, rel) in out.iter().zip(&rels) {
         let g = &r.summary.groups;
         let sum = |f: fn(&GroupSummary) -> usize| g.iter().map(f).sum::<usize>();
-        let rel = r
-            .dir
-            .strip_prefix(out_dir)
-            .unwrap_or(&r.dir)
-            .display()
-            .to_string();
         md += &format!(
             "| {} | {} | {} | {} | {} | {} | [{rel}/report.md]({rel}/report.md) |\n",
             r.section,
@@ -907,16 +912,10 @@ pub fn write_sectioned_report(
         esc(&opts.title),
         esc(&opts.title)
     );
-    for r in &out {
-        let rel = r
-            .dir
-            .strip_prefix(out_dir)
-            .unwrap_or(&r.dir)
-            .display()
-            .to_string();
+    for (r, rel) in out.iter().zip(&rels) {
         h += &format!(
             "<li><a href=\"{}/report.html\">{}</a></li>\n",
-            esc(&rel),
+            esc(rel),
             esc(&r.section)
         );
     }
