@@ -38,3 +38,28 @@ pub fn minilm() -> PathBuf {
     );
     d
 }
+
+/// MNLI's columns in the GLUE download script's layout: train (`label1`, `gold_label`), dev
+/// (five annotator labels, `gold_label`) and test (no labels).
+pub const MNLI_TRAIN_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label";
+pub const MNLI_DEV_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label";
+pub const MNLI_TEST_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2";
+
+/// One made-up MNLI row under those headers: fixed id, genre and parses, the given premise,
+/// hypothesis and label columns.
+pub fn mnli_row(i: usize, premise: &str, hyp: &str, labels: &[&str]) -> String {
+    let mut f = vec![
+        i.to_string(),
+        "1".into(),
+        "1e".into(),
+        "fiction".into(),
+        "( a )".into(),
+        "( b )".into(),
+        "(ROOT a)".into(),
+        "(ROOT b)".into(),
+        premise.into(),
+        hyp.into(),
+    ];
+    f.extend(labels.iter().map(|s| s.to_string()));
+    f.join("\t")
+}

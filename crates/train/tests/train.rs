@@ -558,27 +558,11 @@ fn bf16_autocast_on_cpu_trains_close_to_fp32_and_says_so() {
 
 /// MNLI in the download script's layout, made up: train, dev_matched, dev_mismatched.
 fn synthetic_mnli(dir: &Path) {
-    let head = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2";
-    let row = |i: usize, p: &str, h: &str, labels: &[&str]| {
-        let mut f: Vec<String> = vec![
-            i.to_string(),
-            "1".into(),
-            "1e".into(),
-            "fiction".into(),
-            "( a )".into(),
-            "( b )".into(),
-            "(ROOT a)".into(),
-            "(ROOT b)".into(),
-            p.into(),
-            h.into(),
-        ];
-        f.extend(labels.iter().map(|s| s.to_string()));
-        f.join("\t")
-    };
+    use stab_test_support::{mnli_row as row, MNLI_DEV_HEADER, MNLI_TRAIN_HEADER};
     let classes = ["entailment", "neutral", "contradiction"];
     let m = dir.join("MNLI");
     std::fs::create_dir_all(&m).unwrap();
-    let mut train = vec![format!("{head}\tlabel1\tgold_label")];
+    let mut train = vec![MNLI_TRAIN_HEADER.to_string()];
     for i in 0..24 {
         let c = classes[i % 3];
         train.push(row(
@@ -590,9 +574,7 @@ fn synthetic_mnli(dir: &Path) {
     }
     std::fs::write(m.join("train.tsv"), train.join("\n")).unwrap();
     for (name, skew) in [("dev_matched", 0), ("dev_mismatched", 2)] {
-        let mut dev = vec![format!(
-            "{head}\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
-        )];
+        let mut dev = vec![MNLI_DEV_HEADER.to_string()];
         for i in 0..9 {
             // The mismatched set leans to one class, so its baseline differs from matched's.
             let c = if i < 3 + skew * 2 {

@@ -1,6 +1,7 @@
 //! Tasks without real files here (QQP, MNLI, AX): small files in the download script's layout.
 
 use stab_data::{task, DataError, Label};
+use stab_test_support::{mnli_row, MNLI_DEV_HEADER, MNLI_TEST_HEADER, MNLI_TRAIN_HEADER};
 use tempfile::tempdir;
 
 use crate::util::{class_counts, examples, unlabelled, write};
@@ -33,27 +34,6 @@ fn qqp_layout() {
     let m = t.majority_baseline(&train, &train).unwrap();
     assert_eq!(m["f1"], 0.0);
     assert_eq!(m["accuracy"], 2.0 / 3.0);
-}
-
-const MNLI_TRAIN_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label";
-const MNLI_DEV_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label";
-const MNLI_TEST_HEADER: &str = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2";
-
-fn mnli_row(i: usize, premise: &str, hyp: &str, labels: &[&str]) -> String {
-    let mut f = vec![
-        i.to_string(),
-        "1".into(),
-        "1e".into(),
-        "fiction".into(),
-        "( a )".into(),
-        "( b )".into(),
-        "(ROOT a)".into(),
-        "(ROOT b)".into(),
-        premise.into(),
-        hyp.into(),
-    ];
-    f.extend(labels.iter().map(|s| s.to_string()));
-    f.join("\t")
 }
 
 #[test]
