@@ -37,6 +37,8 @@ import sys
 import threading
 import time
 
+from hf_train_gpu import read_tsv  # the same GLUE TSV reading as the baseline
+
 PARITY_TOL = 1e-4
 CURVE_WINDOW = 20
 CURVE_TOL = 0.05
@@ -365,13 +367,6 @@ class Check:
         self.save()
         print(json.dumps(self.result.get("summary", {}), indent=1))
         return 0 if not self.result["errors"] else 1
-
-
-def read_tsv(path):
-    with open(path, encoding="utf-8-sig") as f:
-        lines = f.read().split("\n")
-    head = lines[0].split("\t")
-    return [dict(zip(head, line.split("\t"))) for line in lines[1:] if line]
 
 
 def main():
