@@ -146,6 +146,17 @@ fn split_torch_error(full: &str) -> (String, Option<String>) {
 
 /// Software versions for the record.
 pub fn versions(spec: &RunSpec) -> Versions {
+    // The device the run uses (cuda:0 is the GPU the launcher pinned through
+    // CUDA_VISIBLE_DEVICES) and that pinning, for the record.
+    let (device, gpu) = match spec.device {
+        SpecDevice::Cpu => (Device::Cpu, None),
+        SpecDevice::Cuda => (
+            Device::Cuda(0),
+            Some(
+                std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "0 (all visible)".into()),
+            ),
+        ),
+    };
     Versions {
         stab: env!("CARGO_PKG_VERSION").into(),
         stab_revision: env!("STAB_GIT_REVISION").into(),
@@ -154,23 +165,13 @@ pub fn versions(spec: &RunSpec) -> Versions {
             .into(),
         tch: env!("STAB_TCH_VERSION").into(),
         threads: spec.threads,
-        device: match spec.device {
-            SpecDevice::Cpu => "cpu".into(),
-            SpecDevice::Cuda => "cuda:0".into(),
-        },
-        precision: crate::amp::describe(
-            spec.precision,
-            match spec.device {
-                SpecDevice::Cpu => Device::Cpu,
-                SpecDevice::Cuda => Device::Cuda(0),
-            },
-        ),
-        gpu: match spec.device {
-            SpecDevice::Cpu => None,
-            SpecDevice::Cuda => Some(
-                std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "0 (all visible)".into()),
-            ),
-        },
+        device: match device {
+            Device::Cpu => "cpu",
+            _ => "cuda:0",
+        }
+        .into(),
+        precision: crate::amp::describe(spec.precision, device),
+        gpu,
     }
 }
 
