@@ -61,8 +61,14 @@ mod tests {
         for (name, group) in [
             ("embeddings.word_embeddings.weight", ParamGroup::Embeddings),
             ("embeddings.LayerNorm.bias", ParamGroup::Embeddings),
-            ("encoder.layer.0.attention.self.query.weight", ParamGroup::Layer(0)),
-            ("encoder.layer.11.output.LayerNorm.weight", ParamGroup::Layer(11)),
+            (
+                "encoder.layer.0.attention.self.query.weight",
+                ParamGroup::Layer(0),
+            ),
+            (
+                "encoder.layer.11.output.LayerNorm.weight",
+                ParamGroup::Layer(11),
+            ),
             ("pooler.dense.weight", ParamGroup::Pooler),
             ("classifier.bias", ParamGroup::Head),
             ("scalar_mix.gamma", ParamGroup::Head),

@@ -16,7 +16,7 @@ use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::batch::{make_batch, Batch, Item, Target};
+use crate::batch::{make_batch, Batch, Item};
 use crate::task_model::pool;
 use crate::TrainError;
 
@@ -186,20 +186,7 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         })
         .collect::<Result<_, _>>()?;
 
-    let inputs: Vec<(&str, Option<&str>)> = texts
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_deref()))
-        .collect();
-    let items: Vec<Item> = tok
-        .encode_batch(&inputs)?
-        .into_iter()
-        .map(|e| Item {
-            ids: e.ids,
-            type_ids: e.type_ids,
-            target: Target::None,
-            word_starts: Vec::new(),
-        })
-        .collect();
+    let items = crate::run_data::encode_texts(&tok, &texts)?;
     let n = items.len();
     let t_max = items.iter().map(|i| i.ids.len()).max().unwrap_or(0) as i64;
     let h = ck.config.hidden_size;
