@@ -14,7 +14,7 @@ pub enum ParamGroup {
     Embeddings,
     /// `encoder.layer.<i>.…`, 0-based from the bottom.
     Layer(usize),
-    /// `pooler.…`: the dense + tanh on [CLS].
+    /// `pooler.…`: the dense + tanh on `[CLS]`.
     Pooler,
     /// Everything that is not BERT's own: task heads, scalar mixes, LSTMs.
     Head,

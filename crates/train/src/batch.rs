@@ -82,8 +82,8 @@ pub fn make_batch(
 }
 
 /// The loss targets of `items[indices]` (on the CPU) for a task of kind `kind`, padded to
-/// `len` tokens for tagging: [B] int64 class ids ([`IGNORE`] for an unlabelled item), [B]
-/// float scores, or [B, len] int64 tags on each word's first sub-token and [`IGNORE`]
+/// `len` tokens for tagging: `[B]` int64 class ids ([`IGNORE`] for an unlabelled item), `[B]`
+/// float scores, or `[B, len]` int64 tags on each word's first sub-token and [`IGNORE`]
 /// elsewhere (HF's `label_all_tokens = False`).
 pub fn targets(items: &[Item], indices: &[usize], kind: TaskKind, len: usize) -> Tensor {
     let rows = indices.iter().map(|&i| &items[i]);

@@ -3,7 +3,7 @@
 //!
 //! The encoder runs once over every set (eval mode: no dropout) right after the weights are
 //! loaded; each epoch then costs only the head. Sentences cache one pooled vector per layer
-//! read ([F], or [layers, H] for a learned mix); tagged sentences cache one feature per word
+//! read (`[F]`, or `[layers, H]` for a learned mix); tagged sentences cache one feature per word
 //! that kept a sub-token ([W, …], in order), and their targets are word-level too — a BiLSTM
 //! reads exactly those words, not a stand-in vector for words truncated away.
 
@@ -133,7 +133,7 @@ impl Trainable for FeatureBased {
 }
 
 /// Runs the frozen encoder once over `items` and keeps, per item, the feature the head reads:
-/// [F] (or [layers, H] for a learned mix) for sentences, [W, …] for the W words that kept a
+/// `[F]` (or `[layers, H]` for a learned mix) for sentences, `[W, …]` for the W words that kept a
 /// sub-token.
 fn cache_features(bert: &stab_bert::BertModel, items: &[Item], r: &Reading) -> Vec<Tensor> {
     let mut out: Vec<Option<Tensor>> = (0..items.len()).map(|_| None).collect();
@@ -173,8 +173,8 @@ fn cache_features(bert: &stab_bert::BertModel, items: &[Item], r: &Reading) -> V
         .collect()
 }
 
-/// Word-level tags [B, W] of tagging items (the tag of each word that kept a sub-token, as
-/// [`cache_features`] keeps them), padded with [`IGNORE`].
+/// Word-level tags `[B, W]` of tagging items (the tag of each word that kept a sub-token, as
+/// the feature cache keeps them), padded with [`IGNORE`].
 pub fn word_targets(items: &[Item], indices: &[usize], width: i64) -> Tensor {
     let mut t = vec![IGNORE; indices.len() * width as usize];
     for (row, &i) in indices.iter().enumerate() {

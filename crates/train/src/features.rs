@@ -2,7 +2,7 @@
 //!
 //! Texts come from a JSONL file (`{"text": …, "text_b": …}`; `sentence1`/`sentence2` and
 //! `text_a` are accepted too), a TSV with a header naming the same columns, or a GLUE task
-//! split. For each chosen layer the [CLS] and mean-pooled vectors are written (`layer.L.cls`,
+//! split. For each chosen layer the `[CLS]` and mean-pooled vectors are written (`layer.L.cls`,
 //! `layer.L.mean`, [N, H]); with `tokens`, also every token's state (`layer.L.tokens`,
 //! [N, T, H], zero-padded) and the `attention_mask` [N, T]. Layers are numbered as HF's
 //! `hidden_states`: 0 = embeddings, L = last; negative numbers count from the end.

@@ -92,7 +92,7 @@ impl Trainable for FineTuned {
     }
 }
 
-/// Turns a token-level argmax [T] of one item into per-word predictions (first sub-token);
+/// Turns a token-level argmax `[T]` of one item into per-word predictions (first sub-token);
 /// words truncated away are predicted as tag 0 (`O`).
 pub fn word_predictions(item: &Item, token_preds: &[i64]) -> Vec<usize> {
     item.word_starts

@@ -3,8 +3,8 @@
 //! Fine-tuning mirrors HF's `BertForSequenceClassification` (dropout + linear on the pooler
 //! output) and `BertForTokenClassification` (dropout + linear on every token). In the
 //! feature-based mode (Devlin et al. Table 7) the encoder is frozen and runs without dropout;
-//! the features a head reads are computed once per example and cached ([`FeatureCache`]), so
-//! an epoch costs only the head. Because [CLS] selection and mean pooling are linear, the
+//! the features a head reads are computed once per example and cached ([`crate::feature_based`]), so
+//! an epoch costs only the head. Because `[CLS]` selection and mean pooling are linear, the
 //! scalar mix of pooled layers equals the pooled scalar mix, so sentence tasks cache one pooled
 //! vector per layer rather than every token of every layer.
 //!

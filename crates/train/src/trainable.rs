@@ -7,7 +7,7 @@
 //! output row — and the policy's one (is the whole encoder frozen?). Everything specific to
 //! an approach (the feature side's hidden-state caches, word-level targets, feature batches;
 //! the fine-tuned side's padding and autocast) lives behind it, so a new approach is one new
-//! implementation and one arm in [`build`].
+//! implementation and one branch in [`build`].
 //!
 //! Variables are created in a fixed order from LibTorch's generator seeded with the init seed
 //! — the encoder, then the approach's head — and only then are the checkpoint's weights
@@ -16,7 +16,7 @@
 
 use stab_bert::{BertConfig, BertModel, Dropouts};
 use stab_data::TaskKind;
-use stab_spec::{FeatureMode, Precision, RunSpec};
+use stab_spec::{Precision, RunSpec};
 use tch::nn::{self, VarStore};
 use tch::{Device, Tensor};
 
@@ -105,8 +105,9 @@ pub fn build(
     data: &RunData,
     load: Load,
 ) -> Result<Box<dyn Trainable>, TrainError> {
-    Ok(match setup.spec.feature_mode {
-        FeatureMode::Off => Box::new(FineTuned::build(vs, setup, load)?),
-        _ => Box::new(FeatureBased::build(vs, setup, data, load)?),
+    Ok(if setup.spec.fine_tunes() {
+        Box::new(FineTuned::build(vs, setup, load)?)
+    } else {
+        Box::new(FeatureBased::build(vs, setup, data, load)?)
     })
 }
