@@ -4,6 +4,7 @@
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
 //! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
 //! - [`heads`]: task heads initialised like HF from an explicit seed.
+//! - [`params`]: which part of the model (embeddings, layer i, pooler, head) a parameter name is.
 //! - [`load`]: strict `model.safetensors` loading (optional `bert.` prefix, legacy names).
 //! - [`checkpoint`]: a checkpoint directory as a whole, and writing random ones for tests.
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod heads;
 pub mod load;
 pub mod model;
+pub mod params;
 pub mod tokenizer;
 
 pub use checkpoint::Checkpoint;
@@ -24,6 +26,7 @@ pub use config::{Activation, BertConfig};
 pub use heads::LinearHead;
 pub use load::{load_safetensors, LoadReport};
 pub use model::{BertInput, BertModel, BertOutput, Dropouts};
+pub use params::ParamGroup;
 pub use tokenizer::{BertTokenizer, Encoded};
 
 /// Errors of the model crate; every variant names the file involved.

@@ -99,6 +99,39 @@ impl Label {
     }
 }
 
+/// What a task predicts for a whole split — gold or predicted, one entry per example: a
+/// [`Label`] per sentence (classification, regression) or a tag id per word (tagging).
+///
+/// The one shape shared by the data (a split's gold, [`Dataset::answers`]), a trainer's
+/// predictions, a predictions file ([`Predictions`]) and scoring ([`Task::score`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answers {
+    Labels(Vec<Label>),
+    Tags(Vec<Vec<usize>>),
+}
+
+impl Answers {
+    /// Number of examples (sentences for tags).
+    pub fn len(&self) -> usize {
+        match self {
+            Answers::Labels(v) => v.len(),
+            Answers::Tags(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What the answers are, for messages: `labels` or `tags`.
+    pub fn shape(&self) -> &'static str {
+        match self {
+            Answers::Labels(_) => "labels",
+            Answers::Tags(_) => "tags",
+        }
+    }
+}
+
 /// One sentence or sentence pair of a GLUE-style task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
@@ -158,6 +191,15 @@ impl Dataset {
             Dataset::Sentences(v) => v.iter().map(|e| e.label).collect(),
             Dataset::Tagged(_) => None,
         }
+    }
+
+    /// The gold answers of the split, or an error naming the first unlabelled example (`what`
+    /// says which file or split).
+    pub fn answers(&self, what: &str) -> Result<Answers, DataError> {
+        Ok(match self {
+            Dataset::Sentences(ex) => Answers::Labels(gold_labels(ex, what)?),
+            Dataset::Tagged(s) => Answers::Tags(s.iter().map(|s| s.tags.clone()).collect()),
+        })
     }
 
     /// The examples at `indices`, in that order (e.g. from [`stratified_subset`]).

@@ -3,27 +3,10 @@
 use std::path::Path;
 
 use crate::read::{lines, read_text, Labeler};
-use crate::{DataError, Dataset, Label, Metrics, Task, TaskKind};
+use crate::{Answers, DataError, Label, Metrics, Task, TaskKind};
 
-/// Predictions read from a file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Predictions {
-    Labels(Vec<Label>),
-    Tags(Vec<Vec<usize>>),
-}
-
-impl Predictions {
-    pub fn len(&self) -> usize {
-        match self {
-            Predictions::Labels(v) => v.len(),
-            Predictions::Tags(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// Predictions read from a file: the task's [`Answers`], named for what they are here.
+pub type Predictions = Answers;
 
 /// Parses one predicted label: a label name, else a class id; a number for regression.
 fn parse_label(task: &Task, path: &Path, line: usize, raw: &str) -> Result<Label, DataError> {
@@ -75,7 +58,7 @@ pub fn read_predictions(task: &Task, path: &Path) -> Result<Predictions, DataErr
                     .collect::<Result<Vec<usize>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Predictions::Tags(tags));
+        return Ok(Answers::Tags(tags));
     }
     let header: Vec<&str> = rows[0].1.split('\t').map(str::trim).collect();
     if header == ["index", "prediction"] {
@@ -118,12 +101,12 @@ pub fn read_predictions(task: &Task, path: &Path) -> Result<Predictions, DataErr
             out[idx] = Some(parse_label(task, path, line, fields[1])?);
         }
         // n rows, n distinct indices in 0..n: every slot is filled.
-        return Ok(Predictions::Labels(out.into_iter().flatten().collect()));
+        return Ok(Answers::Labels(out.into_iter().flatten().collect()));
     }
     rows.iter()
         .map(|&(line, row)| parse_label(task, path, line, row))
         .collect::<Result<Vec<_>, _>>()
-        .map(Predictions::Labels)
+        .map(Answers::Labels)
 }
 
 /// Scores a predictions file against a labelled gold file in the task's format.
@@ -142,33 +125,21 @@ pub fn score_predictions(
             pred: pred.len(),
         });
     }
-    match (gold, pred) {
-        (Dataset::Sentences(ex), Predictions::Labels(p)) => {
-            let g: Vec<Label> = crate::gold_labels(&ex, &what)?;
-            task.evaluate(&g, &p)
-        }
-        (Dataset::Tagged(s), Predictions::Tags(p)) => {
-            let g: Vec<Vec<usize>> = s.into_iter().map(|s| s.tags).collect();
-            for (i, (a, b)) in g.iter().zip(&p).enumerate() {
-                if a.len() != b.len() {
-                    return Err(DataError::LengthMismatch {
-                        what: format!(
-                            "{what}: tags of sentence {} (predictions line {})",
-                            i,
-                            i + 1
-                        ),
-                        gold: a.len(),
-                        pred: b.len(),
-                    });
-                }
+    let gold = gold.answers(&what)?;
+    if let (Answers::Tags(g), Answers::Tags(p)) = (&gold, &pred) {
+        for (i, (a, b)) in g.iter().zip(p).enumerate() {
+            if a.len() != b.len() {
+                return Err(DataError::LengthMismatch {
+                    what: format!(
+                        "{what}: tags of sentence {} (predictions line {})",
+                        i,
+                        i + 1
+                    ),
+                    gold: a.len(),
+                    pred: b.len(),
+                });
             }
-            task.evaluate_tags(&g, &p)
         }
-        _ => Err(DataError::InvalidLabel {
-            message: format!(
-                "{what}: predictions do not match the kind of task {}",
-                task.name()
-            ),
-        }),
     }
+    task.score(&gold, &pred)
 }

@@ -6,7 +6,7 @@ use crate::conll::{read_conll, CONLL_LABELS};
 use crate::custom::{load_description, Custom};
 use crate::glue::{read_glue, Glue};
 use crate::metrics;
-use crate::{DataError, Dataset, Label, Metrics};
+use crate::{Answers, DataError, Dataset, Label, Metrics};
 
 /// What the model predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,6 +454,24 @@ impl Task {
         Ok(m)
     }
 
+    /// Scores predicted answers against gold ones with all of the task's metrics: the one
+    /// entry point for the trainer and `stab score` ([`Task::evaluate`] for labels,
+    /// [`Task::evaluate_tags`] for tags).
+    pub fn score(&self, gold: &Answers, pred: &Answers) -> Result<Metrics, DataError> {
+        match (gold, pred) {
+            (Answers::Labels(g), Answers::Labels(p)) => self.evaluate(g, p),
+            (Answers::Tags(g), Answers::Tags(p)) => self.evaluate_tags(g, p),
+            _ => Err(DataError::InvalidLabel {
+                message: format!(
+                    "task {}: predictions do not match the kind of task (gold {}, predictions {})",
+                    self.name,
+                    gold.shape(),
+                    pred.shape()
+                ),
+            }),
+        }
+    }
+
     /// Scores tag sequences: span-level precision, recall and F1 (seqeval default mode) and
     /// token accuracy.
     pub fn evaluate_tags(
@@ -583,26 +601,19 @@ impl Task {
     /// are 0 by definition.
     pub fn majority_baseline(&self, train: &Dataset, eval: &Dataset) -> Result<Metrics, DataError> {
         let maj = self.majority_label(train)?;
-        let what = format!("task {}: evaluation split", self.name);
-        match eval {
-            Dataset::Sentences(ex) => {
-                if self.kind == TaskKind::Tagging {
-                    return Err(self.wrong_dataset());
-                }
-                let gold: Vec<Label> = crate::gold_labels(ex, &what)?;
-                let pred = vec![maj; gold.len()];
-                self.evaluate(&gold, &pred)
-            }
-            Dataset::Tagged(s) => {
-                if self.kind != TaskKind::Tagging {
-                    return Err(self.wrong_dataset());
-                }
-                let tag = maj.class().unwrap_or(0);
-                let gold: Vec<Vec<usize>> = s.iter().map(|s| s.tags.clone()).collect();
-                let pred: Vec<Vec<usize>> = s.iter().map(|s| vec![tag; s.tags.len()]).collect();
-                self.evaluate_tags(&gold, &pred)
-            }
+        let tagged = matches!(eval, Dataset::Tagged(_));
+        if tagged != (self.kind == TaskKind::Tagging) {
+            return Err(self.wrong_dataset());
         }
+        let gold = eval.answers(&format!("task {}: evaluation split", self.name))?;
+        let pred = match &gold {
+            Answers::Labels(g) => Answers::Labels(vec![maj; g.len()]),
+            Answers::Tags(g) => {
+                let tag = maj.class().unwrap_or(0);
+                Answers::Tags(g.iter().map(|s| vec![tag; s.len()]).collect())
+            }
+        };
+        self.score(&gold, &pred)
     }
 
     /// Display form of a label (name for classes and tags, number for scores).

@@ -10,30 +10,24 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use stab_data::{Label, TaskKind};
 use tch::{Device, Tensor};
 
 /// Label id for sub-tokens that carry no label (CrossEntropy's `ignore_index`, HF's -100).
 pub const IGNORE: i64 = -100;
 
-/// Training target of one example.
+/// One tokenised example with its gold answer in the data's own terms (no training-time
+/// encoding: [`targets`] derives the loss targets from it).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    Class(i64),
-    Score(f32),
-    /// Per token: the word's tag on its first sub-token, [`IGNORE`] elsewhere.
-    Tags(Vec<i64>),
-    /// Test split: nothing to learn from.
-    None,
-}
-
-/// One tokenised example.
-#[derive(Debug, Clone)]
 pub struct Item {
     pub ids: Vec<i64>,
     pub type_ids: Vec<i64>,
-    pub target: Target,
-    /// NER: token position of each word's first sub-token (None when truncated away).
+    /// Sentence tasks: the example's label (`None` in an unlabelled split).
+    pub label: Option<Label>,
+    /// Tagging tasks: token position of each word's first sub-token (None when truncated away).
     pub word_starts: Vec<Option<usize>>,
+    /// Tagging tasks: each word's tag id, one per entry of `word_starts`.
+    pub tags: Vec<usize>,
 }
 
 /// A padded batch on a device.
@@ -41,8 +35,6 @@ pub struct Batch {
     pub input_ids: Tensor,
     pub token_type_ids: Tensor,
     pub attention_mask: Tensor,
-    /// [B] int64 (classes), [B] float (scores) or [B, T] int64 (tags).
-    pub targets: Tensor,
     /// Indices of the items in their set.
     pub indices: Vec<usize>,
     /// Tokens that are not padding.
@@ -69,9 +61,6 @@ pub fn make_batch(
     let mut ids = vec![pad_id; b * len];
     let mut types = vec![0i64; b * len];
     let mut mask = vec![0i64; b * len];
-    let mut tags = Vec::new();
-    let mut classes = Vec::new();
-    let mut scores = Vec::new();
     let mut real = 0;
     for (row, &i) in indices.iter().enumerate() {
         let it = &items[i];
@@ -80,33 +69,52 @@ pub fn make_batch(
         ids[row * len..row * len + n].copy_from_slice(&it.ids);
         types[row * len..row * len + n].copy_from_slice(&it.type_ids);
         mask[row * len..row * len + n].fill(1);
-        match &it.target {
-            Target::Class(c) => classes.push(*c),
-            Target::Score(s) => scores.push(*s),
-            Target::Tags(t) => {
-                let mut padded = vec![IGNORE; len];
-                padded[..t.len()].copy_from_slice(t);
-                tags.extend(padded);
-            }
-            Target::None => classes.push(IGNORE),
-        }
     }
     let shape = [b as i64, len as i64];
-    let targets = if !tags.is_empty() {
-        Tensor::from_slice(&tags).view(shape)
-    } else if !scores.is_empty() {
-        Tensor::from_slice(&scores)
-    } else {
-        Tensor::from_slice(&classes)
-    };
     Batch {
         input_ids: Tensor::from_slice(&ids).view(shape).to_device(device),
         token_type_ids: Tensor::from_slice(&types).view(shape).to_device(device),
         attention_mask: Tensor::from_slice(&mask).view(shape).to_device(device),
-        targets: targets.to_device(device),
         indices: indices.to_vec(),
         real_tokens: real,
         padded_len: len,
+    }
+}
+
+/// The loss targets of `items[indices]` (on the CPU) for a task of kind `kind`, padded to
+/// `len` tokens for tagging: `[B]` int64 class ids ([`IGNORE`] for an unlabelled item), `[B]`
+/// float scores, or `[B, len]` int64 tags on each word's first sub-token and [`IGNORE`]
+/// elsewhere (HF's `label_all_tokens = False`).
+pub fn targets(items: &[Item], indices: &[usize], kind: TaskKind, len: usize) -> Tensor {
+    let rows = indices.iter().map(|&i| &items[i]);
+    match kind {
+        TaskKind::Classification => {
+            let c: Vec<i64> = rows
+                .map(|it| it.label.and_then(Label::class).map_or(IGNORE, |c| c as i64))
+                .collect();
+            Tensor::from_slice(&c)
+        }
+        TaskKind::Regression => {
+            let s: Vec<f32> = rows
+                .map(|it| {
+                    it.label
+                        .and_then(Label::score)
+                        .map_or(f32::NAN, |s| s as f32)
+                })
+                .collect();
+            Tensor::from_slice(&s)
+        }
+        TaskKind::Tagging => {
+            let mut t = vec![IGNORE; indices.len() * len];
+            for (row, it) in rows.enumerate() {
+                for (start, &tag) in it.word_starts.iter().zip(&it.tags) {
+                    if let Some(p) = start {
+                        t[row * len + p] = tag as i64;
+                    }
+                }
+            }
+            Tensor::from_slice(&t).view([indices.len() as i64, len as i64])
+        }
     }
 }
 
@@ -150,25 +158,17 @@ pub fn batches_per_epoch(n: usize, batch_size: usize) -> usize {
     n.div_ceil(batch_size)
 }
 
-/// Turns a token-level argmax [T] of one item into per-word predictions (first sub-token);
-/// words truncated away are predicted as tag 0 (`O`).
-pub fn word_predictions(item: &Item, token_preds: &[i64]) -> Vec<usize> {
-    item.word_starts
-        .iter()
-        .map(|s| s.map(|p| token_preds[p] as usize).unwrap_or(0))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn item(n: usize, c: i64) -> Item {
+    fn item(n: usize, c: usize) -> Item {
         Item {
             ids: vec![1; n],
             type_ids: vec![0; n],
-            target: Target::Class(c),
+            label: Some(Label::Class(c)),
             word_starts: vec![],
+            tags: vec![],
         }
     }
 
@@ -184,6 +184,40 @@ mod tests {
         );
         let p = make_batch(&items, &[0, 1], Some(8), 0, Device::Cpu);
         assert_eq!(p.input_ids.size(), vec![2, 8]);
+    }
+
+    #[test]
+    fn targets_follow_the_task_kind() {
+        let items = vec![item(3, 1), item(5, 0)];
+        let t = targets(&items, &[1, 0], TaskKind::Classification, 5);
+        assert_eq!(Vec::<i64>::try_from(t).unwrap(), vec![0, 1]);
+        let mut unlabelled = item(2, 0);
+        unlabelled.label = None;
+        let t = targets(&[unlabelled], &[0], TaskKind::Classification, 2);
+        assert_eq!(Vec::<i64>::try_from(t).unwrap(), vec![IGNORE]);
+        let mut score = item(2, 0);
+        score.label = Some(Label::Score(2.5));
+        let t = targets(&[score], &[0], TaskKind::Regression, 2);
+        assert_eq!(Vec::<f32>::try_from(t).unwrap(), vec![2.5]);
+    }
+
+    /// Tags sit on each word's first sub-token, padded with IGNORE; a word truncated away
+    /// (no start) has no target.
+    #[test]
+    fn tag_targets_sit_on_first_sub_tokens() {
+        let tagged = Item {
+            ids: vec![101, 7, 8, 9, 102],
+            type_ids: vec![0; 5],
+            label: None,
+            word_starts: vec![Some(1), Some(2), None],
+            tags: vec![3, 4, 5],
+        };
+        let t = targets(&[tagged], &[0], TaskKind::Tagging, 6);
+        assert_eq!(t.size(), vec![1, 6]);
+        assert_eq!(
+            Vec::<i64>::try_from(t.view([-1])).unwrap(),
+            vec![IGNORE, 3, 4, IGNORE, IGNORE, IGNORE]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Texts come from a JSONL file (`{"text": …, "text_b": …}`; `sentence1`/`sentence2` and
 //! `text_a` are accepted too), a TSV with a header naming the same columns, or a GLUE task
-//! split. For each chosen layer the [CLS] and mean-pooled vectors are written (`layer.L.cls`,
+//! split. For each chosen layer the `[CLS]` and mean-pooled vectors are written (`layer.L.cls`,
 //! `layer.L.mean`, [N, H]); with `tokens`, also every token's state (`layer.L.tokens`,
 //! [N, T, H], zero-padded) and the `attention_mask` [N, T]. Layers are numbered as HF's
 //! `hidden_states`: 0 = embeddings, L = last; negative numbers count from the end.
@@ -16,7 +16,7 @@ use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::batch::{make_batch, Batch, Item, Target};
+use crate::batch::{make_batch, Batch, Item};
 use crate::task_model::pool;
 use crate::TrainError;
 
@@ -144,24 +144,7 @@ pub fn read_texts(path: &Path) -> Result<Vec<(String, Option<String>)>, TrainErr
 pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     let t0 = std::time::Instant::now();
     tch::set_num_threads(opts.threads as i32);
-    let texts = match &opts.source {
-        Source::File(p) => read_texts(p)?,
-        Source::Task {
-            task,
-            data_dir,
-            split,
-        } => {
-            let task = stab_data::task(task)?;
-            match task.load_split(data_dir, split)? {
-                stab_data::Dataset::Sentences(ex) => {
-                    ex.into_iter().map(|e| (e.text_a, e.text_b)).collect()
-                }
-                stab_data::Dataset::Tagged(s) => {
-                    s.into_iter().map(|s| (s.tokens.join(" "), None)).collect()
-                }
-            }
-        }
-    };
+    let texts = read_source(&opts.source)?;
     let ck = Checkpoint::open(&opts.model)?;
     let tok = ck.tokenizer(opts.max_length)?;
     ck.check_limits(&tok, opts.max_length)?;
@@ -169,57 +152,12 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     let bert = BertModel::new(vs.root(), &ck.config);
     stab_bert::load_safetensors(&mut vs, &ck.weights, &[])?;
     vs.set_device(opts.device);
-    let n_hidden = ck.config.num_hidden_layers + 1;
-    let layers: Vec<i64> = opts
-        .layers
-        .iter()
-        .map(|&l| {
-            let idx = if l < 0 { n_hidden + l } else { l };
-            if (0..n_hidden).contains(&idx) {
-                Ok(idx)
-            } else {
-                Err(TrainError::Invalid(format!(
-                    "layer {l} does not exist (hidden states 0..={} or -1..=-{n_hidden})",
-                    n_hidden - 1
-                )))
-            }
-        })
-        .collect::<Result<_, _>>()?;
+    let layers = hidden_indices(&opts.layers, ck.config.num_hidden_layers + 1)?;
 
-    let inputs: Vec<(&str, Option<&str>)> = texts
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_deref()))
-        .collect();
-    let items: Vec<Item> = tok
-        .encode_batch(&inputs)?
-        .into_iter()
-        .map(|e| Item {
-            ids: e.ids,
-            type_ids: e.type_ids,
-            target: Target::None,
-            word_starts: Vec::new(),
-        })
-        .collect();
+    let items = crate::run_data::encode_texts(&tok, &texts)?;
     let n = items.len();
     let t_max = items.iter().map(|i| i.ids.len()).max().unwrap_or(0) as i64;
-    let h = ck.config.hidden_size;
-    let mut cls: Vec<Tensor> = layers
-        .iter()
-        .map(|_| Tensor::zeros([n as i64, h], (Kind::Float, Device::Cpu)))
-        .collect();
-    let mut mean: Vec<Tensor> = layers
-        .iter()
-        .map(|_| Tensor::zeros([n as i64, h], (Kind::Float, Device::Cpu)))
-        .collect();
-    let tokens: Vec<Tensor> = if opts.tokens {
-        layers
-            .iter()
-            .map(|_| Tensor::zeros([n as i64, t_max, h], (Kind::Float, Device::Cpu)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mask = Tensor::zeros([n as i64, t_max], (Kind::Int64, Device::Cpu));
+    let mut out = Gathered::new(layers, n as i64, t_max, ck.config.hidden_size, opts.tokens);
     let bar = opts.progress.then(|| {
         let b = stab_spec::progress_bar(
             n as u64,
@@ -235,25 +173,7 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         tok.pad_id(),
         opts.device,
         |chunk, b, hs| {
-            let idx = Tensor::from_slice(&chunk.iter().map(|&i| i as i64).collect::<Vec<_>>());
-            let t = b.padded_len as i64;
-            let cpu = |t: Tensor| t.to_device(Device::Cpu);
-            for (k, &l) in layers.iter().enumerate() {
-                let hl = &hs[l as usize];
-                let c = cpu(pool(hl, &b.attention_mask, Pooling::Cls));
-                let m = cpu(pool(hl, &b.attention_mask, Pooling::Mean));
-                let _ = cls[k].index_copy_(0, &idx, &c);
-                let _ = mean[k].index_copy_(0, &idx, &m);
-                if opts.tokens {
-                    let _ =
-                        tokens[k]
-                            .narrow(1, 0, t)
-                            .index_copy_(0, &idx, &cpu(hl.shallow_clone()));
-                }
-            }
-            let _ =
-                mask.narrow(1, 0, t)
-                    .index_copy_(0, &idx, &cpu(b.attention_mask.shallow_clone()));
+            out.add(chunk, b, hs);
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
@@ -262,23 +182,116 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let mut arrays: Vec<(String, Tensor)> = Vec::new();
-    for (k, &l) in layers.iter().enumerate() {
-        arrays.push((format!("layer.{l}.cls"), cls[k].shallow_clone()));
-        arrays.push((format!("layer.{l}.mean"), mean[k].shallow_clone()));
-        if opts.tokens {
-            arrays.push((format!("layer.{l}.tokens"), tokens[k].shallow_clone()));
-        }
-    }
-    if opts.tokens {
-        arrays.push(("attention_mask".into(), mask));
-    }
+    let arrays = out.into_arrays();
     write_arrays(&opts.output, &arrays)?;
     Ok(FeatureSummary {
         examples: n,
         arrays: arrays.iter().map(|(k, t)| (k.clone(), t.size())).collect(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The texts of a source: a file's, or a task split's (tagged sentences joined by spaces).
+fn read_source(source: &Source) -> Result<Vec<(String, Option<String>)>, TrainError> {
+    Ok(match source {
+        Source::File(p) => read_texts(p)?,
+        Source::Task {
+            task,
+            data_dir,
+            split,
+        } => match stab_data::task(task)?.load_split(data_dir, split)? {
+            stab_data::Dataset::Sentences(ex) => {
+                ex.into_iter().map(|e| (e.text_a, e.text_b)).collect()
+            }
+            stab_data::Dataset::Tagged(s) => {
+                s.into_iter().map(|s| (s.tokens.join(" "), None)).collect()
+            }
+        },
+    })
+}
+
+/// Hidden-state indices of `layers` (negative: from the end) among `n_hidden` states.
+fn hidden_indices(layers: &[i64], n_hidden: i64) -> Result<Vec<i64>, TrainError> {
+    layers
+        .iter()
+        .map(|&l| {
+            let idx = if l < 0 { n_hidden + l } else { l };
+            if (0..n_hidden).contains(&idx) {
+                Ok(idx)
+            } else {
+                Err(TrainError::Invalid(format!(
+                    "layer {l} does not exist (hidden states 0..={} or -1..=-{n_hidden})",
+                    n_hidden - 1
+                )))
+            }
+        })
+        .collect()
+}
+
+/// The arrays an extraction fills on the CPU, batch by batch, in the examples' order.
+struct Gathered {
+    layers: Vec<i64>,
+    cls: Vec<Tensor>,
+    mean: Vec<Tensor>,
+    /// Every token's state per layer, when asked (`--tokens`), and the attention mask.
+    tokens: Option<(Vec<Tensor>, Tensor)>,
+}
+
+impl Gathered {
+    fn new(layers: Vec<i64>, n: i64, t_max: i64, h: i64, tokens: bool) -> Gathered {
+        let zeros = |shape: &[i64]| Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+        Gathered {
+            cls: layers.iter().map(|_| zeros(&[n, h])).collect(),
+            mean: layers.iter().map(|_| zeros(&[n, h])).collect(),
+            tokens: tokens.then(|| {
+                (
+                    layers.iter().map(|_| zeros(&[n, t_max, h])).collect(),
+                    Tensor::zeros([n, t_max], (Kind::Int64, Device::Cpu)),
+                )
+            }),
+            layers,
+        }
+    }
+
+    /// Copies one batch's pooled (and token) states into the rows of its items.
+    fn add(&mut self, chunk: &[usize], b: &Batch, hs: &[Tensor]) {
+        let idx = Tensor::from_slice(&chunk.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        let t = b.padded_len as i64;
+        let cpu = |t: Tensor| t.to_device(Device::Cpu);
+        for (k, &l) in self.layers.iter().enumerate() {
+            let hl = &hs[l as usize];
+            let c = cpu(pool(hl, &b.attention_mask, Pooling::Cls));
+            let m = cpu(pool(hl, &b.attention_mask, Pooling::Mean));
+            let _ = self.cls[k].index_copy_(0, &idx, &c);
+            let _ = self.mean[k].index_copy_(0, &idx, &m);
+            if let Some((tokens, _)) = &mut self.tokens {
+                let _ = tokens[k]
+                    .narrow(1, 0, t)
+                    .index_copy_(0, &idx, &cpu(hl.shallow_clone()));
+            }
+        }
+        if let Some((_, mask)) = &self.tokens {
+            let _ =
+                mask.narrow(1, 0, t)
+                    .index_copy_(0, &idx, &cpu(b.attention_mask.shallow_clone()));
+        }
+    }
+
+    /// Named arrays in the file's order: per layer cls, mean (and tokens), then the mask.
+    fn into_arrays(self) -> Vec<(String, Tensor)> {
+        let mut arrays: Vec<(String, Tensor)> = Vec::new();
+        for (k, &l) in self.layers.iter().enumerate() {
+            arrays.push((format!("layer.{l}.cls"), self.cls[k].shallow_clone()));
+            arrays.push((format!("layer.{l}.mean"), self.mean[k].shallow_clone()));
+            if let Some((tokens, _)) = &self.tokens {
+                arrays.push((format!("layer.{l}.tokens"), tokens[k].shallow_clone()));
+            }
+        }
+        if let Some((_, mask)) = self.tokens {
+            arrays.push(("attention_mask".into(), mask));
+        }
+        arrays
+    }
 }
 
 /// Runs `bert` in eval mode without gradients over `items` in batches sorted by length (little
@@ -390,6 +403,17 @@ mod tests {
             read_texts(&p).unwrap(),
             vec![("only one column".into(), None)]
         );
+    }
+
+    #[test]
+    fn layers_count_from_the_end_when_negative() {
+        assert_eq!(
+            hidden_indices(&[-1, 0, -3, 2], 7).unwrap(),
+            vec![6, 0, 4, 2]
+        );
+        let e = hidden_indices(&[7], 7).unwrap_err().to_string();
+        assert!(e.contains("layer 7 does not exist"), "{e}");
+        assert!(hidden_indices(&[-8], 7).is_err());
     }
 
     #[test]

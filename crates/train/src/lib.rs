@@ -1,23 +1,44 @@
 //! One fine-tuning run of stab, done right and recorded completely.
 //!
-//! - [`optim`]: our own Adam with decoupled weight decay and the bias-correction switch
-//!   (BERTAdam vs. AdamW), explicit because the update rule is the science.
-//! - [`schedule`]: HF's linear warmup/decay and constant schedules, step for step.
-//! - [`batch`]: seeded batch order, dynamic padding, length grouping.
-//! - [`task_model`]: fine-tuned BERT + head, or heads on cached frozen features (linear,
-//!   BiLSTM, scalar mix).
-//! - [`trainer`]: [`run`] turns a resolved spec into a run record — for every outcome.
-//! - [`features`]: hidden-state extraction for `stab features`.
+//! The parts of a run, in the order [`run`] assembles them:
+//!
+//! - [`run_data`]: the task's splits read, subset, split and encoded, with the majority
+//!   baseline; what the task predicts is derived there once.
+//! - [`trainable`]: what is trained — [`fine_tune`] (BERT + head) or [`feature_based`] (a
+//!   head on cached frozen features) — behind one trait, picked in one place.
+//! - [`policy`]: which parameters train, their learning-rate scale and weight decay, and
+//!   re-initialisation, by the parameter groups stab-bert names.
+//! - [`train_loop`]: the optimisation loop, returning an outcome; [`evaluate`] scores on the
+//!   dev sets and [`selection`] plans evaluations and picks the reported one.
+//! - [`record`]: the run record built from the outcome.
+//! - [`trainer`]: [`run`] assembles the parts and turns every outcome — errors and panics
+//!   included — into a record.
+//!
+//! Building blocks: [`optim`] (our own Adam with decoupled weight decay and the
+//! bias-correction switch, explicit because the update rule is the science), [`schedule`]
+//! (HF's linear warmup/decay and constant schedules), [`batch`] (seeded batch order, dynamic
+//! padding, length grouping, loss targets), [`task_model`] (the networks: fine-tuned BERT +
+//! head; linear, BiLSTM and scalar-mix heads on features), [`amp`] (bf16 autocast), and
+//! [`features`] (hidden-state extraction for `stab features`).
 //!
 //! One run per process: `tch::manual_seed` and the thread count are process-global, so running
 //! runs concurrently in one process would break reproducibility. Launchers start processes.
 
 pub mod amp;
 pub mod batch;
+pub mod evaluate;
+pub mod feature_based;
 pub mod features;
+pub mod fine_tune;
 pub mod optim;
+pub mod policy;
+pub mod record;
+pub mod run_data;
 pub mod schedule;
+pub mod selection;
 pub mod task_model;
+pub mod train_loop;
+pub mod trainable;
 pub mod trainer;
 
 pub use trainer::{initial_state, run, InitialState, RunContext};

@@ -3,8 +3,8 @@
 //! Fine-tuning mirrors HF's `BertForSequenceClassification` (dropout + linear on the pooler
 //! output) and `BertForTokenClassification` (dropout + linear on every token). In the
 //! feature-based mode (Devlin et al. Table 7) the encoder is frozen and runs without dropout;
-//! the features a head reads are computed once per example and cached ([`FeatureCache`]), so
-//! an epoch costs only the head. Because [CLS] selection and mean pooling are linear, the
+//! the features a head reads are computed once per example and cached ([`crate::feature_based`]), so
+//! an epoch costs only the head. Because `[CLS]` selection and mean pooling are linear, the
 //! scalar mix of pooled layers equals the pooled scalar mix, so sentence tasks cache one pooled
 //! vector per layer rather than every token of every layer.
 //!
@@ -25,29 +25,10 @@
 //! of our own; packing keeps LibTorch's fused kernel and its parameter layout.
 
 use stab_bert::{BertInput, BertModel, LinearHead};
+use stab_data::TaskKind;
 use stab_spec::{FeatureHead, FeatureMode, Pooling};
 use tch::nn;
 use tch::{Kind, Tensor};
-
-/// What the task predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Classes(i64),
-    Regression,
-    Tags(i64),
-}
-
-impl Output {
-    pub fn width(self) -> i64 {
-        match self {
-            Output::Classes(n) | Output::Tags(n) => n,
-            Output::Regression => 1,
-        }
-    }
-    pub fn is_tagging(self) -> bool {
-        matches!(self, Output::Tags(_))
-    }
-}
 
 /// Pools [B, T, H] hidden states to [B, H].
 pub fn pool(hidden: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
@@ -229,7 +210,8 @@ pub struct FeatureModel {
 }
 
 impl FeatureModel {
-    /// Creates the head variables under `p` (paths `scalar_mix`, `lstm`, `classifier`).
+    /// Creates the head variables under `p` (paths `scalar_mix`, `lstm`, `classifier`), with
+    /// `outputs` outputs (classes, tags, or 1 for a score).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: &nn::Path,
@@ -237,7 +219,7 @@ impl FeatureModel {
         head: FeatureHead,
         hidden: i64,
         num_layers: usize,
-        output: Output,
+        outputs: i64,
         dropout: f64,
         lstm_hidden: i64,
         initializer_range: f64,
@@ -260,13 +242,7 @@ impl FeatureModel {
             mode,
             mix,
             lstm,
-            head: LinearHead::new(
-                p.clone(),
-                head_in,
-                output.width(),
-                dropout,
-                initializer_range,
-            ),
+            head: LinearHead::new(p.clone(), head_in, outputs, dropout, initializer_range),
         }
     }
 
@@ -304,14 +280,17 @@ pub struct FineTuneModel {
     pub bert: BertModel,
     head: LinearHead,
     pooling: Pooling,
-    output: Output,
+    kind: TaskKind,
 }
 
 impl FineTuneModel {
+    /// The head reads the pooled sentence (or every token, for tagging) and has `outputs`
+    /// outputs.
     pub fn new(
         p: &nn::Path,
         bert: BertModel,
-        output: Output,
+        kind: TaskKind,
+        outputs: i64,
         pooling: Pooling,
         classifier_dropout: f64,
     ) -> Self {
@@ -320,20 +299,20 @@ impl FineTuneModel {
             head: LinearHead::new(
                 p.clone(),
                 c.hidden_size,
-                output.width(),
+                outputs,
                 classifier_dropout,
                 c.initializer_range,
             ),
             bert,
             pooling,
-            output,
+            kind,
         }
     }
 
     /// Logits [B, C], regression values [B, 1] or token logits [B, T, C].
     pub fn forward_t(&self, input: &BertInput, train: bool) -> Tensor {
         let out = self.bert.forward_t(input, train, false);
-        if self.output.is_tagging() {
+        if self.kind == TaskKind::Tagging {
             return self.head.forward_t(&out.last_hidden_state, train);
         }
         let pooled = match self.pooling {
@@ -348,27 +327,28 @@ impl FineTuneModel {
     }
 }
 
-/// The loss of `outputs` against `targets` for the task.
-pub fn loss(outputs: &Tensor, targets: &Tensor, output: Output) -> Tensor {
-    match output {
-        Output::Classes(_) => outputs.cross_entropy_loss::<Tensor>(
+/// The loss of `outputs` against `targets` for a task of kind `kind`: cross-entropy over
+/// classes or tags ([`crate::batch::IGNORE`] ignored), mean squared error for scores.
+pub fn loss(outputs: &Tensor, targets: &Tensor, kind: TaskKind) -> Result<Tensor, tch::TchError> {
+    let ce = |logits: &Tensor, targets: &Tensor| {
+        logits.f_cross_entropy_loss::<Tensor>(
             targets,
             None,
             tch::Reduction::Mean,
             crate::batch::IGNORE,
             0.0,
-        ),
-        Output::Regression => outputs
-            .squeeze_dim(-1)
-            .to_kind(Kind::Float)
-            .mse_loss(&targets.to_kind(Kind::Float), tch::Reduction::Mean),
-        Output::Tags(n) => outputs.view([-1, n]).cross_entropy_loss::<Tensor>(
-            &targets.view([-1]),
-            None,
-            tch::Reduction::Mean,
-            crate::batch::IGNORE,
-            0.0,
-        ),
+        )
+    };
+    match kind {
+        TaskKind::Classification => ce(outputs, targets),
+        TaskKind::Regression => outputs
+            .f_squeeze_dim(-1)?
+            .f_to_kind(Kind::Float)?
+            .f_mse_loss(&targets.f_to_kind(Kind::Float)?, tch::Reduction::Mean),
+        TaskKind::Tagging => {
+            let n = outputs.size().last().copied().unwrap_or(1);
+            ce(&outputs.f_view([-1, n])?, &targets.f_view([-1])?)
+        }
     }
 }
 
@@ -419,7 +399,7 @@ mod tests {
                 FeatureHead::Linear,
                 4,
                 12,
-                Output::Classes(2),
+                2,
                 0.0,
                 3,
                 0.02,
@@ -466,7 +446,7 @@ mod tests {
             FeatureHead::Bilstm,
             6,
             2,
-            Output::Tags(3),
+            3,
             0.1,
             5,
             0.02,

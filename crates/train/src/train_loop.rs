@@ -1,0 +1,248 @@
+//! The optimisation loop: batches in the data seed's order, one optimizer step each, the
+//! planned evaluations, and the ways a run stops early — returned as an [`Outcome`].
+//!
+//! A non-finite loss or gradient norm ends the run as diverged at that step (counted from 1,
+//! as the curves are), after the update is applied as the reference codes apply it: the model
+//! scored at divergence is the one they carry on with. An interrupt ends it as interrupted,
+//! early stopping as finished. The model after the last step is always evaluated when it is
+//! a result (finished or diverged), so the record can report it.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use stab_spec::{RunSpec, RunStatus};
+use tch::nn::VarStore;
+use tch::Device;
+
+use crate::batch::{batches_per_epoch, make_batch, BatchOrder};
+use crate::evaluate::evaluate_at;
+use crate::optim::{clip_grad_norm, global_norm, Adam};
+use crate::run_data::RunData;
+use crate::schedule::LrSchedule;
+use crate::selection::{eval_steps, Evaluations};
+use crate::task_model::loss;
+use crate::trainable::Trainable;
+use crate::{RunContext, TrainError};
+
+/// A run ready to train: its data, what it trains and the optimizer over its parameters.
+pub struct Run {
+    pub spec: RunSpec,
+    pub data: RunData,
+    pub model: Box<dyn Trainable>,
+    pub optimizer: Adam,
+    pub device: Device,
+    pub pad_id: i64,
+    /// Owns the variables the model and optimizer use.
+    pub vs: VarStore,
+}
+
+/// How the loop ended and what it saw on the way.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: RunStatus,
+    /// Why it stopped when not at the planned end (divergence, interrupt, early stopping).
+    pub message: Option<String>,
+    pub diverged_at_step: Option<u64>,
+    pub total_steps: u64,
+    pub steps_done: u64,
+    /// Training loss and learning rate of every step done.
+    pub losses: Vec<f64>,
+    pub lrs: Vec<f64>,
+    pub evaluations: Evaluations,
+    /// Examples, non-padding tokens and seconds spent in training steps (evaluations excluded).
+    pub examples: usize,
+    pub tokens: usize,
+    pub train_seconds: f64,
+}
+
+/// What one optimizer step did.
+enum Step {
+    Done(StepStats),
+    /// The loss or gradient norm was not finite: what was.
+    Diverged(String),
+}
+
+/// A finite step's loss, learning rate and throughput.
+struct StepStats {
+    loss: f64,
+    lr: f64,
+    examples: usize,
+    tokens: usize,
+    seconds: f64,
+}
+
+impl Run {
+    /// Trains to the planned number of steps (or until the run stops early).
+    pub fn train(&mut self, ctx: &RunContext) -> Result<Outcome, TrainError> {
+        let spec = self.spec.clone();
+        let n = self.data.train.len();
+        let per_epoch = batches_per_epoch(n, spec.batch_size) as u64;
+        let total = spec.max_steps.unwrap_or(spec.epochs as u64 * per_epoch);
+        let schedule = LrSchedule::new(spec.schedule, total, spec.warmup_fraction);
+        let evals = eval_steps(&spec, per_epoch, total);
+        let lengths = spec
+            .length_grouped
+            .then(|| self.data.train.iter().map(|i| i.ids.len()).collect());
+        let mut order = BatchOrder::new(n, spec.batch_size, spec.data_seed, lengths);
+        tch::manual_seed(spec.data_seed as i64);
+        let bar = ctx.progress.then(|| {
+            let b = stab_spec::progress_bar(
+                total,
+                "{spinner} {msg} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta}",
+            );
+            b.set_message(format!("{} {}", self.data.task.name(), spec.run_id()));
+            b
+        });
+        let mut out = Outcome::start(total);
+        if evals.contains(&0) {
+            self.evaluate(&mut out, 0, per_epoch)?;
+        }
+        let mut since_best = 0u32;
+        'epochs: while out.steps_done < total {
+            for batch in order.next_epoch() {
+                let step = out.steps_done;
+                if step >= total {
+                    break 'epochs;
+                }
+                if ctx.interrupt.is_some_and(|f| f.load(Ordering::SeqCst)) {
+                    out.stop(
+                        RunStatus::Interrupted,
+                        format!("interrupted at step {step}"),
+                    );
+                    break 'epochs;
+                }
+                match self.step(&batch, spec.learning_rate * schedule.factor(step))? {
+                    Step::Diverged(what) => {
+                        out.diverged_at_step = Some(step + 1);
+                        out.stop(RunStatus::Diverged, format!("{what} at step {}", step + 1));
+                        break 'epochs;
+                    }
+                    Step::Done(stats) => out.count(stats),
+                }
+                let step = out.steps_done;
+                if let Some(b) = &bar {
+                    b.set_position(step);
+                }
+                if !evals.contains(&step) {
+                    continue;
+                }
+                if self.evaluate(&mut out, step, per_epoch)? {
+                    since_best = 0;
+                    continue;
+                }
+                since_best += 1;
+                if spec
+                    .early_stopping_patience
+                    .is_some_and(|p| since_best >= p)
+                {
+                    out.message = Some(format!("early stopping at step {step}"));
+                    break 'epochs;
+                }
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        self.evaluate_result(&mut out, per_epoch)?;
+        Ok(out)
+    }
+
+    /// One optimizer step on the training items `indices`.
+    fn step(&mut self, indices: &[usize], lr: f64) -> Result<Step, TrainError> {
+        let t0 = Instant::now();
+        let spec = &self.spec;
+        let pad_to = spec.pad_to_max_length.then_some(spec.max_length);
+        let batch = make_batch(&self.data.train, indices, pad_to, self.pad_id, self.device);
+        let (outputs, targets) = self.model.train_outputs(&self.data, &batch)?;
+        let l = loss(&outputs, &targets, self.data.kind)?;
+        let lv = l.f_double_value(&[])?;
+        l.backward();
+        let grads = self.optimizer.grads();
+        let norm = if spec.max_grad_norm > 0.0 {
+            clip_grad_norm(&grads, spec.max_grad_norm)
+        } else {
+            global_norm(&grads)
+        };
+        // A non-finite update is applied too, as the reference codes do (they keep training).
+        self.optimizer.step(lr);
+        self.optimizer.zero_grad();
+        if !lv.is_finite() {
+            return Ok(Step::Diverged(format!("non-finite training loss ({lv})")));
+        }
+        if !norm.is_finite() {
+            return Ok(Step::Diverged(format!("non-finite gradient norm ({norm})")));
+        }
+        Ok(Step::Done(StepStats {
+            loss: lv,
+            lr,
+            examples: batch.indices.len(),
+            tokens: batch.real_tokens,
+            seconds: t0.elapsed().as_secs_f64(),
+        }))
+    }
+
+    /// Evaluates the model after `step` steps and adds it to the outcome; returns whether it
+    /// is the best so far.
+    fn evaluate(&self, out: &mut Outcome, step: u64, per_epoch: u64) -> Result<bool, TrainError> {
+        let epoch = step as f64 / per_epoch as f64;
+        let ev = evaluate_at(self.model.as_ref(), &self.data, step, epoch)?;
+        Ok(out.evaluations.push(ev, &self.data.selection_metric))
+    }
+
+    /// Evaluates the model a result stands for, where the loop has not: at divergence, or after
+    /// the last step of a finished run.
+    fn evaluate_result(&self, out: &mut Outcome, per_epoch: u64) -> Result<(), TrainError> {
+        match out.status {
+            // A diverged run is a failed run, never a missing one: its model at divergence is
+            // scored like any checkpoint (NaN logits predict class 0, NaN regression outputs a
+            // constant), and stands for the evaluations the reference would have gone on
+            // making of the same non-finite model.
+            RunStatus::Diverged => {
+                let at = out.diverged_at_step.unwrap_or(out.steps_done);
+                self.evaluate(out, at, per_epoch)?;
+            }
+            RunStatus::Ok
+                if out
+                    .evaluations
+                    .last()
+                    .is_none_or(|e| e.step != out.steps_done) =>
+            {
+                self.evaluate(out, out.steps_done, per_epoch)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Outcome {
+    fn start(total: u64) -> Outcome {
+        Outcome {
+            status: RunStatus::Ok,
+            message: None,
+            diverged_at_step: None,
+            total_steps: total,
+            steps_done: 0,
+            losses: Vec::with_capacity(total as usize),
+            lrs: Vec::with_capacity(total as usize),
+            evaluations: Evaluations::default(),
+            examples: 0,
+            tokens: 0,
+            train_seconds: 0.0,
+        }
+    }
+
+    fn stop(&mut self, status: RunStatus, message: String) {
+        self.status = status;
+        self.message = Some(message);
+    }
+
+    fn count(&mut self, step: StepStats) {
+        self.train_seconds += step.seconds;
+        self.examples += step.examples;
+        self.tokens += step.tokens;
+        self.losses.push(step.loss);
+        self.lrs.push(step.lr);
+        self.steps_done += 1;
+    }
+}
