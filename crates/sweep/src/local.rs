@@ -258,7 +258,7 @@ pub fn run_local(
     for (i, run) in runs.iter().enumerate() {
         if store.state_unlocked(&run.run_id).is_final(opts.retry) {
             summary.skipped += 1;
-        } else if exec::held_by_orphan(&store.run_dir(&run.run_id)) {
+        } else if exec::held_by_orphan(&store.run(&run.run_id)) {
             // Orphans of a killed launcher go first: waiting for them fills worker slots.
             todo.push_front(i);
         } else {
@@ -293,7 +293,7 @@ pub fn run_local(
                     Err(e) => Event::Failed(e),
                     Ok(Claim::Final) => Event::Skipped,
                     Ok(Claim::Busy) => {
-                        let dir = store.run_dir(&run.run_id);
+                        let dir = store.run(&run.run_id);
                         if exec::held_by_orphan(&dir) {
                             // The worker of a killed launcher runs it: it takes this slot until
                             // it exits, so no more than `workers` runs execute at once.

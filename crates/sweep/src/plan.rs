@@ -165,11 +165,8 @@ fn past_speed(store: &Store, keys: &HashSet<SpeedKey>) -> Option<(f64, usize)> {
         }
     }
     for root in roots {
-        let Ok(dir) = std::fs::read_dir(root.join("runs")) else {
-            continue;
-        };
-        for e in dir.flatten() {
-            if let Ok(r) = RunRecord::read(&e.path().join("record.json")) {
+        for dir in Store::open(root).run_dirs() {
+            if let Ok(r) = RunRecord::read(&dir.record()) {
                 if r.status == RunStatus::Ok && r.timing.train_examples_per_second > 0.0 {
                     records.push(r);
                 }

@@ -83,6 +83,7 @@ fn main() {
             .clone()
             .unwrap_or_else(|| fail("--worker is required".into())),
         args_prefix: a.worker_args.clone(),
+        env: Vec::new(),
     };
     let overrides = Overrides {
         data_dir: a.data_dir.clone(),
