@@ -65,7 +65,9 @@ mod tests {
         let text = queued.to_string();
         assert!(text.starts_with(&runs.to_string()), "{text}");
         assert!(
-            text.ends_with("  slurm jobs 7: 0 tasks running, 1 pending, 0 in other states (squeue)\n"),
+            text.ends_with(
+                "  slurm jobs 7: 0 tasks running, 1 pending, 0 in other states (squeue)\n"
+            ),
             "{text}"
         );
     }
@@ -73,9 +75,12 @@ mod tests {
     #[test]
     fn a_store_never_submitted_has_no_queue() {
         let dir = tempfile::tempdir().unwrap();
-        let sweep =
-            crate::Sweep::parse("s.toml".as_ref(), "[axes]\nseed = [0, 1]\n", &Default::default())
-                .unwrap();
+        let sweep = crate::Sweep::parse(
+            "s.toml".as_ref(),
+            "[axes]\nseed = [0, 1]\n",
+            &Default::default(),
+        )
+        .unwrap();
         let store = Store::create(dir.path(), &sweep).unwrap();
         let s = status(&store).unwrap();
         assert_eq!(s.queue, None);

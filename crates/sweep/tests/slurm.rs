@@ -166,7 +166,8 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     }));
 
     // K = 2 runs packed into each array task: half the tasks, every run once, same records.
-    let packed = half_crashing(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
+    let packed =
+        half_crashing(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
     let packed_store = packed.store();
     let packed_sweep = packed.sweep();
     assert_eq!(packed_sweep.slurm.runs_per_gpu, Some(2));
