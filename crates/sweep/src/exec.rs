@@ -79,7 +79,7 @@ pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Clai
             message: "missing: the store was not created for this sweep".into(),
         });
     }
-    let Some(lock) = RunLock::try_acquire(&dir).map_err(io_err(dir.path()))? else {
+    let Some(lock) = RunLock::try_acquire(dir.path()).map_err(io_err(dir.path()))? else {
         return Ok(Claim::Busy);
     };
     let state = store.state_unlocked(&run.run_id);
@@ -133,7 +133,7 @@ fn field<'a>(words: &[&'a str], name: &str) -> Option<&'a str> {
 
 /// Whether somebody holds the run's lock right now.
 pub(crate) fn is_locked(dir: &RunDir) -> bool {
-    matches!(RunLock::try_acquire(dir), Ok(None))
+    matches!(RunLock::try_acquire(dir.path()), Ok(None))
 }
 
 /// Start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), which

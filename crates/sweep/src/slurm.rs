@@ -321,9 +321,16 @@ fn parse_squeue(text: &str) -> Vec<QueuedTask> {
         .collect()
 }
 
-/// This store's jobs, and the array tasks of theirs that `squeue` lists (or why it could not
-/// be asked); `None` when the store was never submitted to Slurm.
-fn queue_of(store: &Store) -> Option<(Vec<SlurmJob>, Result<Vec<QueuedTask>, String>)> {
+/// A store's Slurm jobs and what `squeue` says of them.
+struct StoreQueue {
+    jobs: Vec<SlurmJob>,
+    /// The array tasks of these jobs that `squeue` lists, or why it could not be asked.
+    tasks: Result<Vec<QueuedTask>, String>,
+}
+
+/// The jobs of `store` and their queued tasks; `None` when the store was never submitted to
+/// Slurm (then `squeue` is not asked).
+fn queue_of(store: &Store) -> Option<StoreQueue> {
     let jobs = read_jobs(store).ok()?.jobs;
     if jobs.is_empty() {
         return None;
@@ -333,12 +340,16 @@ fn queue_of(store: &Store) -> Option<(Vec<SlurmJob>, Result<Vec<QueuedTask>, Str
             .filter(|t| jobs.iter().any(|j| j.job_id == t.job_id))
             .collect()
     });
-    Some((jobs, tasks))
+    Some(StoreQueue { jobs, tasks })
 }
 
 /// Run ids of this store queued (pending or running) in Slurm right now, best effort.
 fn queued_runs(store: &Store) -> Vec<String> {
-    let Some((jobs, Ok(tasks))) = queue_of(store) else {
+    let Some(StoreQueue {
+        jobs,
+        tasks: Ok(tasks),
+    }) = queue_of(store)
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -383,7 +394,7 @@ impl fmt::Display for QueueSummary {
 /// What `squeue` says about the jobs of `store`; `None` when the store was never submitted to
 /// Slurm.
 pub fn queue_summary(store: &Store) -> Option<QueueSummary> {
-    let (jobs, tasks) = queue_of(store)?;
+    let StoreQueue { jobs, tasks } = queue_of(store)?;
     let mut s = QueueSummary {
         jobs: jobs.into_iter().map(|j| j.job_id).collect(),
         ..QueueSummary::default()

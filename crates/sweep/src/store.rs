@@ -102,12 +102,6 @@ impl RunDir {
     }
 }
 
-impl AsRef<Path> for RunDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
 /// What the store says about one run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunState {
@@ -282,7 +276,7 @@ impl Store {
         if state != RunState::Pending {
             return state;
         }
-        match RunLock::try_acquire(self.run(run_id)) {
+        match RunLock::try_acquire(self.run(run_id).path()) {
             Ok(Some(_)) => RunState::Pending,
             Ok(None) => RunState::Running,
             Err(_) => RunState::Pending,
@@ -505,12 +499,12 @@ pub struct RunLock {
 
 impl RunLock {
     /// Takes the lock of the run in `dir` if nobody holds it; `Ok(None)` if somebody does.
-    pub fn try_acquire(dir: impl AsRef<Path>) -> io::Result<Option<RunLock>> {
+    pub fn try_acquire(dir: &Path) -> io::Result<Option<RunLock>> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(RunDir::new(dir.as_ref()).lock())?;
+            .open(RunDir::new(dir).lock())?;
         match file.try_lock() {
             Ok(()) => Ok(Some(RunLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -540,11 +534,10 @@ mod tests {
     #[test]
     fn lock_is_exclusive_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let run = RunDir::new(dir.path());
-        let a = RunLock::try_acquire(&run).unwrap().unwrap();
-        assert!(RunLock::try_acquire(&run).unwrap().is_none());
+        let a = RunLock::try_acquire(dir.path()).unwrap().unwrap();
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_none());
         drop(a);
-        assert!(RunLock::try_acquire(&run).unwrap().is_some());
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
     }
 
     /// Issue 14: `stab run --out DIR` on a directory of another run is refused; a record of the
