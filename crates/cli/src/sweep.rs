@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use stab_spec::RunStatus;
 use stab_sweep::{
     dry_run_streamed, run_local, run_slurm_task, submit_slurm, Expansion, LocalOptions, Overrides,
     SlurmOptions, Store, Sweep, WorkerCommand,
@@ -124,15 +123,6 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs of `runs` whose record in `store` says `error` (from this launch or an earlier one).
-fn errored(store: &Store, runs: &[stab_sweep::PlannedRun]) -> usize {
-    runs.iter()
-        .filter(
-            |r| matches!(store.record(&r.run_id), Ok(Some(rec)) if rec.status == RunStatus::Error),
-        )
-        .count()
-}
-
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let mut set = crate::run::parse_set(&a.set)?;
     if let Some(t) = a.threads {
@@ -240,7 +230,8 @@ fn launch_local(
     if summary.cancelled {
         return Ok(ExitCode::from(130));
     }
-    let errors = errored(store, &sweep.runs);
+    // Runs of the sweep whose record says `error`, from this launch or an earlier one.
+    let errors = store.status()?.error;
     if errors > 0 {
         eprintln!(
             "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exec::WorkerCommand;
 use crate::local::{run_local, LocalOptions, Summary};
-use crate::store::{io_err, write_atomic, RunState, Store};
+use crate::store::{io_err, write_atomic, Store};
 use crate::sweep::{PlannedRun, SlurmDefaults};
 use crate::Error;
 use stab_spec::unix_seconds;
@@ -98,10 +98,7 @@ pub fn submit_slurm(
     let queued = queued_runs(store);
     let pending: Vec<&PlannedRun> = runs
         .iter()
-        .filter(|r| {
-            let s = store.state(&r.run_id);
-            !s.is_final(opts.retry) && s != RunState::Running && !queued.contains(&r.run_id)
-        })
+        .filter(|r| store.state(&r.run_id).needs_running(opts.retry) && !queued.contains(&r.run_id))
         .collect();
     if pending.is_empty() {
         return Ok(None);

@@ -116,6 +116,11 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Whether a launch executes the run: it is not final and nobody is running it.
+    pub fn needs_running(&self, retry: bool) -> bool {
+        !self.is_final(retry) && *self != RunState::Running
+    }
+
     /// Whether a launcher should leave the run alone: ok and diverged are results; errors are
     /// retried only with `retry`; interrupted runs are always rerun.
     pub fn is_final(&self, retry: bool) -> bool {
@@ -261,25 +266,33 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// One run's record, if it has a readable one, and the state the record alone gives.
+    fn read_state(&self, run_id: &str) -> (RunState, Option<RunRecord>) {
+        match self.record(run_id) {
+            Ok(Some(r)) => (RunState::Finished(r.status), Some(r)),
+            Err(e) => (RunState::Unreadable(e.to_string()), None),
+            Ok(None) => (RunState::Pending, None),
+        }
+    }
+
     /// The state of one run from its record alone (no lock probe).
     pub(crate) fn state_unlocked(&self, run_id: &str) -> RunState {
-        match self.record(run_id) {
-            Ok(Some(r)) => RunState::Finished(r.status),
-            Err(e) => RunState::Unreadable(e.to_string()),
-            Ok(None) => RunState::Pending,
-        }
+        self.read_state(run_id).0
     }
 
     /// The state of one run (reads its record, probes its lock).
     pub fn state(&self, run_id: &str) -> RunState {
-        let state = self.state_unlocked(run_id);
+        self.probe_lock(run_id, self.state_unlocked(run_id))
+    }
+
+    /// `state` of a run without a record checked against its lock: held means running.
+    fn probe_lock(&self, run_id: &str, state: RunState) -> RunState {
         if state != RunState::Pending {
             return state;
         }
         match RunLock::try_acquire(self.run(run_id).path()) {
-            Ok(Some(_)) => RunState::Pending,
             Ok(None) => RunState::Running,
-            Err(_) => RunState::Pending,
+            Ok(Some(_)) | Err(_) => RunState::Pending,
         }
     }
 
@@ -352,18 +365,12 @@ impl Store {
             ..StatusSummary::default()
         };
         for run in &expanded.runs {
-            let state = match self.record(&run.run_id) {
-                Ok(Some(r)) => {
-                    let status = r.status;
-                    if let Some(v) = records.as_deref_mut() {
-                        v.push(r);
-                    }
-                    RunState::Finished(status)
-                }
-                Err(e) => RunState::Unreadable(e.to_string()),
-                Ok(None) => self.state(&run.run_id),
-            };
-            match state {
+            // One read of the record: the state counted and the record kept agree.
+            let (state, record) = self.read_state(&run.run_id);
+            if let (Some(r), Some(v)) = (record, records.as_deref_mut()) {
+                v.push(r);
+            }
+            match self.probe_lock(&run.run_id, state) {
                 RunState::Pending => s.pending += 1,
                 RunState::Running => s.running += 1,
                 RunState::Finished(RunStatus::Ok) => s.ok += 1,
@@ -593,5 +600,16 @@ mod tests {
         assert!(!RunState::Finished(RunStatus::Error).is_final(true));
         assert!(!RunState::Finished(RunStatus::Interrupted).is_final(false));
         assert!(!RunState::Pending.is_final(false));
+    }
+
+    #[test]
+    fn a_launch_runs_what_is_neither_final_nor_running() {
+        assert!(RunState::Pending.needs_running(false));
+        assert!(RunState::Unreadable("torn".into()).needs_running(false));
+        assert!(RunState::Finished(RunStatus::Interrupted).needs_running(false));
+        assert!(!RunState::Running.needs_running(true));
+        assert!(!RunState::Finished(RunStatus::Error).needs_running(false));
+        assert!(RunState::Finished(RunStatus::Error).needs_running(true));
+        assert!(!RunState::Finished(RunStatus::Diverged).needs_running(true));
     }
 }
