@@ -12,7 +12,9 @@
 //!   `runs/<id>/record.json` exists; every file is written atomically (temporary file, fsync,
 //!   rename, directory fsync). No launcher keeps state that the store does not also have, so
 //!   a launcher killed at any moment loses nothing but the runs in flight, and Slurm's
-//!   accounting is never needed (without slurmdbd there is none).
+//!   accounting is never needed (without slurmdbd there is none). The store owns the names of
+//!   its files ([`Store`], [`RunDir`]) and knows nothing of launchers: [`status`] composes its
+//!   counts with what `squeue` says of the store's jobs.
 //! - **A lock per run, held by the worker.** Whoever executes a run holds an exclusive `flock`
 //!   on `runs/<id>/lock`, and the worker process inherits the descriptor. Two launchers on the
 //!   same store (local, Slurm, or both) therefore never execute a run twice, and a launcher
