@@ -481,6 +481,36 @@ fn sigint_leaves_an_interrupted_record() {
     assert!(record.steps_done < record.total_steps);
 }
 
+/// The data folder of a launch is the one every worker uses: `--data-dir` wins over
+/// `STAB_DATA_DIR` in the specs, and the workers (`stab run --spec runs/ID/spec.json`, which
+/// read the variable) must not resolve another spec than their run's.
+#[test]
+fn sweep_data_dir_flag_wins_over_the_variable_in_its_workers_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let file = tmp.path().join("d.toml");
+    std::fs::write(
+        &file,
+        "[base]\ntask = \"RTE\"\ntrain_subset = 16\nmax_length = 32\nbatch_size = 8\n\
+         threads = 1\nepochs = 1\n",
+    )
+    .unwrap();
+    let out = ok(stab()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--model")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .env("STAB_DATA_DIR", tmp.path().join("no-data-here"))
+        .arg("--results")
+        .arg(tmp.path().join("results"))
+        .arg("--quiet")
+        .output()
+        .unwrap());
+    assert!(stdout(&out).contains("(1 ok,"), "{}", stdout(&out));
+}
+
 /// Issue 14, item 2: `stab sweep` exits 1 when a run ended in `error` (a launcher failure is
 /// 2), 0 when runs diverged (results); `--help` says so. `--workers 0` is refused.
 #[test]

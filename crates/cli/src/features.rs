@@ -18,8 +18,9 @@ pub struct FeaturesArgs {
     /// Read a task split instead (with --data-dir and --split).
     #[arg(long)]
     task: Option<String>,
-    #[arg(long, env = stab_data::DATA_DIR_ENV, default_value = "data")]
-    data_dir: PathBuf,
+    /// Data folder of --task (default: a run spec's, `data/glue`, as for `stab run`).
+    #[arg(long, env = stab_data::DATA_DIR_ENV)]
+    data_dir: Option<PathBuf>,
     #[arg(long, default_value = "dev")]
     split: String,
     /// Output file: .safetensors (any arrays) or .npy (one array).
@@ -59,7 +60,10 @@ pub fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
         (Some(p), None) => Source::File(p),
         (None, Some(task)) => Source::Task {
             task,
-            data_dir: a.data_dir,
+            data_dir: match a.data_dir {
+                Some(d) => d,
+                None => stab_spec::preset(stab_spec::DEFAULT_PRESET)?.data_dir,
+            },
             split: a.split,
         },
         _ => anyhow::bail!("give either --input FILE or --task T"),

@@ -6,6 +6,7 @@ mod features;
 mod model;
 mod report;
 mod run;
+mod score;
 mod signals;
 mod sweep;
 
@@ -36,7 +37,7 @@ enum Command {
         command: data::DataCommand,
     },
     /// Score a predictions file against a gold split with the task's official metrics.
-    Score(data::ScoreArgs),
+    Score(score::ScoreArgs),
     /// Expand a sweep file and run every run that is not finished (locally or on Slurm).
     Sweep(sweep::SweepArgs),
     /// Summary of a sweep's results directory: done, running, pending, diverged, error.
@@ -96,7 +97,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::InitModel(a) => model::init_model(a),
         Command::ConvertModel(a) => model::convert_model(a),
         Command::Data { command } => data::data(command),
-        Command::Score(a) => data::score(a),
+        Command::Score(a) => score::score(a),
     }
 }
 

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use stab_spec::RunStatus;
 use stab_sweep::{
     dry_run_streamed, run_local, run_slurm_task, submit_slurm, Expansion, LocalOptions, Overrides,
     SlurmOptions, Store, Sweep, WorkerCommand,
@@ -124,15 +123,6 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs of `runs` whose record in `store` says `error` (from this launch or an earlier one).
-fn errored(store: &Store, runs: &[stab_sweep::PlannedRun]) -> usize {
-    runs.iter()
-        .filter(
-            |r| matches!(store.record(&r.run_id), Ok(Some(rec)) if rec.status == RunStatus::Error),
-        )
-        .count()
-}
-
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     let mut set = crate::run::parse_set(&a.set)?;
     if let Some(t) = a.threads {
@@ -144,22 +134,43 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         set,
     };
     if a.dry_run {
-        // Streamed: a sweep of a million runs is listed without holding a million specs.
-        let text = std::fs::read_to_string(&a.file)
-            .with_context(|| format!("could not read {}", a.file.display()))?;
-        let expansion = Expansion::new(&a.file, &text, &overrides)?;
-        let store = Store::open(a.results.join(expansion.name()));
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        dry_run_streamed(
-            &store,
-            &expansion,
-            a.workers.unwrap_or(1),
-            a.retry,
-            &mut out,
-        )?;
-        return Ok(ExitCode::SUCCESS);
+        return dry_run(&a, &overrides);
     }
     let sweep = Sweep::load(&a.file, &overrides)?;
+    check_gpu_flags(&a, &sweep)?;
+    let store = Store::create(&a.results, &sweep)?;
+    let mut worker = WorkerCommand::current_exe()?;
+    if let Some(d) = &a.data_dir {
+        // Each worker runs `stab run --spec runs/ID/spec.json`, whose --data-dir comes from
+        // STAB_DATA_DIR: it must be the launch's data folder, which the specs already hold,
+        // or the worker would resolve another spec than its run's (flag and variable differ).
+        worker = worker.env(stab_data::DATA_DIR_ENV, d.to_string_lossy());
+    }
+    match a.launcher {
+        Launcher::Local => launch_local(&a, &sweep, &store, worker),
+        Launcher::Slurm => launch_slurm(&a, &sweep, &store, worker),
+    }
+}
+
+/// `--dry-run`, streamed: a sweep of a million runs is listed without holding a million specs.
+fn dry_run(a: &SweepArgs, overrides: &Overrides) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("could not read {}", a.file.display()))?;
+    let expansion = Expansion::new(&a.file, &text, overrides)?;
+    let store = Store::open(a.results.join(expansion.name()));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    dry_run_streamed(
+        &store,
+        &expansion,
+        a.workers.unwrap_or(1),
+        a.retry,
+        &mut out,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--gpus` and `--runs-per-gpu` against the launcher and the runs' devices.
+fn check_gpu_flags(a: &SweepArgs, sweep: &Sweep) -> anyhow::Result<()> {
     if a.runs_per_gpu == Some(0) {
         anyhow::bail!("--runs-per-gpu must be at least 1");
     }
@@ -183,76 +194,88 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let store = Store::create(&a.results, &sweep)?;
-    let worker = WorkerCommand::current_exe()?;
-    match a.launcher {
-        Launcher::Local => {
-            let mut o = LocalOptions::new(worker);
-            o.workers = a.workers;
-            o.retry = a.retry;
-            o.progress = !a.quiet;
-            if let Some(g) = &a.gpus {
-                o.gpus = stab_sweep::parse_gpus(g)?;
-                o.runs_per_gpu = a.runs_per_gpu.unwrap_or(1);
-                let (workers, _) = o.resolve_budget(&sweep.runs);
-                let slots = o.gpu_slots(workers);
-                if !a.quiet {
-                    eprintln!(
-                        "stab sweep: {} workers on GPUs {} (at most {} runs per GPU)",
-                        slots.len(),
-                        o.gpus.join(","),
-                        o.runs_per_gpu
-                    );
-                }
-            } else if a.runs_per_gpu.is_some() {
-                anyhow::bail!("--runs-per-gpu needs --gpus (which GPUs to share)");
-            }
-            let summary = run_local(&store, &sweep.runs, &o)?;
-            println!("{summary}");
-            println!("next: stab report {}", store.root().display());
-            if summary.cancelled {
-                return Ok(ExitCode::from(130));
-            }
-            let errors = errored(&store, &sweep.runs);
-            if errors > 0 {
-                eprintln!(
-                    "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",
-                    sweep.runs.len(),
-                    store.root().display()
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-            Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Runs the sweep with a local pool; exit 1 when some run of the sweep ended in error.
+fn launch_local(
+    a: &SweepArgs,
+    sweep: &Sweep,
+    store: &Store,
+    worker: WorkerCommand,
+) -> anyhow::Result<ExitCode> {
+    let mut o = LocalOptions::new(worker);
+    o.workers = a.workers;
+    o.retry = a.retry;
+    o.progress = !a.quiet;
+    if let Some(g) = &a.gpus {
+        o.gpus = stab_sweep::parse_gpus(g)?;
+        o.runs_per_gpu = a.runs_per_gpu.unwrap_or(1);
+        let (workers, _) = o.resolve_budget(&sweep.runs);
+        let slots = o.gpu_slots(workers);
+        if !a.quiet {
+            eprintln!(
+                "stab sweep: {} workers on GPUs {} (at most {} runs per GPU)",
+                slots.len(),
+                o.gpus.join(","),
+                o.runs_per_gpu
+            );
         }
-        Launcher::Slurm => {
-            let mut resources = sweep.slurm.clone();
-            let set = |slot: &mut Option<String>, v: &Option<String>| {
-                if v.is_some() {
-                    slot.clone_from(v);
-                }
-            };
-            set(&mut resources.partition, &a.partition);
-            set(&mut resources.time, &a.time);
-            set(&mut resources.gpus, &a.slurm_gpus);
-            if a.runs_per_gpu.is_some() {
-                resources.runs_per_gpu = a.runs_per_gpu;
-            }
-            set(&mut resources.mem, &a.mem);
-            if a.max_parallel.is_some() {
-                resources.max_parallel = a.max_parallel;
-            }
-            let mut o = SlurmOptions::new(worker.arg("sweep-task"), resources);
-            o.retry = a.retry;
-            match submit_slurm(&store, &sweep.runs, &o)? {
-                Some(job) => println!(
-                    "submitted {job:?}; follow with: stab status {}",
-                    store.root().display()
-                ),
-                None => println!("nothing to submit: every run is finished"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+    } else if a.runs_per_gpu.is_some() {
+        anyhow::bail!("--runs-per-gpu needs --gpus (which GPUs to share)");
     }
+    let summary = run_local(store, &sweep.runs, &o)?;
+    println!("{summary}");
+    println!("next: stab report {}", store.root().display());
+    if summary.cancelled {
+        return Ok(ExitCode::from(130));
+    }
+    // Runs of the sweep whose record says `error`, from this launch or an earlier one.
+    let errors = store.status()?.error;
+    if errors > 0 {
+        eprintln!(
+            "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",
+            sweep.runs.len(),
+            store.root().display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Submits the runs that need running as one Slurm job array (flags over `[slurm]`).
+fn launch_slurm(
+    a: &SweepArgs,
+    sweep: &Sweep,
+    store: &Store,
+    worker: WorkerCommand,
+) -> anyhow::Result<ExitCode> {
+    let mut resources = sweep.slurm.clone();
+    let set = |slot: &mut Option<String>, v: &Option<String>| {
+        if v.is_some() {
+            slot.clone_from(v);
+        }
+    };
+    set(&mut resources.partition, &a.partition);
+    set(&mut resources.time, &a.time);
+    set(&mut resources.gpus, &a.slurm_gpus);
+    if a.runs_per_gpu.is_some() {
+        resources.runs_per_gpu = a.runs_per_gpu;
+    }
+    set(&mut resources.mem, &a.mem);
+    if a.max_parallel.is_some() {
+        resources.max_parallel = a.max_parallel;
+    }
+    let mut o = SlurmOptions::new(worker.arg("sweep-task"), resources);
+    o.retry = a.retry;
+    match submit_slurm(store, &sweep.runs, &o)? {
+        Some(job) => println!(
+            "submitted {job:?}; follow with: stab status {}",
+            store.root().display()
+        ),
+        None => println!("nothing to submit: every run is finished"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {

@@ -24,13 +24,13 @@ fn main() {
     let store = Store::create(&dir.path().join("bare"), &sweep).unwrap();
     let t = Instant::now();
     for r in &sweep.runs {
-        let d = store.run_dir(&r.run_id);
+        let d = store.run(&r.run_id);
         let ok = Command::new(FAKE)
             .arg("run")
             .arg("--spec")
-            .arg(d.join("spec.json"))
+            .arg(d.spec())
             .arg("--out")
-            .arg(&d)
+            .arg(d.path())
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap()

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use stab_spec::{hostname, unix_millis, unix_seconds, RunRecord, RunStatus};
 
-use crate::store::{io_err, keep_earlier_record, write_atomic, RunLock, Store};
+use crate::store::{io_err, keep_earlier_record, write_atomic, RunDir, RunLock, Store};
 use crate::sweep::PlannedRun;
 use crate::Error;
 
@@ -19,7 +19,8 @@ const TAIL_LINES: usize = 40;
 
 /// How to start a worker. The launcher runs
 /// `<program> <args_prefix…> run --spec <runs/ID/spec.json> --out <runs/ID> --group <G>
-/// --sweep <NAME> --threads <T>` with stdout and stderr appended to `runs/ID/log.txt`.
+/// --sweep <NAME> --threads <T>` with stdout and stderr appended to `runs/ID/log.txt` and
+/// `env` added to the launcher's environment.
 ///
 /// The worker writes `record.json` atomically for ok, diverged and error outcomes and exits 0
 /// (ok, diverged) or 1 (error). Anything else — a signal, a panic, another exit code, a
@@ -28,6 +29,9 @@ const TAIL_LINES: usize = 40;
 pub struct WorkerCommand {
     pub program: PathBuf,
     pub args_prefix: Vec<String>,
+    /// Variables set for the worker on top of the launcher's environment (for a Slurm task
+    /// command: exported by the sbatch script).
+    pub env: Vec<(String, String)>,
 }
 
 impl WorkerCommand {
@@ -35,6 +39,7 @@ impl WorkerCommand {
         WorkerCommand {
             program: program.into(),
             args_prefix: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -45,6 +50,12 @@ impl WorkerCommand {
 
     pub fn arg(mut self, a: impl Into<String>) -> WorkerCommand {
         self.args_prefix.push(a.into());
+        self
+    }
+
+    /// Sets `key` to `value` in the worker's environment.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> WorkerCommand {
+        self.env.push((key.into(), value.into()));
         self
     }
 }
@@ -61,22 +72,22 @@ pub(crate) enum Claim {
 /// Takes the run's lock, then (under the lock, so no race with a finishing worker) decides
 /// whether it still needs running. Earlier non-final records are moved to `attempts/`.
 pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Claim, Error> {
-    let dir = store.run_dir(&run.run_id);
-    if !dir.join("spec.json").exists() {
+    let dir = store.run(&run.run_id);
+    if !dir.spec().exists() {
         return Err(Error::Corrupt {
-            path: dir.join("spec.json"),
+            path: dir.spec(),
             message: "missing: the store was not created for this sweep".into(),
         });
     }
-    let Some(lock) = RunLock::try_acquire(&dir).map_err(io_err(&dir))? else {
+    let Some(lock) = RunLock::try_acquire(dir.path()).map_err(io_err(dir.path()))? else {
         return Ok(Claim::Busy);
     };
     let state = store.state_unlocked(&run.run_id);
     if state.is_final(retry) {
         return Ok(Claim::Final);
     }
-    keep_earlier_record(&dir)?;
-    write_owner(&lock).map_err(io_err(&dir.join("lock")))?;
+    keep_earlier_record(dir.path())?;
+    write_owner(&lock).map_err(io_err(&dir.lock()))?;
     Ok(Claim::Claimed(lock))
 }
 
@@ -96,8 +107,8 @@ fn write_owner(lock: &RunLock) -> std::io::Result<()> {
 /// launcher counts such workers against its own budget instead of starting new ones beside
 /// them. Locks of live launchers, of other machines, or without owner information are not
 /// orphans.
-pub(crate) fn held_by_orphan(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("lock")) else {
+pub(crate) fn held_by_orphan(dir: &RunDir) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.lock()) else {
         return false;
     };
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -121,8 +132,8 @@ fn field<'a>(words: &[&'a str], name: &str) -> Option<&'a str> {
 }
 
 /// Whether somebody holds the run's lock right now.
-pub(crate) fn is_locked(dir: &Path) -> bool {
-    matches!(RunLock::try_acquire(dir), Ok(None))
+pub(crate) fn is_locked(dir: &RunDir) -> bool {
+    matches!(RunLock::try_acquire(dir.path()), Ok(None))
 }
 
 /// Start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), which
@@ -154,8 +165,8 @@ pub(crate) fn start(
     threads: usize,
     gpu: Option<&str>,
 ) -> Result<Started, Error> {
-    let dir = store.run_dir(&run.run_id);
-    let log_path = dir.join("log.txt");
+    let dir = store.run(&run.run_id);
+    let log_path = dir.log();
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -177,15 +188,16 @@ pub(crate) fn start(
     cmd.args(&worker.args_prefix)
         .arg("run")
         .arg("--spec")
-        .arg(dir.join("spec.json"))
+        .arg(dir.spec())
         .arg("--out")
-        .arg(&dir)
+        .arg(dir.path())
         .arg("--group")
         .arg(&run.group)
         .arg("--sweep")
         .arg(sweep)
         .arg("--threads")
         .arg(threads.to_string())
+        .envs(worker.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)
@@ -224,13 +236,13 @@ pub(crate) fn finish(
     status: ExitStatus,
     interrupted: bool,
 ) -> Result<RunStatus, Error> {
-    let dir = store.run_dir(&run.run_id);
-    let record_path = dir.join("record.json");
+    let dir = store.run(&run.run_id);
+    let record_path = dir.record();
     let problem = match store.record(&run.run_id) {
         Ok(Some(r)) => return Ok(r.status),
         Ok(None) => None,
         Err(e) => {
-            let to = dir.join(format!("record.unreadable-{}.json", unix_millis()));
+            let to = dir.unreadable_record(unix_millis());
             let _ = std::fs::rename(&record_path, to);
             Some(e.to_string())
         }
@@ -252,7 +264,7 @@ pub(crate) fn finish(
     if let Some(p) = problem {
         message.push_str(&format!(" (its record was unreadable: {p})"));
     }
-    let tail = log_tail(&dir.join("log.txt"), started.log_offset);
+    let tail = log_tail(&dir.log(), started.log_offset);
     if !tail.is_empty() {
         message.push_str(&format!("\n--- last lines of log.txt ---\n{tail}"));
     }

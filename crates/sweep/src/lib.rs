@@ -12,7 +12,9 @@
 //!   `runs/<id>/record.json` exists; every file is written atomically (temporary file, fsync,
 //!   rename, directory fsync). No launcher keeps state that the store does not also have, so
 //!   a launcher killed at any moment loses nothing but the runs in flight, and Slurm's
-//!   accounting is never needed (without slurmdbd there is none).
+//!   accounting is never needed (without slurmdbd there is none). The store owns the names of
+//!   its files ([`Store`], [`RunDir`]) and knows nothing of launchers: [`status`] composes its
+//!   counts with what `squeue` says of the store's jobs.
 //! - **A lock per run, held by the worker.** Whoever executes a run holds an exclusive `flock`
 //!   on `runs/<id>/lock`, and the worker process inherits the descriptor. Two launchers on the
 //!   same store (local, Slurm, or both) therefore never execute a run twice, and a launcher
@@ -105,7 +107,7 @@
 //! let store = Store::create("results".as_ref(), &sweep)?;
 //! let worker = WorkerCommand::current_exe().expect("own path");
 //! let summary = run_local(&store, &sweep.runs, &LocalOptions::new(worker))?;
-//! println!("{summary}\n{}", store.status()?);
+//! println!("{summary}\n{}", stab_sweep::status(&store)?);
 //! # Ok(()) }
 //! ```
 
@@ -114,6 +116,7 @@ mod gpus;
 mod local;
 mod plan;
 mod slurm;
+mod status;
 mod store;
 mod sweep;
 
@@ -123,10 +126,13 @@ pub use exec::WorkerCommand;
 pub use gpus::{parse_gpus, GpuError};
 pub use local::{run_local, GpuSlots, LocalOptions, Summary};
 pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
-pub use slurm::{run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions};
+pub use slurm::{
+    queue_summary, run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions,
+};
+pub use status::{status, SweepStatus};
 pub use store::{
-    keep_earlier_record, prepare_run_dir, write_atomic, Expanded, RunLock, RunState, StatusSummary,
-    Store, StoreScan,
+    keep_earlier_record, prepare_run_dir, write_atomic, Expanded, RunDir, RunLock, RunState,
+    StatusSummary, Store, StoreScan,
 };
 pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
 
@@ -163,9 +169,4 @@ pub enum Error {
     /// A launch override (`--set`, `--model`, `--data-dir`) that no run can take.
     #[error(transparent)]
     Spec(#[from] stab_spec::SpecError),
-}
-
-/// `status` for the lead's `stab status`: counts of the store's runs by state.
-pub fn status(store: &Store) -> Result<StatusSummary, Error> {
-    store.status()
 }

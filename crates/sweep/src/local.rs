@@ -254,92 +254,145 @@ pub fn run_local(
         total: runs.len(),
         ..Summary::default()
     };
+    let todo = first_queue(store, runs, opts.retry, &mut summary);
+    let bar = progress_bar(opts.progress, todo.len());
+    let pool = Pool {
+        store,
+        runs,
+        opts,
+        sweep,
+        queue: Mutex::new(Queue {
+            ready: todo,
+            busy: Vec::new(),
+        }),
+        wake: Condvar::new(),
+        stop: AtomicBool::new(false),
+        children: Mutex::new(HashMap::new()),
+    };
+    let (tx, rx) = mpsc::channel::<Event>();
+    let fatal = std::thread::scope(|scope| {
+        for slot in 0..slots.len() {
+            let tx = tx.clone();
+            let gpu = slots.gpu(slot);
+            let pool = &pool;
+            scope.spawn(move || pool.work(gpu, &tx));
+        }
+        drop(tx);
+        pool.supervise(&rx, &mut summary, &bar, &cancelled)
+    });
+    bar.finish_and_clear();
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    summary.cancelled |= cancelled();
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+/// The indices of the runs to try, counting the final ones as skipped in `summary`. Runs held
+/// by the workers of a killed launcher go first: waiting for them fills worker slots.
+fn first_queue(
+    store: &Store,
+    runs: &[PlannedRun],
+    retry: bool,
+    summary: &mut Summary,
+) -> VecDeque<usize> {
     let mut todo = VecDeque::new();
     for (i, run) in runs.iter().enumerate() {
-        if store.state_unlocked(&run.run_id).is_final(opts.retry) {
+        if store.state_unlocked(&run.run_id).is_final(retry) {
             summary.skipped += 1;
-        } else if exec::held_by_orphan(&store.run_dir(&run.run_id)) {
-            // Orphans of a killed launcher go first: waiting for them fills worker slots.
+        } else if exec::held_by_orphan(&store.run(&run.run_id)) {
             todo.push_front(i);
         } else {
             todo.push_back(i);
         }
     }
-    let bar = progress_bar(opts.progress, todo.len());
+    todo
+}
 
-    let queue = Mutex::new(Queue {
-        ready: todo,
-        busy: Vec::new(),
-    });
-    let wake = Condvar::new();
-    let stop = AtomicBool::new(false);
-    // Run index → pid of its worker, while the worker has not been reaped.
-    let children: Mutex<HashMap<usize, libc::pid_t>> = Mutex::new(HashMap::new());
-    let (tx, rx) = mpsc::channel::<Event>();
-    let mut fatal = None;
+/// What the worker slots of one launch share.
+struct Pool<'a> {
+    store: &'a Store,
+    runs: &'a [PlannedRun],
+    opts: &'a LocalOptions,
+    sweep: String,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    stop: AtomicBool,
+    /// Run index → pid of its worker, while the worker has not been reaped.
+    children: Mutex<HashMap<usize, libc::pid_t>>,
+}
 
-    std::thread::scope(|scope| {
-        for slot in 0..slots.len() {
-            let tx = tx.clone();
-            let gpu = slots.gpu(slot);
-            let (queue, wake, stop, children) = (&queue, &wake, &stop, &children);
-            let sweep = sweep.as_str();
-            scope.spawn(move || loop {
-                let Some(i) = next_run(queue, wake, stop) else {
-                    return;
-                };
-                let run = &runs[i];
-                let ev = match exec::claim(store, run, opts.retry) {
-                    Err(e) => Event::Failed(e),
-                    Ok(Claim::Final) => Event::Skipped,
-                    Ok(Claim::Busy) => {
-                        let dir = store.run_dir(&run.run_id);
-                        if exec::held_by_orphan(&dir) {
-                            // The worker of a killed launcher runs it: it takes this slot until
-                            // it exits, so no more than `workers` runs execute at once.
-                            while !stop.load(Ordering::SeqCst) && exec::is_locked(&dir) {
-                                std::thread::sleep(BUSY_POLL);
-                            }
-                            queue.lock().unwrap().ready.push_front(i);
-                        } else {
-                            queue.lock().unwrap().busy.push(i);
-                        }
-                        continue;
-                    }
-                    Ok(Claim::Claimed(lock)) => {
-                        if stop.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        // The run's own thread count: it is part of its spec and id (a
-                        // `threads` axis gives runs different ones); the budget only sizes
-                        // the pool.
-                        let worker = Worker {
-                            threads: run.spec.threads,
-                            gpu,
-                            index: i,
-                        };
-                        match execute(store, run, sweep, &lock, opts, &worker, stop, children) {
-                            Ok(s) => Event::Finished(s),
-                            Err(e) => Event::Failed(e),
-                        }
-                    }
-                };
-                let failed = matches!(ev, Event::Failed(_));
-                let _ = tx.send(ev);
-                if failed {
-                    return;
+impl Pool<'_> {
+    /// One worker slot: takes runs off the queue and executes them, one at a time, until none
+    /// is left, the launch stops, or the launcher itself fails.
+    fn work(&self, gpu: Option<&str>, tx: &mpsc::Sender<Event>) {
+        while let Some(i) = next_run(&self.queue, &self.wake, &self.stop) {
+            let run = &self.runs[i];
+            let ev = match exec::claim(self.store, run, self.opts.retry) {
+                Err(e) => Event::Failed(e),
+                Ok(Claim::Final) => Event::Skipped,
+                Ok(Claim::Busy) => {
+                    self.busy(i);
+                    continue;
                 }
-            });
+                Ok(Claim::Claimed(lock)) => {
+                    if self.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    // The run's own thread count: it is part of its spec and id (a `threads`
+                    // axis gives runs different ones); the budget only sizes the pool.
+                    let worker = Worker {
+                        threads: run.spec.threads,
+                        gpu,
+                        index: i,
+                    };
+                    match self.execute(run, &lock, &worker) {
+                        Ok(s) => Event::Finished(s),
+                        Err(e) => Event::Failed(e),
+                    }
+                }
+            };
+            let failed = matches!(ev, Event::Failed(_));
+            let _ = tx.send(ev);
+            if failed {
+                return;
+            }
         }
-        drop(tx);
+    }
 
+    /// Run `i` is locked by somebody else. The worker of a killed launcher runs it: it takes
+    /// this slot until it exits, so no more than `workers` runs execute at once. Any other
+    /// holder's run is looked at again later.
+    fn busy(&self, i: usize) {
+        let dir = self.store.run(&self.runs[i].run_id);
+        if exec::held_by_orphan(&dir) {
+            while !self.stop.load(Ordering::SeqCst) && exec::is_locked(&dir) {
+                std::thread::sleep(BUSY_POLL);
+            }
+            self.queue.lock().unwrap().ready.push_front(i);
+        } else {
+            self.queue.lock().unwrap().busy.push(i);
+        }
+    }
+
+    /// Collects the slots' events into `summary` until every slot has ended. On a signal or a
+    /// launcher failure, stops the pool and its workers. Returns the first launcher failure.
+    fn supervise(
+        &self,
+        rx: &mpsc::Receiver<Event>,
+        summary: &mut Summary,
+        bar: &ProgressBar,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Error> {
+        let mut fatal = None;
         let mut killed_at: Option<Instant> = None;
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(Event::Finished(s)) => {
                     summary.count(s);
                     bar.inc(1);
-                    bar.set_message(bar_message(&summary));
+                    bar.set_message(bar_message(summary));
                 }
                 Ok(Event::Skipped) => {
                     summary.skipped += 1;
@@ -349,43 +402,91 @@ pub fn run_local(
                     if fatal.is_none() {
                         fatal = Some(e);
                     }
-                    stop.store(true, Ordering::SeqCst);
+                    self.stop.store(true, Ordering::SeqCst);
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return fatal,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
-            if (cancelled() || fatal.is_some()) && !stop.swap(true, Ordering::SeqCst) {
+            if (cancelled() || fatal.is_some()) && !self.stop.swap(true, Ordering::SeqCst) {
                 summary.cancelled = true;
             }
-            if stop.load(Ordering::SeqCst) {
-                wake.notify_all();
-                let sig = match killed_at {
-                    None => {
-                        killed_at = Some(Instant::now());
-                        Some(libc::SIGTERM)
-                    }
-                    Some(t) if t.elapsed() > KILL_GRACE => Some(libc::SIGKILL),
-                    Some(_) => None,
-                };
-                if let Some(sig) = sig {
-                    for &pid in children.lock().unwrap().values() {
-                        // SAFETY: the pid is a child we have not reaped (see `execute`), so it
-                        // names our worker's process group.
-                        unsafe {
-                            libc::kill(-pid, sig);
-                        }
-                    }
-                }
+            if self.stop.load(Ordering::SeqCst) {
+                self.wake.notify_all();
+                self.stop_workers(&mut killed_at);
             }
         }
-    });
-    bar.finish_and_clear();
-    if let Some(e) = fatal {
-        return Err(e);
     }
-    summary.cancelled |= cancelled();
-    summary.elapsed = start.elapsed();
-    Ok(summary)
+
+    /// Signals the process group of every running worker: SIGTERM the first time (noted in
+    /// `killed_at`), SIGKILL once [`KILL_GRACE`] has passed since.
+    fn stop_workers(&self, killed_at: &mut Option<Instant>) {
+        let sig = match killed_at {
+            None => {
+                *killed_at = Some(Instant::now());
+                libc::SIGTERM
+            }
+            Some(t) if t.elapsed() > KILL_GRACE => libc::SIGKILL,
+            Some(_) => return,
+        };
+        for &pid in self.children.lock().unwrap().values() {
+            // SAFETY: the pid is a child we have not reaped (see `execute`), so it names our
+            // worker's process group.
+            unsafe {
+                libc::kill(-pid, sig);
+            }
+        }
+    }
+
+    /// Runs one claimed run's worker to its end and makes sure the run has a record.
+    fn execute(
+        &self,
+        run: &PlannedRun,
+        lock: &crate::store::RunLock,
+        worker: &Worker<'_>,
+    ) -> Result<RunStatus, Error> {
+        let index = worker.index;
+        let sweep = self.sweep.as_str();
+        let mut started = {
+            // Registering under the lock means the main thread never signals a pid we reaped.
+            let mut c = self.children.lock().unwrap();
+            let started = exec::start(
+                self.store,
+                run,
+                sweep,
+                lock,
+                &self.opts.worker,
+                worker.threads,
+                worker.gpu,
+            )?;
+            c.insert(index, started.child.id() as libc::pid_t);
+            started
+        };
+        let pid = started.child.id() as libc::pid_t;
+        // Wait without reaping, unregister, then reap: the pid stays valid while registered.
+        loop {
+            // SAFETY: waitid with WNOWAIT on our own child; the siginfo is ours to write.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
+                break;
+            }
+        }
+        self.children.lock().unwrap().remove(&index);
+        let status = started.child.wait().map_err(|source| Error::Worker {
+            program: self.opts.worker.program.clone(),
+            source,
+        })?;
+        let interrupted = self.stop.load(Ordering::SeqCst);
+        exec::finish(self.store, run, sweep, &started, status, interrupted)
+    }
 }
 
 /// The next run to try, waiting for busy runs to be released; `None` when all is done.
@@ -412,65 +513,6 @@ struct Worker<'a> {
     threads: usize,
     gpu: Option<&'a str>,
     index: usize,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    store: &Store,
-    run: &PlannedRun,
-    sweep: &str,
-    lock: &crate::store::RunLock,
-    opts: &LocalOptions,
-    worker: &Worker<'_>,
-    stop: &AtomicBool,
-    children: &Mutex<HashMap<usize, libc::pid_t>>,
-) -> Result<RunStatus, Error> {
-    let index = worker.index;
-    let mut started = {
-        // Registering under the lock means the main thread never signals a pid we reaped.
-        let mut c = children.lock().unwrap();
-        let started = exec::start(
-            store,
-            run,
-            sweep,
-            lock,
-            &opts.worker,
-            worker.threads,
-            worker.gpu,
-        )?;
-        c.insert(index, started.child.id() as libc::pid_t);
-        started
-    };
-    let pid = started.child.id() as libc::pid_t;
-    // Wait without reaping, unregister, then reap: the pid stays valid while registered.
-    loop {
-        // SAFETY: waitid with WNOWAIT on our own child; the siginfo is ours to write.
-        let rc = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            break;
-        }
-    }
-    children.lock().unwrap().remove(&index);
-    let status = started.child.wait().map_err(|source| Error::Worker {
-        program: opts.worker.program.clone(),
-        source,
-    })?;
-    exec::finish(
-        store,
-        run,
-        sweep,
-        &started,
-        status,
-        stop.load(Ordering::SeqCst),
-    )
 }
 
 fn progress_bar(enabled: bool, len: usize) -> ProgressBar {

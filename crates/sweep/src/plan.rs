@@ -43,14 +43,13 @@ impl DryRun {
     pub fn to_run(&self) -> impl Iterator<Item = &DryRunEntry> {
         self.entries
             .iter()
-            .filter(|e| !e.state.is_final(self.retry) && e.state != RunState::Running)
+            .filter(|e| e.state.needs_running(self.retry))
     }
 
     /// Estimated wall-clock seconds of the runs to execute, spread over the workers.
     pub fn estimated_seconds(&self) -> Option<f64> {
-        let (rate, _) = self.examples_per_second?;
         let examples: u64 = self.to_run().map(|e| e.examples).sum::<Option<u64>>()?;
-        Some(examples as f64 / rate / self.workers.max(1) as f64)
+        Some(estimate(examples, self.examples_per_second?, self.workers))
     }
 }
 
@@ -83,6 +82,12 @@ pub fn dry_run(store: &Store, runs: &[PlannedRun], workers: usize, retry: bool) 
         retry,
         workers,
     }
+}
+
+/// Wall-clock seconds of `examples` training examples at the past `(examples/s, runs)` speed
+/// per run, spread over `workers`.
+fn estimate(examples: u64, (rate, _): (f64, usize), workers: usize) -> f64 {
+    examples as f64 / rate / workers.max(1) as f64
 }
 
 fn steps(spec: &RunSpec) -> Option<u64> {
@@ -165,11 +170,8 @@ fn past_speed(store: &Store, keys: &HashSet<SpeedKey>) -> Option<(f64, usize)> {
         }
     }
     for root in roots {
-        let Ok(dir) = std::fs::read_dir(root.join("runs")) else {
-            continue;
-        };
-        for e in dir.flatten() {
-            if let Ok(r) = RunRecord::read(&e.path().join("record.json")) {
+        for dir in Store::open(root).run_dirs() {
+            if let Ok(r) = RunRecord::read(&dir.record()) {
                 if r.status == RunStatus::Ok && r.timing.train_examples_per_second > 0.0 {
                     records.push(r);
                 }
@@ -267,8 +269,7 @@ impl Listing {
     }
 
     fn estimated_seconds(&self, speed: Option<(f64, usize)>) -> Option<f64> {
-        let (rate, _) = speed?;
-        Some(self.examples? as f64 / rate / self.workers.max(1) as f64)
+        Some(estimate(self.examples?, speed?, self.workers))
     }
 
     /// Appends the totals and the time estimate to `out`.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exec::WorkerCommand;
 use crate::local::{run_local, LocalOptions, Summary};
-use crate::store::{io_err, write_atomic, RunState, Store};
+use crate::store::{io_err, write_atomic, Store};
 use crate::sweep::{PlannedRun, SlurmDefaults};
 use crate::Error;
 use stab_spec::unix_seconds;
@@ -98,10 +98,7 @@ pub fn submit_slurm(
     let queued = queued_runs(store);
     let pending: Vec<&PlannedRun> = runs
         .iter()
-        .filter(|r| {
-            let s = store.state(&r.run_id);
-            !s.is_final(opts.retry) && s != RunState::Running && !queued.contains(&r.run_id)
-        })
+        .filter(|r| store.state(&r.run_id).needs_running(opts.retry) && !queued.contains(&r.run_id))
         .collect();
     if pending.is_empty() {
         return Ok(None);
@@ -110,8 +107,9 @@ pub fn submit_slurm(
         .threads
         .unwrap_or_else(|| runs.iter().map(|r| r.spec.threads).max().unwrap_or(1))
         .max(1);
-    let root = std::path::absolute(store.root()).map_err(io_err(store.root()))?;
-    let slurm_dir = root.join("slurm");
+    // Absolute: the array tasks start elsewhere (`--chdir`).
+    let store = Store::open(std::path::absolute(store.root()).map_err(io_err(store.root()))?);
+    let slurm_dir = store.slurm_dir();
     std::fs::create_dir_all(&slurm_dir).map_err(io_err(&slurm_dir))?;
     let workdir = match &opts.workdir {
         Some(w) => w.clone(),
@@ -120,7 +118,7 @@ pub fn submit_slurm(
     let sweep = store.expanded()?.sweep;
     let ids: Vec<String> = pending.iter().map(|r| r.run_id.clone()).collect();
     let per_task = opts.resources.runs_per_gpu.unwrap_or(1).max(1);
-    let script = sbatch_script(&sweep, &root, &workdir, &ids, threads, opts);
+    let script = sbatch_script(&sweep, &store, &workdir, &ids, threads, opts);
     let script_path = slurm_dir.join(format!("submit-{}.sbatch", unix_seconds() as u64));
     write_atomic(&script_path, script.as_bytes()).map_err(io_err(&script_path))?;
 
@@ -152,13 +150,13 @@ pub fn submit_slurm(
         runs: ids,
         runs_per_task: per_task,
     };
-    record_job(store, &job)?;
+    record_job(&store, &job)?;
     Ok(Some(job))
 }
 
 fn sbatch_script(
     sweep: &str,
-    root: &Path,
+    store: &Store,
     workdir: &Path,
     ids: &[String],
     threads: usize,
@@ -174,7 +172,7 @@ fn sbatch_script(
     line(format!("--array=0-{}{throttle}", tasks - 1));
     line(format!(
         "--output={}",
-        root.join("slurm").join("%A_%a.out").display()
+        store.slurm_dir().join("%A_%a.out").display()
     ));
     line(format!("--chdir={}", workdir.display()));
     line("--ntasks=1".into());
@@ -213,10 +211,13 @@ fn sbatch_script(
             ids.join(" ")
         ));
     }
+    for (k, v) in &opts.task.env {
+        s.push_str(&format!("export {k}={}\n", quote(v)));
+    }
     let mut cmd = vec![quote(&opts.task.program.to_string_lossy())];
     cmd.extend(opts.task.args_prefix.iter().map(|a| quote(a)));
     cmd.push("--results".into());
-    cmd.push(quote(&root.to_string_lossy()));
+    cmd.push(quote(&store.root().to_string_lossy()));
     if k == 1 {
         cmd.push("--run".into());
         cmd.push("\"$RUN\"".into());
@@ -246,7 +247,7 @@ fn quote(s: &str) -> String {
 }
 
 fn record_job(store: &Store, job: &SlurmJob) -> Result<(), Error> {
-    let lock_path = store.root().join("slurm-jobs.lock");
+    let lock_path = store.slurm_jobs_lock();
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -256,13 +257,13 @@ fn record_job(store: &Store, job: &SlurmJob) -> Result<(), Error> {
     lock.lock().map_err(io_err(&lock_path))?;
     let mut file = read_jobs(store)?;
     file.jobs.push(job.clone());
-    let path = store.root().join("slurm-jobs.json");
+    let path = store.slurm_jobs_file();
     let json = serde_json::to_string_pretty(&file).expect("jobs serialise");
     write_atomic(&path, json.as_bytes()).map_err(io_err(&path))
 }
 
 fn read_jobs(store: &Store) -> Result<JobsFile, Error> {
-    let path = store.root().join("slurm-jobs.json");
+    let path = store.slurm_jobs_file();
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path,
@@ -317,20 +318,40 @@ fn parse_squeue(text: &str) -> Vec<QueuedTask> {
         .collect()
 }
 
+/// A store's Slurm jobs and what `squeue` says of them.
+struct StoreQueue {
+    jobs: Vec<SlurmJob>,
+    /// The array tasks of these jobs that `squeue` lists, or why it could not be asked.
+    tasks: Result<Vec<QueuedTask>, String>,
+}
+
+/// The jobs of `store` and their queued tasks; `None` when the store was never submitted to
+/// Slurm (then `squeue` is not asked).
+fn queue_of(store: &Store) -> Option<StoreQueue> {
+    let jobs = read_jobs(store).ok()?.jobs;
+    if jobs.is_empty() {
+        return None;
+    }
+    let tasks = squeue().map(|q| {
+        q.into_iter()
+            .filter(|t| jobs.iter().any(|j| j.job_id == t.job_id))
+            .collect()
+    });
+    Some(StoreQueue { jobs, tasks })
+}
+
 /// Run ids of this store queued (pending or running) in Slurm right now, best effort.
 fn queued_runs(store: &Store) -> Vec<String> {
-    let Ok(file) = read_jobs(store) else {
-        return Vec::new();
-    };
-    if file.jobs.is_empty() {
-        return Vec::new();
-    }
-    let Ok(queue) = squeue() else {
+    let Some(StoreQueue {
+        jobs,
+        tasks: Ok(tasks),
+    }) = queue_of(store)
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for t in queue {
-        let Some(job) = file.jobs.iter().find(|j| j.job_id == t.job_id) else {
+    for t in tasks {
+        let Some(job) = jobs.iter().find(|j| j.job_id == t.job_id) else {
             continue;
         };
         match t.task {
@@ -367,20 +388,18 @@ impl fmt::Display for QueueSummary {
     }
 }
 
-/// `None` when the store was never submitted to Slurm.
-pub(crate) fn queue_summary(store: &Store) -> Option<QueueSummary> {
-    let file = read_jobs(store).ok()?;
-    if file.jobs.is_empty() {
-        return None;
-    }
+/// What `squeue` says about the jobs of `store`; `None` when the store was never submitted to
+/// Slurm.
+pub fn queue_summary(store: &Store) -> Option<QueueSummary> {
+    let StoreQueue { jobs, tasks } = queue_of(store)?;
     let mut s = QueueSummary {
-        jobs: file.jobs.iter().map(|j| j.job_id.clone()).collect(),
+        jobs: jobs.into_iter().map(|j| j.job_id).collect(),
         ..QueueSummary::default()
     };
-    match squeue() {
+    match tasks {
         Err(e) => s.error = Some(e),
         Ok(q) => {
-            for t in q.iter().filter(|t| s.jobs.contains(&t.job_id)) {
+            for t in &q {
                 match t.state.as_str() {
                     "PENDING" => s.pending += 1,
                     "RUNNING" | "COMPLETING" | "CONFIGURING" => s.running += 1,
@@ -440,7 +459,9 @@ mod tests {
     #[test]
     fn script_maps_array_tasks_to_runs_and_quotes() {
         let mut opts = SlurmOptions::new(
-            WorkerCommand::new("/opt/my stab").arg("sweep-task"),
+            WorkerCommand::new("/opt/my stab")
+                .arg("sweep-task")
+                .env("STAB_X", "a b"),
             SlurmDefaults {
                 max_parallel: Some(2),
                 partition: Some("gpu".into()),
@@ -451,7 +472,7 @@ mod tests {
         opts.retry = true;
         let s = sbatch_script(
             "q",
-            Path::new("/r/q"),
+            &Store::open("/r/q"),
             Path::new("/w"),
             &["a1".into(), "b2".into(), "c3".into()],
             2,
@@ -462,6 +483,7 @@ mod tests {
         assert!(s.contains("#SBATCH --partition=gpu\n"));
         assert!(s.contains("#SBATCH --mem=8G\n"));
         assert!(s.contains("RUNS=(a1 b2 c3)"));
+        assert!(s.contains("\nexport STAB_X='a b'\nexec "), "{s}");
         assert!(s.contains(
             "exec '/opt/my stab' sweep-task --results /r/q --run \"$RUN\" --threads 2 --retry\n"
         ));
@@ -478,7 +500,7 @@ mod tests {
             },
         );
         let ids: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
-        let s = sbatch_script("q", Path::new("/r/q"), Path::new("/w"), &ids, 2, &opts);
+        let s = sbatch_script("q", &Store::open("/r/q"), Path::new("/w"), &ids, 2, &opts);
         assert!(
             s.contains("#SBATCH --array=0-2\n"),
             "10 runs in 3 tasks: {s}"

@@ -1,10 +1,12 @@
-//! The results store: the source of truth for what has finished.
+//! The results store: the source of truth for what has finished, and the one owner of the
+//! names of the files in its layout.
 //!
 //! ```text
 //! results/<sweep>/
 //!   sweep.toml          the sweep file as given (latest launch)
 //!   expanded.json       the expansion: every run with its id, group, axis values and spec
-//!   slurm-jobs.json     Slurm submissions (job id → run ids), if any
+//!   slurm-jobs.json     Slurm submissions (job id → run ids), if any; slurm-jobs.lock guards it
+//!   slurm/              sbatch scripts and array-task output, if any
 //!   runs/<id>/spec.json     the resolved spec the worker reads
 //!   runs/<id>/record.json   written only when the run finished (any status)
 //!   runs/<id>/log.txt       worker stdout and stderr, one header line per attempt
@@ -13,7 +15,8 @@
 //! ```
 //!
 //! Every file is written atomically ([`write_atomic`]), so a reader sees either the old or the
-//! new content, never a torn one, and a crash leaves at most a stray temporary file.
+//! new content, never a torn one, and a crash leaves at most a stray temporary file. The store
+//! knows nothing of launchers: what Slurm's queue says is composed above it (`status.rs`).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -40,10 +43,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The store's file names at its root (the run folders' names are [`RunDir`]'s).
+const SWEEP_FILE: &str = "sweep.toml";
+const EXPANDED_FILE: &str = "expanded.json";
+const RUNS_DIR: &str = "runs";
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// The files of one run's directory: `runs/<id>/` in a store, or the `--out` folder of a
+/// single `stab run`. Every name in it comes from here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub fn new(path: impl Into<PathBuf>) -> RunDir {
+        RunDir(path.into())
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `spec.json`: the resolved spec the worker reads.
+    pub fn spec(&self) -> PathBuf {
+        self.0.join("spec.json")
+    }
+
+    /// `record.json`: exists only once the run finished (any status).
+    pub fn record(&self) -> PathBuf {
+        self.0.join("record.json")
+    }
+
+    /// `log.txt`: the worker's stdout and stderr.
+    pub fn log(&self) -> PathBuf {
+        self.0.join("log.txt")
+    }
+
+    /// `lock`: the file whose `flock` says who executes the run.
+    pub fn lock(&self) -> PathBuf {
+        self.0.join("lock")
+    }
+
+    /// `record.unreadable-<unix ms>.json`: where an unreadable record of a worker is kept when
+    /// the launcher writes the run's record itself.
+    pub fn unreadable_record(&self, unix_millis: u128) -> PathBuf {
+        self.0.join(format!("record.unreadable-{unix_millis}.json"))
+    }
+
+    /// `attempts/`: records of earlier attempts that were rerun.
+    pub fn attempts(&self) -> PathBuf {
+        self.0.join("attempts")
     }
 }
 
@@ -61,6 +116,11 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Whether a launch executes the run: it is not final and nobody is running it.
+    pub fn needs_running(&self, retry: bool) -> bool {
+        !self.is_final(retry) && *self != RunState::Running
+    }
+
     /// Whether a launcher should leave the run alone: ok and diverged are results; errors are
     /// retried only with `retry`; interrupted runs are always rerun.
     pub fn is_final(&self, retry: bool) -> bool {
@@ -101,20 +161,20 @@ impl Store {
     /// in the store are kept, whether or not the sweep still lists them.
     pub fn create(results_dir: &Path, sweep: &Sweep) -> Result<Store, Error> {
         let store = Store::for_sweep(results_dir, sweep);
-        let runs_dir = store.root.join("runs");
+        let runs_dir = store.runs_dir();
         std::fs::create_dir_all(&runs_dir).map_err(io_err(&runs_dir))?;
-        store.write_if_changed(&store.root.join("sweep.toml"), sweep.source.as_bytes())?;
+        store.write_if_changed(&store.root.join(SWEEP_FILE), sweep.source.as_bytes())?;
         let expanded = Expanded {
             sweep: sweep.name.clone(),
             runs: sweep.runs.clone(),
         };
         let json = serde_json::to_string_pretty(&expanded).expect("expansion serialises");
-        store.write_if_changed(&store.root.join("expanded.json"), json.as_bytes())?;
+        store.write_if_changed(&store.expanded_file(), json.as_bytes())?;
         for run in &sweep.runs {
-            let dir = store.run_dir(&run.run_id);
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let dir = store.run(&run.run_id);
+            std::fs::create_dir_all(dir.path()).map_err(io_err(dir.path()))?;
             let spec = serde_json::to_string_pretty(&run.spec).expect("spec serialises");
-            store.write_if_changed(&dir.join("spec.json"), spec.as_bytes())?;
+            store.write_if_changed(&dir.spec(), spec.as_bytes())?;
         }
         Ok(store)
     }
@@ -133,12 +193,53 @@ impl Store {
 
     /// `results/<sweep>/runs/<id>`.
     pub fn run_dir(&self, run_id: &str) -> PathBuf {
-        self.root.join("runs").join(run_id)
+        self.runs_dir().join(run_id)
+    }
+
+    /// The files of run `run_id`.
+    pub fn run(&self, run_id: &str) -> RunDir {
+        RunDir::new(self.run_dir(run_id))
+    }
+
+    /// `results/<sweep>/runs`.
+    fn runs_dir(&self) -> PathBuf {
+        self.root.join(RUNS_DIR)
+    }
+
+    /// Every folder under `runs/`, by name, whether or not the expansion lists it (none when
+    /// the store does not exist).
+    pub fn run_dirs(&self) -> Vec<RunDir> {
+        let mut dirs: Vec<PathBuf> = match std::fs::read_dir(self.runs_dir()) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => Vec::new(),
+        };
+        dirs.sort();
+        dirs.into_iter().map(RunDir).collect()
+    }
+
+    /// `expanded.json`.
+    fn expanded_file(&self) -> PathBuf {
+        self.root.join(EXPANDED_FILE)
+    }
+
+    /// `slurm-jobs.json`: the Slurm submissions of this store.
+    pub fn slurm_jobs_file(&self) -> PathBuf {
+        self.root.join("slurm-jobs.json")
+    }
+
+    /// `slurm-jobs.lock`: held while `slurm-jobs.json` is updated.
+    pub fn slurm_jobs_lock(&self) -> PathBuf {
+        self.root.join("slurm-jobs.lock")
+    }
+
+    /// `slurm/`: sbatch scripts and the output of array tasks.
+    pub fn slurm_dir(&self) -> PathBuf {
+        self.root.join("slurm")
     }
 
     /// The expansion saved by the last launch.
     pub fn expanded(&self) -> Result<Expanded, Error> {
-        let path = self.root.join("expanded.json");
+        let path = self.expanded_file();
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
         serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path,
@@ -148,7 +249,7 @@ impl Store {
 
     /// The run's record, `None` when it has not finished.
     pub fn record(&self, run_id: &str) -> Result<Option<RunRecord>, Error> {
-        let path = self.run_dir(run_id).join("record.json");
+        let path = self.run(run_id).record();
         if !path.exists() {
             return Ok(None);
         }
@@ -165,39 +266,45 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// One run's record, if it has a readable one, and the state the record alone gives.
+    fn read_state(&self, run_id: &str) -> (RunState, Option<RunRecord>) {
+        match self.record(run_id) {
+            Ok(Some(r)) => (RunState::Finished(r.status), Some(r)),
+            Err(e) => (RunState::Unreadable(e.to_string()), None),
+            Ok(None) => (RunState::Pending, None),
+        }
+    }
+
     /// The state of one run from its record alone (no lock probe).
     pub(crate) fn state_unlocked(&self, run_id: &str) -> RunState {
-        match self.record(run_id) {
-            Ok(Some(r)) => RunState::Finished(r.status),
-            Err(e) => RunState::Unreadable(e.to_string()),
-            Ok(None) => RunState::Pending,
-        }
+        self.read_state(run_id).0
     }
 
     /// The state of one run (reads its record, probes its lock).
     pub fn state(&self, run_id: &str) -> RunState {
-        let state = self.state_unlocked(run_id);
+        self.probe_lock(run_id, self.state_unlocked(run_id))
+    }
+
+    /// `state` of a run without a record checked against its lock: held means running.
+    fn probe_lock(&self, run_id: &str, state: RunState) -> RunState {
         if state != RunState::Pending {
             return state;
         }
-        match RunLock::try_acquire(&self.run_dir(run_id)) {
-            Ok(Some(_)) => RunState::Pending,
+        match RunLock::try_acquire(self.run(run_id).path()) {
             Ok(None) => RunState::Running,
-            Err(_) => RunState::Pending,
+            Ok(Some(_)) | Err(_) => RunState::Pending,
         }
     }
 
-    /// Counts of the runs of the last expansion by state, plus Slurm queue information when
-    /// the sweep was submitted to Slurm.
+    /// Counts of the runs of the last expansion by state (what the store alone knows; `stab
+    /// status` adds the Slurm queue, [`crate::status`]).
     pub fn status(&self) -> Result<StatusSummary, Error> {
-        let mut s = self.tally(None)?;
-        s.slurm = crate::slurm::queue_summary(self);
-        Ok(s)
+        self.tally(None)
     }
 
     /// What `stab report` reads from a store: the records of exactly the runs [`Store::status`]
     /// counts as finished (the same code walks the store for both), and every `record.json`
-    /// under `runs/` that `status` does not count, with the reason. Never queries Slurm.
+    /// under `runs/` that `status` does not count, with the reason.
     pub fn scan(&self) -> Result<StoreScan, Error> {
         let mut records = Vec::new();
         let status = self.tally(Some(&mut records))?;
@@ -208,15 +315,10 @@ impl Store {
             .map(|r| r.run_id)
             .collect();
         let mut left_out = Vec::new();
-        let runs_dir = self.root.join("runs");
-        let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&runs_dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(_) => Vec::new(),
-        };
-        dirs.sort();
-        for dir in dirs {
-            let record = dir.join("record.json");
+        for dir in self.run_dirs() {
+            let record = dir.record();
             let name = dir
+                .path()
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
@@ -242,7 +344,7 @@ impl Store {
         }
         for msg in &status.unreadable {
             left_out.push((
-                runs_dir.clone(),
+                self.runs_dir(),
                 format!("{msg}; counted as unreadable by `stab status`"),
             ));
         }
@@ -263,18 +365,12 @@ impl Store {
             ..StatusSummary::default()
         };
         for run in &expanded.runs {
-            let state = match self.record(&run.run_id) {
-                Ok(Some(r)) => {
-                    let status = r.status;
-                    if let Some(v) = records.as_deref_mut() {
-                        v.push(r);
-                    }
-                    RunState::Finished(status)
-                }
-                Err(e) => RunState::Unreadable(e.to_string()),
-                Ok(None) => self.state(&run.run_id),
-            };
-            match state {
+            // One read of the record: the state counted and the record kept agree.
+            let (state, record) = self.read_state(&run.run_id);
+            if let (Some(r), Some(v)) = (record, records.as_deref_mut()) {
+                v.push(r);
+            }
+            match self.probe_lock(&run.run_id, state) {
                 RunState::Pending => s.pending += 1,
                 RunState::Running => s.running += 1,
                 RunState::Finished(RunStatus::Ok) => s.ok += 1,
@@ -303,7 +399,8 @@ pub struct StoreScan {
 /// or `unreadable`), so that rerunning a run never loses its earlier record. Returns the new
 /// path, or `None` when there was no record.
 pub fn keep_earlier_record(dir: &Path) -> Result<Option<PathBuf>, Error> {
-    let record = dir.join("record.json");
+    let dir = RunDir::new(dir);
+    let record = dir.record();
     if !record.exists() {
         return Ok(None);
     }
@@ -311,7 +408,7 @@ pub fn keep_earlier_record(dir: &Path) -> Result<Option<PathBuf>, Error> {
         Ok(r) => r.status.as_str(),
         Err(_) => "unreadable",
     };
-    let attempts = dir.join("attempts");
+    let attempts = dir.attempts();
     std::fs::create_dir_all(&attempts).map_err(io_err(&attempts))?;
     let millis = stab_spec::unix_millis();
     let to = attempts.join(format!("{millis}-{tag}.json"));
@@ -331,14 +428,13 @@ pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Erro
         ),
         path,
     };
-    let record = dir.join("record.json");
-    if let Ok(r) = RunRecord::read(&record) {
+    let files = RunDir::new(dir);
+    if let Ok(r) = RunRecord::read(&files.record()) {
         if r.run_id != run_id {
             return Err(other(dir.to_path_buf(), &r.run_id, "its record.json"));
         }
     }
-    let spec = dir.join("spec.json");
-    if let Ok(text) = std::fs::read_to_string(&spec) {
+    if let Ok(text) = std::fs::read_to_string(files.spec()) {
         if let Ok(s) = serde_json::from_str::<stab_spec::RunSpec>(&text) {
             if s.run_id() != run_id {
                 return Err(other(dir.to_path_buf(), &s.run_id(), "its spec.json"));
@@ -364,8 +460,6 @@ pub struct StatusSummary {
     pub interrupted: usize,
     /// Records that exist but cannot be read (messages).
     pub unreadable: Vec<String>,
-    /// Slurm array tasks of this store still known to `squeue`, if it was submitted.
-    pub slurm: Option<crate::slurm::QueueSummary>,
 }
 
 impl StatusSummary {
@@ -398,14 +492,11 @@ impl fmt::Display for StatusSummary {
         for m in &self.unreadable {
             writeln!(f, "  unreadable record: {m}")?;
         }
-        if let Some(q) = &self.slurm {
-            write!(f, "  {q}")?;
-        }
         Ok(())
     }
 }
 
-/// An exclusive `flock` on `runs/<id>/lock`, released when dropped (or when the last process
+/// An exclusive `flock` on [`RunDir::lock`], released when dropped (or when the last process
 /// holding the descriptor exits: the worker inherits it, so a run stays locked while its worker
 /// lives even if the launcher is killed).
 #[derive(Debug)]
@@ -420,7 +511,7 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .write(true)
-            .open(dir.join("lock"))?;
+            .open(RunDir::new(dir).lock())?;
         match file.try_lock() {
             Ok(()) => Ok(Some(RunLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -509,5 +600,16 @@ mod tests {
         assert!(!RunState::Finished(RunStatus::Error).is_final(true));
         assert!(!RunState::Finished(RunStatus::Interrupted).is_final(false));
         assert!(!RunState::Pending.is_final(false));
+    }
+
+    #[test]
+    fn a_launch_runs_what_is_neither_final_nor_running() {
+        assert!(RunState::Pending.needs_running(false));
+        assert!(RunState::Unreadable("torn".into()).needs_running(false));
+        assert!(RunState::Finished(RunStatus::Interrupted).needs_running(false));
+        assert!(!RunState::Running.needs_running(true));
+        assert!(!RunState::Finished(RunStatus::Error).needs_running(false));
+        assert!(RunState::Finished(RunStatus::Error).needs_running(true));
+        assert!(!RunState::Finished(RunStatus::Diverged).needs_running(true));
     }
 }

@@ -160,13 +160,13 @@ impl Sweep {
 /// and keeps only their ids, so listing a sweep of a million runs (`--dry-run`) needs memory
 /// for the ids, not for a million specs.
 pub struct Expansion<'a> {
-    path: &'a Path,
-    text: &'a str,
+    /// The file, for locating errors.
+    checker: Checker<'a>,
     name: String,
     description: Option<String>,
     slurm: SlurmDefaults,
     base: Vec<Setting>,
-    groups: Vec<(Option<String>, Vec<Setting>)>,
+    groups: Vec<Group>,
     axes: Vec<Axis>,
     group_by: Vec<String>,
     launch: toml::Table,
@@ -174,158 +174,27 @@ pub struct Expansion<'a> {
 
 impl<'a> Expansion<'a> {
     /// Parses and checks sweep text (every key and value; cross-field rules are checked per run
-    /// by [`Expansion::for_each_run`]).
+    /// by [`Expansion::for_each_run`]). Each step below reads one part of the file.
     pub fn new(
         path: &'a Path,
         text: &'a str,
         overrides: &Overrides,
     ) -> Result<Expansion<'a>, Error> {
-        let at = |span: Range<usize>, message: String| located(path, text, span, message);
-        let file: SweepFile = toml::from_str(text).map_err(|e: toml::de::Error| {
-            at(e.span().unwrap_or(0..0), e.message().trim().to_string())
-        })?;
-        if file.base.is_empty()
-            && file.group.is_empty()
-            && file.axes.is_empty()
-            && file.zip.is_empty()
-        {
-            return Err(at(
-                0..0,
-                "the sweep sets nothing: it would be one run of the devlin preset's defaults; \
-                 give [base] settings, [[group]]s or [axes]"
-                    .into(),
-            ));
-        }
-
-        let name = match &file.name {
-            Some(n) => {
-                let ok = !n.get_ref().is_empty()
-                    && n.get_ref()
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                    && !n.get_ref().starts_with('.');
-                if !ok {
-                    return Err(at(
-                        n.span(),
-                        "expected a sweep name of letters, digits, `-`, `_` and `.` (it names \
-                         the results directory)"
-                            .into(),
-                    ));
-                }
-                n.get_ref().clone()
-            }
-            None => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "sweep".into()),
-        };
-
         let checker = Checker { path, text };
+        let file = read_sweep_file(&checker)?;
+        let name = sweep_name(&checker, file.name.as_ref())?;
         let base = checker.settings(&file.base)?;
-
-        // Groups: named sets of overrides; the sweep is groups × axes.
-        let mut groups = Vec::new();
-        for g in &file.group {
-            let settings = checker.settings(&g.set)?;
-            groups.push((Some(g.name.get_ref().clone()), settings, g.name.span()));
-        }
-        let mut seen = HashMap::new();
-        for (name, _, span) in &groups {
-            if let Some(prev) = seen.insert(name.clone(), span.clone()) {
-                let (line, _) = line_col(text, prev.start);
-                return Err(at(
-                    span.clone(),
-                    format!("group name repeated (first used on line {line})"),
-                ));
-            }
-        }
-        if groups.is_empty() {
-            groups.push((None, Vec::new(), 0..0));
-        }
-
-        // Axes and zip blocks, in file order.
-        let mut axes: Vec<(usize, Axis)> = Vec::new();
-        for (key, values) in &file.axes {
-            let points = checker
-                .axis_values(key.get_ref(), values)?
-                .into_iter()
-                .map(|(v, span)| Point {
-                    label: display_value(&v),
-                    settings: vec![Setting {
-                        key: key.get_ref().clone(),
-                        value: v,
-                        span,
-                    }],
-                })
-                .collect();
-            axes.push((
-                key.span().start,
-                Axis {
-                    name: key.get_ref().clone(),
-                    span: key.span(),
-                    seed_only: SEED_KEYS.contains(&key.get_ref().as_str()),
-                    points,
-                },
-            ));
-        }
-        for (block, fields) in &file.zip {
-            axes.push((block.span().start, checker.zip_axis(block, fields)?));
-        }
-        axes.sort_by_key(|(start, _)| *start);
-        let axes: Vec<Axis> = axes.into_iter().map(|(_, a)| a).collect();
-        let axis_names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
-        for a in &axes {
-            if file.zip.keys().any(|z| z.get_ref() == &a.name)
-                && file.axes.keys().any(|k| k.get_ref() == &a.name)
-            {
-                return Err(at(
-                    a.span.clone(),
-                    format!("`{}` is both an axis and a zip block", a.name),
-                ));
-            }
-        }
-
-        let group_by: Vec<String> = match &file.group_by {
-            Some(list) => {
-                let mut out = Vec::new();
-                for k in list.get_ref() {
-                    if !axis_names.contains(&k.get_ref().as_str()) {
-                        return Err(at(
-                            k.span(),
-                            format!(
-                                "unknown axis `{}` in group_by (expected one of: {})",
-                                k.get_ref(),
-                                axis_names.join(", ")
-                            ),
-                        ));
-                    }
-                    out.push(k.get_ref().clone());
-                }
-                out
-            }
-            None => axes
-                .iter()
-                .filter(|a| !a.seed_only)
-                .map(|a| a.name.clone())
-                .collect(),
-        };
-
-        // A launch override of the wrong type is wrong for every run: say so once, up front.
-        let launch = overrides.table();
-        if let Err(e @ SpecError::Value { .. }) =
-            RunSpec::resolve(stab_spec::DEFAULT_PRESET, &launch)
-        {
-            return Err(Error::Spec(e));
-        }
-
+        let groups = groups(&checker, &file.group)?;
+        let axes = axes(&checker, &file.axes, &file.zip)?;
+        let group_by = group_by(&checker, file.group_by.as_ref(), &axes)?;
+        let launch = launch_table(overrides)?;
         Ok(Expansion {
-            path,
-            text,
+            checker,
             name,
             description: file.description,
             slurm: file.slurm.unwrap_or_default(),
             base,
-            groups: groups.into_iter().map(|(n, s, _)| (n, s)).collect(),
+            groups,
             axes,
             group_by,
             launch,
@@ -344,57 +213,25 @@ impl<'a> Expansion<'a> {
         &self,
         mut on_run: impl FnMut(PlannedRun) -> Result<(), Error>,
     ) -> Result<usize, Error> {
-        let at = |span: Range<usize>, message: String| located(self.path, self.text, span, message);
-        let (base, groups, axes, group_by) = (&self.base, &self.groups, &self.axes, &self.group_by);
         // Run ids as numbers (16 hex digits): a million-run sweep keeps 16 MB of them, not
         // its runs.
         let mut ids: HashMap<u64, usize> = HashMap::new();
         let mut index = 0;
-        for (group_name, group_settings) in groups {
-            for combo in Combinations::new(axes) {
-                let mut settings: Vec<&Setting> = base.iter().chain(group_settings).collect();
+        for (group_name, group_settings) in &self.groups {
+            for combo in Combinations::new(&self.axes) {
+                let mut settings: Vec<&Setting> = self.base.iter().chain(group_settings).collect();
                 let mut labels = Vec::new();
-                for (axis, point) in axes.iter().zip(&combo) {
+                for (axis, point) in self.axes.iter().zip(&combo) {
                     settings.extend(&axis.points[*point].settings);
                     labels.push((axis.name.clone(), axis.points[*point].label.clone()));
                 }
-                let spec = resolve(&settings, &self.launch).map_err(|(e, span)| {
-                    let what = if labels.is_empty() {
-                        String::new()
-                    } else {
-                        let l: Vec<String> =
-                            labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        format!(" (run {})", l.join(", "))
-                    };
-                    match e {
-                        // A value given at launch wins over the file: no place in it to show.
-                        SpecError::Field { field, message } if sets(&self.launch, &field) => {
-                            Error::Spec(SpecError::Field {
-                                message: format!("{message} (given at launch){what}"),
-                                field,
-                            })
-                        }
-                        e => at(span.unwrap_or(0..0), format!("{e}{what}")),
-                    }
-                })?;
-                let mut parts: Vec<String> = group_name.iter().cloned().collect();
-                let by: Vec<String> = labels
-                    .iter()
-                    .filter(|(k, _)| group_by.contains(k))
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                if !by.is_empty() {
-                    parts.push(by.join(","));
-                }
-                let group = if parts.is_empty() {
-                    "all".to_string()
-                } else {
-                    parts.join("/")
-                };
+                let spec = resolve(&settings, &self.launch)
+                    .map_err(|(e, span)| self.run_error(e, span, &labels))?;
+                let group = group_label(group_name.as_deref(), &labels, &self.group_by);
                 let run_id = spec.run_id();
                 let key = u64::from_str_radix(&run_id, 16).expect("run ids are 16 hex digits");
                 if let Some(prev) = ids.insert(key, index) {
-                    return Err(at(
+                    return Err(self.checker.err(
                         0..0,
                         format!(
                             "runs #{prev} and #{index} ({group}) resolve to the same spec \
@@ -414,6 +251,185 @@ impl<'a> Expansion<'a> {
         }
         Ok(index)
     }
+
+    /// The error of a run that does not resolve: at the setting that set the offending field,
+    /// naming the run by its axis values; a field given at launch is blamed on the launch.
+    fn run_error(
+        &self,
+        e: SpecError,
+        span: Option<Range<usize>>,
+        labels: &[(String, String)],
+    ) -> Error {
+        let what = if labels.is_empty() {
+            String::new()
+        } else {
+            format!(" (run {})", axis_values(labels.iter()))
+        };
+        match e {
+            // A value given at launch wins over the file: no place in it to show.
+            SpecError::Field { field, message } if sets(&self.launch, &field) => {
+                Error::Spec(SpecError::Field {
+                    message: format!("{message} (given at launch){what}"),
+                    field,
+                })
+            }
+            e => self.checker.err(span.unwrap_or(0..0), format!("{e}{what}")),
+        }
+    }
+}
+
+/// `axis=value` pairs joined by commas.
+fn axis_values<'l>(labels: impl Iterator<Item = &'l (String, String)>) -> String {
+    let pairs: Vec<String> = labels.map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
+/// A run's group label: its `[[group]]` name, then `axis=value` for the axes of `group_by`,
+/// joined by `/`; `all` when there is neither.
+fn group_label(group: Option<&str>, labels: &[(String, String)], group_by: &[String]) -> String {
+    let mut parts: Vec<String> = group.iter().map(|g| g.to_string()).collect();
+    let by = axis_values(labels.iter().filter(|(k, _)| group_by.contains(k)));
+    if !by.is_empty() {
+        parts.push(by);
+    }
+    if parts.is_empty() {
+        "all".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// Step 1: the file's tables, refusing a file that sets nothing.
+fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
+    let file: SweepFile = toml::from_str(checker.text).map_err(|e: toml::de::Error| {
+        checker.err(e.span().unwrap_or(0..0), e.message().trim().to_string())
+    })?;
+    if file.base.is_empty() && file.group.is_empty() && file.axes.is_empty() && file.zip.is_empty()
+    {
+        return Err(checker.err(
+            0..0,
+            "the sweep sets nothing: it would be one run of the devlin preset's defaults; \
+             give [base] settings, [[group]]s or [axes]"
+                .into(),
+        ));
+    }
+    Ok(file)
+}
+
+/// Step 2: the sweep's name, which names its results directory: `name`, else the file name
+/// without its extension.
+fn sweep_name(checker: &Checker, name: Option<&Spanned<String>>) -> Result<String, Error> {
+    let Some(n) = name else {
+        return Ok(checker
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sweep".into()));
+    };
+    let text = n.get_ref();
+    let ok = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !text.starts_with('.');
+    if !ok {
+        return Err(checker.err(
+            n.span(),
+            "expected a sweep name of letters, digits, `-`, `_` and `.` (it names the results \
+             directory)"
+                .into(),
+        ));
+    }
+    Ok(text.clone())
+}
+
+/// Step 3: the `[[group]]`s, named sets of overrides (the sweep is groups × axes); one unnamed
+/// empty group when there are none.
+fn groups(checker: &Checker, entries: &[GroupEntry]) -> Result<Vec<Group>, Error> {
+    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    let mut groups = Vec::new();
+    for g in entries {
+        if let Some(prev) = seen.insert(g.name.get_ref(), g.name.span()) {
+            let (line, _) = line_col(checker.text, prev.start);
+            return Err(checker.err(
+                g.name.span(),
+                format!("group name repeated (first used on line {line})"),
+            ));
+        }
+        groups.push((Some(g.name.get_ref().clone()), checker.settings(&g.set)?));
+    }
+    if groups.is_empty() {
+        groups.push((None, Vec::new()));
+    }
+    Ok(groups)
+}
+
+/// Step 4: the axes, from `[axes]` and `[zip.*]` blocks, in file order.
+fn axes(
+    checker: &Checker,
+    axes: &BTreeMap<Spanned<String>, Spanned<AxisValues>>,
+    zips: &BTreeMap<Spanned<String>, ZipFields>,
+) -> Result<Vec<Axis>, Error> {
+    if let Some(both) = zips
+        .keys()
+        .find(|z| axes.contains_key(z.get_ref().as_str()))
+    {
+        return Err(checker.err(
+            both.span(),
+            format!("`{}` is both an axis and a zip block", both.get_ref()),
+        ));
+    }
+    let mut out: Vec<Axis> = Vec::new();
+    for (key, values) in axes {
+        out.push(checker.axis(key, values)?);
+    }
+    for (block, fields) in zips {
+        out.push(checker.zip_axis(block, fields)?);
+    }
+    out.sort_by_key(|a| a.span.start);
+    Ok(out)
+}
+
+/// Step 5: the axes that make a run's group label: `group_by` as given, else every axis that
+/// is not only seeds.
+fn group_by(
+    checker: &Checker,
+    group_by: Option<&Spanned<Vec<Spanned<String>>>>,
+    axes: &[Axis],
+) -> Result<Vec<String>, Error> {
+    let Some(list) = group_by else {
+        return Ok(axes
+            .iter()
+            .filter(|a| !a.seed_only)
+            .map(|a| a.name.clone())
+            .collect());
+    };
+    let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
+    let mut out = Vec::new();
+    for k in list.get_ref() {
+        if !names.contains(&k.get_ref().as_str()) {
+            return Err(checker.err(
+                k.span(),
+                format!(
+                    "unknown axis `{}` in group_by (expected one of: {})",
+                    k.get_ref(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        out.push(k.get_ref().clone());
+    }
+    Ok(out)
+}
+
+/// Step 6: the launch overrides as a table. A value of the wrong type is wrong for every run:
+/// it is reported once, up front.
+fn launch_table(overrides: &Overrides) -> Result<toml::Table, Error> {
+    let launch = overrides.table();
+    if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve(stab_spec::DEFAULT_PRESET, &launch) {
+        return Err(Error::Spec(e));
+    }
+    Ok(launch)
 }
 
 /// Builds the merged override table of one run and resolves it. On failure, returns the span of
@@ -551,6 +567,12 @@ struct Axis {
 /// A zip-block field: (position in the file, key, values with their spans).
 type Column = (usize, String, Vec<(toml::Value, Range<usize>)>);
 
+/// A `[[group]]`: its name (`None` for the one implicit group) and its settings.
+type Group = (Option<String>, Vec<Setting>);
+
+/// The fields of one `[zip.*]` block.
+type ZipFields = BTreeMap<Spanned<String>, Spanned<AxisValues>>;
+
 type SpannedTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 #[derive(Deserialize)]
@@ -565,7 +587,7 @@ struct SweepFile {
     #[serde(default)]
     axes: BTreeMap<Spanned<String>, Spanned<AxisValues>>,
     #[serde(default)]
-    zip: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<AxisValues>>>,
+    zip: BTreeMap<Spanned<String>, ZipFields>,
     group_by: Option<Spanned<Vec<Spanned<String>>>>,
     slurm: Option<SlurmDefaults>,
 }
@@ -633,6 +655,7 @@ impl<'de> Deserialize<'de> for AxisValues {
 
 /// Validates keys and values against the run spec, one at a time, so that the error can point
 /// at the exact value.
+#[derive(Clone, Copy)]
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
@@ -713,56 +736,64 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn zip_axis(
-        &self,
-        block: &Spanned<String>,
-        fields: &BTreeMap<Spanned<String>, Spanned<AxisValues>>,
-    ) -> Result<Axis, Error> {
+    /// An `[axes]` entry: one point per value, labelled by the value.
+    fn axis(&self, key: &Spanned<String>, values: &Spanned<AxisValues>) -> Result<Axis, Error> {
+        let name = key.get_ref();
+        let points = self
+            .axis_values(name, values)?
+            .into_iter()
+            .map(|(value, span)| Point {
+                label: display_value(&value),
+                settings: vec![Setting {
+                    key: name.clone(),
+                    value,
+                    span,
+                }],
+            })
+            .collect();
+        Ok(Axis {
+            name: name.clone(),
+            span: key.span(),
+            seed_only: SEED_KEYS.contains(&name.as_str()),
+            points,
+        })
+    }
+
+    /// A `[zip.*]` block: one axis whose fields move together (point i takes the i-th value of
+    /// every field), labelled by `labels` if given.
+    fn zip_axis(&self, block: &Spanned<String>, fields: &ZipFields) -> Result<Axis, Error> {
         let mut labels: Option<Vec<String>> = None;
         let mut columns: Vec<Column> = Vec::new();
-        let mut len: Option<(usize, Range<usize>)> = None;
+        // The length of the first list, and where it is.
+        let mut first: Option<(usize, Range<usize>)> = None;
         let mut fields: Vec<_> = fields.iter().collect();
         fields.sort_by_key(|(k, _)| k.span().start);
         for (k, vals) in fields {
-            let values = if k.get_ref() == "labels" {
-                let AxisValues::List(list) = vals.get_ref() else {
-                    return Err(self.err(vals.span(), "expected a list of strings".into()));
-                };
-                let mut l = Vec::new();
-                for v in list {
-                    match v.get_ref().as_str() {
-                        Some(s) => l.push(s.to_string()),
-                        None => return Err(self.err(v.span(), "expected a string label".into())),
-                    }
-                }
-                let n = l.len();
-                labels = Some(l);
-                (0..n).map(|_| (toml::Value::Boolean(true), 0..0)).collect()
+            let n = if k.get_ref() == "labels" {
+                labels.insert(self.zip_labels(vals)?).len()
             } else {
-                self.axis_values(k.get_ref(), vals)?
+                let values = self.axis_values(k.get_ref(), vals)?;
+                let n = values.len();
+                columns.push((k.span().start, k.get_ref().clone(), values));
+                n
             };
-            match &len {
-                None => len = Some((values.len(), vals.span())),
-                Some((n, first)) if *n != values.len() => {
-                    let (line, _) = line_col(self.text, first.start);
+            match &first {
+                None => first = Some((n, vals.span())),
+                Some((len, at)) if *len != n => {
+                    let (line, _) = line_col(self.text, at.start);
                     return Err(self.err(
                         vals.span(),
                         format!(
-                            "zip block `{}`: expected {n} values like the list on line {line}, \
-                             found {}",
+                            "zip block `{}`: expected {len} values like the list on line {line}, \
+                             found {n}",
                             block.get_ref(),
-                            values.len()
                         ),
                     ));
                 }
                 _ => {}
             }
-            if k.get_ref() != "labels" {
-                columns.push((k.span().start, k.get_ref().clone(), values));
-            }
         }
-        columns.sort_by_key(|c| c.0);
-        let Some((n, _)) = len.filter(|_| !columns.is_empty()) else {
+        let Some((n, _)) = first.filter(|_| !columns.is_empty()) else {
             return Err(self.err(
                 block.span(),
                 format!(
@@ -771,34 +802,52 @@ impl Checker<'_> {
                 ),
             ));
         };
-        let points = (0..n)
-            .map(|i| {
-                let settings: Vec<Setting> = columns
-                    .iter()
-                    .map(|(_, key, vals)| Setting {
-                        key: key.clone(),
-                        value: vals[i].0.clone(),
-                        span: vals[i].1.clone(),
-                    })
-                    .collect();
-                let label = match &labels {
-                    Some(l) => l[i].clone(),
-                    None => settings
-                        .iter()
-                        .map(|s| format!("{}={}", s.key, display_value(&s.value)))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                };
-                Point { label, settings }
-            })
-            .collect();
         Ok(Axis {
             name: block.get_ref().clone(),
             span: block.span(),
             seed_only: columns.iter().all(|c| SEED_KEYS.contains(&c.1.as_str())),
-            points,
+            points: zip_points(n, &columns, labels.as_deref()),
         })
     }
+
+    /// The `labels` of a zip block: a list of strings.
+    fn zip_labels(&self, values: &Spanned<AxisValues>) -> Result<Vec<String>, Error> {
+        let AxisValues::List(list) = values.get_ref() else {
+            return Err(self.err(values.span(), "expected a list of strings".into()));
+        };
+        list.iter()
+            .map(|v| match v.get_ref().as_str() {
+                Some(s) => Ok(s.to_string()),
+                None => Err(self.err(v.span(), "expected a string label".into())),
+            })
+            .collect()
+    }
+}
+
+/// The `n` points of a zip block: point i sets the i-th value of every column and is labelled
+/// `labels[i]`, or `field=value,…` without labels.
+fn zip_points(n: usize, columns: &[Column], labels: Option<&[String]>) -> Vec<Point> {
+    (0..n)
+        .map(|i| {
+            let settings: Vec<Setting> = columns
+                .iter()
+                .map(|(_, key, vals)| Setting {
+                    key: key.clone(),
+                    value: vals[i].0.clone(),
+                    span: vals[i].1.clone(),
+                })
+                .collect();
+            let label = match labels {
+                Some(l) => l[i].clone(),
+                None => settings
+                    .iter()
+                    .map(|s| format!("{}={}", s.key, display_value(&s.value)))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            };
+            Point { label, settings }
+        })
+        .collect()
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -1057,6 +1106,178 @@ mod tests {
         });
         assert!(stopped.is_err());
         assert_eq!(calls, 3);
+    }
+
+    /// The steps of [`Expansion::new`], one at a time, on the file `text`.
+    fn step<T>(
+        text: &str,
+        f: impl FnOnce(&Checker, SweepFile) -> Result<T, Error>,
+    ) -> Result<T, String> {
+        let checker = Checker {
+            path: Path::new("exp/t.toml"),
+            text,
+        };
+        let file = read_sweep_file(&checker).map_err(|e| e.to_string())?;
+        f(&checker, file).map_err(|e| e.to_string())
+    }
+
+    fn axis_names(axes: &[Axis]) -> Vec<&str> {
+        axes.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    #[test]
+    fn step_read_sweep_file_keeps_the_tables_and_locates_syntax_errors() {
+        let n = step(
+            "[base]\ntask = \"RTE\"\n[[group]]\nname = \"a\"\n",
+            |_, f| Ok((f.base.len(), f.group.len(), f.name.is_none())),
+        );
+        assert_eq!(n, Ok((1, 1, true)));
+        let e = step("[base\n", |_, _| Ok(())).unwrap_err();
+        assert!(e.starts_with("exp/t.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn step_sweep_name_defaults_to_the_file_stem_and_must_name_a_folder() {
+        let name = |text: &str| step(text, |c, f| sweep_name(c, f.name.as_ref()));
+        assert_eq!(name("[base]\ntask = \"RTE\"\n"), Ok("t".to_string()));
+        assert_eq!(
+            name("name = \"rte-v1.2_x\"\n[base]\ntask = \"RTE\"\n"),
+            Ok("rte-v1.2_x".to_string())
+        );
+        for bad in ["\"\"", "\".hidden\"", "\"a b\"", "\"../up\""] {
+            let e = name(&format!("name = {bad}\n[base]\ntask = \"RTE\"\n")).unwrap_err();
+            assert!(
+                e.starts_with("exp/t.toml:1:8: expected a sweep name"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_groups_keep_file_order_and_refuse_a_repeated_name() {
+        let groups = |text: &str| step(text, |c, f| groups(c, &f.group));
+        let g = groups("[base]\ntask = \"RTE\"\n").unwrap();
+        assert_eq!(g.len(), 1);
+        assert!(
+            g[0].0.is_none() && g[0].1.is_empty(),
+            "one implicit, empty group"
+        );
+        let g = groups(
+            "[[group]]\nname = \"b\"\nset = { epochs = 2, preset = \"mosbach\" }\n\
+             [[group]]\nname = \"a\"\n",
+        )
+        .unwrap();
+        let names: Vec<_> = g.iter().map(|(n, _)| n.as_deref().unwrap()).collect();
+        assert_eq!(names, ["b", "a"]);
+        let keys: Vec<_> = g[0].1.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["epochs", "preset"], "settings in file order");
+        let e = groups("[[group]]\nname = \"a\"\n[[group]]\nname = \"a\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            "exp/t.toml:4:8: group name repeated (first used on line 2)"
+        );
+        let e = groups("[[group]]\nname = \"a\"\nset = { epochs = \"x\" }\n").unwrap_err();
+        assert!(e.starts_with("exp/t.toml:3:18: epochs"), "{e}");
+    }
+
+    #[test]
+    fn step_axes_mix_axes_and_zip_blocks_in_file_order() {
+        let axes = |text: &str| step(text, |c, f| axes(c, &f.axes, &f.zip));
+        let a = axes(
+            "[zip.sched]\nepochs = [1, 2]\nwarmup_fraction = [0.0, 0.1]\n\
+             [axes]\nseed = [0, 1, 2]\nlearning_rate = [1e-5]\n",
+        )
+        .unwrap();
+        assert_eq!(axis_names(&a), ["sched", "seed", "learning_rate"]);
+        assert_eq!(a[0].points[1].label, "epochs=2,warmup_fraction=0.1");
+        assert_eq!(a[0].points[1].settings.len(), 2);
+        assert_eq!(a[1].points.len(), 3);
+        assert_eq!(a[2].points[0].label, "1e-5");
+        assert!(a[1].seed_only && !a[0].seed_only && !a[2].seed_only);
+        let e = axes("[axes]\nx = [1]\n[zip.x]\nepochs = [1]\n").unwrap_err();
+        assert!(e.contains("`x` is both an axis and a zip block"), "{e}");
+    }
+
+    #[test]
+    fn step_zip_axis_labels_points_and_refuses_ragged_or_empty_blocks() {
+        let zip = |text: &str| step(text, |c, f| axes(c, &BTreeMap::new(), &f.zip));
+        let a = zip("[zip.len]\nlabels = [\"short\", \"long\"]\nmax_steps = [10, 100]\n").unwrap();
+        let labels: Vec<_> = a[0].points.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["short", "long"]);
+        assert_eq!(a[0].points[1].settings[0].value, toml::Value::Integer(100));
+        let s = zip("[zip.s]\ninit_seed = [0, 1]\ndata_seed = [2, 3]\n").unwrap();
+        assert!(s[0].seed_only);
+        let e = zip("[zip.len]\nlabels = [\"a\"]\nmax_steps = [10, 100]\n").unwrap_err();
+        assert!(
+            e.starts_with(
+                "exp/t.toml:3:13: zip block `len`: expected 1 values like the list on line 2"
+            ),
+            "{e}"
+        );
+        let e = zip("[zip.len]\nlabels = [\"a\", 2]\n").unwrap_err();
+        assert!(e.contains("expected a string label"), "{e}");
+        let e = zip("[zip.len]\nlabels = [\"a\"]\n").unwrap_err();
+        assert!(e.contains("needs at least one field"), "{e}");
+    }
+
+    #[test]
+    fn step_group_by_defaults_to_the_axes_that_are_not_only_seeds() {
+        let by = |text: &str| {
+            step(text, |c, f| {
+                let a = axes(c, &f.axes, &f.zip)?;
+                group_by(c, f.group_by.as_ref(), &a)
+            })
+        };
+        let text = "[axes]\nseed = [0]\nlearning_rate = [1e-5]\n[zip.s]\ndata_seed = [1]\n\
+                    init_seed = [2]\n[zip.e]\nepochs = [1]\ndata_seed = [3]\n";
+        assert_eq!(by(text), Ok(vec!["learning_rate".into(), "e".into()]));
+        assert_eq!(
+            by(&format!("group_by = [\"s\", \"seed\"]\n{text}")),
+            Ok(vec!["s".into(), "seed".into()])
+        );
+        let e = by(&format!("group_by = [\"lr\"]\n{text}")).unwrap_err();
+        assert_eq!(
+            e,
+            "exp/t.toml:1:13: unknown axis `lr` in group_by (expected one of: seed, \
+             learning_rate, s, e)"
+        );
+    }
+
+    #[test]
+    fn step_group_label_joins_group_name_and_grouping_axes() {
+        let labels: Vec<(String, String)> = [("lr", "1e-5"), ("seed", "1"), ("epochs", "3")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let by = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(group_label(None, &labels, &[]), "all");
+        assert_eq!(group_label(Some("devlin"), &labels, &[]), "devlin");
+        assert_eq!(
+            group_label(None, &labels, &by(&["epochs", "lr"])),
+            "lr=1e-5,epochs=3",
+            "axis order, not group_by order"
+        );
+        assert_eq!(
+            group_label(Some("devlin"), &labels, &by(&["lr"])),
+            "devlin/lr=1e-5"
+        );
+    }
+
+    #[test]
+    fn step_launch_table_carries_overrides_and_refuses_bad_values_once() {
+        let mut o = Overrides {
+            data_dir: Some("d".into()),
+            model: Some("m".into()),
+            ..Overrides::default()
+        };
+        o.set.insert("epochs".into(), 2.into());
+        let t = launch_table(&o).unwrap();
+        assert_eq!(t["data_dir"].as_str(), Some("d"));
+        assert_eq!(t["model"].as_str(), Some("m"));
+        assert_eq!(t["epochs"].as_integer(), Some(2));
+        o.set.insert("epochs".into(), "x".into());
+        let e = launch_table(&o).unwrap_err();
+        assert!(matches!(e, Error::Spec(SpecError::Value { .. })), "{e}");
     }
 
     #[test]

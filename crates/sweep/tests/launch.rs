@@ -61,9 +61,14 @@ fn sweep_completes_and_a_second_launch_skips_everything() {
 
 #[test]
 fn failures_leave_records_and_retry_reruns_only_errors() {
-    let env = Env::new(
-        "max_steps = 10\n[axes]\nmetric = [\"ok\", \"diverge\", \"fail\", \"crash\", \"exit3\", \"crash-once\"]\n",
-    );
+    // Six runs that differ in a real field; each gets its misbehaviour from the fake worker's
+    // environment. The zip block keeps the name (`metric`) of the axis this test once put
+    // the misbehaviour in, so that the group labels asserted below stay as they were.
+    let behaviours = ["ok", "diverge", "fail", "crash", "exit3", "crash-once"];
+    let mut env = Env::new(&format!(
+        "[zip.metric]\nlabels = {behaviours:?}\nmax_steps = [10, 11, 12, 13, 14, 15]\n"
+    ));
+    env.misbehave = misbehaviour(&env.sweep().runs, &behaviours);
     let store = env.store();
     let sweep = env.sweep();
     let s = run_local(&store, &sweep.runs, &env.options(2)).unwrap();

@@ -52,7 +52,19 @@ fn on_path(exe: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
 }
 
-const SWEEP: &str = "[axes]\nseed = { start = 0, end = 4 }\nmetric = [\"ok\", \"crash\"]\nmax_steps = [300]\n[slurm]\nmax_parallel = 2\ntime = \"00:05:00\"\n";
+const SWEEP: &str = "[axes]\nseed = { start = 0, end = 8 }\nmax_steps = [300]\n[slurm]\nmax_parallel = 2\ntime = \"00:05:00\"\n";
+
+/// An env of the sweep `text` whose odd runs crash (the fake worker reads which from its
+/// environment).
+fn half_crashing(text: &str) -> Env {
+    let mut env = Env::new(text);
+    let runs = env.sweep().runs;
+    let behaviours: Vec<&str> = (0..runs.len())
+        .map(|i| if i % 2 == 1 { "crash" } else { "ok" })
+        .collect();
+    env.misbehave = misbehaviour(&runs, &behaviours);
+    env
+}
 
 /// Array tasks run the harness's `task` command with the fake worker, counting executions in
 /// the env's log, from the env's folder.
@@ -64,7 +76,8 @@ fn slurm_options(env: &Env, sweep: &stab_sweep::Sweep) -> SlurmOptions {
         .arg("--worker-arg")
         .arg("--count-log")
         .arg("--worker-arg")
-        .arg(path_str(&env.count_log()));
+        .arg(path_str(&env.count_log()))
+        .env(MISBEHAVE_ENV, &env.misbehave);
     let mut opts = SlurmOptions::new(task, sweep.slurm.clone());
     opts.workdir = Some(env.dir.path().to_path_buf());
     opts
@@ -84,7 +97,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     // This test binary holds only this test, so setting the variable races with nothing.
     std::env::set_var("SLURM_CONF", cluster.conf());
 
-    let env = Env::new(SWEEP);
+    let env = half_crashing(SWEEP);
     let store = env.store();
     let sweep = env.sweep();
     assert_eq!(sweep.runs.len(), 8);
@@ -108,8 +121,8 @@ fn sweep_through_slurm_matches_the_local_launcher() {
 
     // While the array runs, a second submission finds nothing new to queue.
     assert!(submit_slurm(&store, &sweep.runs, &opts).unwrap().is_none());
-    let st = store.status().unwrap();
-    let q = st.slurm.clone().expect("queue summary");
+    let st = stab_sweep::status(&store).unwrap();
+    let q = st.queue.clone().expect("queue summary");
     assert_eq!(q.jobs, vec![job.job_id.clone()]);
     assert!(q.error.is_none(), "{st}");
 
@@ -132,7 +145,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     }
 
     // The same sweep through the local launcher leaves the same records.
-    let local = Env::new(SWEEP);
+    let local = half_crashing(SWEEP);
     let local_store = local.store();
     let s = run_local(&local_store, &local.sweep().runs, &local.options(2)).unwrap();
     assert_eq!((s.ok, s.error), (4, 4));
@@ -148,12 +161,13 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     );
     // Afterwards the queue holds none of our tasks.
     assert!(wait_for(Duration::from_secs(10), || {
-        let q = store.status().unwrap().slurm.unwrap();
+        let q = stab_sweep::status(&store).unwrap().queue.unwrap();
         q.running + q.pending == 0
     }));
 
     // K = 2 runs packed into each array task: half the tasks, every run once, same records.
-    let packed = Env::new(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
+    let packed =
+        half_crashing(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
     let packed_store = packed.store();
     let packed_sweep = packed.sweep();
     assert_eq!(packed_sweep.slurm.runs_per_gpu, Some(2));

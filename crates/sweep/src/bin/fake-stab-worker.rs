@@ -3,67 +3,57 @@
 //! `fake-stab-worker [--count-log FILE] run --spec SPEC --out DIR --group G --sweep S --threads T`
 //!
 //! Reads the spec, writes its pid to `DIR/worker.pid`, sleeps `max_steps` milliseconds, and
-//! writes a record whose score is a deterministic function of the seeds. The spec's `metric`
-//! field selects misbehaviour: `diverge` (diverged record), `fail` (error record, exit 1),
-//! `crash` (abort without record), `exit3` (exit 3 without record), `crash-once` (abort on the
-//! first attempt only). With `--count-log`, appends `start ID` and `finish ID` lines to FILE.
-//! The `CUDA_VISIBLE_DEVICES` it was started with goes to `DIR/worker.gpu`.
+//! writes a record whose score is a deterministic function of the seeds. Misbehaviour comes
+//! from the environment, never from the spec: `STAB_FAKE_WORKER_MISBEHAVE` lists
+//! `RUN_ID=BEHAVIOUR` pairs separated by commas, where BEHAVIOUR is `diverge` (diverged
+//! record), `fail` (error record, exit 1), `crash` (abort without record), `exit3` (exit 3
+//! without record) or `crash-once` (abort on the first attempt only); runs not listed behave.
+//! With `--count-log`, appends `start ID` and `finish ID` lines to FILE. The
+//! `CUDA_VISIBLE_DEVICES` it was started with goes to `DIR/worker.gpu`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use stab_spec::{RunRecord, RunSpec, RunStatus};
+use stab_sweep::RunDir;
+
+/// The variable naming the runs that misbehave, and how.
+const MISBEHAVE_ENV: &str = "STAB_FAKE_WORKER_MISBEHAVE";
+
+/// The command line.
+struct Args {
+    count_log: Option<PathBuf>,
+    spec: PathBuf,
+    out: RunDir,
+    group: Option<String>,
+    sweep: Option<String>,
+    threads: usize,
+}
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut count_log: Option<PathBuf> = None;
-    let (mut spec, mut out, mut group, mut sweep, mut threads) = (None, None, None, None, 1usize);
-    while let Some(a) = args.next() {
-        let mut val = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{a} needs a value")))
-        };
-        match a.as_str() {
-            "--count-log" => count_log = Some(val().into()),
-            "run" => {}
-            "--spec" => spec = Some(PathBuf::from(val())),
-            "--out" => out = Some(PathBuf::from(val())),
-            "--group" => group = Some(val()),
-            "--sweep" => sweep = Some(val()),
-            "--threads" => threads = val().parse().unwrap_or_else(|_| die("bad --threads")),
-            other => die(&format!("unknown argument {other}")),
-        }
-    }
-    let spec_path = spec.unwrap_or_else(|| die("--spec is required"));
-    let out = out.unwrap_or_else(|| die("--out is required"));
-    let text = std::fs::read_to_string(&spec_path).unwrap_or_else(|e| die(&e.to_string()));
+    let args = parse_args();
+    let text = std::fs::read_to_string(&args.spec).unwrap_or_else(|e| die(&e.to_string()));
     let spec: RunSpec = serde_json::from_str(&text).unwrap_or_else(|e| die(&e.to_string()));
     let id = spec.run_id();
-    let log = |what: &str| {
-        if let Some(p) = &count_log {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .unwrap_or_else(|e| die(&e.to_string()));
-            f.write_all(format!("{what} {id}\n").as_bytes()).unwrap();
-        }
-    };
-    log("start");
-    std::fs::write(out.join("worker.pid"), std::process::id().to_string()).unwrap();
+    log(&args, "start", &id);
+    let dir = args.out.path();
+    std::fs::write(dir.join("worker.pid"), std::process::id().to_string()).unwrap();
     if let Ok(gpu) = std::env::var("CUDA_VISIBLE_DEVICES") {
-        std::fs::write(out.join("worker.gpu"), gpu).unwrap();
+        std::fs::write(dir.join("worker.gpu"), gpu).unwrap();
     }
     let t0 = Instant::now();
     let started_unix = stab_spec::unix_seconds();
-    println!("fake worker: run {id} of sweep {sweep:?} group {group:?}, {threads} threads");
+    println!(
+        "fake worker: run {id} of sweep {:?} group {:?}, {} threads",
+        args.sweep, args.group, args.threads
+    );
     std::thread::sleep(Duration::from_millis(spec.max_steps.unwrap_or(0)));
-    let behaviour = spec.metric.clone().unwrap_or_default();
+    let behaviour = misbehaviour(&id);
     match behaviour.as_str() {
         "crash" => crash(),
-        "crash-once" if !out.join("crashed-once").exists() => {
-            std::fs::write(out.join("crashed-once"), "").unwrap();
+        "crash-once" if !dir.join("crashed-once").exists() => {
+            std::fs::write(dir.join("crashed-once"), "").unwrap();
             crash()
         }
         "exit3" => {
@@ -77,12 +67,64 @@ fn main() {
         "fail" => RunStatus::Error,
         _ => RunStatus::Ok,
     };
+    let mut r = record(&spec, status, &args);
+    r.timing.started_unix = started_unix;
+    r.timing.wall_seconds = t0.elapsed().as_secs_f64();
+    r.timing.train_seconds = r.timing.wall_seconds;
+    stab_sweep::write_atomic(&args.out.record(), r.to_json().as_bytes())
+        .unwrap_or_else(|e| die(&e.to_string()));
+    log(&args, "finish", &id);
+    std::process::exit(if status == RunStatus::Error { 1 } else { 0 });
+}
+
+fn parse_args() -> Args {
+    let mut args = std::env::args().skip(1);
+    let mut count_log: Option<PathBuf> = None;
+    let (mut spec, mut out, mut group, mut sweep, mut threads) = (None, None, None, None, 1usize);
+    while let Some(a) = args.next() {
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+        };
+        match a.as_str() {
+            "--count-log" => count_log = Some(val().into()),
+            "run" => {}
+            "--spec" => spec = Some(PathBuf::from(val())),
+            "--out" => out = Some(RunDir::new(val())),
+            "--group" => group = Some(val()),
+            "--sweep" => sweep = Some(val()),
+            "--threads" => threads = val().parse().unwrap_or_else(|_| die("bad --threads")),
+            other => die(&format!("unknown argument {other}")),
+        }
+    }
+    Args {
+        count_log,
+        spec: spec.unwrap_or_else(|| die("--spec is required")),
+        out: out.unwrap_or_else(|| die("--out is required")),
+        group,
+        sweep,
+        threads,
+    }
+}
+
+/// What [`MISBEHAVE_ENV`] says run `id` does (empty: behave).
+fn misbehaviour(id: &str) -> String {
+    let list = std::env::var(MISBEHAVE_ENV).unwrap_or_default();
+    list.split(',')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(run, _)| *run == id)
+        .map(|(_, what)| what.to_string())
+        .unwrap_or_default()
+}
+
+/// The record of a run that ended with `status` (not crashed).
+fn record(spec: &RunSpec, status: RunStatus, args: &Args) -> RunRecord {
     let steps = spec.max_steps.unwrap_or(1);
     let score = ((spec.init_seed * 7 + spec.data_seed * 3) % 100) as f64 / 100.0;
     let mut r = RunRecord::error(spec.clone(), status, String::new());
     r.message = (status == RunStatus::Error).then(|| "fake failure".to_string());
-    r.group = group;
-    r.sweep = sweep;
+    r.group = args.group.clone();
+    r.sweep = args.sweep.clone();
     r.metric = "accuracy".into();
     r.majority_baseline = Some(0.5);
     r.train_examples = spec.train_subset.unwrap_or(100);
@@ -94,16 +136,22 @@ fn main() {
         r.final_score = Some(score);
         r.selected_step = Some(steps);
     }
-    r.versions.threads = threads;
+    r.versions.threads = args.threads;
     r.versions.stab = "fake".into();
-    r.timing.started_unix = started_unix;
-    r.timing.wall_seconds = t0.elapsed().as_secs_f64();
-    r.timing.train_seconds = r.timing.wall_seconds;
     r.timing.train_examples_per_second = 1000.0;
-    stab_sweep::write_atomic(&out.join("record.json"), r.to_json().as_bytes())
-        .unwrap_or_else(|e| die(&e.to_string()));
-    log("finish");
-    std::process::exit(if status == RunStatus::Error { 1 } else { 0 });
+    r
+}
+
+/// Appends `what id` to the `--count-log` file, if one was given.
+fn log(args: &Args, what: &str, id: &str) {
+    if let Some(p) = &args.count_log {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap_or_else(|e| die(&e.to_string()));
+        f.write_all(format!("{what} {id}\n").as_bytes()).unwrap();
+    }
 }
 
 fn crash() -> ! {
@@ -113,6 +161,5 @@ fn crash() -> ! {
 
 fn die(msg: &str) -> ! {
     eprintln!("fake-stab-worker: {msg}");
-    let _ = Path::new("");
     std::process::exit(2)
 }

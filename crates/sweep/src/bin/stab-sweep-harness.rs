@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use stab_sweep::{
-    dry_run, run_local, run_slurm_task, LocalOptions, Overrides, Store, Sweep, WorkerCommand,
+    dry_run, run_local, run_slurm_task, Error, LocalOptions, Overrides, Store, Sweep, WorkerCommand,
 };
 
 #[derive(Default)]
@@ -36,6 +36,26 @@ struct Args {
 fn main() {
     let mut it = std::env::args().skip(1);
     let cmd = it.next().unwrap_or_default();
+    let a = parse_flags(it);
+    let result = match cmd.as_str() {
+        "launch" => launch(&a),
+        "task" => task(&a),
+        "status" => status(&a),
+        "dry-run" => dry(&a),
+        other => fail(format!(
+            "unknown command {other:?} (launch, task, status, dry-run)"
+        )),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("stab-sweep-harness: {}", stab_spec::error_chain(&e));
+            std::process::exit(1)
+        }
+    }
+}
+
+fn parse_flags(mut it: impl Iterator<Item = String>) -> Args {
     let mut a = Args::default();
     while let Some(flag) = it.next() {
         let mut val = || {
@@ -49,95 +69,86 @@ fn main() {
             "--gpus" => {
                 a.gpus = stab_sweep::parse_gpus(&val()).unwrap_or_else(|e| fail(e.to_string()))
             }
-            "--runs-per-gpu" => {
-                a.runs_per_gpu = val()
-                    .parse()
-                    .unwrap_or_else(|_| fail("bad --runs-per-gpu".into()))
-            }
+            "--runs-per-gpu" => a.runs_per_gpu = number(&flag, &val()),
             "--worker" => a.worker = Some(val().into()),
             "--worker-arg" => a.worker_args.push(val()),
-            "--workers" => {
-                a.workers = Some(
-                    val()
-                        .parse()
-                        .unwrap_or_else(|_| fail("bad --workers".into())),
-                )
-            }
-            "--threads" => {
-                a.threads = Some(
-                    val()
-                        .parse()
-                        .unwrap_or_else(|_| fail("bad --threads".into())),
-                )
-            }
+            "--workers" => a.workers = Some(number(&flag, &val())),
+            "--threads" => a.threads = Some(number(&flag, &val())),
             "--data-dir" => a.data_dir = Some(val().into()),
             "--retry" => a.retry = true,
             "--quiet" => a.quiet = true,
             other => fail(format!("unknown argument {other}")),
         }
     }
-    let need = |o: Option<PathBuf>, n: &str| o.unwrap_or_else(|| fail(format!("{n} is required")));
-    let worker = || WorkerCommand {
-        program: a
-            .worker
-            .clone()
-            .unwrap_or_else(|| fail("--worker is required".into())),
-        args_prefix: a.worker_args.clone(),
-    };
-    let overrides = Overrides {
-        data_dir: a.data_dir.clone(),
-        ..Overrides::default()
-    };
-    let result = match cmd.as_str() {
-        "launch" => (|| {
-            let sweep = Sweep::load(&need(a.sweep.clone(), "--sweep"), &overrides)?;
-            let store = Store::create(&need(a.results.clone(), "--results"), &sweep)?;
-            let mut o = LocalOptions::new(worker());
-            o.workers = a.workers;
-            o.threads = a.threads;
-            o.retry = a.retry;
-            o.progress = !a.quiet;
-            o.gpus = a.gpus.clone();
-            o.runs_per_gpu = a.runs_per_gpu.max(1);
-            let s = run_local(&store, &sweep.runs, &o)?;
-            println!("{s}");
-            Ok(if s.cancelled { 130 } else { 0 })
-        })(),
-        "task" => (|| {
-            let store = Store::open(need(a.results.clone(), "--results"));
-            if a.run.is_empty() {
-                fail("--run is required".into());
-            }
-            let s = run_slurm_task(&store, &a.run, a.threads.unwrap_or(1), a.retry, worker())?;
-            println!("{s}");
-            Ok(if s.cancelled { 130 } else { 0 })
-        })(),
-        "status" => (|| {
-            let store = Store::open(need(a.results.clone(), "--results"));
-            print!("{}", stab_sweep::status(&store)?);
-            Ok(0)
-        })(),
-        "dry-run" => (|| {
-            let sweep = Sweep::load(&need(a.sweep.clone(), "--sweep"), &overrides)?;
-            let store = Store::for_sweep(&need(a.results.clone(), "--results"), &sweep);
-            print!(
-                "{}",
-                dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)
-            );
-            Ok(0)
-        })(),
-        other => fail(format!(
-            "unknown command {other:?} (launch, task, status, dry-run)"
-        )),
-    };
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
-            let e: stab_sweep::Error = e;
-            eprintln!("stab-sweep-harness: {}", stab_spec::error_chain(&e));
-            std::process::exit(1)
-        }
+    a
+}
+
+fn number(flag: &str, value: &str) -> usize {
+    value
+        .parse()
+        .unwrap_or_else(|_| fail(format!("bad {flag}")))
+}
+
+impl Args {
+    fn need(&self, o: &Option<PathBuf>, name: &str) -> PathBuf {
+        o.clone()
+            .unwrap_or_else(|| fail(format!("{name} is required")))
     }
+
+    fn worker(&self) -> WorkerCommand {
+        let mut w = WorkerCommand::new(self.need(&self.worker, "--worker"));
+        w.args_prefix = self.worker_args.clone();
+        w
+    }
+
+    fn sweep(&self) -> Result<Sweep, Error> {
+        let overrides = Overrides {
+            data_dir: self.data_dir.clone(),
+            ..Overrides::default()
+        };
+        Sweep::load(&self.need(&self.sweep, "--sweep"), &overrides)
+    }
+}
+
+fn launch(a: &Args) -> Result<i32, Error> {
+    let sweep = a.sweep()?;
+    let store = Store::create(&a.need(&a.results, "--results"), &sweep)?;
+    let mut o = LocalOptions::new(a.worker());
+    o.workers = a.workers;
+    o.threads = a.threads;
+    o.retry = a.retry;
+    o.progress = !a.quiet;
+    o.gpus = a.gpus.clone();
+    o.runs_per_gpu = a.runs_per_gpu.max(1);
+    let s = run_local(&store, &sweep.runs, &o)?;
+    println!("{s}");
+    Ok(if s.cancelled { 130 } else { 0 })
+}
+
+fn task(a: &Args) -> Result<i32, Error> {
+    let store = Store::open(a.need(&a.results, "--results"));
+    if a.run.is_empty() {
+        fail("--run is required".into());
+    }
+    let s = run_slurm_task(&store, &a.run, a.threads.unwrap_or(1), a.retry, a.worker())?;
+    println!("{s}");
+    Ok(if s.cancelled { 130 } else { 0 })
+}
+
+fn status(a: &Args) -> Result<i32, Error> {
+    let store = Store::open(a.need(&a.results, "--results"));
+    print!("{}", stab_sweep::status(&store)?);
+    Ok(0)
+}
+
+fn dry(a: &Args) -> Result<i32, Error> {
+    let sweep = a.sweep()?;
+    let store = Store::for_sweep(&a.need(&a.results, "--results"), &sweep);
+    print!(
+        "{}",
+        dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)
+    );
+    Ok(0)
 }
 
 fn fail(msg: String) -> ! {

@@ -7,14 +7,30 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stab_spec::RunRecord;
-use stab_sweep::{LocalOptions, Overrides, Store, Sweep, WorkerCommand};
+use stab_sweep::{LocalOptions, Overrides, PlannedRun, Store, Sweep, WorkerCommand};
 
 pub const FAKE: &str = env!("CARGO_BIN_EXE_fake-stab-worker");
 pub const HARNESS: &str = env!("CARGO_BIN_EXE_stab-sweep-harness");
+/// The variable the fake worker takes its misbehaviour from (`RUN_ID=BEHAVIOUR,…`).
+pub const MISBEHAVE_ENV: &str = "STAB_FAKE_WORKER_MISBEHAVE";
+
+/// The value of [`MISBEHAVE_ENV`] that makes `runs[i]` do `behaviours[i]` (`ok`: behave).
+pub fn misbehaviour(runs: &[PlannedRun], behaviours: &[&str]) -> String {
+    assert_eq!(runs.len(), behaviours.len(), "one behaviour per run");
+    let pairs: Vec<String> = runs
+        .iter()
+        .zip(behaviours)
+        .filter(|(_, b)| **b != "ok")
+        .map(|(r, b)| format!("{}={b}", r.run_id))
+        .collect();
+    pairs.join(",")
+}
 
 /// A temporary directory with a sweep file, a results directory and an execution log.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// [`MISBEHAVE_ENV`] for the workers of this env (empty: every run behaves).
+    pub misbehave: String,
 }
 
 impl Env {
@@ -25,7 +41,10 @@ impl Env {
             "name = \"t\"\n[base]\ntask = \"RTE\"\ntrain_subset = 10\ndata_dir = \"data\"\n{body}"
         );
         std::fs::write(dir.path().join("sweep.toml"), text).unwrap();
-        Env { dir }
+        Env {
+            dir,
+            misbehave: String::new(),
+        }
     }
 
     pub fn sweep_file(&self) -> PathBuf {
@@ -52,6 +71,7 @@ impl Env {
         WorkerCommand::new(FAKE)
             .arg("--count-log")
             .arg(self.count_log().to_string_lossy())
+            .env(MISBEHAVE_ENV, &self.misbehave)
     }
 
     pub fn options(&self, workers: usize) -> LocalOptions {
@@ -80,6 +100,7 @@ impl Env {
             .arg(workers.to_string())
             .arg("--quiet")
             .args(extra)
+            .env(MISBEHAVE_ENV, &self.misbehave)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.spawn().unwrap()
