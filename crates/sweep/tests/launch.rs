@@ -329,7 +329,7 @@ fn example_sweeps_in_experiments_expand() {
     let f = load("freeze-depth.toml");
     assert_eq!(f.runs.len(), 70);
     assert_eq!(f.groups().len(), 14);
-    assert!(f.groups().contains(&"task=SST-2,freeze_layers=6"));
+    assert!(f.groups().contains(&"task=STS-B,freeze_layers=6"));
     let m = load("devlin-vs-mosbach.toml");
     assert_eq!(m.groups().len(), 4);
     assert_eq!(m.runs.len(), 40);
