@@ -43,6 +43,7 @@
 pub mod anova;
 pub mod aso;
 pub mod bootstrap;
+pub mod counts;
 pub mod describe;
 mod error;
 pub mod expected_max;
@@ -65,9 +66,9 @@ pub use hypothesis::{
 };
 pub use load::{
     load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry, StoreCounts,
-    MISMATCHED_PREFIX,
+    AXIS_FIELDS, MISMATCHED_PREFIX,
 };
-pub use plots::PlotFile;
+pub use plots::{PlotError, PlotFile};
 pub use report::{
     summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
     SectionReport, SummaryRow,

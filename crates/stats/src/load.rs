@@ -17,6 +17,7 @@
 //!   scored diverged runs) still counts as a failed run. Errored and interrupted runs have no
 //!   score and are counted in their own columns.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,10 @@ pub struct RunEntry {
     pub freeze_layers: Option<usize>,
     /// `spec.feature_mode` in its kebab-case spelling.
     pub feature_mode: Option<String>,
+    /// Numeric settings a sweep may vary ([`AXIS_FIELDS`] of the run spec; for a CSV, a numeric
+    /// group column), for the plots against a swept axis.
+    #[serde(default)]
+    pub settings: BTreeMap<String, f64>,
     /// Training loss, (step, loss).
     pub train_loss: Vec<(u64, f64)>,
     /// Dev score over training, (step, score).
@@ -131,6 +136,21 @@ fn section_label(task: Option<&str>, metric: Option<&str>) -> String {
         (None, None) => "all".into(),
     }
 }
+
+/// Numeric run-spec fields that a sweep may vary and that a report can plot against. Seeds are
+/// not among them: varying them is what every group does.
+pub const AXIS_FIELDS: [&str; 10] = [
+    "learning_rate",
+    "freeze_layers",
+    "reinit_layers",
+    "epochs",
+    "max_steps",
+    "train_subset",
+    "batch_size",
+    "warmup_fraction",
+    "weight_decay",
+    "layerwise_lr_decay",
+];
 
 /// Key prefix of MNLI's mismatched-dev scores in a record's metric maps (defined with the
 /// record, where the trainer writes them).
@@ -444,7 +464,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let entries = entries_of(r, group);
+        let entries = entries_of(r, group, &spec_json);
         if entries.len() == 1 && entries[0].task.as_deref() == Some("MNLI-m") {
             mnli_matched_only += 1;
         }
@@ -472,7 +492,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
 }
 
 /// The run entries of one record: one, or two for MNLI with mismatched scores.
-fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
+fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<RunEntry> {
     let outcome: Outcome = r.status.into();
     let diverged = outcome == Outcome::Diverged;
     let metric = (!r.metric.is_empty()).then(|| r.metric.clone());
@@ -491,6 +511,10 @@ fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
     let feature_mode = serde_json::to_value(r.spec.feature_mode)
         .ok()
         .map(|v| json_label(&v));
+    let settings = AXIS_FIELDS
+        .iter()
+        .filter_map(|&f| Some((f.to_string(), spec.get(f)?.as_f64()?)))
+        .collect();
     let base = RunEntry {
         group,
         id: r.run_id.clone(),
@@ -504,6 +528,7 @@ fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
         data_seed: Some(r.spec.data_seed),
         freeze_layers: Some(r.spec.freeze_layers),
         feature_mode,
+        settings,
         train_loss: r
             .train_loss
             .steps
@@ -644,6 +669,13 @@ pub fn load_scores_csv(
             data_seed: None,
             freeze_layers: None,
             feature_mode: None,
+            // A numeric group column is an axis the scores can be plotted against.
+            settings: g
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| BTreeMap::from([(group_col.to_string(), v)]))
+                .unwrap_or_default(),
             train_loss: Vec::new(),
             dev_scores: Vec::new(),
         });

@@ -1,4 +1,5 @@
 mod bad_input;
+mod counts;
 mod degenerate;
 mod issue10;
 mod parity;
