@@ -47,6 +47,8 @@ pub mod counts;
 pub mod describe;
 mod error;
 pub mod expected_max;
+mod findings;
+mod fmt;
 pub mod hypothesis;
 mod load;
 mod plots;
@@ -60,6 +62,7 @@ pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
 pub use describe::{describe, Describe};
 pub use error::StatsError;
 pub use expected_max::{expected_max_at, expected_max_curve, report_ns, ExpectedMax};
+pub use findings::Findings;
 pub use hypothesis::{
     levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
     TestResult, WelchResult,

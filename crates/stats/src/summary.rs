@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::anova::{seed_variance, SeedVariance};
 use crate::aso::{aso, AsoOptions, AsoResult};
-use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions};
+use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
+use crate::counts::{clopper_pearson, fisher_exact, wilson, FisherResult};
 use crate::describe::{describe, Describe};
 use crate::expected_max::{expected_max_at, report_ns, ExpectedMax};
+use crate::findings::{findings, Findings};
 use crate::hypothesis::{
-    levene, mann_whitney, welch, Degenerate, LeveneCenter, MannWhitneyResult, TestResult,
-    WelchResult,
+    levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
+    TestResult, WelchResult,
 };
 use crate::load::{InputProblem, Outcome, ReportInput, RunEntry, StoreCounts};
 
@@ -73,6 +75,17 @@ pub struct GroupSummary {
     /// Failed runs: final score (end of training) at or below the majority baseline, plus
     /// diverged runs without a score.
     pub failed: usize,
+    /// Runs with a failure verdict: a final score and a majority baseline, or diverged without
+    /// a score. The denominator of the failure rate.
+    #[serde(default)]
+    pub judged: usize,
+    /// Wilson interval of `failed / judged` at the report's confidence level (`None` without
+    /// verdicts); the interval the report quotes.
+    #[serde(default)]
+    pub failure_ci: Option<Interval>,
+    /// Clopper–Pearson ("exact") interval of `failed / judged`, the conservative alternative.
+    #[serde(default)]
+    pub failure_ci_exact: Option<Interval>,
     /// The same judged on the selected checkpoint's score (labelled as such).
     #[serde(default)]
     pub failed_selected: usize,
@@ -163,6 +176,10 @@ pub struct Comparison {
     pub mann_whitney: Tested<MannWhitneyResult>,
     #[serde(with = "tested")]
     pub aso: Tested<AsoResult>,
+    /// Fisher's exact test (two-sided) of the failure rates, on `[[failed, judged − failed]]`
+    /// of A and B.
+    #[serde(with = "tested")]
+    pub fisher: Tested<FisherResult>,
     pub notes: Vec<String>,
 }
 
@@ -213,6 +230,9 @@ pub struct ReportSummary {
     pub stores: Vec<StoreCounts>,
     /// Report-level caveats.
     pub notes: Vec<String>,
+    /// The plain-language findings at the top of every report, with the numbers behind them.
+    #[serde(default)]
+    pub findings: Findings,
     /// Paths of the files written, relative to the output directory.
     pub files: Vec<String>,
 }
@@ -284,6 +304,7 @@ fn summarize_group(
         .filter(|r| r.outcome == Outcome::Ok && r.score.is_none())
         .count();
     let failed = runs.iter().filter(|r| r.failed() == Some(true)).count();
+    let judged = runs.iter().filter(|r| r.failed().is_some()).count();
     let failed_selected = runs
         .iter()
         .filter(|r| r.failed_selected() == Some(true))
@@ -370,6 +391,9 @@ fn summarize_group(
         n: scores.len(),
         n_without_diverged: without_div.len(),
         failed,
+        judged,
+        failure_ci: wilson(failed as u64, judged as u64, opts.confidence_level),
+        failure_ci_exact: clopper_pearson(failed as u64, judged as u64, opts.confidence_level),
         failed_selected,
         diverged: count(Outcome::Diverged),
         diverged_unscored,
@@ -518,12 +542,13 @@ pub fn summarize_with_progress(
             welch: welch(&a.scores, &b.scores),
             mann_whitney: mann_whitney(&a.scores, &b.scores),
             aso: aso(&a.scores, &b.scores, &aso_opts, salt),
+            fisher: fisher_of(a, b),
             notes: Vec::new(),
         });
         progress.advance(1);
     }
     progress.finish();
-    ReportSummary {
+    let mut summary = ReportSummary {
         source: input.source.clone(),
         grouping: input.grouping.clone(),
         metric: input.metric.clone(),
@@ -535,6 +560,26 @@ pub fn summarize_with_progress(
         problems: input.problems.clone(),
         stores: input.stores.clone(),
         notes,
+        findings: Findings::default(),
         files: Vec::new(),
+    };
+    summary.findings = findings(&summary);
+    summary
+}
+
+/// Fisher's exact test of two groups' failure rates; degenerate when a group has no verdict.
+fn fisher_of(a: &GroupSummary, b: &GroupSummary) -> Tested<FisherResult> {
+    for g in [a, b] {
+        if g.judged == 0 {
+            return Err(Degenerate::new(
+                DegenerateKind::TooFewRuns,
+                format!(
+                    "group `{}` has no run with a failure verdict (no majority baseline or no final score)",
+                    g.group
+                ),
+            ));
+        }
     }
+    let row = |g: &GroupSummary| [g.failed as u64, (g.judged - g.failed) as u64];
+    Ok(fisher_exact([row(a), row(b)]))
 }
