@@ -36,7 +36,8 @@ const PAIRS_NAMED: usize = 5;
 
 /// The findings of a summary (computed after its groups and comparisons).
 pub(crate) fn findings(s: &ReportSummary) -> Findings {
-    let alpha = 1.0 - s.options.confidence_level;
+    // Rounded so that 1 − 0.95 reads 0.05, not 0.050000000000000044.
+    let alpha = ((1.0 - s.options.confidence_level) * 1e9).round() / 1e9;
     let mut sentences = Vec::new();
     sentences.extend(failure_rates(s));
     let scored = s.groups.iter().filter(|g| g.n > 0).count();

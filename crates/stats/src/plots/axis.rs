@@ -11,6 +11,7 @@ use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rand::Rng;
 
 use super::frame::{
@@ -266,13 +267,14 @@ impl FailurePlot {
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 6, c.filled())))?
                 .label(format!("{}: failed / runs", s.label))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 6, c.filled()));
-            chart.draw_series(s.points.iter().zip(&pts).map(|(p, &xy)| {
-                EmptyElement::at(xy)
-                    + Text::new(
-                        format!("{}/{}", p.failed, p.judged),
-                        (8, -18),
-                        ("sans-serif", 14).into_font().color(&c),
-                    )
+            // Counts centred above each interval, clear of the line and the other series.
+            let style = ("sans-serif", 14)
+                .into_font()
+                .color(&c)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart.draw_series(s.points.iter().map(|p| {
+                EmptyElement::at((p.x + off, p.ci.upper))
+                    + Text::new(format!("{}/{}", p.failed, p.judged), (0, -5), style.clone())
             }))?;
         }
         Ok(())
@@ -312,7 +314,20 @@ impl Chart for FailurePlot {
         }
         .draw(root)?;
         self.draw_rates(&mut chart, gap)?;
-        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+        let corner = legend_corner(
+            self.series.iter().flat_map(|s| {
+                s.points.iter().flat_map(|p| {
+                    [
+                        (p.x, p.failed as f64 / p.judged as f64),
+                        (p.x, p.ci.upper),
+                        (p.x, p.ci.lower),
+                    ]
+                })
+            }),
+            &(chart.x_range()),
+            &(-0.04..1.08),
+        );
+        draw_legend(&mut chart, corner)
     }
 }
 
@@ -333,7 +348,13 @@ impl ScoresPlot<'_> {
             .iter()
             .flat_map(|(_, m)| m.values().flatten().filter_map(|r| r.finite_score()));
         let (lo, hi) = bounds(scores.chain(self.baselines.iter().copied()));
-        padded(lo, hi)
+        // Room above the data for the legend: every value range is full of runs.
+        let entries = 4 + if self.series.len() > 1 {
+            self.series.len()
+        } else {
+            0
+        };
+        padded(lo, hi + (hi - lo) * 0.07 * entries as f64)
     }
 
     fn draw_runs<'a, DB: DrawingBackend + 'a>(
@@ -391,16 +412,6 @@ impl Chart for ScoresPlot<'_> {
             .collect();
         let (x, ticks, gap) = x_layout(&keys);
         let y = self.y_range();
-        let corner = legend_corner(
-            self.series.iter().flat_map(|(_, m)| {
-                m.iter().flat_map(|(x, runs)| {
-                    runs.iter()
-                        .filter_map(move |r| Some((x.0, r.finite_score()?)))
-                })
-            }),
-            &x,
-            &y,
-        );
         let x_fmt = |v: &f64| self.axis.tick(*v);
         let axis_label = self.axis.label();
         let mut chart = Frame {
@@ -421,7 +432,7 @@ impl Chart for ScoresPlot<'_> {
             .map(|&b| (x.start, x.end, b))
             .collect();
         draw_baselines(&mut chart, &segments)?;
-        draw_legend(&mut chart, corner)
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
