@@ -318,73 +318,14 @@ fn summarize_group(
     let mut baselines: Vec<f64> = runs.iter().filter_map(|r| r.baseline).collect();
     baselines.sort_by(f64::total_cmp);
     baselines.dedup();
-    let mut notes = Vec::new();
-    if scores.is_empty() {
-        notes.push("no run with a finite score: no statistics".into());
-    } else if scores.len() == 1 {
-        notes.push("a single scored run: standard deviation undefined".into());
-    }
-    if non_finite > 0 {
-        notes.push(format!(
-            "{non_finite} run(s) with a NaN/infinite score excluded"
-        ));
-    }
-    let unreadable = count(Outcome::Unreadable);
-    if unreadable > 0 {
-        notes.push(format!(
-            "{unreadable} row(s) whose score is not a number excluded"
-        ));
-    }
-    if missing_score > 0 {
-        notes.push(format!("{missing_score} finished run(s) without a score"));
-    }
-    if diverged_unscored > 0 {
-        notes.push(format!(
-            "{diverged_unscored} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics"
-        ));
-    }
     let (errors, interrupted) = (count(Outcome::Error), count(Outcome::Interrupted));
-    if errors + interrupted > 0 {
-        notes.push(format!(
-            "{errors} errored and {interrupted} interrupted run(s): no score, counted in their own columns (not in n)"
-        ));
-    }
-    if baselines.len() > 1 {
-        notes.push(format!(
-            "runs disagree on the majority baseline ({} values); each run is judged by its own",
-            baselines.len()
-        ));
-    }
-    if baselines.is_empty() && !scores.is_empty() {
-        notes.push("no majority baseline: failed runs not counted".into());
-    }
     let boot = BootstrapOptions {
         iterations: opts.bootstrap_iterations,
         seed: opts.seed,
         level: opts.confidence_level,
     };
-    let seeds: Vec<(u64, u64, f64)> = runs
-        .iter()
-        .filter(|r| scored(r))
-        .filter_map(|r| Some((r.init_seed?, r.data_seed?, r.score?)))
-        .collect();
-    let varies = |f: fn(&(u64, u64, f64)) -> u64| {
-        seeds
-            .iter()
-            .map(f)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            > 1
-    };
-    let (seed_variance, seed_variance_note) = if varies(|s| s.0) && varies(|s| s.1) {
-        match seed_variance(&seeds) {
-            Ok(v) => (Some(v), None),
-            Err(d) => (None, Some(d)),
-        }
-    } else {
-        (None, None)
-    };
-    GroupSummary {
+    let (seed_variance, seed_variance_note) = seed_decomposition(runs);
+    let mut g = GroupSummary {
         group: label.to_string(),
         section: runs.first().map(RunEntry::section).unwrap_or_default(),
         runs: runs.len(),
@@ -401,7 +342,7 @@ fn summarize_group(
         interrupted,
         non_finite,
         missing_score,
-        unreadable,
+        unreadable: count(Outcome::Unreadable),
         baseline: (baselines.len() == 1).then(|| baselines[0]),
         stats: describe(&scores),
         mean_without_diverged: crate::describe::mean(&without_div),
@@ -409,8 +350,83 @@ fn summarize_group(
         expected_max: expected_max_at(&scores, &report_ns(scores.len())),
         seed_variance,
         seed_variance_note,
-        notes,
+        notes: Vec::new(),
         scores,
+    };
+    g.notes = group_notes(&g, baselines.len());
+    g
+}
+
+/// Plain-language caveats of a group, from its counts and its number of distinct baselines.
+fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if g.n == 0 {
+        notes.push("no run with a finite score: no statistics".into());
+    } else if g.n == 1 {
+        notes.push("a single scored run: standard deviation undefined".into());
+    }
+    if g.non_finite > 0 {
+        notes.push(format!(
+            "{} run(s) with a NaN/infinite score excluded",
+            g.non_finite
+        ));
+    }
+    if g.unreadable > 0 {
+        notes.push(format!(
+            "{} row(s) whose score is not a number excluded",
+            g.unreadable
+        ));
+    }
+    if g.missing_score > 0 {
+        notes.push(format!(
+            "{} finished run(s) without a score",
+            g.missing_score
+        ));
+    }
+    if g.diverged_unscored > 0 {
+        notes.push(format!(
+            "{} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics",
+            g.diverged_unscored
+        ));
+    }
+    if g.errors + g.interrupted > 0 {
+        notes.push(format!(
+            "{} errored and {} interrupted run(s): no score, counted in their own columns (not in n)",
+            g.errors, g.interrupted
+        ));
+    }
+    if baselines > 1 {
+        notes.push(format!(
+            "runs disagree on the majority baseline ({baselines} values); each run is judged by its own"
+        ));
+    }
+    if baselines == 0 && g.n > 0 {
+        notes.push("no majority baseline: failed runs not counted".into());
+    }
+    notes
+}
+
+/// The init-seed / data-seed variance decomposition, when the group varies both seeds.
+fn seed_decomposition(runs: &[RunEntry]) -> (Option<SeedVariance>, Option<Degenerate>) {
+    let seeds: Vec<(u64, u64, f64)> = runs
+        .iter()
+        .filter(|r| scored(r))
+        .filter_map(|r| Some((r.init_seed?, r.data_seed?, r.score?)))
+        .collect();
+    let varies = |f: fn(&(u64, u64, f64)) -> u64| {
+        seeds
+            .iter()
+            .map(f)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
+    };
+    if !(varies(|s| s.0) && varies(|s| s.1)) {
+        return (None, None);
+    }
+    match seed_variance(&seeds) {
+        Ok(v) => (Some(v), None),
+        Err(d) => (None, Some(d)),
     }
 }
 
@@ -489,29 +505,9 @@ pub fn summarize_with_progress(
         })
         .collect();
     progress.finish();
-    let mut notes = input.notes.clone();
     let sections = input.section_labels();
-    if sections.len() > 1 {
-        notes.push(format!(
-            "the runs are of {} tasks/metrics ({}): they are never pooled. Each group holds runs of one task · metric, and only groups of the same task · metric are compared",
-            sections.len(),
-            sections.join("; ")
-        ));
-    }
-    let total_scored: usize = groups.iter().map(|g| g.n).sum();
-    if input.runs.is_empty() {
-        notes.push("no usable runs in the input".into());
-    } else if total_scored == 0 {
-        notes.push("no finished run with a score: nothing to summarise".into());
-    }
+    let notes = report_notes(input, opts, &groups, &sections);
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
-    if let Some(base) = &opts.baseline_group {
-        if !comparable.iter().any(|g| &g.group == base) {
-            notes.push(format!(
-                "baseline group `{base}` has no scored run: no baseline comparisons"
-            ));
-        }
-    }
     let k = comparable.len();
     let (pairs, mut pair_rule) = select_pairs(&comparable, opts);
     if sections.len() > 1 {
@@ -565,6 +561,37 @@ pub fn summarize_with_progress(
     };
     summary.findings = findings(&summary);
     summary
+}
+
+/// Report-level caveats: mixed sections, nothing scored, a baseline group without runs.
+fn report_notes(
+    input: &ReportInput,
+    opts: &ReportOptions,
+    groups: &[GroupSummary],
+    sections: &[String],
+) -> Vec<String> {
+    let mut notes = input.notes.clone();
+    if sections.len() > 1 {
+        notes.push(format!(
+            "the runs are of {} tasks/metrics ({}): they are never pooled. Each group holds runs of one task · metric, and only groups of the same task · metric are compared",
+            sections.len(),
+            sections.join("; ")
+        ));
+    }
+    let total_scored: usize = groups.iter().map(|g| g.n).sum();
+    if input.runs.is_empty() {
+        notes.push("no usable runs in the input".into());
+    } else if total_scored == 0 {
+        notes.push("no finished run with a score: nothing to summarise".into());
+    }
+    if let Some(base) = &opts.baseline_group {
+        if !groups.iter().any(|g| g.n > 0 && &g.group == base) {
+            notes.push(format!(
+                "baseline group `{base}` has no scored run: no baseline comparisons"
+            ));
+        }
+    }
+    notes
 }
 
 /// Fisher's exact test of two groups' failure rates; degenerate when a group has no verdict.
