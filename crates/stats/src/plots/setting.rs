@@ -65,10 +65,10 @@ pub(super) fn feature_label(m: &str) -> String {
 
 /// Runs of each group keyed by a setting: one map per group, or a single "all runs" map when
 /// every group holds only one value of the setting (i.e. the grouping *is* that setting).
-pub(super) fn by_setting<'r, K: Ord + Clone>(
-    grouped: &'r [(String, Vec<RunEntry>)],
+pub(super) fn by_setting<K: Ord + Clone>(
+    grouped: &[(String, Vec<RunEntry>)],
     key: impl Fn(&RunEntry) -> Option<K>,
-) -> Vec<(String, BTreeMap<K, Vec<&'r RunEntry>>)> {
+) -> Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> {
     let per_group: Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> = grouped
         .iter()
         .map(|(g, runs)| {

@@ -255,7 +255,7 @@ pub(crate) fn esc(s: &str) -> String {
 /// Escaped text with `code` spans as `<code>`; an unpaired backtick stays a backtick.
 fn inline(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return esc(s);
     }
     parts
