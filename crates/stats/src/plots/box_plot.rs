@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use rand::Rng;
 
 use super::frame::{
-    color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_corner, padded, Chart,
-    Frame, Keyed, RunMarks,
+    color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_placement, padded,
+    Chart, Frame, Keyed, RunMarks,
 };
 use super::PlotError;
 use crate::bootstrap::stream_rng;
@@ -73,7 +73,7 @@ impl Chart for BoxPlot<'_> {
         let k = self.groups.len();
         let x_range = -0.5..k as f64 - 0.5;
         let y = self.y_range();
-        let corner = legend_corner(
+        let (corner, hidden) = legend_placement(
             self.groups.iter().enumerate().flat_map(|(i, g)| {
                 g.runs
                     .iter()
@@ -82,6 +82,16 @@ impl Chart for BoxPlot<'_> {
             &x_range,
             &y,
         );
+        // Every corner holds runs: make room above them rather than hide any.
+        let (y, corner) = if hidden > 0 {
+            let span = y.end - y.start;
+            (
+                y.start..y.end + 0.35 * span,
+                SeriesLabelPosition::UpperRight,
+            )
+        } else {
+            (y, corner)
+        };
         let names: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
         let x_fmt = |v: &f64| {
             let i = v.round();

@@ -240,6 +240,15 @@ pub(super) fn legend_corner(
     x: &Range<f64>,
     y: &Range<f64>,
 ) -> SeriesLabelPosition {
+    legend_placement(points, x, y).0
+}
+
+/// [`legend_corner`] and how many points that corner still hides.
+pub(super) fn legend_placement(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> (SeriesLabelPosition, usize) {
     use SeriesLabelPosition::*;
     // Preference order on ties.
     let corners = [LowerRight, UpperRight, LowerLeft, UpperLeft];
@@ -257,7 +266,7 @@ pub(super) fn legend_corner(
         }
     }
     let best = (0..4).min_by_key(|&i| (hidden[i], i)).unwrap_or(0);
-    corners[best].clone()
+    (corners[best].clone(), hidden[best])
 }
 
 /// y range with 6% padding (and a unit span around a single value).
