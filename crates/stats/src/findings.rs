@@ -175,7 +175,7 @@ fn fisher_sentence(
         )
     } else {
         format!(
-            "No significant difference in failure rate between `{}` ({}) and `{}` ({}) (Fisher's exact test, two-sided, p = {p}); with {} and {} runs this is not evidence that the rates are equal.",
+            "No significant difference in failure rate between `{}` ({}) and `{}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
             a.group,
             percent(rate(a)),
             b.group,

@@ -91,7 +91,7 @@ fn no_significant_difference_is_not_called_equal() {
     let s = summarize(&input, &opts());
     let f = sentences(&s);
     assert!(
-        f.contains("No significant difference in failure rate between `a` (33%) and `b` (67%) (Fisher's exact test, two-sided, p = 1.0000); with 3 and 3 runs this is not evidence that the rates are equal."),
+        f.contains("No significant difference in failure rate between `a` (33%) and `b` (67%): Fisher's exact test, two-sided, p = 1.0000; with 3 and 3 runs this is not evidence that the rates are equal."),
         "{f}"
     );
 }
