@@ -28,11 +28,16 @@ pub struct SeedVariance {
     pub share_residual: f64,
 }
 
-/// The decomposition of `(init_seed, data_seed, score)` runs.
-///
-/// Degenerate: fewer than 2 × 2 seeds, an incomplete or unbalanced grid, or every score equal
-/// (then every component is 0, or rounding noise of ~1e-34 that would be printed as a share).
-pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, Degenerate> {
+/// A complete, balanced init × data seed grid: `r` runs in every cell.
+struct Grid {
+    cells: BTreeMap<(u64, u64), Vec<f64>>,
+    inits: Vec<u64>,
+    datas: Vec<u64>,
+    r: usize,
+}
+
+/// The runs as a grid, or why they do not form one that the decomposition can use.
+fn balanced_grid(runs: &[(u64, u64, f64)]) -> Result<Grid, Degenerate> {
     let mut cells: BTreeMap<(u64, u64), Vec<f64>> = BTreeMap::new();
     for &(i, d, s) in runs {
         cells.entry((i, d)).or_default().push(s);
@@ -79,6 +84,26 @@ pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, Degenerat
             "every run has the same score: no variance to share",
         ));
     }
+    Ok(Grid {
+        cells,
+        inits,
+        datas,
+        r,
+    })
+}
+
+/// The decomposition of `(init_seed, data_seed, score)` runs.
+///
+/// Degenerate: fewer than 2 × 2 seeds, an incomplete or unbalanced grid, or every score equal
+/// (then every component is 0, or rounding noise of ~1e-34 that would be printed as a share).
+pub fn seed_variance(runs: &[(u64, u64, f64)]) -> Result<SeedVariance, Degenerate> {
+    let Grid {
+        cells,
+        inits,
+        datas,
+        r,
+    } = balanced_grid(runs)?;
+    let (a, b) = (inits.len(), datas.len());
     let cell_mean = |i: u64, d: u64| {
         let c = &cells[&(i, d)];
         c.iter().sum::<f64>() / c.len() as f64

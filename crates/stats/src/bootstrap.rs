@@ -27,7 +27,7 @@ pub fn mix_seed(seed: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A two-sided percentile confidence interval.
+/// A two-sided confidence interval (bootstrap percentile, or binomial for a failure rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
     pub lower: f64,

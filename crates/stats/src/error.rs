@@ -46,8 +46,18 @@ pub enum StatsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not draw plot {path}: {message}")]
-    Plot { path: PathBuf, message: String },
+    #[error("could not write CSV {path}")]
+    CsvWrite {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("could not draw plot {path}")]
+    Plot {
+        path: PathBuf,
+        #[source]
+        source: crate::plots::PlotError,
+    },
     #[error("could not serialise {what}")]
     Json {
         what: &'static str,

@@ -24,6 +24,15 @@
 //!   (`tests/golden/make_golden.py` → `golden.json`; the Rust tests need no Python).
 //! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and its
 //!   multiple-comparison adjustment of the confidence level, c + (1−c)/m (not Bonferroni), but draws its bootstrap from our own RNG.
+//! - **Findings first, claiming only what is tested** ([`Findings`]): every report opens with
+//!   plain sentences — failure rate per group with its Wilson interval, Fisher's exact test of
+//!   two failure rates, which group varies more (Brown–Forsythe) and which dominates (ASO), each
+//!   with its p or ε — over the same bounded pairs as the tables. Fisher's test and the
+//!   binomial intervals ([`counts`]) are checked against SciPy (`tests/golden/make_counts.py`).
+//! - **One document, two renderings.** `report.md` and `report.html` are rendered from one
+//!   document model, so their sections cannot drift apart; each chart is one file over a shared
+//!   frame, and a swept numeric setting (learning rate, frozen layers, steps) gets failure-rate
+//!   and score plots against it.
 //! - **Reproducible in parallel.** Bootstrap iteration *i* always uses ChaCha stream *i* of a
 //!   seed mixed with the group (or pair) index, so rayon's scheduling cannot change a number:
 //!   a report is a pure function of its input and `--seed`, at any thread count.
@@ -43,9 +52,12 @@
 pub mod anova;
 pub mod aso;
 pub mod bootstrap;
+pub mod counts;
 pub mod describe;
 mod error;
 pub mod expected_max;
+mod findings;
+mod fmt;
 pub mod hypothesis;
 mod load;
 mod plots;
@@ -59,15 +71,16 @@ pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
 pub use describe::{describe, Describe};
 pub use error::StatsError;
 pub use expected_max::{expected_max_at, expected_max_curve, report_ns, ExpectedMax};
+pub use findings::Findings;
 pub use hypothesis::{
     levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
     TestResult, WelchResult,
 };
 pub use load::{
     load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry, StoreCounts,
-    MISMATCHED_PREFIX,
+    AXIS_FIELDS, MISMATCHED_PREFIX,
 };
-pub use plots::PlotFile;
+pub use plots::{PlotError, PlotFile};
 pub use report::{
     summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
     SectionReport, SummaryRow,

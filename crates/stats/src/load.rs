@@ -17,6 +17,7 @@
 //!   scored diverged runs) still counts as a failed run. Errored and interrupted runs have no
 //!   score and are counted in their own columns.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,10 @@ pub struct RunEntry {
     pub freeze_layers: Option<usize>,
     /// `spec.feature_mode` in its kebab-case spelling.
     pub feature_mode: Option<String>,
+    /// Numeric settings a sweep may vary ([`AXIS_FIELDS`] of the run spec; for a CSV, a numeric
+    /// group column), for the plots against a swept axis.
+    #[serde(default)]
+    pub settings: BTreeMap<String, f64>,
     /// Training loss, (step, loss).
     pub train_loss: Vec<(u64, f64)>,
     /// Dev score over training, (step, score).
@@ -131,6 +136,21 @@ fn section_label(task: Option<&str>, metric: Option<&str>) -> String {
         (None, None) => "all".into(),
     }
 }
+
+/// Numeric run-spec fields that a sweep may vary and that a report can plot against. Seeds are
+/// not among them: varying them is what every group does.
+pub const AXIS_FIELDS: [&str; 10] = [
+    "learning_rate",
+    "freeze_layers",
+    "reinit_layers",
+    "epochs",
+    "max_steps",
+    "train_subset",
+    "batch_size",
+    "warmup_fraction",
+    "weight_decay",
+    "layerwise_lr_decay",
+];
 
 /// Key prefix of MNLI's mismatched-dev scores in a record's metric maps (defined with the
 /// record, where the trainer writes them).
@@ -317,6 +337,54 @@ fn find_records(
     }
 }
 
+/// Reads one sweep store as `stab status` counts it: its records, its counts, and what it
+/// leaves out (as problems).
+fn read_store(
+    root: &Path,
+    records: &mut Vec<RunRecord>,
+    stores: &mut Vec<StoreCounts>,
+    problems: &mut Vec<InputProblem>,
+) {
+    match Store::open(root).scan() {
+        Ok(scan) => {
+            let st = &scan.status;
+            let stale = scan
+                .left_out
+                .iter()
+                .filter(|(p, _)| p.ends_with("record.json"))
+                .count();
+            stores.push(StoreCounts {
+                root: root.display().to_string(),
+                sweep: st.sweep.clone(),
+                total: st.total,
+                ok: st.ok,
+                diverged: st.diverged,
+                error: st.error,
+                interrupted: st.interrupted,
+                unfinished: st.pending + st.running,
+                unreadable: st.unreadable.len(),
+                stale,
+            });
+            for (path, why) in scan.left_out {
+                problems.push(InputProblem {
+                    location: path.display().to_string(),
+                    message: format!("left out: {why}"),
+                });
+            }
+            records.extend(scan.records);
+        }
+        Err(e) => {
+            problems.push(InputProblem {
+                location: root.join("expanded.json").display().to_string(),
+                message: format!(
+                    "left out: could not read the sweep store ({}); none of its runs is counted",
+                    error_chain(&e)
+                ),
+            });
+        }
+    }
+}
+
 /// Reads every run below `dir`: sweep stores (a directory with `expanded.json`) as
 /// `stab status` counts them, any other `record.json` as found (recursively).
 ///
@@ -340,44 +408,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
     let mut records = Vec::new();
     let mut stores = Vec::new();
     for root in &store_dirs {
-        match Store::open(root).scan() {
-            Ok(scan) => {
-                let st = &scan.status;
-                let stale = scan
-                    .left_out
-                    .iter()
-                    .filter(|(p, _)| p.ends_with("record.json"))
-                    .count();
-                stores.push(StoreCounts {
-                    root: root.display().to_string(),
-                    sweep: st.sweep.clone(),
-                    total: st.total,
-                    ok: st.ok,
-                    diverged: st.diverged,
-                    error: st.error,
-                    interrupted: st.interrupted,
-                    unfinished: st.pending + st.running,
-                    unreadable: st.unreadable.len(),
-                    stale,
-                });
-                for (path, why) in scan.left_out {
-                    problems.push(InputProblem {
-                        location: path.display().to_string(),
-                        message: format!("left out: {why}"),
-                    });
-                }
-                records.extend(scan.records);
-            }
-            Err(e) => {
-                problems.push(InputProblem {
-                    location: root.join("expanded.json").display().to_string(),
-                    message: format!(
-                        "left out: could not read the sweep store ({}); none of its runs is counted",
-                        error_chain(&e)
-                    ),
-                });
-            }
-        }
+        read_store(root, &mut records, &mut stores, &mut problems);
     }
     if paths.is_empty() && records.is_empty() && stores.iter().all(|s| s.total == 0) {
         return Err(StatsError::NoRecords(dir.to_path_buf()));
@@ -406,45 +437,8 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
             what: "run spec",
             source,
         })?;
-        let mut parts = Vec::new();
-        for k in &keys {
-            let part = match k {
-                Key::Group => r.group.clone().unwrap_or_else(|| "none".into()),
-                Key::Sweep => r.sweep.clone().unwrap_or_else(|| "none".into()),
-                Key::Spec(path) => {
-                    let mut v = &spec_json;
-                    for seg in path {
-                        v = v.get(seg).ok_or_else(|| StatsError::GroupBy {
-                            field: path.join("."),
-                            message: format!(
-                                "the run spec has no field `{seg}` (fields: {})",
-                                field_names(v)
-                            ),
-                        })?;
-                    }
-                    json_label(v)
-                }
-            };
-            parts.push(part);
-        }
-        let group = if keys.is_empty() {
-            r.group
-                .clone()
-                .or_else(|| r.sweep.clone())
-                .unwrap_or_else(|| "all".into())
-        } else if keys.len() == 1 {
-            parts.pop().unwrap_or_default()
-        } else {
-            grouping
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .zip(&parts)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let entries = entries_of(r, group);
+        let group = group_label(r, &keys, &grouping, &spec_json)?;
+        let entries = entries_of(r, group, &spec_json);
         if entries.len() == 1 && entries[0].task.as_deref() == Some("MNLI-m") {
             mnli_matched_only += 1;
         }
@@ -472,7 +466,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
 }
 
 /// The run entries of one record: one, or two for MNLI with mismatched scores.
-fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
+fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<RunEntry> {
     let outcome: Outcome = r.status.into();
     let diverged = outcome == Outcome::Diverged;
     let metric = (!r.metric.is_empty()).then(|| r.metric.clone());
@@ -491,6 +485,10 @@ fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
     let feature_mode = serde_json::to_value(r.spec.feature_mode)
         .ok()
         .map(|v| json_label(&v));
+    let settings = AXIS_FIELDS
+        .iter()
+        .filter_map(|&f| Some((f.to_string(), spec.get(f)?.as_f64()?)))
+        .collect();
     let base = RunEntry {
         group,
         id: r.run_id.clone(),
@@ -504,6 +502,7 @@ fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
         data_seed: Some(r.spec.data_seed),
         freeze_layers: Some(r.spec.freeze_layers),
         feature_mode,
+        settings,
         train_loss: r
             .train_loss
             .steps
@@ -542,10 +541,111 @@ fn entries_of(r: &RunRecord, group: String) -> Vec<RunEntry> {
     out
 }
 
+/// The group label of a record under `group_by` keys (see [`load_results`]).
+fn group_label(
+    r: &RunRecord,
+    keys: &[Key],
+    grouping: &str,
+    spec_json: &serde_json::Value,
+) -> Result<String, StatsError> {
+    if keys.is_empty() {
+        return Ok(r
+            .group
+            .clone()
+            .or_else(|| r.sweep.clone())
+            .unwrap_or_else(|| "all".into()));
+    }
+    let mut parts = Vec::new();
+    for k in keys {
+        let part = match k {
+            Key::Group => r.group.clone().unwrap_or_else(|| "none".into()),
+            Key::Sweep => r.sweep.clone().unwrap_or_else(|| "none".into()),
+            Key::Spec(path) => {
+                let mut v = spec_json;
+                for seg in path {
+                    v = v.get(seg).ok_or_else(|| StatsError::GroupBy {
+                        field: path.join("."),
+                        message: format!(
+                            "the run spec has no field `{seg}` (fields: {})",
+                            field_names(v)
+                        ),
+                    })?;
+                }
+                json_label(v)
+            }
+        };
+        parts.push(part);
+    }
+    if keys.len() == 1 {
+        return Ok(parts.pop().unwrap_or_default());
+    }
+    Ok(grouping
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .zip(&parts)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
 fn field_names(v: &serde_json::Value) -> String {
     match v.as_object() {
         Some(o) => o.keys().cloned().collect::<Vec<_>>().join(", "),
         None => "none: not an object".into(),
+    }
+}
+
+/// One CSV row as a run of group `g` with score text `s`: NaN for an empty or `nan` score, an
+/// [`Outcome::Unreadable`] run (and a problem) for text that is not a number.
+fn csv_run(
+    g: &str,
+    s: &str,
+    location: String,
+    group_col: &str,
+    score_col: &str,
+    baseline: Option<f64>,
+    problems: &mut Vec<InputProblem>,
+) -> RunEntry {
+    let (outcome, score) = if s.is_empty() || s.eq_ignore_ascii_case("nan") {
+        (Outcome::Ok, f64::NAN)
+    } else {
+        match s.parse::<f64>() {
+            Ok(v) => (Outcome::Ok, v),
+            Err(_) => {
+                problems.push(InputProblem {
+                    location: location.clone(),
+                    message: format!(
+                        "score `{s}` in column `{score_col}` is not a number (row counted in group `{g}`, not scored)"
+                    ),
+                });
+                (Outcome::Unreadable, f64::NAN)
+            }
+        }
+    };
+    RunEntry {
+        group: g.to_string(),
+        id: location,
+        outcome,
+        score: (outcome == Outcome::Ok).then_some(score),
+        // A CSV has one score: failed runs are judged on it.
+        final_score: (outcome == Outcome::Ok).then_some(score),
+        baseline,
+        task: None,
+        metric: Some(score_col.to_string()),
+        init_seed: None,
+        data_seed: None,
+        freeze_layers: None,
+        feature_mode: None,
+        // A numeric group column is an axis the scores can be plotted against.
+        settings: g
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| BTreeMap::from([(group_col.to_string(), v)]))
+            .unwrap_or_default(),
+        train_loss: Vec::new(),
+        dev_scores: Vec::new(),
     }
 }
 
@@ -614,39 +714,15 @@ pub fn load_scores_csv(
             });
         }
         let (g, s) = (row[gi].trim(), row[si].trim());
-        let (outcome, score) = if s.is_empty() || s.eq_ignore_ascii_case("nan") {
-            (Outcome::Ok, f64::NAN)
-        } else {
-            match s.parse::<f64>() {
-                Ok(v) => (Outcome::Ok, v),
-                Err(_) => {
-                    problems.push(InputProblem {
-                        location: location.clone(),
-                        message: format!(
-                            "score `{s}` in column `{score_col}` is not a number (row counted in group `{g}`, not scored)"
-                        ),
-                    });
-                    (Outcome::Unreadable, f64::NAN)
-                }
-            }
-        };
-        runs.push(RunEntry {
-            group: g.to_string(),
-            id: location,
-            outcome,
-            score: (outcome == Outcome::Ok).then_some(score),
-            // A CSV has one score: failed runs are judged on it.
-            final_score: (outcome == Outcome::Ok).then_some(score),
+        runs.push(csv_run(
+            g,
+            s,
+            location,
+            group_col,
+            score_col,
             baseline,
-            task: None,
-            metric: Some(score_col.to_string()),
-            init_seed: None,
-            data_seed: None,
-            freeze_layers: None,
-            feature_mode: None,
-            train_loss: Vec::new(),
-            dev_scores: Vec::new(),
-        });
+            &mut problems,
+        ));
     }
     if runs.is_empty() {
         return Err(StatsError::EmptyInput {

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::anova::{seed_variance, SeedVariance};
 use crate::aso::{aso, AsoOptions, AsoResult};
-use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions};
+use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
+use crate::counts::{clopper_pearson, fisher_exact, wilson, FisherResult};
 use crate::describe::{describe, Describe};
 use crate::expected_max::{expected_max_at, report_ns, ExpectedMax};
+use crate::findings::{findings, Findings};
 use crate::hypothesis::{
-    levene, mann_whitney, welch, Degenerate, LeveneCenter, MannWhitneyResult, TestResult,
-    WelchResult,
+    levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
+    TestResult, WelchResult,
 };
 use crate::load::{InputProblem, Outcome, ReportInput, RunEntry, StoreCounts};
 
@@ -73,6 +75,17 @@ pub struct GroupSummary {
     /// Failed runs: final score (end of training) at or below the majority baseline, plus
     /// diverged runs without a score.
     pub failed: usize,
+    /// Runs with a failure verdict: a final score and a majority baseline, or diverged without
+    /// a score. The denominator of the failure rate.
+    #[serde(default)]
+    pub judged: usize,
+    /// Wilson interval of `failed / judged` at the report's confidence level (`None` without
+    /// verdicts); the interval the report quotes.
+    #[serde(default)]
+    pub failure_ci: Option<Interval>,
+    /// Clopper–Pearson ("exact") interval of `failed / judged`, the conservative alternative.
+    #[serde(default)]
+    pub failure_ci_exact: Option<Interval>,
     /// The same judged on the selected checkpoint's score (labelled as such).
     #[serde(default)]
     pub failed_selected: usize,
@@ -163,6 +176,10 @@ pub struct Comparison {
     pub mann_whitney: Tested<MannWhitneyResult>,
     #[serde(with = "tested")]
     pub aso: Tested<AsoResult>,
+    /// Fisher's exact test (two-sided) of the failure rates, on `[[failed, judged − failed]]`
+    /// of A and B.
+    #[serde(with = "tested")]
+    pub fisher: Tested<FisherResult>,
     pub notes: Vec<String>,
 }
 
@@ -213,6 +230,9 @@ pub struct ReportSummary {
     pub stores: Vec<StoreCounts>,
     /// Report-level caveats.
     pub notes: Vec<String>,
+    /// The plain-language findings at the top of every report, with the numbers behind them.
+    #[serde(default)]
+    pub findings: Findings,
     /// Paths of the files written, relative to the output directory.
     pub files: Vec<String>,
 }
@@ -284,6 +304,7 @@ fn summarize_group(
         .filter(|r| r.outcome == Outcome::Ok && r.score.is_none())
         .count();
     let failed = runs.iter().filter(|r| r.failed() == Some(true)).count();
+    let judged = runs.iter().filter(|r| r.failed().is_some()).count();
     let failed_selected = runs
         .iter()
         .filter(|r| r.failed_selected() == Some(true))
@@ -297,51 +318,96 @@ fn summarize_group(
     let mut baselines: Vec<f64> = runs.iter().filter_map(|r| r.baseline).collect();
     baselines.sort_by(f64::total_cmp);
     baselines.dedup();
-    let mut notes = Vec::new();
-    if scores.is_empty() {
-        notes.push("no run with a finite score: no statistics".into());
-    } else if scores.len() == 1 {
-        notes.push("a single scored run: standard deviation undefined".into());
-    }
-    if non_finite > 0 {
-        notes.push(format!(
-            "{non_finite} run(s) with a NaN/infinite score excluded"
-        ));
-    }
-    let unreadable = count(Outcome::Unreadable);
-    if unreadable > 0 {
-        notes.push(format!(
-            "{unreadable} row(s) whose score is not a number excluded"
-        ));
-    }
-    if missing_score > 0 {
-        notes.push(format!("{missing_score} finished run(s) without a score"));
-    }
-    if diverged_unscored > 0 {
-        notes.push(format!(
-            "{diverged_unscored} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics"
-        ));
-    }
     let (errors, interrupted) = (count(Outcome::Error), count(Outcome::Interrupted));
-    if errors + interrupted > 0 {
-        notes.push(format!(
-            "{errors} errored and {interrupted} interrupted run(s): no score, counted in their own columns (not in n)"
-        ));
-    }
-    if baselines.len() > 1 {
-        notes.push(format!(
-            "runs disagree on the majority baseline ({} values); each run is judged by its own",
-            baselines.len()
-        ));
-    }
-    if baselines.is_empty() && !scores.is_empty() {
-        notes.push("no majority baseline: failed runs not counted".into());
-    }
     let boot = BootstrapOptions {
         iterations: opts.bootstrap_iterations,
         seed: opts.seed,
         level: opts.confidence_level,
     };
+    let (seed_variance, seed_variance_note) = seed_decomposition(runs);
+    let mut g = GroupSummary {
+        group: label.to_string(),
+        section: runs.first().map(RunEntry::section).unwrap_or_default(),
+        runs: runs.len(),
+        n: scores.len(),
+        n_without_diverged: without_div.len(),
+        failed,
+        judged,
+        failure_ci: wilson(failed as u64, judged as u64, opts.confidence_level),
+        failure_ci_exact: clopper_pearson(failed as u64, judged as u64, opts.confidence_level),
+        failed_selected,
+        diverged: count(Outcome::Diverged),
+        diverged_unscored,
+        errors,
+        interrupted,
+        non_finite,
+        missing_score,
+        unreadable: count(Outcome::Unreadable),
+        baseline: (baselines.len() == 1).then(|| baselines[0]),
+        stats: describe(&scores),
+        mean_without_diverged: crate::describe::mean(&without_div),
+        ci: bootstrap_cis(&scores, &boot, salt),
+        expected_max: expected_max_at(&scores, &report_ns(scores.len())),
+        seed_variance,
+        seed_variance_note,
+        notes: Vec::new(),
+        scores,
+    };
+    g.notes = group_notes(&g, baselines.len());
+    g
+}
+
+/// Plain-language caveats of a group, from its counts and its number of distinct baselines.
+fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if g.n == 0 {
+        notes.push("no run with a finite score: no statistics".into());
+    } else if g.n == 1 {
+        notes.push("a single scored run: standard deviation undefined".into());
+    }
+    if g.non_finite > 0 {
+        notes.push(format!(
+            "{} run(s) with a NaN/infinite score excluded",
+            g.non_finite
+        ));
+    }
+    if g.unreadable > 0 {
+        notes.push(format!(
+            "{} row(s) whose score is not a number excluded",
+            g.unreadable
+        ));
+    }
+    if g.missing_score > 0 {
+        notes.push(format!(
+            "{} finished run(s) without a score",
+            g.missing_score
+        ));
+    }
+    if g.diverged_unscored > 0 {
+        notes.push(format!(
+            "{} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics",
+            g.diverged_unscored
+        ));
+    }
+    if g.errors + g.interrupted > 0 {
+        notes.push(format!(
+            "{} errored and {} interrupted run(s): no score, counted in their own columns (not in n)",
+            g.errors, g.interrupted
+        ));
+    }
+    if baselines > 1 {
+        notes.push(format!(
+            "runs disagree on the majority baseline ({baselines} values); each run is judged by its own"
+        ));
+    }
+    if baselines == 0 && g.n > 0 {
+        notes.push("no majority baseline: failed runs not counted".into());
+    }
+    notes
+}
+
+/// The init-seed / data-seed variance decomposition, when the group varies both seeds.
+fn seed_decomposition(runs: &[RunEntry]) -> (Option<SeedVariance>, Option<Degenerate>) {
     let seeds: Vec<(u64, u64, f64)> = runs
         .iter()
         .filter(|r| scored(r))
@@ -355,38 +421,12 @@ fn summarize_group(
             .len()
             > 1
     };
-    let (seed_variance, seed_variance_note) = if varies(|s| s.0) && varies(|s| s.1) {
-        match seed_variance(&seeds) {
-            Ok(v) => (Some(v), None),
-            Err(d) => (None, Some(d)),
-        }
-    } else {
-        (None, None)
-    };
-    GroupSummary {
-        group: label.to_string(),
-        section: runs.first().map(RunEntry::section).unwrap_or_default(),
-        runs: runs.len(),
-        n: scores.len(),
-        n_without_diverged: without_div.len(),
-        failed,
-        failed_selected,
-        diverged: count(Outcome::Diverged),
-        diverged_unscored,
-        errors,
-        interrupted,
-        non_finite,
-        missing_score,
-        unreadable,
-        baseline: (baselines.len() == 1).then(|| baselines[0]),
-        stats: describe(&scores),
-        mean_without_diverged: crate::describe::mean(&without_div),
-        ci: bootstrap_cis(&scores, &boot, salt),
-        expected_max: expected_max_at(&scores, &report_ns(scores.len())),
-        seed_variance,
-        seed_variance_note,
-        notes,
-        scores,
+    if !(varies(|s| s.0) && varies(|s| s.1)) {
+        return (None, None);
+    }
+    match seed_variance(&seeds) {
+        Ok(v) => (Some(v), None),
+        Err(d) => (None, Some(d)),
     }
 }
 
@@ -465,29 +505,9 @@ pub fn summarize_with_progress(
         })
         .collect();
     progress.finish();
-    let mut notes = input.notes.clone();
     let sections = input.section_labels();
-    if sections.len() > 1 {
-        notes.push(format!(
-            "the runs are of {} tasks/metrics ({}): they are never pooled. Each group holds runs of one task · metric, and only groups of the same task · metric are compared",
-            sections.len(),
-            sections.join("; ")
-        ));
-    }
-    let total_scored: usize = groups.iter().map(|g| g.n).sum();
-    if input.runs.is_empty() {
-        notes.push("no usable runs in the input".into());
-    } else if total_scored == 0 {
-        notes.push("no finished run with a score: nothing to summarise".into());
-    }
+    let notes = report_notes(input, opts, &groups, &sections);
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
-    if let Some(base) = &opts.baseline_group {
-        if !comparable.iter().any(|g| &g.group == base) {
-            notes.push(format!(
-                "baseline group `{base}` has no scored run: no baseline comparisons"
-            ));
-        }
-    }
     let k = comparable.len();
     let (pairs, mut pair_rule) = select_pairs(&comparable, opts);
     if sections.len() > 1 {
@@ -518,12 +538,13 @@ pub fn summarize_with_progress(
             welch: welch(&a.scores, &b.scores),
             mann_whitney: mann_whitney(&a.scores, &b.scores),
             aso: aso(&a.scores, &b.scores, &aso_opts, salt),
+            fisher: fisher_of(a, b),
             notes: Vec::new(),
         });
         progress.advance(1);
     }
     progress.finish();
-    ReportSummary {
+    let mut summary = ReportSummary {
         source: input.source.clone(),
         grouping: input.grouping.clone(),
         metric: input.metric.clone(),
@@ -535,6 +556,57 @@ pub fn summarize_with_progress(
         problems: input.problems.clone(),
         stores: input.stores.clone(),
         notes,
+        findings: Findings::default(),
         files: Vec::new(),
+    };
+    summary.findings = findings(&summary);
+    summary
+}
+
+/// Report-level caveats: mixed sections, nothing scored, a baseline group without runs.
+fn report_notes(
+    input: &ReportInput,
+    opts: &ReportOptions,
+    groups: &[GroupSummary],
+    sections: &[String],
+) -> Vec<String> {
+    let mut notes = input.notes.clone();
+    if sections.len() > 1 {
+        notes.push(format!(
+            "the runs are of {} tasks/metrics ({}): they are never pooled. Each group holds runs of one task · metric, and only groups of the same task · metric are compared",
+            sections.len(),
+            sections.join("; ")
+        ));
     }
+    let total_scored: usize = groups.iter().map(|g| g.n).sum();
+    if input.runs.is_empty() {
+        notes.push("no usable runs in the input".into());
+    } else if total_scored == 0 {
+        notes.push("no finished run with a score: nothing to summarise".into());
+    }
+    if let Some(base) = &opts.baseline_group {
+        if !groups.iter().any(|g| g.n > 0 && &g.group == base) {
+            notes.push(format!(
+                "baseline group `{base}` has no scored run: no baseline comparisons"
+            ));
+        }
+    }
+    notes
+}
+
+/// Fisher's exact test of two groups' failure rates; degenerate when a group has no verdict.
+fn fisher_of(a: &GroupSummary, b: &GroupSummary) -> Tested<FisherResult> {
+    for g in [a, b] {
+        if g.judged == 0 {
+            return Err(Degenerate::new(
+                DegenerateKind::TooFewRuns,
+                format!(
+                    "group `{}` has no run with a failure verdict (no majority baseline or no final score)",
+                    g.group
+                ),
+            ));
+        }
+    }
+    let row = |g: &GroupSummary| [g.failed as u64, (g.judged - g.failed) as u64];
+    Ok(fisher_exact([row(a), row(b)]))
 }

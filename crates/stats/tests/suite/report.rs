@@ -160,6 +160,7 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 data_seed: None,
                 freeze_layers: None,
                 feature_mode: None,
+                settings: Default::default(),
                 train_loss: Vec::new(),
                 dev_scores: Vec::new(),
             })

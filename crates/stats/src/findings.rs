@@ -1,0 +1,324 @@
+//! The findings at the top of every report: a few plain sentences, each claiming only what its
+//! test supports, with the p-value or ε behind it.
+//!
+//! Design decisions:
+//! - **Failure rates come with an interval.** Each group's failed / judged runs with its Wilson
+//!   interval (`scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`), which behaves at
+//!   k = 0 and k = n where the normal approximation collapses; Clopper–Pearson is in
+//!   `report.json` (`failure_ci_exact`).
+//! - **"No significant difference" is not "the same".** A non-significant Fisher test on three
+//!   seeds per group says so, and says it is not evidence of equal rates.
+//! - **The same pairs as the tables.** Sentences cover exactly the pairs the report compares
+//!   (`--baseline-group` / `--top-k`); past three pairs they are summarised per test, naming the
+//!   pairs that are significant. p-values are not adjusted for multiple comparisons, and the
+//!   findings say so whenever there is more than one pair; α = 1 − the confidence level.
+//! - **Degenerate inputs give sentences, never errors**: no runs, no baseline, one group, a test
+//!   that is n/a.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fmt::{p_value, percent};
+use crate::summary::{Comparison, GroupSummary, ReportSummary};
+
+/// The findings of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    /// Plain sentences, in order: failure rates, then per pair failure rate, spread, dominance.
+    pub sentences: Vec<String>,
+    /// Significance level of the wording: 1 − the confidence level.
+    pub alpha: f64,
+}
+
+/// Pairs up to which every pair gets its own sentences.
+const PAIRS_IN_FULL: usize = 3;
+/// Significant pairs named per test when there are more pairs.
+const PAIRS_NAMED: usize = 5;
+
+/// The findings of a summary (computed after its groups and comparisons).
+pub(crate) fn findings(s: &ReportSummary) -> Findings {
+    // Rounded so that 1 − 0.95 reads 0.05, not 0.050000000000000044.
+    let alpha = ((1.0 - s.options.confidence_level) * 1e9).round() / 1e9;
+    let mut sentences = Vec::new();
+    sentences.extend(failure_rates(s));
+    let scored = s.groups.iter().filter(|g| g.n > 0).count();
+    if s.comparisons.is_empty() {
+        sentences.push(match scored {
+            0 => "No group has a scored run: there is nothing to compare.".to_string(),
+            1 => "Only one group has scored runs: there is nothing to compare it with.".to_string(),
+            _ => format!("No pair of groups was compared ({}).", s.pair_rule),
+        });
+    } else if s.comparisons.len() <= PAIRS_IN_FULL {
+        for c in &s.comparisons {
+            let (a, b) = (group(s, &c.a), group(s, &c.b));
+            sentences.push(fisher_sentence(c, a, b, alpha));
+            sentences.push(spread_sentence(c, a, b, alpha));
+            sentences.push(aso_sentence(c, s.options.aso_tau));
+        }
+    } else {
+        sentences.extend(summarised(s, alpha));
+    }
+    let m = s.comparisons.len();
+    if m > 1 {
+        sentences.push(format!(
+            "Pairs compared: {}. The {m} p-values are not adjusted for multiple comparisons (α = {alpha}); ASO's confidence is, by deepsig's rule.",
+            s.pair_rule
+        ));
+    }
+    Findings { sentences, alpha }
+}
+
+fn group<'s>(s: &'s ReportSummary, name: &str) -> Option<&'s GroupSummary> {
+    s.groups.iter().find(|g| g.group == name)
+}
+
+/// The groups the sentences name: those in a compared pair, or every group when none is.
+fn in_scope(s: &ReportSummary) -> Vec<&GroupSummary> {
+    let named = |g: &&GroupSummary| {
+        s.comparisons
+            .iter()
+            .any(|c| c.a == g.group || c.b == g.group)
+    };
+    let some: Vec<&GroupSummary> = s.groups.iter().filter(named).collect();
+    if some.is_empty() {
+        s.groups.iter().take(s.options.top_k.max(2)).collect()
+    } else {
+        some
+    }
+}
+
+fn rate(g: &GroupSummary) -> f64 {
+    g.failed as f64 / g.judged as f64
+}
+
+/// "Failed runs …: `a` 1 of 3 (33%, 6–79%); …".
+fn failure_rates(s: &ReportSummary) -> Option<String> {
+    if s.groups.is_empty() {
+        return Some("No runs: nothing to report.".into());
+    }
+    if s.groups.iter().all(|g| g.judged == 0) {
+        return Some(
+            "Failure rates are not given: no run has both a final score and a majority baseline."
+                .into(),
+        );
+    }
+    let scope = in_scope(s);
+    let parts: Vec<String> = scope
+        .iter()
+        .map(|g| match g.failure_ci {
+            Some(ci) if g.judged > 0 => format!(
+                "`{}` {} of {} ({}, {}–{})",
+                g.group,
+                g.failed,
+                g.judged,
+                percent(rate(g)),
+                percent(ci.lower),
+                percent(ci.upper)
+            ),
+            _ => format!("`{}` no verdict (no final score or baseline)", g.group),
+        })
+        .collect();
+    let more = s.groups.len() - scope.len();
+    Some(format!(
+        "Failed runs (final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.{}",
+        s.options.confidence_level * 100.0,
+        parts.join("; "),
+        if more > 0 {
+            format!(" {more} further group(s) are in the table.")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+fn fisher_sentence(
+    c: &Comparison,
+    a: Option<&GroupSummary>,
+    b: Option<&GroupSummary>,
+    alpha: f64,
+) -> String {
+    let (f, a, b) = match (&c.fisher, a, b) {
+        (Ok(f), Some(a), Some(b)) => (f, a, b),
+        (Err(d), _, _) => {
+            return format!(
+                "Failure rates of `{}` and `{}` were not compared: {}.",
+                c.a, c.b, d.reason
+            )
+        }
+        _ => {
+            return format!(
+                "Failure rates of `{}` and `{}` were not compared.",
+                c.a, c.b
+            )
+        }
+    };
+    let p = p_value(f.p);
+    if a.failed == 0 && b.failed == 0 {
+        return format!(
+            "No run failed in `{}` or `{}` ({} and {} runs), so there is no difference in failure rate to test (Fisher p = {p}).",
+            a.group, b.group, a.judged, b.judged
+        );
+    }
+    if a.failed == a.judged && b.failed == b.judged {
+        return format!(
+            "Every run failed in both `{}` and `{}` (Fisher p = {p}).",
+            a.group, b.group
+        );
+    }
+    if f.p < alpha {
+        let (hi, lo) = if rate(a) >= rate(b) { (a, b) } else { (b, a) };
+        format!(
+            "`{}` fails more often than `{}`: {} vs {} of runs (Fisher's exact test, two-sided, p = {p}).",
+            hi.group,
+            lo.group,
+            percent(rate(hi)),
+            percent(rate(lo))
+        )
+    } else {
+        format!(
+            "No significant difference in failure rate between `{}` ({}) and `{}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
+            a.group,
+            percent(rate(a)),
+            b.group,
+            percent(rate(b)),
+            a.judged,
+            b.judged
+        )
+    }
+}
+
+fn std_text(g: Option<&GroupSummary>) -> String {
+    match g.and_then(|g| g.stats.as_ref()).and_then(|d| d.std) {
+        Some(sd) => format!("{sd:.4}"),
+        None => "n/a".into(),
+    }
+}
+
+/// Brown–Forsythe (Levene with the median, SciPy's default): which group varies more.
+fn spread_sentence(
+    c: &Comparison,
+    a: Option<&GroupSummary>,
+    b: Option<&GroupSummary>,
+    alpha: f64,
+) -> String {
+    let t = match &c.levene_median {
+        Ok(t) => t,
+        Err(d) => {
+            return format!(
+                "Whether `{}` or `{}` varies more was not tested (Brown–Forsythe): {}.",
+                c.a, c.b, d.reason
+            )
+        }
+    };
+    let (sa, sb) = (std_text(a), std_text(b));
+    let p = p_value(t.p);
+    if t.p < alpha {
+        let a_more = a.and_then(|g| g.stats.as_ref()?.std) >= b.and_then(|g| g.stats.as_ref()?.std);
+        let (hi, lo, shi, slo) = if a_more {
+            (&c.a, &c.b, sa, sb)
+        } else {
+            (&c.b, &c.a, sb, sa)
+        };
+        format!(
+            "`{hi}` varies more than `{lo}` (std {shi} vs {slo}; Brown–Forsythe test, p = {p})."
+        )
+    } else {
+        format!(
+            "No significant difference in spread between `{}` and `{}` (std {sa} vs {sb}; Brown–Forsythe test, p = {p}).",
+            c.a, c.b
+        )
+    }
+}
+
+fn aso_sentence(c: &Comparison, tau: f64) -> String {
+    match &c.aso {
+        Err(d) => format!(
+            "Almost stochastic order of `{}` and `{}` was not computed: {}.",
+            c.a, c.b, d.reason
+        ),
+        Ok(r) if r.eps_min_ab < tau && r.eps_min_ab <= r.eps_min_ba => format!(
+            "`{}` almost stochastically dominates `{}` (ASO ε_min = {:.3} < τ = {tau}).",
+            c.a, c.b, r.eps_min_ab
+        ),
+        Ok(r) if r.eps_min_ba < tau => format!(
+            "`{}` almost stochastically dominates `{}` (ASO ε_min = {:.3} < τ = {tau}).",
+            c.b, c.a, r.eps_min_ba
+        ),
+        Ok(r) => format!(
+            "Neither `{}` nor `{}` almost stochastically dominates the other (ASO ε_min = {:.3} and {:.3}, both ≥ τ = {tau}).",
+            c.a, c.b, r.eps_min_ab, r.eps_min_ba
+        ),
+    }
+}
+
+/// With many pairs: one sentence per test naming the significant pairs.
+fn summarised(s: &ReportSummary, alpha: f64) -> Vec<String> {
+    let m = s.comparisons.len();
+    let named = |hits: Vec<String>, what: &str, test: &str| -> String {
+        if hits.is_empty() {
+            return format!("None of the {m} compared pairs {what} ({test}).");
+        }
+        let shown: Vec<&String> = hits.iter().take(PAIRS_NAMED).collect();
+        let rest = hits.len() - shown.len();
+        format!(
+            "{} of the {m} compared pairs {what} ({test}): {}{}.",
+            hits.len(),
+            shown
+                .iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            if rest > 0 {
+                format!("; and {rest} more in the table")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let fisher: Vec<String> = s
+        .comparisons
+        .iter()
+        .filter_map(|c| {
+            let f = c.fisher.as_ref().ok().filter(|f| f.p < alpha)?;
+            Some(format!("`{}` vs `{}` (p = {})", c.a, c.b, p_value(f.p)))
+        })
+        .collect();
+    let spread: Vec<String> = s
+        .comparisons
+        .iter()
+        .filter_map(|c| {
+            let t = c.levene_median.as_ref().ok().filter(|t| t.p < alpha)?;
+            Some(format!("`{}` vs `{}` (p = {})", c.a, c.b, p_value(t.p)))
+        })
+        .collect();
+    let tau = s.options.aso_tau;
+    let dominance: Vec<String> = s
+        .comparisons
+        .iter()
+        .filter_map(|c| {
+            let r = c.aso.as_ref().ok()?;
+            let (w, l, e) = if r.eps_min_ab <= r.eps_min_ba {
+                (&c.a, &c.b, r.eps_min_ab)
+            } else {
+                (&c.b, &c.a, r.eps_min_ba)
+            };
+            (e < tau).then(|| format!("`{w}` ≻ `{l}` (ε_min = {e:.3})"))
+        })
+        .collect();
+    vec![
+        named(
+            fisher,
+            &format!("differ in failure rate at p < {alpha}"),
+            "Fisher's exact test, two-sided",
+        ),
+        named(
+            spread,
+            &format!("differ in spread at p < {alpha}"),
+            "Brown–Forsythe test",
+        ),
+        named(
+            dominance,
+            "show almost stochastic dominance",
+            &format!("ASO ε_min < τ = {tau}"),
+        ),
+    ]
+}

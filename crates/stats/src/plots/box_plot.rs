@@ -1,0 +1,132 @@
+//! Box plot per group with every run a jittered dot (Mosbach et al. 2021, Figure 1).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use rand::Rng;
+
+use super::frame::{
+    color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_placement, padded,
+    Chart, Frame, Keyed, RunMarks,
+};
+use super::PlotError;
+use crate::bootstrap::stream_rng;
+use crate::load::RunEntry;
+
+/// One group's runs.
+pub(super) struct GroupRuns<'a> {
+    pub label: String,
+    pub runs: Vec<&'a RunEntry>,
+}
+
+pub(super) struct BoxPlot<'a> {
+    pub title: String,
+    pub y_label: String,
+    pub groups: Vec<GroupRuns<'a>>,
+    /// Seed of the horizontal jitter.
+    pub seed: u64,
+}
+
+impl BoxPlot<'_> {
+    fn y_range(&self) -> std::ops::Range<f64> {
+        let (lo, hi) = super::frame::bounds(self.groups.iter().flat_map(|g| {
+            g.runs
+                .iter()
+                .flat_map(|r| [r.finite_score(), r.baseline].into_iter().flatten())
+        }));
+        padded(lo, hi)
+    }
+
+    /// Baseline segments: one line across the plot when every run shares one baseline, else
+    /// a segment over each group.
+    fn baseline_segments(&self) -> Vec<(f64, f64, f64)> {
+        let k = self.groups.len() as f64;
+        let per_group: Vec<(f64, f64)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(i, g)| {
+                distinct_baselines(g.runs.iter().copied())
+                    .into_iter()
+                    .map(move |b| (i as f64, b))
+            })
+            .collect();
+        let all_same = per_group.windows(2).all(|w| w[0].1 == w[1].1);
+        match per_group.first() {
+            Some(&(_, b)) if all_same => vec![(-0.5, k - 0.5, b)],
+            _ => per_group
+                .iter()
+                .map(|&(x, b)| (x - 0.45, x + 0.45, b))
+                .collect(),
+        }
+    }
+}
+
+impl Chart for BoxPlot<'_> {
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let k = self.groups.len();
+        let x_range = -0.5..k as f64 - 0.5;
+        let y = self.y_range();
+        let (corner, hidden) = legend_placement(
+            self.groups.iter().enumerate().flat_map(|(i, g)| {
+                g.runs
+                    .iter()
+                    .filter_map(move |r| r.finite_score().map(|v| (i as f64, v)))
+            }),
+            &x_range,
+            &y,
+        );
+        // Every corner holds runs: make room above them rather than hide any.
+        let (y, corner) = if hidden > 0 {
+            let span = y.end - y.start;
+            (
+                y.start..y.end + 0.35 * span,
+                SeriesLabelPosition::UpperRight,
+            )
+        } else {
+            (y, corner)
+        };
+        let names: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
+        let x_fmt = |v: &f64| {
+            let i = v.round();
+            match names.get(i as usize) {
+                Some(n) if (v - i).abs() < 1e-6 && i >= 0.0 => n.to_string(),
+                _ => String::new(),
+            }
+        };
+        let mut chart = Frame {
+            title: &self.title,
+            x_desc: "group",
+            y_desc: &self.y_label,
+            x: Keyed::at(x_range, (0..k).map(|i| i as f64).collect()),
+            y,
+            x_fmt: &x_fmt,
+            x_mesh: false,
+            x_label_size: if k > 8 { 12 } else { 16 },
+        }
+        .draw(root)?;
+        let mut rng = stream_rng(self.seed, 0xB0C5);
+        let mut marks = RunMarks::default();
+        for (i, g) in self.groups.iter().enumerate() {
+            let scores: Vec<f64> = g.runs.iter().filter_map(|r| r.finite_score()).collect();
+            draw_box(&mut chart, i as f64, 0.28, &scores, color(i))?;
+            for r in &g.runs {
+                // Only drawn runs draw a jitter, so a run without a score moves no other dot.
+                let jitter = match r.finite_score() {
+                    Some(_) => rng.gen_range(-0.2..0.2),
+                    None => 0.0,
+                };
+                marks.push(r, i as f64 + jitter, color(i));
+            }
+        }
+        marks.draw(&mut chart)?;
+        draw_baselines(&mut chart, &self.baseline_segments())?;
+        draw_legend(&mut chart, corner)
+    }
+}

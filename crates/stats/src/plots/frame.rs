@@ -1,0 +1,477 @@
+//! The frame every chart shares: font, palette, axes, legend, run markers and the PNG + SVG
+//! writer, so that each chart file only says what it draws.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::element::IntoDynElement;
+use plotters::prelude::*;
+
+use super::PlotError;
+use crate::load::{Outcome, RunEntry};
+use crate::StatsError;
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Registers the compiled-in DejaVu Sans once; an invalid font is an error, not a blank plot.
+pub(super) fn register_font() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        [FontStyle::Normal, FontStyle::Bold]
+            .into_iter()
+            .all(|style| plotters::style::register_font("sans-serif", style, FONT).is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(PlotError::Font)
+    }
+}
+
+/// A plot that was written as `plots/<name>.png` and `plots/<name>.svg`.
+#[derive(Debug, Clone)]
+pub struct PlotFile {
+    pub name: String,
+    pub title: String,
+    /// The SVG document, for inlining in the HTML report.
+    pub svg: String,
+}
+
+/// A chart: its title (one place: the caption and the report's figure caption) and its drawing.
+pub(super) trait Chart {
+    fn title(&self) -> &str;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static;
+}
+
+pub(super) const SIZE: (u32, u32) = (1000, 620);
+
+/// Colour-blind-friendly categorical palette (Okabe–Ito, then tab10).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(240, 228, 66),
+    RGBColor(127, 127, 127),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+pub(super) const FAILED: RGBColor = RGBColor(200, 0, 0);
+/// Diverged runs: a triangle, filled red when the run failed.
+pub(super) const DIVERGED: RGBColor = RGBColor(20, 20, 20);
+
+pub(super) fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Draws `chart` into `dir/<name>.png` and `dir/<name>.svg`.
+pub(super) fn render<C: Chart>(dir: &Path, name: &str, chart: &C) -> Result<PlotFile, StatsError> {
+    let png = dir.join(format!("{name}.png"));
+    let err = |source: PlotError| StatsError::Plot {
+        path: png.clone(),
+        source,
+    };
+    {
+        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| err(x.into()))?;
+        chart.draw(&root).map_err(err)?;
+        root.present().map_err(|x| err(x.into()))?;
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| err(x.into()))?;
+        chart.draw(&root).map_err(err)?;
+        root.present().map_err(|x| err(x.into()))?;
+    }
+    let svg_path = dir.join(format!("{name}.svg"));
+    std::fs::write(&svg_path, &svg).map_err(|source| StatsError::Write {
+        path: svg_path,
+        source,
+    })?;
+    Ok(PlotFile {
+        name: name.into(),
+        title: chart.title().into(),
+        svg,
+    })
+}
+
+/// A linear f64 axis whose ticks sit exactly at given positions (category indices, the values
+/// of a setting, whole run counts), so that labels never land between categories; without
+/// keys, plotters' own ticks for the range.
+pub(super) struct Keyed {
+    pub range: Range<f64>,
+    pub keys: Option<Vec<f64>>,
+}
+
+impl Keyed {
+    /// Ticks at `keys`.
+    pub fn at(range: Range<f64>, keys: Vec<f64>) -> Self {
+        Keyed {
+            range,
+            keys: Some(keys),
+        }
+    }
+
+    /// Plotters' ticks.
+    pub fn auto(range: Range<f64>) -> Self {
+        Keyed { range, keys: None }
+    }
+}
+
+impl Ranged for Keyed {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let t = (v - self.range.start) / (self.range.end - self.range.start);
+        limit.0 + (t * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        match &self.keys {
+            Some(k) => k.clone(),
+            None => RangedCoordf64::from(self.range.clone()).key_points(hint),
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
+    }
+}
+
+/// The chart context every plot draws into.
+pub(super) type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Keyed, RangedCoordf64>>;
+
+/// Caption, axes and mesh of a chart: the part every chart has in common.
+pub(super) struct Frame<'f> {
+    pub title: &'f str,
+    pub x_desc: &'f str,
+    pub y_desc: &'f str,
+    pub x: Keyed,
+    pub y: Range<f64>,
+    /// Tick labels of the x axis.
+    pub x_fmt: &'f dyn Fn(&f64) -> String,
+    /// Vertical grid lines (off for categories).
+    pub x_mesh: bool,
+    /// Font size of the x tick labels (smaller for many categories).
+    pub x_label_size: u32,
+}
+
+impl Frame<'_> {
+    /// Builds the chart and draws caption, axes and grid.
+    pub fn draw<'a, DB: DrawingBackend>(
+        self,
+        root: &'a DrawingArea<DB, Shift>,
+    ) -> Result<Plot<'a, DB>, PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, ("sans-serif", 26))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(75)
+            .build_cartesian_2d(self.x, self.y)?;
+        let mut mesh = chart.configure_mesh();
+        if !self.x_mesh {
+            mesh.disable_x_mesh();
+        }
+        mesh.x_desc(self.x_desc)
+            .y_desc(self.y_desc)
+            .label_style(("sans-serif", 16))
+            .x_label_style(("sans-serif", self.x_label_size))
+            .axis_desc_style(("sans-serif", 18))
+            .x_label_formatter(self.x_fmt)
+            .draw()?;
+        Ok(chart)
+    }
+}
+
+/// The legend box every chart uses.
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plot<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    Ok(())
+}
+
+/// A legend entry with nothing drawn in the plot (a count, a line-style key).
+pub(super) fn legend_note<'a, DB, E>(
+    chart: &mut Plot<'a, DB>,
+    label: String,
+    icon: impl Fn((i32, i32)) -> E + 'a,
+) -> Result<(), PlotError>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    E: IntoDynElement<'a, DB, (i32, i32)>,
+{
+    chart
+        .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+        .label(label)
+        .legend(icon);
+    Ok(())
+}
+
+/// The legend corner that hides the fewest data points (box plot, setting plots): with scores
+/// falling along the x axis, the default lower-right corner sat on the last group's runs.
+/// `points` are (x, y) in data coordinates, `x` and `y` the plotted ranges.
+pub(super) fn legend_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> SeriesLabelPosition {
+    legend_placement(points, x, y).0
+}
+
+/// [`legend_corner`] and how many points that corner still hides.
+pub(super) fn legend_placement(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> (SeriesLabelPosition, usize) {
+    use SeriesLabelPosition::*;
+    // Preference order on ties.
+    let corners = [LowerRight, UpperRight, LowerLeft, UpperLeft];
+    let mut hidden = [0usize; 4];
+    for (px, py) in points {
+        let u = (px - x.start) / (x.end - x.start);
+        let v = (py - y.start) / (y.end - y.start);
+        let (right, left) = (u > 0.55, u < 0.45);
+        let (top, bottom) = (v > 0.6, v < 0.4);
+        for (i, hit) in [right && bottom, right && top, left && bottom, left && top]
+            .into_iter()
+            .enumerate()
+        {
+            hidden[i] += hit as usize;
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (hidden[i], i)).unwrap_or(0);
+    (corners[best].clone(), hidden[best])
+}
+
+/// y range with 6% padding (and a unit span around a single value).
+pub(super) fn padded(lo: f64, hi: f64) -> Range<f64> {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return 0.0..1.0;
+    }
+    let span = hi - lo;
+    let pad = if span > 0.0 {
+        span * 0.06
+    } else {
+        lo.abs().max(1.0) * 0.05
+    };
+    (lo - pad)..(hi + pad)
+}
+
+/// Smallest and largest of the finite values (∞, −∞ when there are none).
+pub(super) fn bounds(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Majority baselines as dashed horizontal segments `(x from, x to, y)`; one legend entry.
+pub(super) fn draw_baselines<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plot<'a, DB>,
+    segments: &[(f64, f64, f64)],
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    let black = BLACK.stroke_width(2);
+    for (j, &(a, b, y)) in segments.iter().enumerate() {
+        let s = chart.draw_series(DashedLineSeries::new(vec![(a, y), (b, y)], 10, 6, black))?;
+        if j == 0 {
+            s.label("majority baseline")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
+        }
+    }
+    Ok(())
+}
+
+/// Quartiles (numpy linear) of the scores.
+fn quartiles(x: &[f64]) -> (f64, f64, f64) {
+    let s = crate::describe::sorted(x);
+    let q = |p| crate::describe::percentile_sorted(&s, p).unwrap_or(f64::NAN);
+    (q(0.25), q(0.5), q(0.75))
+}
+
+/// A box (quartiles, median, 1.5 IQR whiskers) of `scores` centred at `x`, `w` wide each side.
+pub(super) fn draw_box<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plot<'a, DB>,
+    x: f64,
+    w: f64,
+    scores: &[f64],
+    c: RGBColor,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    if scores.is_empty() {
+        return Ok(());
+    }
+    let (q1, med, q3) = quartiles(scores);
+    let iqr = q3 - q1;
+    let (lo_w, _) = bounds(scores.iter().copied().filter(|&v| v >= q1 - 1.5 * iqr));
+    let (_, hi_w) = bounds(scores.iter().copied().filter(|&v| v <= q3 + 1.5 * iqr));
+    chart.draw_series([
+        Rectangle::new([(x - w, q1), (x + w, q3)], c.mix(0.18).filled()),
+        Rectangle::new([(x - w, q1), (x + w, q3)], c.stroke_width(2)),
+    ])?;
+    let lines = [
+        vec![(x - w, med), (x + w, med)],
+        vec![(x, q3), (x, hi_w)],
+        vec![(x, q1), (x, lo_w)],
+        vec![(x - w / 2.0, hi_w), (x + w / 2.0, hi_w)],
+        vec![(x - w / 2.0, lo_w), (x + w / 2.0, lo_w)],
+    ];
+    chart.draw_series(
+        lines
+            .into_iter()
+            .enumerate()
+            .map(|(j, l)| PathElement::new(l, c.stroke_width(if j == 0 { 3 } else { 2 }))),
+    )?;
+    Ok(())
+}
+
+/// Every run as a marker: a dot in its group's colour, a red cross when it failed, a triangle
+/// when it diverged (filled red when it also failed). Diverged runs without a score cannot be
+/// drawn and are counted in the legend instead.
+#[derive(Default)]
+pub(super) struct RunMarks {
+    ok: Vec<((f64, f64), RGBColor)>,
+    failed: Vec<(f64, f64)>,
+    /// (point, failed) of diverged runs.
+    diverged: Vec<((f64, f64), bool)>,
+    unscored: usize,
+}
+
+impl RunMarks {
+    /// Adds `run` at horizontal position `x`.
+    pub fn push(&mut self, run: &RunEntry, x: f64, c: RGBColor) {
+        if run.unscored_diverged() {
+            self.unscored += 1;
+        }
+        if let Some(v) = run.finite_score() {
+            let p = (x, v);
+            if run.outcome == Outcome::Diverged {
+                self.diverged.push((p, run.failed() == Some(true)));
+            } else if run.failed() == Some(true) {
+                self.failed.push(p);
+            } else {
+                self.ok.push((p, c));
+            }
+        }
+    }
+
+    pub fn draw<'a, DB: DrawingBackend + 'a>(
+        &self,
+        chart: &mut Plot<'a, DB>,
+    ) -> Result<(), PlotError>
+    where
+        DB::ErrorType: 'static,
+    {
+        chart
+            .draw_series(
+                self.ok
+                    .iter()
+                    .map(|&(p, c)| Circle::new(p, 4, c.mix(0.75).filled())),
+            )?
+            .label("run")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, color(0).filled()));
+        chart
+            .draw_series(
+                self.failed
+                    .iter()
+                    .map(|&p| Cross::new(p, 6, FAILED.stroke_width(2))),
+            )?
+            .label("failed run (final score ≤ majority baseline)")
+            .legend(|(x, y)| Cross::new((x + 10, y), 6, FAILED.stroke_width(2)));
+        if !self.diverged.is_empty() {
+            chart
+                .draw_series(self.diverged.iter().map(|&(p, failed)| {
+                    let style = if failed {
+                        FAILED.filled()
+                    } else {
+                        DIVERGED.stroke_width(2)
+                    };
+                    TriangleMarker::new(p, 8, style)
+                }))?
+                .label("diverged run (scored at divergence; red: failed)")
+                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 8, FAILED.filled()));
+        }
+        if self.unscored > 0 {
+            legend_note(
+                chart,
+                format!(
+                    "{} diverged run(s) without a score: counted failed, not drawn",
+                    self.unscored
+                ),
+                |(x, y)| TriangleMarker::new((x + 10, y), 8, DIVERGED.stroke_width(1)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Distinct majority baselines of runs, ascending.
+pub(super) fn distinct_baselines<'r>(runs: impl IntoIterator<Item = &'r RunEntry>) -> Vec<f64> {
+    let mut b: Vec<f64> = runs.into_iter().filter_map(|r| r.baseline).collect();
+    b.sort_by(f64::total_cmp);
+    b.dedup();
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legend_avoids_the_data() {
+        // Scores falling with depth: the lower right holds the last group, the upper right is
+        // free.
+        let pts = [
+            (0.0, 0.7),
+            (4.0, 0.65),
+            (8.0, 0.6),
+            (12.0, 0.527),
+            (12.0, 0.53),
+        ];
+        let corner = legend_corner(pts.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::UpperRight));
+        let rising = pts.map(|(x, y)| (12.0 - x, y));
+        let corner = legend_corner(rising.into_iter(), &(-0.5..12.5), &(0.52..0.71));
+        assert!(matches!(corner, SeriesLabelPosition::LowerRight));
+    }
+
+    #[test]
+    fn padded_range_of_a_single_value_is_not_empty() {
+        let r = padded(0.5, 0.5);
+        assert!(r.start < 0.5 && r.end > 0.5);
+        assert_eq!(padded(f64::INFINITY, f64::NEG_INFINITY), 0.0..1.0);
+        assert_eq!(bounds([0.3, f64::NAN, 0.1]), (0.1, 0.3));
+    }
+}

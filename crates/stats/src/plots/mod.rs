@@ -1,0 +1,239 @@
+//! Every chart of a report, each in its own file, drawn once for PNG and once for SVG.
+//!
+//! Design decisions:
+//! - **One frame, many charts.** [`frame`] holds what every chart shares (caption and axes,
+//!   palette, legend placement, run markers, baselines, boxes, the PNG + SVG writer); a chart
+//!   file holds only its data and what it draws. A new chart implements [`frame::Chart`] and
+//!   is added to [`render_plots`].
+//! - **Self-contained rendering.** The font (DejaVu Sans, `assets/`) is compiled in and
+//!   registered with plotters' `ab_glyph` backend, so rendering needs no system font library
+//!   (fontconfig/freetype) and looks the same on every machine.
+//! - **Typed errors.** A plotters failure keeps its cause ([`PlotError::Draw`]) instead of
+//!   being flattened to a string.
+
+mod axis;
+mod box_plot;
+mod curves;
+mod expected_max;
+mod frame;
+mod setting;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use plotters::drawing::DrawingAreaErrorKind;
+
+use crate::load::{Outcome, ReportInput, RunEntry};
+use crate::summary::{grouped_runs, ReportOptions, ReportSummary};
+use crate::StatsError;
+use box_plot::{BoxPlot, GroupRuns};
+use curves::{CurvePlot, MissingCurves, RunCurve};
+use expected_max::ExpectedMaxPlot;
+use frame::render;
+pub use frame::PlotFile;
+use setting::{feature_label, setting_series, SettingPlot, FEATURE_ORDER};
+
+/// Why a plot could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The compiled-in font was rejected by the font backend.
+    #[error("the embedded DejaVu Sans font could not be registered")]
+    Font,
+    /// plotters failed to draw or to write the image.
+    #[error("plotters could not draw")]
+    Draw(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        PlotError::Draw(Box::new(e))
+    }
+}
+
+fn score_label(s: &ReportSummary) -> String {
+    match &s.metric {
+        Some(m) => format!("dev score ({m})"),
+        None => "dev score".into(),
+    }
+}
+
+/// Draws every plot that the input supports into `dir`.
+pub fn render_plots(
+    dir: &Path,
+    input: &ReportInput,
+    s: &ReportSummary,
+    opts: &ReportOptions,
+) -> Result<Vec<PlotFile>, StatsError> {
+    frame::register_font().map_err(|source| StatsError::Plot {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| StatsError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let grouped = grouped_runs(input, opts);
+    let mut out = Vec::new();
+    if !s.groups.iter().any(|g| g.n > 0) {
+        return Ok(out);
+    }
+    let box_plot = BoxPlot {
+        title: "Scores per group (every run a dot)".into(),
+        y_label: score_label(s),
+        groups: grouped
+            .iter()
+            .map(|(g, runs)| GroupRuns {
+                label: g.clone(),
+                runs: runs.iter().collect(),
+            })
+            .collect(),
+        seed: opts.seed,
+    };
+    out.push(render(dir, "scores_box", &box_plot)?);
+    let expected = ExpectedMaxPlot {
+        title: "Expected maximum dev score vs. number of runs".into(),
+        y_label: score_label(s),
+        groups: s.groups.iter().filter(|g| g.n > 0).collect(),
+    };
+    out.push(render(dir, "expected_max", &expected)?);
+    out.extend(curve_plots(dir, &grouped, s)?);
+    out.extend(setting_plots(dir, input, &grouped, s)?);
+    out.extend(axis::axis_plots(dir, input, &grouped, s)?);
+    Ok(out)
+}
+
+/// A curve with at least two finite points can be drawn.
+fn drawable(c: &[(u64, f64)]) -> bool {
+    c.iter().filter(|p| p.1.is_finite()).count() > 1
+}
+
+/// Training-loss and dev-score curves, when the runs have them.
+fn curve_plots(
+    dir: &Path,
+    grouped: &[(String, Vec<RunEntry>)],
+    s: &ReportSummary,
+) -> Result<Vec<PlotFile>, StatsError> {
+    type Points = fn(&RunEntry) -> &[(u64, f64)];
+    let missing = |f: Points| -> Vec<MissingCurves<'_>> {
+        grouped
+            .iter()
+            .enumerate()
+            .filter_map(|(gi, (g, runs))| {
+                let missing: Vec<_> = runs.iter().filter(|r| !drawable(f(r))).collect();
+                let diverged = missing
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Diverged)
+                    .count();
+                // Runs without any curve (errors before training) are in the tables; only
+                // runs that trained and diverged are called out here.
+                (diverged > 0).then_some(MissingCurves {
+                    group_index: gi,
+                    group: g,
+                    runs: missing.len(),
+                    diverged,
+                })
+            })
+            .collect()
+    };
+    let curves = |f: Points| -> Vec<RunCurve<'_>> {
+        grouped
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, (g, runs))| {
+                runs.iter()
+                    .filter(|r| drawable(f(r)))
+                    .map(move |r| RunCurve {
+                        group_index: gi,
+                        group: g,
+                        failed: r.failed() == Some(true),
+                        diverged: r.outcome == Outcome::Diverged,
+                        points: f(r),
+                    })
+            })
+            .collect()
+    };
+    let kinds: [(&str, &str, String, Points); 2] = [
+        (
+            "train_loss",
+            "Training loss of every run (failed runs dashed)",
+            "training loss (cross-entropy / MSE)".into(),
+            |r| &r.train_loss,
+        ),
+        (
+            "dev_score",
+            "Dev score over training (failed runs dashed)",
+            score_label(s),
+            |r| &r.dev_scores,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, title, y_label, f) in kinds {
+        let plot = CurvePlot {
+            title: title.into(),
+            y_label,
+            curves: curves(f),
+            missing: missing(f),
+        };
+        if !plot.curves.is_empty() {
+            out.push(render(dir, name, &plot)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Mean ± std against frozen layers and against the feature mode, when the runs vary them.
+fn setting_plots(
+    dir: &Path,
+    input: &ReportInput,
+    grouped: &[(String, Vec<RunEntry>)],
+    s: &ReportSummary,
+) -> Result<Vec<PlotFile>, StatsError> {
+    let baselines = frame::distinct_baselines(grouped.iter().flat_map(|(_, runs)| runs));
+    let mut out = Vec::new();
+    let freeze: BTreeSet<usize> = input.runs.iter().filter_map(|r| r.freeze_layers).collect();
+    if freeze.len() > 1 {
+        let (series, points) = setting_series(grouped, |r| r.freeze_layers, |k| *k as f64);
+        let plot = SettingPlot {
+            title: "Score vs. number of frozen bottom layers".into(),
+            x_label: "frozen layers (embeddings + bottom k encoder layers)".into(),
+            y_label: score_label(s),
+            categories: None,
+            series,
+            points,
+            baselines: baselines.clone(),
+        };
+        out.push(render(dir, "freeze_layers", &plot)?);
+    }
+    let modes: BTreeSet<String> = input
+        .runs
+        .iter()
+        .filter_map(|r| r.feature_mode.clone())
+        .collect();
+    if modes.len() > 1 {
+        // Table 7's order first, then any other mode alphabetically.
+        let mut order: Vec<String> = FEATURE_ORDER
+            .iter()
+            .filter(|m| modes.contains(**m))
+            .map(|m| m.to_string())
+            .collect();
+        let rest: Vec<String> = modes
+            .iter()
+            .filter(|m| !order.contains(m))
+            .cloned()
+            .collect();
+        order.extend(rest);
+        let idx = |m: &String| order.iter().position(|o| o == m).unwrap_or(0) as f64;
+        let (series, points) = setting_series(grouped, |r| r.feature_mode.clone(), idx);
+        let plot = SettingPlot {
+            title: "Score per feature choice (Devlin et al. 2019, Table 7)".into(),
+            x_label: "features fed to the head".into(),
+            y_label: score_label(s),
+            categories: Some(order.iter().map(|m| feature_label(m)).collect()),
+            series,
+            points,
+            baselines,
+        };
+        out.push(render(dir, "feature_mode", &plot)?);
+    }
+    Ok(out)
+}
