@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use rand::Rng;
 
 use super::frame::{
-    color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_placement, padded,
-    Chart, Frame, Keyed, RunMarks,
+    category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend,
+    legend_placement, padded, Chart, Frame, Keyed, RunMarks,
 };
 use super::PlotError;
 use crate::bootstrap::stream_rng;
@@ -92,7 +92,8 @@ impl Chart for BoxPlot<'_> {
         } else {
             (y, corner)
         };
-        let names: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
+        let labels: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
+        let (names, label_size) = category_labels(&labels);
         let x_fmt = |v: &f64| {
             let i = v.round();
             match names.get(i as usize) {
@@ -108,7 +109,7 @@ impl Chart for BoxPlot<'_> {
             y,
             x_fmt: &x_fmt,
             x_mesh: false,
-            x_label_size: if k > 8 { 12 } else { 16 },
+            x_label_size: label_size,
         }
         .draw(root)?;
         let mut rng = stream_rng(self.seed, 0xB0C5);

@@ -445,8 +445,91 @@ pub(super) fn distinct_baselines<'r>(runs: impl IntoIterator<Item = &'r RunEntry
     b
 }
 
+/// Tick labels for `labels` on a categorical x axis `SIZE.0` pixels wide, and the font size to
+/// draw them at. Sweep group labels (`optimizer.bias_correction=false,epochs=3,learning_rate=1e-4`)
+/// are too wide to sit side by side, so: `key=value` parts that every group shares are dropped
+/// (they say nothing about the difference), dotted keys keep their last part, and a label that
+/// still does not fit its slot at the smallest font is cut with "…" (the tables carry full names).
+pub(super) fn category_labels(labels: &[&str]) -> (Vec<String>, u32) {
+    let parts: Vec<Vec<&str>> = labels.iter().map(|l| l.split(',').collect()).collect();
+    let keyed = labels.len() > 1 && parts.iter().flatten().all(|p| p.contains('='));
+    let short: Vec<String> = parts
+        .iter()
+        .zip(labels)
+        .map(|(ps, full)| {
+            if !keyed {
+                return full.to_string();
+            }
+            let kept: Vec<String> = ps
+                .iter()
+                .filter(|p| !parts.iter().all(|other| other.contains(p)))
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => format!("{}={v}", k.rsplit('.').next().unwrap_or(k)),
+                    None => p.to_string(),
+                })
+                .collect();
+            if kept.is_empty() {
+                full.to_string()
+            } else {
+                kept.join(", ")
+            }
+        })
+        .collect();
+    let slot = (SIZE.0 as f64 - 120.0) / labels.len().max(1) as f64;
+    // Average glyph width of the sans-serif face is about half its size.
+    let fits = |size: u32| {
+        let chars = (slot / (0.55 * size as f64)).floor() as usize;
+        (chars, short.iter().all(|l| l.chars().count() <= chars))
+    };
+    for size in [16, 14, 12] {
+        if fits(size).1 {
+            return (short, size);
+        }
+    }
+    let chars = fits(12).0.max(4);
+    let cut = short
+        .into_iter()
+        .map(|l| {
+            if l.chars().count() <= chars {
+                l
+            } else {
+                let head: String = l.chars().take(chars - 1).collect();
+                format!("{head}…")
+            }
+        })
+        .collect();
+    (cut, 12)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn category_labels_drop_shared_parts_and_shorten_keys() {
+        let (l, size) = category_labels(&[
+            "optimizer.bias_correction=false,epochs=10,learning_rate=1e-4",
+            "optimizer.bias_correction=false,epochs=3,learning_rate=1e-4",
+            "optimizer.bias_correction=true,epochs=10,learning_rate=1e-4",
+            "optimizer.bias_correction=true,epochs=3,learning_rate=1e-4",
+        ]);
+        assert_eq!(l[0], "bias_correction=false, epochs=10");
+        assert_eq!(l[3], "bias_correction=true, epochs=3");
+        assert!(size <= 16);
+    }
+
+    #[test]
+    fn category_labels_keep_plain_names_and_cut_only_what_cannot_fit() {
+        let (l, size) = category_labels(&["devlin", "mosbach"]);
+        assert_eq!(
+            (l, size),
+            (vec!["devlin".to_string(), "mosbach".to_string()], 16)
+        );
+        let long = "x".repeat(300);
+        let (l, size) = category_labels(&[long.as_str(), "b"]);
+        assert_eq!(size, 12);
+        assert!(l[0].ends_with('…') && l[0].chars().count() < 300);
+        assert_eq!(l[1], "b");
+    }
+
     use super::*;
 
     #[test]
