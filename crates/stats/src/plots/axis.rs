@@ -147,7 +147,7 @@ fn series_of<'r>(
     axis: &Axis,
     grouped: &'r [(String, Vec<RunEntry>)],
 ) -> Vec<(String, BTreeMap<Value, Vec<&'r RunEntry>>)> {
-    by_setting(grouped, |r| {
+    by_setting(grouped, &axis.name, |r| {
         r.settings.get(&axis.name).map(|&v| Value(axis.x(v)))
     })
 }

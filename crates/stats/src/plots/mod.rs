@@ -192,7 +192,8 @@ fn setting_plots(
     let mut out = Vec::new();
     let freeze: BTreeSet<usize> = input.runs.iter().filter_map(|r| r.freeze_layers).collect();
     if freeze.len() > 1 {
-        let (series, points) = setting_series(grouped, |r| r.freeze_layers, |k| *k as f64);
+        let (series, points) =
+            setting_series(grouped, "freeze_layers", |r| r.freeze_layers, |k| *k as f64);
         let plot = SettingPlot {
             title: "Score vs. number of frozen bottom layers".into(),
             x_label: "frozen layers (embeddings + bottom k encoder layers)".into(),
@@ -223,7 +224,8 @@ fn setting_plots(
             .collect();
         order.extend(rest);
         let idx = |m: &String| order.iter().position(|o| o == m).unwrap_or(0) as f64;
-        let (series, points) = setting_series(grouped, |r| r.feature_mode.clone(), idx);
+        let (series, points) =
+            setting_series(grouped, "feature_mode", |r| r.feature_mode.clone(), idx);
         let plot = SettingPlot {
             title: "Score per feature choice (Devlin et al. 2019, Table 7)".into(),
             x_label: "features fed to the head".into(),

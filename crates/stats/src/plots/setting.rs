@@ -65,10 +65,11 @@ pub(super) fn feature_label(m: &str) -> String {
 
 /// Runs of each group keyed by a setting: one map per group, or a single "all runs" map when
 /// every group holds only one value of the setting (i.e. the grouping *is* that setting).
-pub(super) fn by_setting<K: Ord + Clone>(
-    grouped: &[(String, Vec<RunEntry>)],
+pub(super) fn by_setting<'r, K: Ord + Clone>(
+    grouped: &'r [(String, Vec<RunEntry>)],
+    axis: &str,
     key: impl Fn(&RunEntry) -> Option<K>,
-) -> Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> {
+) -> Vec<(String, BTreeMap<K, Vec<&'r RunEntry>>)> {
     let per_group: Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> = grouped
         .iter()
         .map(|(g, runs)| {
@@ -82,13 +83,24 @@ pub(super) fn by_setting<K: Ord + Clone>(
         })
         .collect();
     if per_group.iter().all(|(_, m)| m.len() <= 1) {
-        let mut all: BTreeMap<K, Vec<&RunEntry>> = BTreeMap::new();
-        for (_, m) in per_group {
+        // The axis is part of the grouping: groups that differ only in it form one series
+        // (`preset=devlin, learning_rate=…` → `preset=devlin`); all runs when nothing is left.
+        let mut series: Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> = Vec::new();
+        for (g, m) in per_group {
+            let name = without_axis(&g, axis);
+            let at = match series.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    series.push((name, BTreeMap::new()));
+                    series.len() - 1
+                }
+            };
             for (k, v) in m {
-                all.entry(k).or_default().extend(v);
+                series[at].1.entry(k).or_default().extend(v);
             }
         }
-        vec![("all runs".into(), all)]
+        series.retain(|(_, m)| !m.is_empty());
+        series
     } else {
         per_group
             .into_iter()
@@ -97,14 +109,62 @@ pub(super) fn by_setting<K: Ord + Clone>(
     }
 }
 
+/// A group label without its `axis=value` part (labels are `key=value` parts joined by commas,
+/// keys possibly dotted or `spec.`-prefixed); "all runs" when no other part is left or the label
+/// names no such part (a plain group name: groups are then pooled, as before).
+pub(super) fn without_axis(label: &str, axis: &str) -> String {
+    let is_axis = |part: &&str| match part.split_once('=') {
+        Some((k, _)) => k.trim().trim_start_matches("spec.").rsplit('.').next() == Some(axis),
+        None => false,
+    };
+    let parts: Vec<&str> = label.split(',').map(str::trim).collect();
+    if !parts.iter().any(|p| is_axis(p)) {
+        return "all runs".into();
+    }
+    let rest: Vec<&str> = parts.into_iter().filter(|p| !is_axis(p)).collect();
+    if rest.is_empty() {
+        "all runs".into()
+    } else {
+        rest.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_axis;
+
+    #[test]
+    fn series_names_drop_the_axis_part_of_a_group_label() {
+        let lr = "learning_rate";
+        assert_eq!(
+            without_axis("preset=devlin, learning_rate=0.0001", lr),
+            "preset=devlin"
+        );
+        assert_eq!(
+            without_axis(
+                "optimizer.bias_correction=true,epochs=3,learning_rate=1e-4",
+                lr
+            ),
+            "optimizer.bias_correction=true, epochs=3"
+        );
+        assert_eq!(without_axis("spec.learning_rate=2e-5", lr), "all runs");
+        assert_eq!(without_axis("devlin", lr), "all runs");
+        assert_eq!(
+            without_axis("task=SST-2,freeze_layers=3", "freeze_layers"),
+            "task=SST-2"
+        );
+    }
+}
+
 /// Series of mean ± std per setting value, and every score as an (x, score) point.
 pub(super) fn setting_series<K: Ord + Clone>(
     grouped: &[(String, Vec<RunEntry>)],
+    axis: &str,
     key: impl Fn(&RunEntry) -> Option<K>,
     x_of: impl Fn(&K) -> f64,
 ) -> (Vec<Series>, Vec<(f64, f64)>) {
     let mut points = Vec::new();
-    let series = by_setting(grouped, key)
+    let series = by_setting(grouped, axis, key)
         .into_iter()
         .map(|(label, m)| {
             let pts = m
