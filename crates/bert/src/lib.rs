@@ -1,28 +1,41 @@
-//! BERT on tch (LibTorch) that computes what Hugging Face Transformers computes.
+//! BERT-family encoders on tch (LibTorch) that compute what Hugging Face Transformers computes.
 //!
+//! - [`encoder`]: the [`Encoder`] interface every family implements, and the one table that
+//!   picks a family from `config.json`'s `model_type` ([`encoder::FAMILIES`]).
+//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`]: the families.
 //! - [`config`]: `config.json` with HF field names.
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
 //! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
 //! - [`heads`]: task heads initialised like HF from an explicit seed.
-//! - [`load`]: strict `model.safetensors` loading (optional `bert.` prefix, legacy names).
+//! - [`load`]: strict `model.safetensors` loading (the family's prefix, legacy names; unknown
+//!   tensors are errors unless they are a known pre-training head).
 //! - [`checkpoint`]: a checkpoint directory as a whole, and writing random ones for tests.
 //!
 //! Parity with HF (`BertModel`, eval mode) is tested against golden values produced by
-//! `tests/golden/make_golden.py`, on all-MiniLM-L6-v2 and on a tiny random configuration.
+//! `tests/golden/make_golden.py`, on all-MiniLM-L6-v2 and on a tiny random configuration; the
+//! other families against tiny random HF checkpoints made by `tests/fixtures/make_fixtures.py`
+//! (hidden states, classification logits, one training step's loss and gradient norm).
 
 use std::path::PathBuf;
 
+pub mod albert;
 pub mod checkpoint;
 pub mod config;
+pub mod electra;
+pub mod encoder;
 pub mod heads;
 pub mod load;
 pub mod model;
+pub mod roberta;
 pub mod tokenizer;
 
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, BertConfig};
+pub use encoder::{
+    family_for, Encoder, EncoderOutput, Family, LayerKnobs, ParamRole, SequenceHead,
+};
 pub use heads::LinearHead;
-pub use load::{load_safetensors, LoadReport};
+pub use load::{load_checkpoint, load_safetensors, LoadReport};
 pub use model::{BertInput, BertModel, BertOutput, Dropouts};
 pub use tokenizer::{BertTokenizer, Encoded};
 
@@ -49,6 +62,16 @@ pub enum BertError {
     Weights { path: PathBuf, message: String },
     #[error("weights file {path} lacks {} tensor(s) the model needs: {}", names.len(), names.join(", "))]
     MissingWeights { path: PathBuf, names: Vec<String> },
+    #[error("weights file {path} has {} tensor(s) a {model_type} model does not have: {}", names.len(), names.join(", "))]
+    UnexpectedWeights {
+        path: PathBuf,
+        model_type: String,
+        names: Vec<String>,
+    },
+    /// A run setting the model's structure gives no meaning (e.g. freezing one of ALBERT's
+    /// shared layers).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(
         "weights file {path}: tensor `{name}` has shape {found:?}, the model expects {expected:?}"
     )]
