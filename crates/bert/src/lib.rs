@@ -2,7 +2,7 @@
 //!
 //! - [`encoder`]: the [`Encoder`] interface every family implements, and the one table that
 //!   picks a family from `config.json`'s `model_type` ([`encoder::FAMILIES`]).
-//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`]: the families.
+//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`], [`deberta_v2`]: the families.
 //! - [`config`]: `config.json` with HF field names.
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
 //! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
@@ -21,6 +21,7 @@ use std::path::PathBuf;
 pub mod albert;
 pub mod checkpoint;
 pub mod config;
+pub mod deberta_v2;
 pub mod electra;
 pub mod encoder;
 pub mod heads;

@@ -392,3 +392,31 @@ fn unknown_model_types_are_named_with_the_supported_ones() {
         "{err}"
     );
 }
+
+#[test]
+fn deberta_v3_matches_hf() {
+    parity("deberta-v3");
+}
+
+#[test]
+fn deberta_v3_tokenizer_matches_hf() {
+    tokenizer_parity("deberta-v3");
+}
+
+#[test]
+fn deberta_pooler_is_part_of_the_head_and_relative_embeddings_are_embeddings() {
+    use stab_bert::ParamRole::*;
+    let m = load("deberta-v3");
+    assert_eq!(
+        m.encoder.param_role("encoder.rel_embeddings.weight"),
+        Embeddings
+    );
+    assert_eq!(m.encoder.param_role("encoder.LayerNorm.weight"), Embeddings);
+    assert_eq!(m.encoder.param_role("pooler.dense.weight"), Pooler);
+    assert_eq!(
+        m.encoder
+            .param_role("encoder.layer.1.attention.self.query_proj.weight"),
+        Layer(1)
+    );
+    assert_eq!(m.encoder.head_prefixes(), &["classifier.", "pooler."]);
+}
