@@ -6,7 +6,7 @@
 //! decay and re-initialisation act on that classification), the number of layers, and a few
 //! configuration facts. [`Encoder`] is that interface; [`crate::BertModel`] is one
 //! implementation of it among the others ([`crate::roberta`], [`crate::electra`],
-//! [`crate::albert`], [`crate::deberta_v2`]).
+//! [`crate::albert`], [`crate::deberta_v2`], [`crate::modernbert`]).
 //!
 //! A family is chosen from `config.json`'s `model_type` by [`family_for`], which reads the
 //! table [`FAMILIES`]: one line per family. Adding a family means one new file implementing
@@ -180,6 +180,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &crate::electra::Electra,
     &crate::albert::Albert,
     &crate::deberta_v2::DebertaV2,
+    &crate::modernbert::ModernBert,
 ];
 
 /// The family of `model_type` (`None`, as in old BERT checkpoints without the key: BERT).

@@ -2,7 +2,8 @@
 //!
 //! - [`encoder`]: the [`Encoder`] interface every family implements, and the one table that
 //!   picks a family from `config.json`'s `model_type` ([`encoder::FAMILIES`]).
-//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`], [`deberta_v2`]: the families.
+//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`], [`deberta_v2`],
+//!   [`modernbert`]: the families.
 //! - [`config`]: `config.json` with HF field names.
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
 //! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
@@ -27,6 +28,7 @@ pub mod encoder;
 pub mod heads;
 pub mod load;
 pub mod model;
+pub mod modernbert;
 pub mod roberta;
 pub mod tokenizer;
 

@@ -276,6 +276,24 @@ fn parameters_are_classified_per_family() {
                 ("classifier.weight", Head),
             ],
         ),
+        (
+            "deberta-v3",
+            &[
+                ("encoder.rel_embeddings.weight", Embeddings),
+                ("encoder.layer.1.attention.self.query_proj.weight", Layer(1)),
+                ("pooler.dense.weight", Pooler),
+            ],
+        ),
+        (
+            "modernbert",
+            &[
+                ("embeddings.tok_embeddings.weight", Embeddings),
+                ("layers.0.attn.Wqkv.weight", Layer(0)),
+                ("layers.2.mlp.Wo.weight", Layer(2)),
+                ("final_norm.weight", Layer(2)),
+                ("head.dense.weight", Pooler),
+            ],
+        ),
     ];
     for (name, roles) in cases {
         let m = load(name);
@@ -419,4 +437,14 @@ fn deberta_pooler_is_part_of_the_head_and_relative_embeddings_are_embeddings() {
         Layer(1)
     );
     assert_eq!(m.encoder.head_prefixes(), &["classifier.", "pooler."]);
+}
+
+#[test]
+fn modernbert_matches_hf() {
+    parity("modernbert");
+}
+
+#[test]
+fn modernbert_tokenizer_matches_hf() {
+    tokenizer_parity("modernbert");
 }
