@@ -287,3 +287,37 @@ pub(crate) fn bert_layout_role(name: &str, extra_embeddings: &[&str]) -> ParamRo
     }
     ParamRole::Head
 }
+
+/// Whether `name` is a parameter of a normalisation layer (`LayerNorm`, `norm`, `attn_norm`,
+/// `final_norm`, ALBERT's `full_layer_layer_norm`…): such weights are re-initialised to 1 and
+/// biases to 0, and get no weight decay (HF's `no_decay`, which names `LayerNorm.weight`).
+pub fn is_norm_param(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(module, _)| module.to_ascii_lowercase().ends_with("norm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn norm_parameters_are_recognised_in_every_family() {
+        for n in [
+            "embeddings.LayerNorm.weight",
+            "encoder.layer.0.output.LayerNorm.bias",
+            "encoder.albert_layer_groups.0.albert_layers.0.full_layer_layer_norm.weight",
+            "layers.1.attn_norm.weight",
+            "final_norm.weight",
+            "head.norm.weight",
+        ] {
+            assert!(is_norm_param(n), "{n}");
+        }
+        for n in [
+            "encoder.layer.0.output.dense.weight",
+            "classifier.weight",
+            "pooler.weight",
+        ] {
+            assert!(!is_norm_param(n), "{n}");
+        }
+    }
+}

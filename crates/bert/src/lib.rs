@@ -35,7 +35,7 @@ pub mod tokenizer;
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, BertConfig};
 pub use encoder::{
-    family_for, Encoder, EncoderOutput, Family, LayerKnobs, ParamRole, SequenceHead,
+    family_for, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, ParamRole, SequenceHead,
 };
 pub use heads::LinearHead;
 pub use load::{load_checkpoint, load_safetensors, LoadReport};

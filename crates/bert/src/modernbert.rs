@@ -399,7 +399,12 @@ impl Encoder for ModernBertModel {
         self.dropouts
     }
     /// `hidden` sets `embedding_dropout` and `mlp_dropout`, `attention` `attention_dropout`.
+    /// Setting the values [`Encoder::dropouts`] reports changes nothing (an
+    /// `embedding_dropout` different from `mlp_dropout` is kept).
     fn set_dropouts(&mut self, dropouts: Dropouts) {
+        if dropouts == self.dropouts {
+            return;
+        }
         self.dropouts = dropouts;
         self.extra.embedding_dropout = dropouts.hidden;
         self.extra.mlp_dropout = dropouts.hidden;
