@@ -301,10 +301,14 @@ impl Encoder for AlbertModel {
             }
             if self.shared() && k != 0 && k != l {
                 return Err(BertError::Unsupported(format!(
-                    "{field} = {k}: this ALBERT shares one set of layer parameters among its {l} \
-                     layers ({} group(s)), so layer {k} has no parameters of its own; use 0 or {l} \
-                     (all layers)",
-                    self.groups.len()
+                    "{field} = {k}: this ALBERT's {l} layers share {} parameter group(s), so \
+                     {k} of them have no parameters of their own to {}; use 0 or {l} (all layers)",
+                    self.groups.len(),
+                    if field == "freeze_layers" {
+                        "freeze"
+                    } else {
+                        "re-initialise"
+                    }
                 )));
             }
         }

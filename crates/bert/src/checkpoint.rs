@@ -121,7 +121,8 @@ impl Checkpoint {
 
     /// The checkpoint's tokenizer with truncation at `max_length` and padding off. Batches are
     /// padded with the config's `pad_token_id` (RoBERTa's position ids depend on it), and
-    /// models with at most one token type (RoBERTa, DeBERTa-v3) get type ids of zero.
+    /// models without token types by design (RoBERTa, ModernBERT, DeBERTa-v3) get type ids of
+    /// zero ([`Family::zero_type_ids`]).
     pub fn tokenizer(&self, max_length: usize) -> Result<BertTokenizer, BertError> {
         let tok = BertTokenizer::from_dir(
             &self.dir,
@@ -129,7 +130,7 @@ impl Checkpoint {
             max_length,
         )?
         .with_pad_id(self.config.pad_token_id);
-        Ok(if self.config.type_vocab_size <= 1 {
+        Ok(if self.family.zero_type_ids(&self.config) {
             tok.without_type_ids()
         } else {
             tok

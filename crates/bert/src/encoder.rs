@@ -163,6 +163,14 @@ pub trait Family: Debug + Sync {
         config.max_position_embeddings
     }
 
+    /// Whether the tokenizer's type ids are replaced by zeros: for models that have no token
+    /// types by design (RoBERTa's single row, ModernBERT, DeBERTa-v3's `type_vocab_size = 0`),
+    /// whose HF tokenizers may still number the second segment 1. A BERT with one token type
+    /// keeps them, so that sentence pairs are refused rather than silently merged.
+    fn zero_type_ids(&self, config: &BertConfig) -> bool {
+        config.type_vocab_size == 0
+    }
+
     /// Builds the encoder's variables under `p` (HF initialisation).
     fn build(
         &self,

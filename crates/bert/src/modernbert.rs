@@ -141,6 +141,10 @@ impl Family for ModernBert {
         // `ModernBertForMaskedLM`'s decoder (its `head.*` is the classifier's too).
         &["decoder."]
     }
+    /// One token type by design: the template's second-segment type ids are zeroed.
+    fn zero_type_ids(&self, _config: &BertConfig) -> bool {
+        true
+    }
     /// ModernBERT's config has its own names; the common facts are read from them.
     fn config(
         &self,

@@ -37,6 +37,10 @@ impl Family for Roberta {
         // The MLM head, and the pooler `RobertaModel` carries but no classification uses.
         &["lm_head.", "pooler."]
     }
+    /// One token type by design: the template's second-segment type ids are zeroed.
+    fn zero_type_ids(&self, _config: &BertConfig) -> bool {
+        true
+    }
     fn max_positions(&self, config: &BertConfig) -> i64 {
         config.max_position_embeddings - config.pad_token_id - 1
     }
