@@ -18,7 +18,10 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use stab_bert::{load_safetensors, BertInput, BertModel, BertTokenizer, Checkpoint, Dropouts};
+use stab_bert::{
+    is_norm_param, load_checkpoint, BertInput, BertTokenizer, Checkpoint, Dropouts, Encoder,
+    LayerKnobs, ParamRole,
+};
 use stab_data::{Dataset, Label, Metrics, Task, TaskKind};
 use stab_spec::{
     error_chain, Curve, Device as SpecDevice, Evaluation, FeatureMode, Pooling, Precision,
@@ -343,7 +346,8 @@ impl Run {
             .flat_map(|i| i.type_ids.iter().copied())
             .max()
             .unwrap_or(0);
-        if max_type >= config.type_vocab_size {
+        // type_vocab_size = 0 (DeBERTa-v3): no token types at all, the tokenizer zeroes them.
+        if config.type_vocab_size > 0 && max_type >= config.type_vocab_size {
             return Err(TrainError::Invalid(format!(
                 "task {} has sentence pairs (token type {max_type}) but the model's \
                  type_vocab_size = {} ({})",
@@ -369,7 +373,12 @@ impl Run {
         tch::manual_seed(spec.init_seed as i64);
         let mut vs = VarStore::new(device);
         let root = vs.root();
-        let mut bert = BertModel::new(root.clone(), &config);
+        let mut bert = checkpoint.encoder(root.clone())?;
+        bert.check_layer_knobs(&LayerKnobs {
+            freeze_layers: spec.freeze_layers,
+            reinit_layers: spec.reinit_layers,
+            layerwise_lr_decay: spec.layerwise_lr_decay,
+        })?;
         bert.set_dropouts(Dropouts {
             hidden: spec.hidden_dropout.unwrap_or(config.hidden_dropout_prob),
             attention: spec
@@ -405,12 +414,16 @@ impl Run {
                 ),
             ))
         };
-        load_safetensors(
-            &mut vs,
-            &checkpoint.weights,
-            &["classifier.", "scalar_mix.", "lstm."],
-        )?;
-        reinitialise(&vs, spec, num_layers, config.initializer_range);
+        let encoder: &dyn Encoder = match &head_model {
+            Ok(m) => m.bert.as_ref(),
+            Err((bert, _)) => bert.as_ref(),
+        };
+        // New heads may be missing from the checkpoint, and a checkpoint's own sequence head
+        // (a fine-tuned one, ModernBERT's pre-trained `head`) may be left unused.
+        let mut new_heads: Vec<&str> = vec!["classifier.", "scalar_mix.", "lstm."];
+        new_heads.extend(encoder.head_prefixes());
+        load_checkpoint(&mut vs, &checkpoint, &new_heads)?;
+        reinitialise(&vs, spec, encoder, config.initializer_range);
 
         // Trainable parameters: frozen embeddings/bottom layers, or the whole encoder in the
         // feature-based mode, are left out of the optimizer and need no gradient.
@@ -426,23 +439,26 @@ impl Run {
         names.sort();
         for name in names {
             let var = variables[name].shallow_clone();
-            let layer = layer_of(name);
+            let role = encoder.param_role(name);
             let frozen = if !fine_tune {
-                is_encoder(name)
+                role != ParamRole::Head
             } else {
-                match layer {
-                    Some(Layer::Embeddings) => spec.freeze_layers > 0,
-                    Some(Layer::Encoder(i)) => i < spec.freeze_layers,
-                    _ => false,
+                match role {
+                    ParamRole::Embeddings => spec.freeze_layers > 0,
+                    ParamRole::Layer(i) => i < spec.freeze_layers,
+                    // Used by every layer: frozen only with all of them (the encoder checked
+                    // that freeze_layers is 0 or L).
+                    ParamRole::SharedLayers => spec.freeze_layers >= num_layers,
+                    ParamRole::Pooler | ParamRole::Head => false,
                 }
             };
             if frozen {
                 let _ = var.set_requires_grad(false);
                 continue;
             }
-            let lr_scale = layerwise_lr_scale(layer, num_layers, spec.layerwise_lr_decay);
-            // HF's no_decay = ["bias", "LayerNorm.weight"].
-            let wd = if name.contains("bias") || name.contains("LayerNorm.weight") {
+            let lr_scale = layerwise_lr_scale(role, num_layers, spec.layerwise_lr_decay);
+            // HF's no_decay = ["bias", "LayerNorm.weight"] (every family's norm layers).
+            let wd = if name.contains("bias") || is_norm_param(name) {
                 0.0
             } else {
                 spec.weight_decay
@@ -461,7 +477,7 @@ impl Run {
                 };
                 let cache = |items: &[Item]| {
                     cache_features(
-                        &bert,
+                        bert.as_ref(),
                         items,
                         &layers,
                         spec.feature_mode,
@@ -853,7 +869,8 @@ fn push_evaluation(
 
 /// Re-initialises the pooler and the top `reinit_layers` layers (Zhang et al. 2021) from the
 /// init seed, with HF's initialisation.
-fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64) {
+fn reinitialise(vs: &VarStore, spec: &RunSpec, encoder: &dyn Encoder, range: f64) {
+    let num_layers = encoder.num_layers();
     if !spec.reinit_pooler && spec.reinit_layers == 0 {
         return;
     }
@@ -863,14 +880,19 @@ fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64) {
     names.sort();
     let first = num_layers - spec.reinit_layers;
     for name in names {
-        let hit = (spec.reinit_pooler && name.starts_with("pooler."))
-            || matches!(layer_of(name), Some(Layer::Encoder(i)) if i >= first);
+        let hit = match encoder.param_role(name) {
+            ParamRole::Pooler => spec.reinit_pooler,
+            ParamRole::Layer(i) => spec.reinit_layers > 0 && i >= first,
+            // Shared by every layer: re-initialised only with all of them (checked: 0 or L).
+            ParamRole::SharedLayers => spec.reinit_layers >= num_layers,
+            ParamRole::Embeddings | ParamRole::Head => false,
+        };
         if !hit {
             continue;
         }
         let mut v = variables[name].shallow_clone();
         tch::no_grad(|| {
-            if name.ends_with("LayerNorm.weight") {
+            if is_norm_param(name) && name.ends_with("weight") {
                 let _ = v.fill_(1.0);
             } else if name.ends_with("bias") {
                 let _ = v.zero_();
@@ -881,34 +903,18 @@ fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64) {
     }
 }
 
-enum Layer {
-    Embeddings,
-    Encoder(usize),
-}
-
-fn layer_of(name: &str) -> Option<Layer> {
-    if name.starts_with("embeddings.") {
-        return Some(Layer::Embeddings);
-    }
-    let rest = name.strip_prefix("encoder.layer.")?;
-    let i = rest.split('.').next()?.parse().ok()?;
-    Some(Layer::Encoder(i))
-}
-
 /// Learning-rate factor of a parameter under layer-wise decay ξ, as Zhang et al.'s
 /// `get_optimizer_grouped_parameters` (`run_glue.py`): head and pooler 1, then walking down from
 /// the top layer the factor is multiplied by ξ before each group — encoder layer i (0-based, of
 /// L) ξ^(L−i), so the top layer ξ, and the embeddings ξ^(L+1).
-fn layerwise_lr_scale(layer: Option<Layer>, num_layers: usize, decay: f64) -> f64 {
-    match layer {
-        Some(Layer::Embeddings) => decay.powi(num_layers as i32 + 1),
-        Some(Layer::Encoder(i)) => decay.powi((num_layers - i) as i32),
-        None => 1.0,
+/// Parameters shared by every layer (ALBERT) only occur with ξ = 1 (the encoder refuses other
+/// values), so they take 1.
+fn layerwise_lr_scale(role: ParamRole, num_layers: usize, decay: f64) -> f64 {
+    match role {
+        ParamRole::Embeddings => decay.powi(num_layers as i32 + 1),
+        ParamRole::Layer(i) => decay.powi((num_layers - i) as i32),
+        ParamRole::SharedLayers | ParamRole::Pooler | ParamRole::Head => 1.0,
     }
-}
-
-fn is_encoder(name: &str) -> bool {
-    name.starts_with("embeddings.") || name.starts_with("encoder.") || name.starts_with("pooler.")
 }
 
 /// Optimizer steps after which the model is evaluated (0: before the first step).
@@ -1034,7 +1040,7 @@ fn eval_set(tok: &BertTokenizer, data: &Dataset) -> Result<EvalSet, TrainError> 
 /// a stand-in vector for words truncated away.
 #[allow(clippy::too_many_arguments)]
 fn cache_features(
-    bert: &BertModel,
+    bert: &dyn Encoder,
     items: &[Item],
     layers: &[usize],
     mode: FeatureMode,
@@ -1181,13 +1187,16 @@ mod tests {
     /// η·ξ^(L−i), embeddings η·ξ^(L+1) (was: top layer η, embeddings η·ξ^L).
     #[test]
     fn issue10_layerwise_lr_decay_follows_zhang() {
-        let scale = |name: &str| layerwise_lr_scale(layer_of(name), 2, 0.5);
+        let vs = VarStore::new(Device::Cpu);
+        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::BertConfig::tiny(10));
+        let role = |name: &str| Encoder::param_role(&bert, name);
+        let scale = |name: &str| layerwise_lr_scale(role(name), 2, 0.5);
         assert_eq!(scale("classifier.weight"), 1.0);
         assert_eq!(scale("pooler.dense.weight"), 1.0);
         assert_eq!(scale("encoder.layer.1.output.dense.weight"), 0.5);
         assert_eq!(scale("encoder.layer.0.attention.self.query.bias"), 0.25);
         assert_eq!(scale("embeddings.word_embeddings.weight"), 0.125);
-        assert_eq!(layerwise_lr_scale(layer_of("embeddings.x"), 12, 1.0), 1.0);
+        assert_eq!(layerwise_lr_scale(role("embeddings.x"), 12, 1.0), 1.0);
     }
 
     fn spec_with(o: &[(&str, toml::Value)]) -> RunSpec {
