@@ -51,7 +51,7 @@ pub enum BertError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the model path is empty: give a Hugging Face BERT checkpoint directory")]
+    #[error("the model path is empty: give a Hugging Face checkpoint directory (BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa-v2/v3, ModernBERT)")]
     EmptyModelPath,
     #[error("model config {path}: {message}")]
     Config { path: PathBuf, message: String },

@@ -13,9 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{
-    load_checkpoint, BertInput, Checkpoint, Encoder, Family, LayerKnobs, SequenceHead,
-};
+use stab_bert::{load_checkpoint, BertInput, Checkpoint, Encoder, LayerKnobs, SequenceHead};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
