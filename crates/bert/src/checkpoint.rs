@@ -1,10 +1,15 @@
 //! A Hugging Face checkpoint directory: `config.json`, `model.safetensors`, tokenizer files.
+//!
+//! Opening one reads `config.json` once, picks the family from its `model_type`
+//! ([`crate::family_for`]) and lets the family parse it; [`Checkpoint::encoder`] then builds
+//! that family's [`Encoder`] and [`crate::load_checkpoint`] loads it strictly.
 
 use std::path::{Path, PathBuf};
 
 use tch::nn::VarStore;
 
 use crate::config::BertConfig;
+use crate::encoder::{family_for, Encoder, Family};
 use crate::model::BertModel;
 use crate::tokenizer::BertTokenizer;
 use crate::BertError;
@@ -13,8 +18,13 @@ use crate::BertError;
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub dir: PathBuf,
+    /// The configuration facts every family shares, in BERT's vocabulary.
     pub config: BertConfig,
     pub weights: PathBuf,
+    /// The family `config.json`'s `model_type` names.
+    pub family: &'static dyn Family,
+    /// `config.json` as written, for the family's own keys.
+    pub raw_config: serde_json::Value,
 }
 
 impl Checkpoint {
@@ -31,7 +41,18 @@ impl Checkpoint {
                 ),
             });
         }
-        let config = BertConfig::from_file(&dir.join("config.json"))?;
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| BertError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let raw_config: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| BertError::Config {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let family = family_for(raw_config.get("model_type").and_then(|v| v.as_str()), &path)?;
+        let config = family.config(&path, &raw_config)?;
         let weights = dir.join("model.safetensors");
         if !weights.exists() {
             return Err(BertError::NoWeights { path: weights });
@@ -40,7 +61,25 @@ impl Checkpoint {
             dir: dir.to_path_buf(),
             config,
             weights,
+            family,
+            raw_config,
         })
+    }
+
+    /// Builds the family's encoder under `p` with HF's initialisation (load the weights with
+    /// [`crate::load_checkpoint`] afterwards).
+    pub fn encoder(&self, p: tch::nn::Path) -> Result<Box<dyn Encoder>, BertError> {
+        self.family.build(
+            p,
+            &self.config,
+            &self.raw_config,
+            &self.dir.join("config.json"),
+        )
+    }
+
+    /// The most tokens one input may have (positions the model can embed).
+    pub fn max_positions(&self) -> i64 {
+        self.family.max_positions(&self.config)
     }
 
     /// Checks that what `tokenizer` produces at up to `max_length` tokens fits the model:
@@ -53,12 +92,16 @@ impl Checkpoint {
     ) -> Result<(), BertError> {
         let config = self.dir.join("config.json");
         let c = &self.config;
-        if max_length as i64 > c.max_position_embeddings {
+        if max_length as i64 > self.max_positions() {
             return Err(BertError::Limit {
                 field: "max_length".into(),
                 value: max_length as i64,
-                limit_name: "max_position_embeddings",
-                limit: c.max_position_embeddings,
+                limit_name: if self.max_positions() == c.max_position_embeddings {
+                    "max_position_embeddings"
+                } else {
+                    "max_position_embeddings − pad_token_id − 1 (position offset)"
+                },
+                limit: self.max_positions(),
                 path: config,
             });
         }
@@ -76,13 +119,22 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// The checkpoint's tokenizer with truncation at `max_length` and padding off.
+    /// The checkpoint's tokenizer with truncation at `max_length` and padding off. Batches are
+    /// padded with the config's `pad_token_id` (RoBERTa's position ids depend on it), and
+    /// models without token types by design (RoBERTa, ModernBERT, DeBERTa-v3) get type ids of
+    /// zero ([`Family::zero_type_ids`]).
     pub fn tokenizer(&self, max_length: usize) -> Result<BertTokenizer, BertError> {
-        BertTokenizer::from_dir(
+        let tok = BertTokenizer::from_dir(
             &self.dir,
             self.config.do_lower_case.unwrap_or(true),
             max_length,
-        )
+        )?
+        .with_pad_id(self.config.pad_token_id);
+        Ok(if self.family.zero_type_ids(&self.config) {
+            tok.without_type_ids()
+        } else {
+            tok
+        })
     }
 }
 

@@ -64,6 +64,13 @@ pub struct BertConfig {
     /// Tokenizer hint used only when there is no tokenizer.json (vocab.txt fallback).
     #[serde(default)]
     pub do_lower_case: Option<bool>,
+    /// HF's `model_type` (`bert`, `roberta`, `electra`, `albert`…): picks the family
+    /// ([`crate::encoder::family_for`]); absent in old BERT checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    /// Width of the token embeddings where it differs from `hidden_size` (ELECTRA, ALBERT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_size: Option<i64>,
 }
 
 const REQUIRED: &[&str] = &[
@@ -141,6 +148,8 @@ impl BertConfig {
             num_labels: None,
             id2label: None,
             do_lower_case: None,
+            model_type: None,
+            embedding_size: None,
         }
     }
 }

@@ -1,30 +1,47 @@
-//! BERT on tch (LibTorch) that computes what Hugging Face Transformers computes.
+//! BERT-family encoders on tch (LibTorch) that compute what Hugging Face Transformers computes.
 //!
+//! - [`encoder`]: the [`Encoder`] interface every family implements, and the one table that
+//!   picks a family from `config.json`'s `model_type` ([`encoder::FAMILIES`]).
+//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`], [`deberta_v2`],
+//!   [`modernbert`]: the families.
 //! - [`config`]: `config.json` with HF field names.
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
 //! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
 //! - [`heads`]: task heads initialised like HF from an explicit seed.
-//! - [`params`]: which part of the model (embeddings, layer i, pooler, head) a parameter name is.
-//! - [`load`]: strict `model.safetensors` loading (optional `bert.` prefix, legacy names).
+//! - [`params`]: which part of a model (embeddings, layer i, layers shared by all, pooler, head)
+//!   a parameter is — the one classification every family's [`Encoder::param_group`] returns.
+//! - [`load`]: strict `model.safetensors` loading (the family's prefix, legacy names; unknown
+//!   tensors are errors unless they are a known pre-training head).
 //! - [`checkpoint`]: a checkpoint directory as a whole, and writing random ones for tests.
 //!
 //! Parity with HF (`BertModel`, eval mode) is tested against golden values produced by
-//! `tests/golden/make_golden.py`, on all-MiniLM-L6-v2 and on a tiny random configuration.
+//! `tests/golden/make_golden.py`, on all-MiniLM-L6-v2 and on a tiny random configuration; the
+//! other families against tiny random HF checkpoints made by `tests/fixtures/make_fixtures.py`
+//! (hidden states, classification logits, one training step's loss and gradient norm).
 
 use std::path::PathBuf;
 
+pub mod albert;
 pub mod checkpoint;
 pub mod config;
+pub mod deberta_v2;
+pub mod electra;
+pub mod encoder;
 pub mod heads;
 pub mod load;
 pub mod model;
+pub mod modernbert;
 pub mod params;
+pub mod roberta;
 pub mod tokenizer;
 
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, BertConfig};
+pub use encoder::{
+    family_for, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
+};
 pub use heads::LinearHead;
-pub use load::{load_safetensors, LoadReport};
+pub use load::{load_checkpoint, load_safetensors, LoadReport};
 pub use model::{BertInput, BertModel, BertOutput, Dropouts};
 pub use params::ParamGroup;
 pub use tokenizer::{BertTokenizer, Encoded};
@@ -38,7 +55,7 @@ pub enum BertError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the model path is empty: give a Hugging Face BERT checkpoint directory")]
+    #[error("the model path is empty: give a Hugging Face checkpoint directory (BERT, RoBERTa, ELECTRA, ALBERT, DeBERTa-v2/v3, ModernBERT)")]
     EmptyModelPath,
     #[error("model config {path}: {message}")]
     Config { path: PathBuf, message: String },
@@ -52,6 +69,16 @@ pub enum BertError {
     Weights { path: PathBuf, message: String },
     #[error("weights file {path} lacks {} tensor(s) the model needs: {}", names.len(), names.join(", "))]
     MissingWeights { path: PathBuf, names: Vec<String> },
+    #[error("weights file {path} has {} tensor(s) a {model_type} model does not have: {}", names.len(), names.join(", "))]
+    UnexpectedWeights {
+        path: PathBuf,
+        model_type: String,
+        names: Vec<String>,
+    },
+    /// A run setting the model's structure gives no meaning (e.g. freezing one of ALBERT's
+    /// shared layers).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(
         "weights file {path}: tensor `{name}` has shape {found:?}, the model expects {expected:?}"
     )]

@@ -27,7 +27,16 @@ pub struct LoadReport {
 
 /// Maps a checkpoint tensor name to stab's variable name; `None` for buffers that are skipped.
 pub fn normalise_name(name: &str) -> Option<String> {
-    let name = name.strip_prefix("bert.").unwrap_or(name);
+    normalise_family_name(name, "bert")
+}
+
+/// [`normalise_name`] for a family whose task checkpoints put the base model under `prefix.`
+/// (`roberta.`, `electra.`…).
+pub fn normalise_family_name(name: &str, prefix: &str) -> Option<String> {
+    let name = name
+        .strip_prefix(prefix)
+        .and_then(|n| n.strip_prefix('.'))
+        .unwrap_or(name);
     if name.ends_with("position_ids") {
         return None;
     }
@@ -42,11 +51,59 @@ pub fn normalise_name(name: &str) -> Option<String> {
 }
 
 /// Loads `path` (safetensors) into `vs`. Variables whose name starts with one of
-/// `allowed_missing` may be absent from the file; any other absence is an error.
+/// `allowed_missing` may be absent from the file; any other absence is an error. Tensors the
+/// model does not use are reported in [`LoadReport::unused`] (see [`load_checkpoint`] for the
+/// strict version that refuses them).
 pub fn load_safetensors(
     vs: &mut VarStore,
     path: &Path,
     allowed_missing: &[&str],
+) -> Result<LoadReport, BertError> {
+    load_with(vs, path, allowed_missing, &|n| normalise_name(n))
+}
+
+/// Loads a checkpoint of any family into `vs`, strictly: every variable must be in the file
+/// (except under `allowed_missing`, the new heads), shapes must match, and every tensor of the
+/// file must be used, except the family's known pre-training heads
+/// ([`crate::Family::ignored_prefixes`]) and tensors under `allowed_missing` (a fine-tuned head
+/// that a new head replaces). Unused tensors are an error that names them.
+pub fn load_checkpoint(
+    vs: &mut VarStore,
+    checkpoint: &crate::Checkpoint,
+    allowed_missing: &[&str],
+) -> Result<LoadReport, BertError> {
+    let family = checkpoint.family;
+    let prefix = family.checkpoint_prefix();
+    let report = load_with(vs, &checkpoint.weights, allowed_missing, &|n| {
+        normalise_family_name(n, prefix)
+    })?;
+    let unexpected: Vec<String> = report
+        .unused
+        .iter()
+        .filter(|n| {
+            !family
+                .ignored_prefixes()
+                .iter()
+                .chain(allowed_missing)
+                .any(|p| n.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(BertError::UnexpectedWeights {
+            path: checkpoint.weights.clone(),
+            model_type: family.model_types()[0].to_string(),
+            names: unexpected,
+        });
+    }
+    Ok(report)
+}
+
+fn load_with(
+    vs: &mut VarStore,
+    path: &Path,
+    allowed_missing: &[&str],
+    normalise: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadReport, BertError> {
     if !path.exists() {
         return Err(BertError::NoWeights {
@@ -59,7 +116,7 @@ pub fn load_safetensors(
     })?;
     let mut file: BTreeMap<String, Tensor> = BTreeMap::new();
     for (name, t) in tensors {
-        if let Some(n) = normalise_name(&name) {
+        if let Some(n) = normalise(&name) {
             file.insert(n, t);
         }
     }

@@ -15,6 +15,8 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use crate::config::{Activation, BertConfig};
+use crate::encoder::{Encoder, EncoderOutput, PooledLinearHead, SequenceHead};
+use crate::params::ParamGroup;
 
 /// Dropout probabilities actually used (config values unless a run overrides them).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,18 +69,18 @@ pub(crate) fn linear(p: nn::Path, input: i64, output: i64, range: f64) -> nn::Li
     )
 }
 
-fn layer_norm(p: nn::Path, c: &BertConfig) -> nn::LayerNorm {
+pub(crate) fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
         p,
-        vec![c.hidden_size],
+        vec![dim],
         nn::LayerNormConfig {
-            eps: c.layer_norm_eps,
+            eps,
             ..Default::default()
         },
     )
 }
 
-fn embedding(p: nn::Path, n: i64, dim: i64, range: f64) -> nn::Embedding {
+pub(crate) fn embedding(p: nn::Path, n: i64, dim: i64, range: f64) -> nn::Embedding {
     nn::embedding(
         p,
         n,
@@ -93,7 +95,8 @@ fn embedding(p: nn::Path, n: i64, dim: i64, range: f64) -> nn::Embedding {
     )
 }
 
-/// `BertEmbeddings`
+/// `BertEmbeddings` (also RoBERTa's, ELECTRA's and ALBERT's: they differ only in their width
+/// and in how position ids are made, which the caller passes).
 #[derive(Debug)]
 pub struct Embeddings {
     word_embeddings: nn::Embedding,
@@ -103,32 +106,39 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
-    fn new(p: nn::Path, c: &BertConfig) -> Self {
+    /// Embeddings of width `dim` (`hidden_size` for BERT, `embedding_size` for ELECTRA/ALBERT).
+    pub(crate) fn new(p: nn::Path, c: &BertConfig, dim: i64) -> Self {
         let r = c.initializer_range;
         Embeddings {
-            word_embeddings: embedding(&p / "word_embeddings", c.vocab_size, c.hidden_size, r),
+            word_embeddings: embedding(&p / "word_embeddings", c.vocab_size, dim, r),
             position_embeddings: embedding(
                 &p / "position_embeddings",
                 c.max_position_embeddings,
-                c.hidden_size,
+                dim,
                 r,
             ),
             token_type_embeddings: embedding(
                 &p / "token_type_embeddings",
                 c.type_vocab_size,
-                c.hidden_size,
+                dim,
                 r,
             ),
-            layer_norm: layer_norm(&p / "LayerNorm", c),
+            layer_norm: layer_norm(&p / "LayerNorm", dim, c.layer_norm_eps),
         }
     }
 
-    fn forward_t(&self, ids: &Tensor, type_ids: &Tensor, dropout: f64, train: bool) -> Tensor {
-        let seq = ids.size()[1];
-        let positions = Tensor::arange(seq, (Kind::Int64, ids.device())).unsqueeze(0);
+    /// `positions`: [1 or batch, seq] position ids.
+    pub(crate) fn forward_t(
+        &self,
+        ids: &Tensor,
+        type_ids: &Tensor,
+        positions: &Tensor,
+        dropout: f64,
+        train: bool,
+    ) -> Tensor {
         let e = self.word_embeddings.forward(ids)
             + self.token_type_embeddings.forward(type_ids)
-            + self.position_embeddings.forward(&positions);
+            + self.position_embeddings.forward(positions);
         self.layer_norm.forward(&e).dropout(dropout, train)
     }
 }
@@ -155,7 +165,7 @@ impl Attention {
             key: linear(&s / "key", h, h, r),
             value: linear(&s / "value", h, h, r),
             output_dense: linear(&o / "dense", h, h, r),
-            output_layer_norm: layer_norm(&o / "LayerNorm", c),
+            output_layer_norm: layer_norm(&o / "LayerNorm", h, c.layer_norm_eps),
             heads: c.num_attention_heads,
             head_dim: h / c.num_attention_heads,
         }
@@ -186,9 +196,9 @@ impl Attention {
     }
 }
 
-/// `BertLayer`: attention, `BertIntermediate`, `BertOutput`.
+/// `BertLayer`: attention, `BertIntermediate`, `BertOutput` (RoBERTa's and ELECTRA's too).
 #[derive(Debug)]
-struct Layer {
+pub(crate) struct Layer {
     attention: Attention,
     intermediate: nn::Linear,
     output_dense: nn::Linear,
@@ -197,7 +207,7 @@ struct Layer {
 }
 
 impl Layer {
-    fn new(p: nn::Path, c: &BertConfig) -> Self {
+    pub(crate) fn new(p: nn::Path, c: &BertConfig) -> Self {
         let r = c.initializer_range;
         Layer {
             attention: Attention::new(&p / "attention", c),
@@ -213,19 +223,25 @@ impl Layer {
                 c.hidden_size,
                 r,
             ),
-            output_layer_norm: layer_norm(&p / "output" / "LayerNorm", c),
+            output_layer_norm: layer_norm(
+                &p / "output" / "LayerNorm",
+                c.hidden_size,
+                c.layer_norm_eps,
+            ),
             activation: c.hidden_act,
         }
     }
 
-    fn forward_t(&self, x: &Tensor, mask_bias: &Tensor, d: &Dropouts, train: bool) -> Tensor {
+    pub(crate) fn forward_t(
+        &self,
+        x: &Tensor,
+        mask_bias: &Tensor,
+        d: &Dropouts,
+        train: bool,
+    ) -> Tensor {
         let a = self.attention.forward_t(x, mask_bias, d, train);
         let i = self.intermediate.forward(&a);
-        let i = match self.activation {
-            Activation::Gelu => i.gelu("none"),
-            Activation::GeluNew => i.gelu("tanh"),
-            Activation::Relu => i.relu(),
-        };
+        let i = activate(&i, self.activation);
         let o = self.output_dense.forward(&i).dropout(d.hidden, train);
         self.output_layer_norm.forward(&(o + a))
     }
@@ -249,7 +265,7 @@ impl BertModel {
             .map(|i| Layer::new(&layer_root / i, config))
             .collect();
         BertModel {
-            embeddings: Embeddings::new(&p / "embeddings", config),
+            embeddings: Embeddings::new(&p / "embeddings", config, config.hidden_size),
             layers,
             pooler: linear(
                 &p / "pooler" / "dense",
@@ -291,15 +307,11 @@ impl BertModel {
             }
         };
         let d = self.dropouts;
-        let mut h = self.embeddings.forward_t(ids, type_ids, d.hidden, train);
-        let kind = h.kind();
-        let mask_bias = match input.attention_mask {
-            // HF: (1 − mask) · finfo(dtype).min, broadcast over heads and query positions.
-            Some(m) => (m.to_kind(kind).ones_like() - m.to_kind(kind))
-                .multiply_scalar(min_value(kind))
-                .view([m.size()[0], 1, 1, m.size()[1]]),
-            None => Tensor::zeros([ids.size()[0], 1, 1, ids.size()[1]], (kind, ids.device())),
-        };
+        let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);
+        let mut h = self
+            .embeddings
+            .forward_t(ids, type_ids, &positions, d.hidden, train);
+        let mask_bias = mask_bias(input.attention_mask, ids, h.kind());
         let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
         for layer in &self.layers {
             h = layer.forward_t(&h, &mask_bias, &d, train);
@@ -316,11 +328,104 @@ impl BertModel {
     }
 }
 
-fn min_value(kind: Kind) -> f64 {
+/// The activation HF's `ACT2FN[name]` applies.
+pub(crate) fn activate(x: &Tensor, a: Activation) -> Tensor {
+    match a {
+        Activation::Gelu => x.gelu("none"),
+        Activation::GeluNew => x.gelu("tanh"),
+        Activation::Relu => x.relu(),
+    }
+}
+
+/// HF's extended attention mask: (1 − mask) · finfo(dtype).min as [batch, 1, 1, seq], added to
+/// the attention scores (broadcast over heads and query positions); zeros without a mask.
+pub(crate) fn mask_bias(mask: Option<&Tensor>, ids: &Tensor, kind: Kind) -> Tensor {
+    match mask {
+        Some(m) => (m.to_kind(kind).ones_like() - m.to_kind(kind))
+            .multiply_scalar(min_value(kind))
+            .view([m.size()[0], 1, 1, m.size()[1]]),
+        None => Tensor::zeros([ids.size()[0], 1, 1, ids.size()[1]], (kind, ids.device())),
+    }
+}
+
+/// `token_type_ids`, or zeros like `ids`.
+pub(crate) fn type_ids_or_zeros(input: &BertInput) -> Tensor {
+    match input.token_type_ids {
+        Some(t) => t.shallow_clone(),
+        None => input.input_ids.zeros_like(),
+    }
+}
+
+pub(crate) fn min_value(kind: Kind) -> f64 {
     match kind {
         Kind::Half => -65504.0,
         Kind::BFloat16 => -3.3895313892515355e38,
         Kind::Double => f64::MIN,
         _ => f32::MIN as f64,
+    }
+}
+
+/// The BERT family (`model_type = "bert"`).
+#[derive(Debug)]
+pub struct Bert;
+
+impl crate::encoder::Family for Bert {
+    fn model_types(&self) -> &'static [&'static str] {
+        &["bert"]
+    }
+    fn checkpoint_prefix(&self) -> &'static str {
+        "bert"
+    }
+    fn ignored_prefixes(&self) -> &'static [&'static str] {
+        // `BertForPreTraining`'s MLM and next-sentence heads.
+        &["cls."]
+    }
+    fn build(
+        &self,
+        p: nn::Path,
+        config: &BertConfig,
+        _raw: &serde_json::Value,
+        _path: &std::path::Path,
+    ) -> Result<Box<dyn Encoder>, crate::BertError> {
+        Ok(Box::new(BertModel::new(p, config)))
+    }
+}
+
+impl Encoder for BertModel {
+    fn model_type(&self) -> &'static str {
+        "bert"
+    }
+    fn config(&self) -> &BertConfig {
+        &self.config
+    }
+    fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+    fn dropouts(&self) -> Dropouts {
+        self.dropouts
+    }
+    fn set_dropouts(&mut self, dropouts: Dropouts) {
+        self.dropouts = dropouts;
+    }
+    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+        let out = BertModel::forward_t(self, input, train, all_hidden_states);
+        EncoderOutput {
+            last_hidden_state: out.last_hidden_state,
+            pooled_output: Some(out.pooled_output),
+            hidden_states: out.hidden_states,
+        }
+    }
+    fn param_group(&self, name: &str) -> ParamGroup {
+        ParamGroup::of(name)
+    }
+    /// `BertForSequenceClassification`: dropout on the pooled output, then `classifier`.
+    fn sequence_head(&self, p: &nn::Path, outputs: i64, dropout: f64) -> Box<dyn SequenceHead> {
+        Box::new(PooledLinearHead::new(
+            p,
+            self.config.hidden_size,
+            outputs,
+            dropout,
+            self.config.initializer_range,
+        ))
     }
 }

@@ -42,6 +42,8 @@ pub struct BertTokenizer {
     inner: Tokenizer,
     max_length: usize,
     pad_id: i64,
+    /// Zero every token type id (models with one token type).
+    zero_type_ids: bool,
 }
 
 impl BertTokenizer {
@@ -106,7 +108,21 @@ impl BertTokenizer {
             inner,
             max_length,
             pad_id,
+            zero_type_ids: false,
         })
+    }
+
+    /// Pads with `pad_id` (the model's `pad_token_id`) instead of the tokenizer's `[PAD]`.
+    pub fn with_pad_id(mut self, pad_id: i64) -> Self {
+        self.pad_id = pad_id;
+        self
+    }
+
+    /// Type ids of zero for every token: for models with a single token type (RoBERTa's
+    /// template gives the second segment type 1, which its one-row embedding cannot take).
+    pub fn without_type_ids(mut self) -> Self {
+        self.zero_type_ids = true;
+        self
     }
 
     pub fn max_length(&self) -> usize {
@@ -136,7 +152,7 @@ impl BertTokenizer {
             .inner
             .encode(input, true)
             .map_err(|e| BertError::Encode(e.to_string()))?;
-        Ok(convert(&enc))
+        Ok(self.convert(&enc))
     }
 
     /// Encodes many inputs in parallel (rayon, inside `tokenizers`).
@@ -152,7 +168,7 @@ impl BertTokenizer {
             .inner
             .encode_batch(inputs, true)
             .map_err(|e| BertError::Encode(e.to_string()))?;
-        Ok(encs.iter().map(convert).collect())
+        Ok(encs.iter().map(|e| self.convert(e)).collect())
     }
 
     /// Encodes pre-tokenised words (CoNLL), keeping the word index of every sub-token.
@@ -162,16 +178,20 @@ impl BertTokenizer {
             .inner
             .encode(words.as_slice(), true)
             .map_err(|e| BertError::Encode(e.to_string()))?;
-        Ok(convert(&enc))
+        Ok(self.convert(&enc))
     }
-}
 
-fn convert(enc: &tokenizers::Encoding) -> Encoded {
-    let widen = |v: &[u32]| v.iter().map(|&x| x as i64).collect::<Vec<i64>>();
-    Encoded {
-        ids: widen(enc.get_ids()),
-        type_ids: widen(enc.get_type_ids()),
-        attention_mask: widen(enc.get_attention_mask()),
-        word_ids: enc.get_word_ids().to_vec(),
+    fn convert(&self, enc: &tokenizers::Encoding) -> Encoded {
+        let widen = |v: &[u32]| v.iter().map(|&x| x as i64).collect::<Vec<i64>>();
+        let mut type_ids = widen(enc.get_type_ids());
+        if self.zero_type_ids {
+            type_ids.iter_mut().for_each(|t| *t = 0);
+        }
+        Encoded {
+            ids: widen(enc.get_ids()),
+            type_ids,
+            attention_mask: widen(enc.get_attention_mask()),
+            word_ids: enc.get_word_ids().to_vec(),
+        }
     }
 }

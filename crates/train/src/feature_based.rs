@@ -7,6 +7,7 @@
 //! that kept a sub-token ([W, …], in order), and their targets are word-level too — a BiLSTM
 //! reads exactly those words, not a stand-in vector for words truncated away.
 
+use stab_bert::Encoder;
 use stab_data::TaskKind;
 use stab_spec::{FeatureMode, Pooling};
 use tch::nn::VarStore;
@@ -20,6 +21,8 @@ use crate::TrainError;
 
 /// A head on cached features of the frozen encoder.
 pub struct FeatureBased {
+    /// The frozen encoder (its variables stay in the run's store; it classifies them).
+    bert: Box<dyn Encoder>,
     head: FeatureModel,
     kind: TaskKind,
     device: Device,
@@ -51,7 +54,7 @@ impl FeatureBased {
         let spec = s.spec;
         let (bert, head) = {
             let root = vs.root();
-            let bert = s.bert(&root);
+            let bert = s.encoder(&root)?;
             let head = FeatureModel::new(
                 &root,
                 spec.feature_mode,
@@ -65,7 +68,7 @@ impl FeatureBased {
             );
             (bert, head)
         };
-        load(vs)?;
+        load(vs, bert.as_ref())?;
         let layers = feature_layers(spec.feature_mode, s.num_layers());
         // The pooler is part of the frozen encoder's fine-tuning head: features read [CLS].
         let pooling = match spec.pooling {
@@ -80,10 +83,13 @@ impl FeatureBased {
             pad_id: s.pad_id,
             device: s.device,
         };
-        let cache = |items: &[Item]| cache_features(&bert, items, &reading);
+        let cache = |items: &[Item]| cache_features(bert.as_ref(), items, &reading);
+        let train = cache(&data.train);
+        let evals = data.evals.iter().map(|e| cache(&e.items)).collect();
         Ok(FeatureBased {
-            train: cache(&data.train),
-            evals: data.evals.iter().map(|e| cache(&e.items)).collect(),
+            train,
+            evals,
+            bert,
             head,
             kind: s.kind,
             device: s.device,
@@ -94,6 +100,10 @@ impl FeatureBased {
 impl Trainable for FeatureBased {
     fn freezes_encoder(&self) -> bool {
         true
+    }
+
+    fn encoder(&self) -> &dyn Encoder {
+        self.bert.as_ref()
     }
 
     fn train_outputs(&self, data: &RunData, batch: &Batch) -> Result<(Tensor, Tensor), TrainError> {
@@ -135,7 +145,7 @@ impl Trainable for FeatureBased {
 /// Runs the frozen encoder once over `items` and keeps, per item, the feature the head reads:
 /// `[F]` (or `[layers, H]` for a learned mix) for sentences, `[W, …]` for the W words that kept a
 /// sub-token.
-fn cache_features(bert: &stab_bert::BertModel, items: &[Item], r: &Reading) -> Vec<Tensor> {
+fn cache_features(bert: &dyn Encoder, items: &[Item], r: &Reading) -> Vec<Tensor> {
     let mut out: Vec<Option<Tensor>> = (0..items.len()).map(|_| None).collect();
     crate::features::hidden_states_by_length(
         bert,
@@ -265,9 +275,14 @@ mod tests {
 
     #[test]
     fn feature_heads_tag_the_words_they_read_and_o_elsewhere() {
+        let vs = tch::nn::VarStore::new(Device::Cpu);
         let m = FeatureBased {
+            bert: Box::new(stab_bert::BertModel::new(
+                vs.root() / "bert",
+                &stab_bert::BertConfig::tiny(10),
+            )),
             head: FeatureModel::new(
-                &tch::nn::VarStore::new(Device::Cpu).root(),
+                &vs.root(),
                 FeatureMode::Last,
                 stab_spec::FeatureHead::Linear,
                 4,

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{BertInput, BertModel, Checkpoint};
+use stab_bert::{BertInput, Checkpoint, Encoder};
 use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -149,8 +149,9 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     let tok = ck.tokenizer(opts.max_length)?;
     ck.check_limits(&tok, opts.max_length)?;
     let mut vs = VarStore::new(Device::Cpu);
-    let bert = BertModel::new(vs.root(), &ck.config);
-    stab_bert::load_safetensors(&mut vs, &ck.weights, &[])?;
+    let bert = ck.encoder(vs.root())?;
+    // A fine-tuned checkpoint's head is not needed here: its tensors may be left unused.
+    stab_bert::load_checkpoint(&mut vs, &ck, bert.head_prefixes())?;
     vs.set_device(opts.device);
     let layers = hidden_indices(&opts.layers, ck.config.num_hidden_layers + 1)?;
 
@@ -167,7 +168,7 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
         b
     });
     hidden_states_by_length(
-        &bert,
+        bert.as_ref(),
         &items,
         opts.batch_size,
         tok.pad_id(),
@@ -298,7 +299,7 @@ impl Gathered {
 /// padding) and hands each batch — item indices, the padded batch and every hidden state
 /// (embeddings + each layer) — to `f`.
 pub(crate) fn hidden_states_by_length(
-    bert: &BertModel,
+    bert: &dyn Encoder,
     items: &[Item],
     batch_size: usize,
     pad_id: i64,

@@ -1,10 +1,10 @@
-//! The fine-tuned approach: BERT and its head trained together on padded token batches, in
+//! The fine-tuned approach: an encoder of any family and its head trained together on padded token batches, in
 //! bf16 autocast when the spec asks.
 //!
 //! Tagging heads predict every sub-token; a word's prediction is its first sub-token's, as
 //! HF's `label_all_tokens = False` trains it.
 
-use stab_bert::BertInput;
+use stab_bert::{BertInput, Encoder};
 use stab_data::TaskKind;
 use stab_spec::Precision;
 use tch::nn::VarStore;
@@ -16,7 +16,7 @@ use crate::task_model::FineTuneModel;
 use crate::trainable::{Load, Setup, Trainable};
 use crate::TrainError;
 
-/// BERT plus a linear head, all of it trained.
+/// An encoder plus its task head, all of it trained.
 pub struct FineTuned {
     model: FineTuneModel,
     kind: TaskKind,
@@ -32,14 +32,14 @@ impl FineTuned {
             let root = vs.root();
             FineTuneModel::new(
                 &root,
-                s.bert(&root),
+                s.encoder(&root)?,
                 s.kind,
                 s.outputs,
                 s.spec.pooling,
                 s.classifier_dropout(),
             )
         };
-        load(vs)?;
+        load(vs, model.bert.as_ref())?;
         Ok(FineTuned {
             model,
             kind: s.kind,
@@ -64,6 +64,10 @@ impl FineTuned {
 impl Trainable for FineTuned {
     fn freezes_encoder(&self) -> bool {
         false
+    }
+
+    fn encoder(&self) -> &dyn Encoder {
+        self.model.bert.as_ref()
     }
 
     fn train_outputs(&self, data: &RunData, batch: &Batch) -> Result<(Tensor, Tensor), TrainError> {

@@ -1,13 +1,15 @@
 //! The parameter policy: which parameters train (freezing), at what learning-rate scale
 //! (layer-wise decay) and weight decay (the no-decay rule), and which are re-initialised.
 //!
-//! Every rule reads a parameter's [`ParamGroup`] — embeddings, encoder layer i, pooler or
-//! head — which stab-bert derives from the HF names it builds, so no rule parses names
+//! Every rule reads a parameter's [`ParamGroup`] — embeddings, encoder layer i, layers shared
+//! by every layer (ALBERT), pooler or head — as the run's encoder classifies it
+//! ([`Encoder::param_group`]: each family knows the names it builds), so no rule parses names
 //! itself except the no-decay rule, which is HF's own rule on names
-//! (`no_decay = ["bias", "LayerNorm.weight"]`). A new policy is one more field here and one
-//! more line in the rule it changes.
+//! (`no_decay = ["bias", "LayerNorm.weight"]`, with every family's norm layers as LayerNorm:
+//! [`is_norm_param`]). A new policy is one more field here and one more line in the rule it
+//! changes.
 
-use stab_bert::ParamGroup;
+use stab_bert::{is_norm_param, Encoder, ParamGroup};
 use stab_spec::RunSpec;
 use tch::nn::VarStore;
 
@@ -60,6 +62,11 @@ impl ParamPolicy {
         match group {
             ParamGroup::Embeddings => self.freeze_layers > 0,
             ParamGroup::Layer(i) => i < self.freeze_layers,
+            // Used by every layer: frozen only with all of them (the encoder refuses depths
+            // other than 0 and L).
+            ParamGroup::SharedLayers => {
+                self.freeze_layers > 0 && self.freeze_layers >= self.num_layers
+            }
             ParamGroup::Pooler | ParamGroup::Head => false,
         }
     }
@@ -68,18 +75,21 @@ impl ParamPolicy {
     /// `get_optimizer_grouped_parameters` (`run_glue.py`): head and pooler 1, then walking
     /// down from the top layer the factor is multiplied by ξ before each group — encoder
     /// layer i (0-based, of L) ξ^(L−i), so the top layer ξ, and the embeddings ξ^(L+1).
+    /// Parameters shared by every layer (ALBERT) only occur with ξ = 1 (the encoder refuses
+    /// other values), so they take 1.
     pub fn lr_scale(&self, group: ParamGroup) -> f64 {
         let (l, decay) = (self.num_layers, self.layerwise_lr_decay);
         match group {
             ParamGroup::Embeddings => decay.powi(l as i32 + 1),
             ParamGroup::Layer(i) => decay.powi((l - i) as i32),
-            ParamGroup::Pooler | ParamGroup::Head => 1.0,
+            ParamGroup::SharedLayers | ParamGroup::Pooler | ParamGroup::Head => 1.0,
         }
     }
 
-    /// Weight decay of a parameter: none on biases and LayerNorm weights (HF's `no_decay`).
+    /// Weight decay of a parameter: none on biases and norm weights (HF's `no_decay`, every
+    /// family's norm layers counting as LayerNorm).
     pub fn weight_decay(&self, name: &str) -> f64 {
-        if name.contains("bias") || name.contains("LayerNorm.weight") {
+        if name.contains("bias") || is_norm_param(name) {
             0.0
         } else {
             self.weight_decay
@@ -87,15 +97,16 @@ impl ParamPolicy {
     }
 
     /// An optimizer holding every trainable variable of `vs`, in name order, with its
-    /// learning-rate scale and weight decay; frozen variables stop requiring gradients.
-    pub fn optimizer(&self, vs: &VarStore, config: AdamConfig) -> Adam {
+    /// learning-rate scale and weight decay (groups as `encoder` classifies them); frozen
+    /// variables stop requiring gradients.
+    pub fn optimizer(&self, vs: &VarStore, encoder: &dyn Encoder, config: AdamConfig) -> Adam {
         let mut optimizer = Adam::new(config);
         let variables = vs.variables();
         let mut names: Vec<&String> = variables.keys().collect();
         names.sort();
         for name in names {
             let var = variables[name].shallow_clone();
-            let group = ParamGroup::of(name);
+            let group = encoder.param_group(name);
             if self.frozen(group) {
                 let _ = var.set_requires_grad(false);
                 continue;
@@ -107,11 +118,13 @@ impl ParamPolicy {
 }
 
 /// Re-initialises the pooler and the top `reinit_layers` layers (Zhang et al. 2021) from the
-/// init seed, with HF's initialisation: N(0, `range`) weights, zero biases, LayerNorm 1.
+/// init seed, with HF's initialisation: N(0, `range`) weights, zero biases, norm weights 1;
+/// the groups are `encoder`'s ([`Encoder::param_group`]).
 ///
 /// LibTorch rejects a negative `range` with a panic of tch's infallible API, which the run's
 /// panic guard records — a config error that cannot be checked beforehand in general.
-pub fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64) {
+pub fn reinitialise(vs: &VarStore, spec: &RunSpec, encoder: &dyn Encoder, range: f64) {
+    let num_layers = encoder.num_layers();
     if !spec.reinit_pooler && spec.reinit_layers == 0 {
         return;
     }
@@ -121,9 +134,11 @@ pub fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64
     names.sort();
     let first = num_layers - spec.reinit_layers;
     for name in names {
-        let hit = match ParamGroup::of(name) {
+        let hit = match encoder.param_group(name) {
             ParamGroup::Pooler => spec.reinit_pooler,
             ParamGroup::Layer(i) => i >= first,
+            // Shared by every layer: re-initialised only with all of them (checked: 0 or L).
+            ParamGroup::SharedLayers => spec.reinit_layers > 0 && spec.reinit_layers >= num_layers,
             ParamGroup::Embeddings | ParamGroup::Head => false,
         };
         if !hit {
@@ -131,7 +146,7 @@ pub fn reinitialise(vs: &VarStore, spec: &RunSpec, num_layers: usize, range: f64
         }
         let mut v = variables[name].shallow_clone();
         tch::no_grad(|| {
-            if name.ends_with("LayerNorm.weight") {
+            if is_norm_param(name) && name.ends_with("weight") {
                 let _ = v.fill_(1.0);
             } else if name.ends_with("bias") {
                 let _ = v.zero_();
@@ -161,7 +176,11 @@ mod tests {
     #[test]
     fn issue10_layerwise_lr_decay_follows_zhang() {
         let p = policy(0, false, 0.5);
-        let scale = |name: &str| p.lr_scale(ParamGroup::of(name));
+        // The groups as the run sees them: BERT's own classification of its names.
+        let vs = VarStore::new(tch::Device::Cpu);
+        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::BertConfig::tiny(10));
+        let group = |name: &str| Encoder::param_group(&bert, name);
+        let scale = |name: &str| p.lr_scale(group(name));
         assert_eq!(scale("classifier.weight"), 1.0);
         assert_eq!(scale("pooler.dense.weight"), 1.0);
         assert_eq!(scale("encoder.layer.1.output.dense.weight"), 0.5);
@@ -169,7 +188,8 @@ mod tests {
         assert_eq!(scale("embeddings.word_embeddings.weight"), 0.125);
         let mut flat = policy(0, false, 1.0);
         flat.num_layers = 12;
-        assert_eq!(flat.lr_scale(ParamGroup::of("embeddings.x")), 1.0);
+        assert_eq!(flat.lr_scale(group("embeddings.x")), 1.0);
+        assert_eq!(p.lr_scale(ParamGroup::SharedLayers), 1.0);
     }
 
     #[test]
@@ -195,6 +215,11 @@ mod tests {
             frozen(policy(0, true, 1.0)),
             [true, true, true, true, false]
         );
+        // Layers shared by all (ALBERT): frozen with all of them or not at all.
+        let shared = |p: ParamPolicy| p.frozen(ParamGroup::SharedLayers);
+        assert!(!shared(policy(0, false, 1.0)));
+        assert!(shared(policy(2, false, 1.0)));
+        assert!(shared(policy(0, true, 1.0)));
     }
 
     #[test]
@@ -206,6 +231,9 @@ mod tests {
         );
         assert_eq!(p.weight_decay("classifier.bias"), 0.0);
         assert_eq!(p.weight_decay("classifier.weight"), 0.01);
+        // Every family's norm layers count as LayerNorm.
+        assert_eq!(p.weight_decay("layers.1.attn_norm.weight"), 0.0);
+        assert_eq!(p.weight_decay("final_norm.weight"), 0.0);
     }
 
     #[test]

@@ -130,7 +130,8 @@ impl RunData {
             .flat_map(|i| i.type_ids.iter().copied())
             .max()
             .unwrap_or(0);
-        if max_type >= config.type_vocab_size {
+        // type_vocab_size = 0 (DeBERTa-v3): no token types at all, the tokenizer zeroes them.
+        if config.type_vocab_size > 0 && max_type >= config.type_vocab_size {
             return Err(TrainError::Invalid(format!(
                 "task {} has sentence pairs (token type {max_type}) but the model's \
                  type_vocab_size = {} ({})",

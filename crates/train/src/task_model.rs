@@ -1,10 +1,14 @@
-//! The model a run trains: BERT plus a task head, or a head on frozen features.
+//! The model a run trains: an encoder of any family plus a task head, or a head on frozen
+//! features.
 //!
-//! Fine-tuning mirrors HF's `BertForSequenceClassification` (dropout + linear on the pooler
-//! output) and `BertForTokenClassification` (dropout + linear on every token). In the
+//! Fine-tuning with `pooling = "pooler"` uses the family's own sequence head, as HF's
+//! `<Family>ForSequenceClassification` (BERT: dropout + linear on the pooler output; RoBERTa:
+//! dense → tanh → out_proj on `<s>`; …, see `stab_bert::Encoder::sequence_head`); `cls` and
+//! `mean` put dropout + a linear layer on that pooling of the last hidden state; tagging is
+//! HF's `BertForTokenClassification` (dropout + linear on every token). In the
 //! feature-based mode (Devlin et al. Table 7) the encoder is frozen and runs without dropout;
-//! the features a head reads are computed once per example and cached ([`crate::feature_based`]), so
-//! an epoch costs only the head. Because `[CLS]` selection and mean pooling are linear, the
+//! the features a head reads are computed once per example and cached
+//! ([`crate::feature_based`]), so an epoch costs only the head. Because `[CLS]` selection and mean pooling are linear, the
 //! scalar mix of pooled layers equals the pooled scalar mix, so sentence tasks cache one pooled
 //! vector per layer rather than every token of every layer.
 //!
@@ -24,7 +28,7 @@
 //! running one batch per length or reversing each valid prefix would need per-direction LSTMs
 //! of our own; packing keeps LibTorch's fused kernel and its parameter layout.
 
-use stab_bert::{BertInput, BertModel, LinearHead};
+use stab_bert::{BertInput, Encoder, LinearHead, SequenceHead};
 use stab_data::TaskKind;
 use stab_spec::{FeatureHead, FeatureMode, Pooling};
 use tch::nn;
@@ -274,13 +278,21 @@ impl FeatureModel {
     }
 }
 
-/// Fine-tuned BERT with a linear head.
+/// A fine-tuned encoder with its task head.
 #[derive(Debug)]
 pub struct FineTuneModel {
-    pub bert: BertModel,
-    head: LinearHead,
+    pub bert: Box<dyn Encoder>,
+    head: TaskHead,
     pooling: Pooling,
     kind: TaskKind,
+}
+
+/// The family's sequence head (`pooling = "pooler"`), or a linear head on a pooling of the
+/// tokens (`cls`, `mean`) or on every token (tagging).
+#[derive(Debug)]
+enum TaskHead {
+    Family(Box<dyn SequenceHead>),
+    Linear(LinearHead),
 }
 
 impl FineTuneModel {
@@ -288,21 +300,26 @@ impl FineTuneModel {
     /// outputs.
     pub fn new(
         p: &nn::Path,
-        bert: BertModel,
+        bert: Box<dyn Encoder>,
         kind: TaskKind,
         outputs: i64,
         pooling: Pooling,
         classifier_dropout: f64,
     ) -> Self {
         let c = bert.config().clone();
-        FineTuneModel {
-            head: LinearHead::new(
+        let head = if pooling == Pooling::Pooler && kind != TaskKind::Tagging {
+            TaskHead::Family(bert.sequence_head(p, outputs, classifier_dropout))
+        } else {
+            TaskHead::Linear(LinearHead::new(
                 p.clone(),
                 c.hidden_size,
                 outputs,
                 classifier_dropout,
                 c.initializer_range,
-            ),
+            ))
+        };
+        FineTuneModel {
+            head,
             bert,
             pooling,
             kind,
@@ -312,18 +329,20 @@ impl FineTuneModel {
     /// Logits [B, C], regression values [B, 1] or token logits [B, T, C].
     pub fn forward_t(&self, input: &BertInput, train: bool) -> Tensor {
         let out = self.bert.forward_t(input, train, false);
-        if self.kind == TaskKind::Tagging {
-            return self.head.forward_t(&out.last_hidden_state, train);
+        match &self.head {
+            TaskHead::Family(head) => head.forward_t(&out, train),
+            TaskHead::Linear(head) if self.kind == TaskKind::Tagging => {
+                head.forward_t(&out.last_hidden_state, train)
+            }
+            TaskHead::Linear(head) => {
+                let pooled = pool(
+                    &out.last_hidden_state,
+                    input.attention_mask.expect("batches carry a mask"),
+                    self.pooling,
+                );
+                head.forward_t(&pooled, train)
+            }
         }
-        let pooled = match self.pooling {
-            Pooling::Pooler => out.pooled_output,
-            p => pool(
-                &out.last_hidden_state,
-                input.attention_mask.expect("batches carry a mask"),
-                p,
-            ),
-        };
-        self.head.forward_t(&pooled, train)
     }
 }
 

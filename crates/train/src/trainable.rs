@@ -1,10 +1,11 @@
 //! What a run trains — the [`Trainable`] trait — and the one place that picks it from the
-//! spec: a fine-tuned BERT ([`crate::fine_tune`]) or a head on frozen features
+//! spec: a fine-tuned encoder of any family ([`crate::fine_tune`]) or a head on frozen features
 //! ([`crate::feature_based`]).
 //!
 //! A trainable answers the loop's and the evaluation's questions — its outputs and targets
 //! on a training batch, its outputs on an evaluation set, one item's word tags from its
-//! output row — and the policy's one (is the whole encoder frozen?). Everything specific to
+//! output row — and the policy's (is the whole encoder frozen? which encoder classifies the
+//! parameters?). Everything specific to
 //! an approach (the feature side's hidden-state caches, word-level targets, feature batches;
 //! the fine-tuned side's padding and autocast) lives behind it, so a new approach is one new
 //! implementation and one branch in [`build`].
@@ -14,7 +15,7 @@
 //! loaded (the `load` callback: loading and re-initialisation), so the same init seed gives
 //! the same head whatever the approach does after.
 
-use stab_bert::{BertConfig, BertModel, Dropouts};
+use stab_bert::{BertConfig, Checkpoint, Dropouts, Encoder, LayerKnobs};
 use stab_data::TaskKind;
 use stab_spec::{Precision, RunSpec};
 use tch::nn::{self, VarStore};
@@ -31,6 +32,10 @@ pub trait Trainable {
     /// Whether the pretrained encoder is frozen as a whole (the policy then hands none of it
     /// to the optimizer).
     fn freezes_encoder(&self) -> bool;
+
+    /// The encoder whose variables the run holds: it classifies every parameter
+    /// ([`Encoder::param_group`]) for the policy.
+    fn encoder(&self) -> &dyn Encoder;
 
     /// Training-mode outputs of a batch of the training items and the targets (same device)
     /// they are scored against.
@@ -53,6 +58,8 @@ pub trait Trainable {
 /// What every approach builds from: the spec, the model's config and the run's device.
 pub struct Setup<'a> {
     pub spec: &'a RunSpec,
+    /// The checkpoint: its family builds the encoder.
+    pub checkpoint: &'a Checkpoint,
     pub config: &'a BertConfig,
     pub device: Device,
     pub pad_id: i64,
@@ -62,17 +69,24 @@ pub struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// The encoder under `root`, with the spec's dropouts where it overrides the config's.
-    pub fn bert(&self, root: &nn::Path) -> BertModel {
+    /// The checkpoint family's encoder under `root`, with the spec's dropouts where it
+    /// overrides the config's; layer-wise knobs its structure gives no meaning (ALBERT's
+    /// shared layers) are refused.
+    pub fn encoder(&self, root: &nn::Path) -> Result<Box<dyn Encoder>, TrainError> {
         let (spec, config) = (self.spec, self.config);
-        let mut bert = BertModel::new(root.clone(), config);
+        let mut bert = self.checkpoint.encoder(root.clone())?;
+        bert.check_layer_knobs(&LayerKnobs {
+            freeze_layers: spec.freeze_layers,
+            reinit_layers: spec.reinit_layers,
+            layerwise_lr_decay: spec.layerwise_lr_decay,
+        })?;
         bert.set_dropouts(Dropouts {
             hidden: spec.hidden_dropout.unwrap_or(config.hidden_dropout_prob),
             attention: spec
                 .attention_dropout
                 .unwrap_or(config.attention_probs_dropout_prob),
         });
-        bert
+        Ok(bert)
     }
 
     /// Dropout before the head: the spec's, else the config's `classifier_dropout`, else its
@@ -94,8 +108,8 @@ impl Setup<'_> {
 }
 
 /// Loads the checkpoint into the variables an approach created (and re-initialises what the
-/// spec asks).
-pub type Load<'a> = &'a mut dyn FnMut(&mut VarStore) -> Result<(), TrainError>;
+/// spec asks, as the encoder classifies its parameters).
+pub type Load<'a> = &'a mut dyn FnMut(&mut VarStore, &dyn Encoder) -> Result<(), TrainError>;
 
 /// Builds what `setup.spec` trains in `vs`: its variables (encoder, then head), the loaded
 /// weights, and whatever it precomputes from `data`.

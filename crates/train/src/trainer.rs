@@ -21,7 +21,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use stab_bert::{load_safetensors, Checkpoint};
+use stab_bert::{load_checkpoint, Checkpoint, Encoder};
 use stab_spec::{
     error_chain, Device as SpecDevice, Precision, RunRecord, RunSpec, RunStatus, Versions,
 };
@@ -228,16 +228,20 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
     let mut vs = VarStore::new(device);
     let setup = Setup {
         spec,
+        checkpoint: &checkpoint,
         config: &config,
         device,
         pad_id: tokenizer.pad_id(),
         kind: data.kind,
         outputs: data.outputs,
     };
-    let mut load = |vs: &mut VarStore| -> Result<(), TrainError> {
-        let new = ["classifier.", "scalar_mix.", "lstm."];
-        load_safetensors(vs, &checkpoint.weights, &new)?;
-        reinitialise(vs, spec, num_layers, config.initializer_range);
+    let mut load = |vs: &mut VarStore, encoder: &dyn Encoder| -> Result<(), TrainError> {
+        // New heads may be missing from the checkpoint, and a checkpoint's own sequence head
+        // (a fine-tuned one, ModernBERT's pre-trained `head`) may be left unused.
+        let mut new = vec!["classifier.", "scalar_mix.", "lstm."];
+        new.extend(encoder.head_prefixes());
+        load_checkpoint(vs, &checkpoint, &new)?;
+        reinitialise(vs, spec, encoder, config.initializer_range);
         Ok(())
     };
     let model = trainable::build(&mut vs, &setup, &data, &mut load)?;
@@ -247,6 +251,7 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
     };
     let optimizer = policy.optimizer(
         &vs,
+        model.encoder(),
         AdamConfig {
             beta1: spec.optimizer.beta1,
             beta2: spec.optimizer.beta2,
