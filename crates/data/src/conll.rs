@@ -66,48 +66,10 @@ pub fn read_conll(path: &Path, labels: &[String]) -> Result<ConllFile, DataError
         converted: 0,
     };
     let mut nfields: Option<usize> = None;
-    // Current sentence: tokens, tags and the line of each tag.
-    let mut toks: Vec<String> = Vec::new();
-    let mut tags: Vec<String> = Vec::new();
-    let mut tag_lines: Vec<usize> = Vec::new();
-
-    let flush = |toks: &mut Vec<String>,
-                 tags: &mut Vec<String>,
-                 tag_lines: &mut Vec<usize>,
-                 out: &mut ConllFile|
-     -> Result<(), DataError> {
-        if toks.is_empty() {
-            return Ok(());
-        }
-        out.converted += iob1_to_iob2(tags);
-        let ids = tags
-            .iter()
-            .zip(tag_lines.iter())
-            .map(|(t, &line)| {
-                labels
-                    .iter()
-                    .position(|l| l == t)
-                    .ok_or_else(|| DataError::UnknownLabel {
-                        path: path.into(),
-                        line,
-                        label: t.clone(),
-                        expected: labels.to_vec(),
-                    })
-            })
-            .collect::<Result<Vec<usize>, _>>()?;
-        out.tokens += toks.len();
-        out.sentences.push(TaggedSentence {
-            tokens: std::mem::take(toks),
-            tags: ids,
-        });
-        tags.clear();
-        tag_lines.clear();
-        Ok(())
-    };
-
+    let mut sentence = Sentence::default();
     for &(line, row) in &rows {
         if row.trim().is_empty() {
-            flush(&mut toks, &mut tags, &mut tag_lines, &mut out)?;
+            sentence.flush(path, labels, &mut out)?;
             continue;
         }
         let fields: Vec<&str> = row.split_whitespace().collect();
@@ -123,15 +85,13 @@ pub fn read_conll(path: &Path, labels: &[String]) -> Result<ConllFile, DataError
         }
         if fields[0] == "-DOCSTART-" {
             // A document marker also ends any sentence before it.
-            flush(&mut toks, &mut tags, &mut tag_lines, &mut out)?;
+            sentence.flush(path, labels, &mut out)?;
             out.documents += 1;
             continue;
         }
-        toks.push(fields[0].to_string());
-        tags.push(fields[expected - 1].to_string());
-        tag_lines.push(line);
+        sentence.push(fields[0], fields[expected - 1], line);
     }
-    flush(&mut toks, &mut tags, &mut tag_lines, &mut out)?;
+    sentence.flush(path, labels, &mut out)?;
     if out.sentences.is_empty() {
         return Err(DataError::NoRows {
             path: path.into(),
@@ -139,6 +99,60 @@ pub fn read_conll(path: &Path, labels: &[String]) -> Result<ConllFile, DataError
         });
     }
     Ok(out)
+}
+
+/// The sentence being read: its tokens, their tags and the line of each tag (for errors).
+#[derive(Default)]
+struct Sentence {
+    tokens: Vec<String>,
+    tags: Vec<String>,
+    tag_lines: Vec<usize>,
+}
+
+impl Sentence {
+    fn push(&mut self, token: &str, tag: &str, line: usize) {
+        self.tokens.push(token.to_string());
+        self.tags.push(tag.to_string());
+        self.tag_lines.push(line);
+    }
+
+    /// Ends the sentence (if any): IOB1 tags become IOB2, tags become label ids, and the
+    /// sentence joins `out`.
+    fn flush(
+        &mut self,
+        path: &Path,
+        labels: &[String],
+        out: &mut ConllFile,
+    ) -> Result<(), DataError> {
+        if self.tokens.is_empty() {
+            return Ok(());
+        }
+        out.converted += iob1_to_iob2(&mut self.tags);
+        let ids = self
+            .tags
+            .iter()
+            .zip(self.tag_lines.iter())
+            .map(|(t, &line)| {
+                labels
+                    .iter()
+                    .position(|l| l == t)
+                    .ok_or_else(|| DataError::UnknownLabel {
+                        path: path.into(),
+                        line,
+                        label: t.clone(),
+                        expected: labels.to_vec(),
+                    })
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
+        out.tokens += self.tokens.len();
+        out.sentences.push(TaggedSentence {
+            tokens: std::mem::take(&mut self.tokens),
+            tags: ids,
+        });
+        self.tags.clear();
+        self.tag_lines.clear();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

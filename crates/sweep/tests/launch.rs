@@ -321,9 +321,9 @@ fn example_sweeps_in_experiments_expand() {
     let q = load("quickstart.toml");
     assert_eq!(q.name, "quickstart");
     assert_eq!(q.runs.len(), 10);
-    assert_eq!(q.groups(), vec!["devlin", "mosbach"]);
-    assert!(!q.runs[0].spec.optimizer.bias_correction);
-    assert!(q.runs[5].spec.optimizer.bias_correction);
+    assert_eq!(q.groups(), vec!["mosbach", "devlin"]);
+    assert!(q.runs[0].spec.optimizer.bias_correction);
+    assert!(!q.runs[5].spec.optimizer.bias_correction);
     assert!(q.runs.iter().all(|r| r.spec.train_subset == Some(500)));
     assert!(q.runs.iter().all(|r| r.spec.learning_rate == 1e-4));
     let f = load("freeze-depth.toml");

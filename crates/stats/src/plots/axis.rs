@@ -18,7 +18,7 @@ use super::frame::{
     bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_corner,
     legend_note, padded, render, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
 };
-use super::setting::by_setting;
+use super::setting::{by_setting, names_axis};
 use super::{score_label, PlotError};
 use crate::bootstrap::{stream_rng, Interval};
 use crate::counts::wilson;
@@ -128,7 +128,10 @@ pub(super) fn swept_axes(input: &ReportInput, grouped: &[(String, Vec<RunEntry>)
             let within = grouped
                 .iter()
                 .any(|(_, runs)| values(&mut runs.iter()).len() > 1);
-            if all.len() < 2 || !(within || grouping.contains(name.as_str())) {
+            // A sweep's axes name their groups (`task=SST-2,freeze_layers=3`): such a setting
+            // is swept even when the report is grouped by the sweep's groups.
+            let in_labels = grouped.iter().all(|(g, _)| names_axis(g, name));
+            if all.len() < 2 || !(within || in_labels || grouping.contains(name.as_str())) {
                 return None;
             }
             let (lo, hi) = bounds(all.iter().map(|v| v.0));

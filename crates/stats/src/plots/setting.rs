@@ -113,15 +113,14 @@ pub(super) fn by_setting<'r, K: Ord + Clone>(
 /// keys possibly dotted or `spec.`-prefixed); "all runs" when no other part is left or the label
 /// names no such part (a plain group name: groups are then pooled, as before).
 pub(super) fn without_axis(label: &str, axis: &str) -> String {
-    let is_axis = |part: &&str| match part.split_once('=') {
-        Some((k, _)) => k.trim().trim_start_matches("spec.").rsplit('.').next() == Some(axis),
-        None => false,
-    };
     let parts: Vec<&str> = label.split(',').map(str::trim).collect();
-    if !parts.iter().any(|p| is_axis(p)) {
+    if !names_axis(label, axis) {
         return "all runs".into();
     }
-    let rest: Vec<&str> = parts.into_iter().filter(|p| !is_axis(p)).collect();
+    let rest: Vec<&str> = parts
+        .into_iter()
+        .filter(|p| !is_axis_part(p, axis))
+        .collect();
     if rest.is_empty() {
         "all runs".into()
     } else {
@@ -129,30 +128,15 @@ pub(super) fn without_axis(label: &str, axis: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::without_axis;
+/// Whether a group label has an `axis=value` part (as a sweep's axis labels do).
+pub(super) fn names_axis(label: &str, axis: &str) -> bool {
+    label.split(',').any(|p| is_axis_part(p.trim(), axis))
+}
 
-    #[test]
-    fn series_names_drop_the_axis_part_of_a_group_label() {
-        let lr = "learning_rate";
-        assert_eq!(
-            without_axis("preset=devlin, learning_rate=0.0001", lr),
-            "preset=devlin"
-        );
-        assert_eq!(
-            without_axis(
-                "optimizer.bias_correction=true,epochs=3,learning_rate=1e-4",
-                lr
-            ),
-            "optimizer.bias_correction=true, epochs=3"
-        );
-        assert_eq!(without_axis("spec.learning_rate=2e-5", lr), "all runs");
-        assert_eq!(without_axis("devlin", lr), "all runs");
-        assert_eq!(
-            without_axis("task=SST-2,freeze_layers=3", "freeze_layers"),
-            "task=SST-2"
-        );
+fn is_axis_part(part: &str, axis: &str) -> bool {
+    match part.split_once('=') {
+        Some((k, _)) => k.trim().trim_start_matches("spec.").rsplit('.').next() == Some(axis),
+        None => false,
     }
 }
 
@@ -317,5 +301,32 @@ impl Chart for SettingPlot {
         draw_baselines(&mut chart, &segments)?;
         self.draw_series(&mut chart)?;
         draw_legend(&mut chart, corner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_axis;
+
+    #[test]
+    fn series_names_drop_the_axis_part_of_a_group_label() {
+        let lr = "learning_rate";
+        assert_eq!(
+            without_axis("preset=devlin, learning_rate=0.0001", lr),
+            "preset=devlin"
+        );
+        assert_eq!(
+            without_axis(
+                "optimizer.bias_correction=true,epochs=3,learning_rate=1e-4",
+                lr
+            ),
+            "optimizer.bias_correction=true, epochs=3"
+        );
+        assert_eq!(without_axis("spec.learning_rate=2e-5", lr), "all runs");
+        assert_eq!(without_axis("devlin", lr), "all runs");
+        assert_eq!(
+            without_axis("task=SST-2,freeze_layers=3", "freeze_layers"),
+            "task=SST-2"
+        );
     }
 }
