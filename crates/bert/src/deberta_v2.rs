@@ -28,7 +28,9 @@ use tch::{Kind, Tensor};
 
 use crate::config::{Activation, BertConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
-use crate::model::{activate, embedding, layer_norm, linear, min_value, BertInput, Dropouts};
+use crate::model::{
+    activate, embedding, layer_norm, linear, min_value, BertInput, Dropouts, FeedForward,
+};
 use crate::params::ParamGroup;
 use crate::BertError;
 
@@ -190,10 +192,7 @@ struct Attention {
 #[derive(Debug)]
 struct Layer {
     attention: Attention,
-    intermediate: nn::Linear,
-    output_dense: nn::Linear,
-    output_layer_norm: nn::LayerNorm,
-    activation: Activation,
+    feed_forward: FeedForward,
 }
 
 /// Per-forward tensors every layer shares.
@@ -302,38 +301,16 @@ impl Attention {
 
 impl Layer {
     fn new(p: nn::Path, c: &BertConfig, e: &Extra) -> Self {
-        let r = c.initializer_range;
         Layer {
             attention: Attention::new(&p / "attention", c, e),
-            intermediate: linear(
-                &p / "intermediate" / "dense",
-                c.hidden_size,
-                c.intermediate_size,
-                r,
-            ),
-            output_dense: linear(
-                &p / "output" / "dense",
-                c.intermediate_size,
-                c.hidden_size,
-                r,
-            ),
-            output_layer_norm: layer_norm(
-                &p / "output" / "LayerNorm",
-                c.hidden_size,
-                c.layer_norm_eps,
-            ),
-            activation: c.hidden_act,
+            feed_forward: FeedForward::new(&p, c),
         }
     }
 
     fn forward_t(&self, x: &Tensor, cx: &Context) -> Tensor {
         let a = self.attention.forward_t(x, cx);
-        let i = activate(&self.intermediate.forward(&a), self.activation);
-        let o = self
-            .output_dense
-            .forward(&i)
-            .dropout(cx.dropouts.hidden, cx.train);
-        self.output_layer_norm.forward(&(o + a))
+        self.feed_forward
+            .forward_t(&a, cx.dropouts.hidden, cx.train)
     }
 }
 

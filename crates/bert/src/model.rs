@@ -196,39 +196,62 @@ impl Attention {
     }
 }
 
-/// `BertLayer`: attention, `BertIntermediate`, `BertOutput` (RoBERTa's and ELECTRA's too).
+/// `BertIntermediate` + `BertOutput`: the feed-forward half of a layer, under the layer's path
+/// (`intermediate.dense`, `output.dense`, `output.LayerNorm`). DeBERTa-v2's layers share it.
 #[derive(Debug)]
-pub(crate) struct Layer {
-    attention: Attention,
+pub(crate) struct FeedForward {
     intermediate: nn::Linear,
     output_dense: nn::Linear,
     output_layer_norm: nn::LayerNorm,
     activation: Activation,
 }
 
-impl Layer {
-    pub(crate) fn new(p: nn::Path, c: &BertConfig) -> Self {
+impl FeedForward {
+    pub(crate) fn new(p: &nn::Path, c: &BertConfig) -> Self {
         let r = c.initializer_range;
-        Layer {
-            attention: Attention::new(&p / "attention", c),
+        FeedForward {
             intermediate: linear(
-                &p / "intermediate" / "dense",
+                p / "intermediate" / "dense",
                 c.hidden_size,
                 c.intermediate_size,
                 r,
             ),
             output_dense: linear(
-                &p / "output" / "dense",
+                p / "output" / "dense",
                 c.intermediate_size,
                 c.hidden_size,
                 r,
             ),
             output_layer_norm: layer_norm(
-                &p / "output" / "LayerNorm",
+                p / "output" / "LayerNorm",
                 c.hidden_size,
                 c.layer_norm_eps,
             ),
             activation: c.hidden_act,
+        }
+    }
+
+    /// Dense, activation, dense, dropout, then the residual with `a` (the attention output)
+    /// and LayerNorm.
+    pub(crate) fn forward_t(&self, a: &Tensor, hidden_dropout: f64, train: bool) -> Tensor {
+        let i = activate(&self.intermediate.forward(a), self.activation);
+        let o = self.output_dense.forward(&i).dropout(hidden_dropout, train);
+        self.output_layer_norm.forward(&(o + a))
+    }
+}
+
+/// `BertLayer`: attention, then [`FeedForward`] (RoBERTa's and ELECTRA's too).
+#[derive(Debug)]
+pub(crate) struct Layer {
+    attention: Attention,
+    feed_forward: FeedForward,
+}
+
+impl Layer {
+    pub(crate) fn new(p: nn::Path, c: &BertConfig) -> Self {
+        Layer {
+            attention: Attention::new(&p / "attention", c),
+            feed_forward: FeedForward::new(&p, c),
         }
     }
 
@@ -240,10 +263,7 @@ impl Layer {
         train: bool,
     ) -> Tensor {
         let a = self.attention.forward_t(x, mask_bias, d, train);
-        let i = self.intermediate.forward(&a);
-        let i = activate(&i, self.activation);
-        let o = self.output_dense.forward(&i).dropout(d.hidden, train);
-        self.output_layer_norm.forward(&(o + a))
+        self.feed_forward.forward_t(&a, d.hidden, train)
     }
 }
 
