@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: Devlin vs Mosbach recipe on a small RTE subset with all-MiniLM-L6-v2
+# The main job: the Devlin vs the Mosbach recipe on 500 CoLA examples with all-MiniLM-L6-v2
 # (experiments/quickstart.toml), then the variance report with plots.
 #   scripts/quickstart.sh [--data-dir DIR]     (or STAB_DATA_DIR; default ../shared/data)
 # Results: results/quickstart/ (runs), results/quickstart/report/ (report.md, report.html, plots/).

@@ -85,9 +85,7 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
         Some(p) if p.extension().is_some_and(|e| e == "json") => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("could not read run spec {}", p.display()))?;
-            let spec: RunSpec = serde_json::from_str(&text)
-                .with_context(|| format!("run spec {} is not valid", p.display()))?;
-            spec
+            RunSpec::from_json_str(p, &text)?
         }
         Some(p) => RunSpec::from_toml_file(p)?,
         None => stab_spec::preset(&args.preset)?,

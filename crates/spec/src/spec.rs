@@ -391,6 +391,51 @@ impl RunSpec {
             })
     }
 
+    /// Reads a fully resolved run spec in JSON (a run directory's `spec.json`: every field
+    /// present, no preset) and validates it. Errors name the file, line and column, and the
+    /// field as a dotted path (`optimizer.eps: invalid type: string "x", expected f64`), which
+    /// serde_json alone does not.
+    pub fn from_json_str(path: &std::path::Path, text: &str) -> Result<RunSpec, SpecError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let spec: RunSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let at = e.path().to_string();
+            let (line, column) = (e.inner().line(), e.inner().column());
+            let full = e.inner().to_string();
+            let message = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(m, _)| m);
+            let (field, message) = match message.strip_prefix("unknown field `") {
+                Some(rest) => {
+                    let name = rest.split_once('`').map_or(rest, |(n, _)| n);
+                    // The path ends at the unknown key itself.
+                    let field = if at == "." { name.to_string() } else { at };
+                    let text = toml::Value::String(name.into());
+                    (field, crate::diagnose::describe(message, &text))
+                }
+                None => (at, message.to_string()),
+            };
+            let message = format!("{field}: {message}");
+            if line > 0 {
+                SpecError::Located {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                }
+            } else {
+                SpecError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                }
+            }
+        })?;
+        spec.validate().map_err(|e| SpecError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(spec)
+    }
+
     /// Checks value ranges that serde cannot.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |field: &str, message: &str| {
@@ -559,6 +604,39 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn json_spec_errors_name_the_field_and_the_place() {
+        let p = std::path::Path::new("runs/x/spec.json");
+        let good = RunSpec::resolve("mosbach", &toml::Table::new()).unwrap();
+        let json = good.canonical_json();
+        assert_eq!(RunSpec::from_json_str(p, &json).unwrap(), good);
+
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["optimizer"]["eps"] = "tiny".into();
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let e = RunSpec::from_json_str(p, &text).unwrap_err().to_string();
+        let line = 1 + text[..text.find("\"tiny\"").unwrap()].matches('\n').count();
+        assert!(
+            e.starts_with(&format!("runs/x/spec.json:{line}:"))
+                && e.contains("optimizer.eps: invalid type: string \"tiny\""),
+            "{e}"
+        );
+
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["optimizer"]["epss"] = 1e-8.into();
+        let e = RunSpec::from_json_str(p, &v.to_string()).unwrap_err().to_string();
+        assert!(
+            e.contains("optimizer.epss: not a run-spec field (did you mean `eps`?)"),
+            "{e}"
+        );
+
+        // Well-typed but out of range: validated like a TOML spec.
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["batch_size"] = 0.into();
+        let e = RunSpec::from_json_str(p, &v.to_string()).unwrap_err().to_string();
+        assert!(e.contains("spec.json") && e.contains("batch_size: must be at least 1"), "{e}");
     }
 
     #[test]

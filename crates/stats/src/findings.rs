@@ -17,7 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fmt::{p_value, percent};
+use std::collections::HashMap;
+
+use crate::fmt::{p_value, percent, short_labels};
 use crate::summary::{Comparison, GroupSummary, ReportSummary};
 
 /// The findings of a report.
@@ -38,8 +40,11 @@ const PAIRS_NAMED: usize = 5;
 pub(crate) fn findings(s: &ReportSummary) -> Findings {
     // Rounded so that 1 − 0.95 reads 0.05, not 0.050000000000000044.
     let alpha = ((1.0 - s.options.confidence_level) * 1e9).round() / 1e9;
+    let names = Names::new(s);
+    let n = &names;
     let mut sentences = Vec::new();
-    sentences.extend(failure_rates(s));
+    sentences.extend(names.legend());
+    sentences.extend(failure_rates(s, n));
     let scored = s.groups.iter().filter(|g| g.n > 0).count();
     if s.comparisons.is_empty() {
         sentences.push(match scored {
@@ -50,12 +55,12 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     } else if s.comparisons.len() <= PAIRS_IN_FULL {
         for c in &s.comparisons {
             let (a, b) = (group(s, &c.a), group(s, &c.b));
-            sentences.push(fisher_sentence(c, a, b, alpha));
-            sentences.push(spread_sentence(c, a, b, alpha));
-            sentences.push(aso_sentence(c, s.options.aso_tau));
+            sentences.push(fisher_sentence(c, a, b, alpha, n));
+            sentences.push(spread_sentence(c, a, b, alpha, n));
+            sentences.push(aso_sentence(c, s.options.aso_tau, n));
         }
     } else {
-        sentences.extend(summarised(s, alpha));
+        sentences.extend(summarised(s, alpha, n));
     }
     let m = s.comparisons.len();
     if m > 1 {
@@ -65,6 +70,55 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
         ));
     }
     Findings { sentences, alpha }
+}
+
+/// How the sentences name groups: by what sets them apart from the others
+/// ([`short_labels`]), with one sentence saying what they all share. The tables keep full names.
+struct Names {
+    short: HashMap<String, String>,
+    shared: Vec<String>,
+}
+
+impl Names {
+    fn new(s: &ReportSummary) -> Self {
+        let full: Vec<&str> = s.groups.iter().map(|g| g.group.as_str()).collect();
+        match short_labels(&full) {
+            Some(l) => Names {
+                short: full.iter().map(|f| f.to_string()).zip(l.short).collect(),
+                shared: l.shared,
+            },
+            None => Names {
+                short: HashMap::new(),
+                shared: Vec::new(),
+            },
+        }
+    }
+
+    fn of<'a>(&'a self, group: &'a str) -> &'a str {
+        self.short.get(group).map_or(group, String::as_str)
+    }
+
+    /// "Groups are named by what sets them apart; every group has `task=RTE`."
+    fn legend(&self) -> Option<String> {
+        if self.short.is_empty() {
+            return None;
+        }
+        let shared = if self.shared.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; every group has {}",
+                self.shared
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Some(format!(
+            "Groups are named below by what sets them apart (dotted keys by their last part; the tables give full names){shared}."
+        ))
+    }
 }
 
 fn group<'s>(s: &'s ReportSummary, name: &str) -> Option<&'s GroupSummary> {
@@ -91,7 +145,7 @@ fn rate(g: &GroupSummary) -> f64 {
 }
 
 /// "Failed runs …: `a` 1 of 3 (33%, 6–79%); …".
-fn failure_rates(s: &ReportSummary) -> Option<String> {
+fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
     if s.groups.is_empty() {
         return Some("No runs: nothing to report.".into());
     }
@@ -107,14 +161,17 @@ fn failure_rates(s: &ReportSummary) -> Option<String> {
         .map(|g| match g.failure_ci {
             Some(ci) if g.judged > 0 => format!(
                 "`{}` {} of {} ({}, {}–{})",
-                g.group,
+                n.of(&g.group),
                 g.failed,
                 g.judged,
                 percent(rate(g)),
                 percent(ci.lower),
                 percent(ci.upper)
             ),
-            _ => format!("`{}` no verdict (no final score or baseline)", g.group),
+            _ => format!(
+                "`{}` no verdict (no final score or baseline)",
+                n.of(&g.group)
+            ),
         })
         .collect();
     let more = s.groups.len() - scope.len();
@@ -135,50 +192,50 @@ fn fisher_sentence(
     a: Option<&GroupSummary>,
     b: Option<&GroupSummary>,
     alpha: f64,
+    n: &Names,
 ) -> String {
+    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
     let (f, a, b) = match (&c.fisher, a, b) {
         (Ok(f), Some(a), Some(b)) => (f, a, b),
         (Err(d), _, _) => {
             return format!(
-                "Failure rates of `{}` and `{}` were not compared: {}.",
-                c.a, c.b, d.reason
+                "Failure rates of `{ca}` and `{cb}` were not compared: {}.",
+                d.reason
             )
         }
         _ => {
-            return format!(
-                "Failure rates of `{}` and `{}` were not compared.",
-                c.a, c.b
-            )
+            return format!("Failure rates of `{ca}` and `{cb}` were not compared.")
         }
     };
     let p = p_value(f.p);
     if a.failed == 0 && b.failed == 0 {
         return format!(
             "No run failed in `{}` or `{}` ({} and {} runs), so there is no difference in failure rate to test (Fisher p = {p}).",
-            a.group, b.group, a.judged, b.judged
+            n.of(&a.group), n.of(&b.group), a.judged, b.judged
         );
     }
     if a.failed == a.judged && b.failed == b.judged {
         return format!(
             "Every run failed in both `{}` and `{}` (Fisher p = {p}).",
-            a.group, b.group
+            n.of(&a.group),
+            n.of(&b.group)
         );
     }
     if f.p < alpha {
         let (hi, lo) = if rate(a) >= rate(b) { (a, b) } else { (b, a) };
         format!(
             "`{}` fails more often than `{}`: {} vs {} of runs (Fisher's exact test, two-sided, p = {p}).",
-            hi.group,
-            lo.group,
+            n.of(&hi.group),
+            n.of(&lo.group),
             percent(rate(hi)),
             percent(rate(lo))
         )
     } else {
         format!(
             "No significant difference in failure rate between `{}` ({}) and `{}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
-            a.group,
+            n.of(&a.group),
             percent(rate(a)),
-            b.group,
+            n.of(&b.group),
             percent(rate(b)),
             a.judged,
             b.judged
@@ -199,13 +256,15 @@ fn spread_sentence(
     a: Option<&GroupSummary>,
     b: Option<&GroupSummary>,
     alpha: f64,
+    n: &Names,
 ) -> String {
+    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
     let t = match &c.levene_median {
         Ok(t) => t,
         Err(d) => {
             return format!(
-                "Whether `{}` or `{}` varies more was not tested (Brown–Forsythe): {}.",
-                c.a, c.b, d.reason
+                "Whether `{ca}` or `{cb}` varies more was not tested (Brown–Forsythe): {}.",
+                d.reason
             )
         }
     };
@@ -214,44 +273,44 @@ fn spread_sentence(
     if t.p < alpha {
         let a_more = a.and_then(|g| g.stats.as_ref()?.std) >= b.and_then(|g| g.stats.as_ref()?.std);
         let (hi, lo, shi, slo) = if a_more {
-            (&c.a, &c.b, sa, sb)
+            (ca, cb, sa, sb)
         } else {
-            (&c.b, &c.a, sb, sa)
+            (cb, ca, sb, sa)
         };
         format!(
             "`{hi}` varies more than `{lo}` (std {shi} vs {slo}; Brown–Forsythe test, p = {p})."
         )
     } else {
         format!(
-            "No significant difference in spread between `{}` and `{}` (std {sa} vs {sb}; Brown–Forsythe test, p = {p}).",
-            c.a, c.b
+            "No significant difference in spread between `{ca}` and `{cb}` (std {sa} vs {sb}; Brown–Forsythe test, p = {p})."
         )
     }
 }
 
-fn aso_sentence(c: &Comparison, tau: f64) -> String {
+fn aso_sentence(c: &Comparison, tau: f64, n: &Names) -> String {
+    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
     match &c.aso {
         Err(d) => format!(
-            "Almost stochastic order of `{}` and `{}` was not computed: {}.",
-            c.a, c.b, d.reason
+            "Almost stochastic order of `{ca}` and `{cb}` was not computed: {}.",
+            d.reason
         ),
         Ok(r) if r.eps_min_ab < tau && r.eps_min_ab <= r.eps_min_ba => format!(
-            "`{}` almost stochastically dominates `{}` (ASO ε_min = {:.3} < τ = {tau}).",
-            c.a, c.b, r.eps_min_ab
+            "`{ca}` almost stochastically dominates `{cb}` (ASO ε_min = {:.3} < τ = {tau}).",
+            r.eps_min_ab
         ),
         Ok(r) if r.eps_min_ba < tau => format!(
-            "`{}` almost stochastically dominates `{}` (ASO ε_min = {:.3} < τ = {tau}).",
-            c.b, c.a, r.eps_min_ba
+            "`{cb}` almost stochastically dominates `{ca}` (ASO ε_min = {:.3} < τ = {tau}).",
+            r.eps_min_ba
         ),
         Ok(r) => format!(
-            "Neither `{}` nor `{}` almost stochastically dominates the other (ASO ε_min = {:.3} and {:.3}, both ≥ τ = {tau}).",
-            c.a, c.b, r.eps_min_ab, r.eps_min_ba
+            "Neither `{ca}` nor `{cb}` almost stochastically dominates the other (ASO ε_min = {:.3} and {:.3}, both ≥ τ = {tau}).",
+            r.eps_min_ab, r.eps_min_ba
         ),
     }
 }
 
 /// With many pairs: one sentence per test naming the significant pairs.
-fn summarised(s: &ReportSummary, alpha: f64) -> Vec<String> {
+fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
     let m = s.comparisons.len();
     let named = |hits: Vec<String>, what: &str, test: &str| -> String {
         if hits.is_empty() {
@@ -279,7 +338,12 @@ fn summarised(s: &ReportSummary, alpha: f64) -> Vec<String> {
         .iter()
         .filter_map(|c| {
             let f = c.fisher.as_ref().ok().filter(|f| f.p < alpha)?;
-            Some(format!("`{}` vs `{}` (p = {})", c.a, c.b, p_value(f.p)))
+            Some(format!(
+                "`{}` vs `{}` (p = {})",
+                n.of(&c.a),
+                n.of(&c.b),
+                p_value(f.p)
+            ))
         })
         .collect();
     let spread: Vec<String> = s
@@ -287,7 +351,12 @@ fn summarised(s: &ReportSummary, alpha: f64) -> Vec<String> {
         .iter()
         .filter_map(|c| {
             let t = c.levene_median.as_ref().ok().filter(|t| t.p < alpha)?;
-            Some(format!("`{}` vs `{}` (p = {})", c.a, c.b, p_value(t.p)))
+            Some(format!(
+                "`{}` vs `{}` (p = {})",
+                n.of(&c.a),
+                n.of(&c.b),
+                p_value(t.p)
+            ))
         })
         .collect();
     let tau = s.options.aso_tau;
@@ -301,7 +370,7 @@ fn summarised(s: &ReportSummary, alpha: f64) -> Vec<String> {
             } else {
                 (&c.b, &c.a, r.eps_min_ba)
             };
-            (e < tau).then(|| format!("`{w}` ≻ `{l}` (ε_min = {e:.3})"))
+            (e < tau).then(|| format!("`{}` ≻ `{}` (ε_min = {e:.3})", n.of(w), n.of(l)))
         })
         .collect();
     vec![

@@ -446,35 +446,14 @@ pub(super) fn distinct_baselines<'r>(runs: impl IntoIterator<Item = &'r RunEntry
 }
 
 /// Tick labels for `labels` on a categorical x axis `SIZE.0` pixels wide, and the font size to
-/// draw them at. Sweep group labels (`optimizer.bias_correction=false,epochs=3,learning_rate=1e-4`)
-/// are too wide to sit side by side, so: `key=value` parts that every group shares are dropped
-/// (they say nothing about the difference), dotted keys keep their last part, and a label that
-/// still does not fit its slot at the smallest font is cut with "…" (the tables carry full names).
+/// draw them at. Group labels are shortened as the findings shorten them
+/// ([`crate::fmt::short_labels`]), and a label that still does not fit its slot at the smallest
+/// font is cut with "…" (the tables carry full names).
 pub(super) fn category_labels(labels: &[&str]) -> (Vec<String>, u32) {
-    let parts: Vec<Vec<&str>> = labels.iter().map(|l| l.split(',').collect()).collect();
-    let keyed = labels.len() > 1 && parts.iter().flatten().all(|p| p.contains('='));
-    let short: Vec<String> = parts
-        .iter()
-        .zip(labels)
-        .map(|(ps, full)| {
-            if !keyed {
-                return full.to_string();
-            }
-            let kept: Vec<String> = ps
-                .iter()
-                .filter(|p| !parts.iter().all(|other| other.contains(p)))
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => format!("{}={v}", k.rsplit('.').next().unwrap_or(k)),
-                    None => p.to_string(),
-                })
-                .collect();
-            if kept.is_empty() {
-                full.to_string()
-            } else {
-                kept.join(", ")
-            }
-        })
-        .collect();
+    let short = match crate::fmt::short_labels(labels) {
+        Some(s) => s.short,
+        None => labels.iter().map(|l| l.to_string()).collect(),
+    };
     let slot = (SIZE.0 as f64 - 120.0) / labels.len().max(1) as f64;
     // Average glyph width of the sans-serif face is about half its size.
     let fits = |size: u32| {

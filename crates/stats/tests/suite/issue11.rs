@@ -17,7 +17,7 @@ fn csv_input(
     let mut text = String::from("group,score\n");
     for (g, scores) in groups {
         for s in *scores {
-            text += &format!("{g},{s}\n");
+            text += &format!("\"{g}\",{s}\n");
         }
     }
     std::fs::write(&p, text).unwrap();
@@ -160,6 +160,26 @@ fn degenerate_inputs_give_honest_sentences() {
         f.contains("No runs: nothing to report.") && f.contains("No group has a scored run"),
         "{f}"
     );
+}
+
+#[test]
+fn findings_name_groups_by_what_sets_them_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        "task=SST-2,optimizer.bias_correction=false",
+        "task=SST-2,optimizer.bias_correction=true",
+    );
+    let input = csv_input(dir.path(), &[(a, &GOOD), (b, &BAD)], Some(0.5));
+    let s = summarize(&input, &opts());
+    let f = sentences(&s);
+    assert!(
+        f.contains("every group has `task=SST-2`")
+            && f.contains("`bias_correction=true` fails more often than `bias_correction=false`"),
+        "{f}"
+    );
+    assert!(!f.contains("`task=SST-2,"), "{f}");
+    // The tables keep the full names.
+    assert!(s.groups.iter().any(|g| g.group == a), "{:?}", s.groups);
 }
 
 #[test]
