@@ -622,6 +622,21 @@ fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
     assert_eq!(kept.len(), 1);
     assert!(kept[0].to_string_lossy().ends_with("-ok.json"), "{kept:?}");
     assert_eq!(std::fs::read(&kept[0]).unwrap(), first);
+
+    // While another process executes the run (holds its lock), a second `stab run` into the
+    // same directory is refused before it touches anything.
+    let before = std::fs::read(dir.join("record.json")).unwrap();
+    let lock = stab_sweep::RunLock::try_acquire(&dir).unwrap().unwrap();
+    let busy = rte_run(&model, &dir, 16, 1).output().unwrap();
+    assert_eq!(busy.status.code(), Some(2), "{}", stderr(&busy));
+    assert!(
+        stderr(&busy).contains("another process is executing this run"),
+        "{}",
+        stderr(&busy)
+    );
+    assert_eq!(std::fs::read(dir.join("record.json")).unwrap(), before);
+    assert_eq!(std::fs::read_dir(dir.join("attempts")).unwrap().count(), 1);
+    drop(lock);
 }
 
 /// Issue 14, items 1 and 6: `--print-spec` checks the model's limits where the model is
@@ -663,6 +678,22 @@ fn issue14_spec_errors_name_the_field_value_line_and_model_limit() {
     let msg = stderr(&out);
     assert!(
         msg.contains("spec.toml:4:7: optimizer.epz: not a run-spec field (did you mean `eps`?)"),
+        "{msg}"
+    );
+
+    // A resolved JSON spec (as in run directories) with a mistyped value: the field's path,
+    // line and column.
+    let json = tmp.path().join("spec.json");
+    let printed = stdout(&ok(print(&[])));
+    let good: toml::Table = printed.parse().unwrap();
+    let mut v = serde_json::to_value(&good).unwrap();
+    v["optimizer"]["eps"] = "tiny".into();
+    std::fs::write(&json, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let out = print(&["--spec", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("spec.json:") && msg.contains("optimizer.eps: invalid type: string \"tiny\""),
         "{msg}"
     );
 

@@ -5,8 +5,10 @@
 //! or `diverged`: both are results), 1 when it ended in `error` or was `interrupted` (record
 //! written either way), 2 when not even a record could be written.
 //!
-//! `--out` follows the store's rules: a directory that holds another run is refused, and an
-//! earlier record of the same run is kept in `attempts/` rather than overwritten.
+//! `--out` follows the store's rules: a directory that holds another run is refused, an
+//! earlier record of the same run is kept in `attempts/` rather than overwritten, and the
+//! run's lock is held while it executes (taken here, or inherited from a sweep's launcher), so
+//! a second `stab run` into the same directory is refused instead of racing the first.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -158,6 +160,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
     std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    // Held until the record is written (dropped at return).
+    let inherited = std::env::var(stab_sweep::LOCK_FD_ENV).ok();
+    let _lock = stab_sweep::lock_run_dir(&out, inherited.as_deref())?;
     if let Some(kept) = stab_sweep::prepare_run_dir(&out, &spec.run_id())? {
         eprintln!("kept the earlier record of this run as {}", kept.display());
     }

@@ -626,7 +626,9 @@ mod tests {
 
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["optimizer"]["epss"] = 1e-8.into();
-        let e = RunSpec::from_json_str(p, &v.to_string()).unwrap_err().to_string();
+        let e = RunSpec::from_json_str(p, &v.to_string())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("optimizer.epss: not a run-spec field (did you mean `eps`?)"),
             "{e}"
@@ -635,8 +637,13 @@ mod tests {
         // Well-typed but out of range: validated like a TOML spec.
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["batch_size"] = 0.into();
-        let e = RunSpec::from_json_str(p, &v.to_string()).unwrap_err().to_string();
-        assert!(e.contains("spec.json") && e.contains("batch_size: must be at least 1"), "{e}");
+        let e = RunSpec::from_json_str(p, &v.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("spec.json") && e.contains("batch_size: must be at least 1"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -203,9 +203,7 @@ fn fisher_sentence(
                 d.reason
             )
         }
-        _ => {
-            return format!("Failure rates of `{ca}` and `{cb}` were not compared.")
-        }
+        _ => return format!("Failure rates of `{ca}` and `{cb}` were not compared."),
     };
     let p = p_value(f.p);
     if a.failed == 0 && b.failed == 0 {

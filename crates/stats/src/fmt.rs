@@ -101,7 +101,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             s.short,
-            ["bias_correction=false, epochs=10", "bias_correction=true, epochs=3"]
+            [
+                "bias_correction=false, epochs=10",
+                "bias_correction=true, epochs=3"
+            ]
         );
         assert_eq!(s.shared, ["learning_rate=1e-4"]);
     }

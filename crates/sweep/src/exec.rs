@@ -198,6 +198,7 @@ pub(crate) fn start(
         .arg("--threads")
         .arg(threads.to_string())
         .envs(worker.env.iter().map(|(k, v)| (k, v)))
+        .env(crate::store::LOCK_FD_ENV, lock_fd.to_string())
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)

@@ -131,8 +131,8 @@ pub use slurm::{
 };
 pub use status::{status, SweepStatus};
 pub use store::{
-    keep_earlier_record, prepare_run_dir, write_atomic, Expanded, RunDir, RunLock, RunState,
-    StatusSummary, Store, StoreScan,
+    keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
+    RunLock, RunState, StatusSummary, Store, StoreScan, LOCK_FD_ENV,
 };
 pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
 
@@ -156,6 +156,9 @@ pub enum Error {
     },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+    /// Another process holds the run's lock: it is executing the run in that directory.
+    #[error("{}: another process is executing this run (its lock file is held); wait for it to finish or choose another directory", path.display())]
+    Busy { path: PathBuf },
     #[error(transparent)]
     Record(#[from] stab_spec::RecordError),
     #[error("could not start or wait for worker {}", program.display())]

@@ -444,6 +444,50 @@ pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Erro
     keep_earlier_record(dir)
 }
 
+/// The environment variable in which a launcher names, to its worker, the descriptor of the
+/// run's lock that the worker inherited ([`crate::exec`]). With it, the worker's
+/// [`lock_run_dir`] knows the run is already locked on its behalf.
+pub const LOCK_FD_ENV: &str = "STAB_RUN_LOCK_FD";
+
+/// How `stab run --out DIR` holds the lock of the run it executes.
+#[derive(Debug)]
+pub enum HeldLock {
+    /// A launcher took the lock and this process inherited it ([`LOCK_FD_ENV`]).
+    Inherited,
+    /// This process took it; released on drop.
+    Own(RunLock),
+}
+
+/// Locks the run in `dir` for `stab run --out DIR`, under the same rule as sweeps: whoever
+/// executes a run holds its lock. A launcher's worker already holds it: `inherited_fd` is the
+/// value of [`LOCK_FD_ENV`], and the descriptor is checked to be `dir`'s lock file, not
+/// trusted blindly. Anyone else takes the lock here, and a run that another process is
+/// executing is refused with [`Error::Busy`], since two processes in one directory would each
+/// overwrite the other's `record.json`.
+pub fn lock_run_dir(dir: &Path, inherited_fd: Option<&str>) -> Result<HeldLock, Error> {
+    let lock_path = RunDir::new(dir).lock();
+    if let Some(fd) = inherited_fd.and_then(|v| v.trim().parse::<u32>().ok()) {
+        if same_file(Path::new(&format!("/proc/self/fd/{fd}")), &lock_path) {
+            return Ok(HeldLock::Inherited);
+        }
+    }
+    match RunLock::try_acquire(dir).map_err(io_err(&lock_path))? {
+        Some(lock) => Ok(HeldLock::Own(lock)),
+        None => Err(Error::Busy {
+            path: dir.to_path_buf(),
+        }),
+    }
+}
+
+/// Whether two paths name the same file (device and inode; symbolic links followed).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// The counts `stab status` prints.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusSummary {
@@ -527,6 +571,40 @@ impl RunLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_dir_is_locked_once_unless_the_lock_was_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_run_dir(dir.path(), None).unwrap();
+        assert!(matches!(held, HeldLock::Own(_)));
+        // A second executor of the same directory is refused, naming it.
+        let e = lock_run_dir(dir.path(), None).unwrap_err();
+        assert!(matches!(e, Error::Busy { .. }), "{e}");
+        assert!(e
+            .to_string()
+            .contains("another process is executing this run"));
+        drop(held);
+        assert!(matches!(
+            lock_run_dir(dir.path(), None).unwrap(),
+            HeldLock::Own(_)
+        ));
+    }
+
+    #[test]
+    fn the_inherited_descriptor_must_be_this_runs_lock() {
+        use std::os::fd::AsRawFd;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let lock = RunLock::try_acquire(a.path()).unwrap().unwrap();
+        let fd = lock.file().as_raw_fd().to_string();
+        let inherited = lock_run_dir(a.path(), Some(&fd)).unwrap();
+        assert!(matches!(inherited, HeldLock::Inherited));
+        // The descriptor is another directory's lock: b is locked the normal way.
+        let other = lock_run_dir(b.path(), Some(&fd)).unwrap();
+        assert!(matches!(other, HeldLock::Own(_)));
+        // A descriptor that is not open at all is no excuse either.
+        let e = lock_run_dir(a.path(), Some("987654")).unwrap_err();
+        assert!(matches!(e, Error::Busy { .. }), "{e}");
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporaries() {

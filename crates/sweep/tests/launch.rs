@@ -331,8 +331,12 @@ fn example_sweeps_in_experiments_expand() {
     assert_eq!(f.groups().len(), 14);
     assert!(f.groups().contains(&"task=STS-B,freeze_layers=6"));
     let m = load("devlin-vs-mosbach.toml");
-    assert_eq!(m.groups().len(), 4);
-    assert_eq!(m.runs.len(), 40);
+    // bias correction × epochs × learning rate, 10 seeds each.
+    assert_eq!(m.groups().len(), 8);
+    assert_eq!(m.runs.len(), 80);
+    assert!(m
+        .groups()
+        .contains(&"optimizer.bias_correction=false,epochs=3,learning_rate=5e-5"));
     let r = load("regime-search.toml");
     assert_eq!(r.runs.len(), 12);
     let c = load("feature-based-conll.toml");
