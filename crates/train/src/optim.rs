@@ -31,7 +31,7 @@
 //! float64 re-implementation of transformers' AdamW (`tests/golden/make_adam_golden.py`).
 
 pub use stab_spec::AdamUpdate;
-use tch::Tensor;
+use tch::{TchError, Tensor};
 
 /// One parameter with its optimizer state.
 struct Slot {
@@ -102,8 +102,9 @@ impl Adam {
             .collect()
     }
 
-    /// Applies one update with base learning rate `lr`.
-    pub fn step(&mut self, lr: f64) {
+    /// Applies one update with base learning rate `lr`. A LibTorch failure (out of memory, a
+    /// device mismatch) is returned, not a panic, and ends the run with an `error` record.
+    pub fn step(&mut self, lr: f64) -> Result<(), TchError> {
         self.step += 1;
         let c = self.config;
         let t = self.step as i32;
@@ -112,7 +113,7 @@ impl Adam {
         } else {
             (1.0, 1.0)
         };
-        tch::no_grad(|| {
+        tch::no_grad(|| -> Result<(), TchError> {
             for s in &mut self.slots {
                 let g = s.param.grad();
                 if !g.defined() {
@@ -123,13 +124,13 @@ impl Adam {
                 // every parameter each step, so passes over memory are what it costs.
                 let decay = s.weight_decay != 0.0 && lr != 0.0;
                 if decay && c.update == AdamUpdate::Torch {
-                    let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
+                    let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
                 }
-                let _ = s.m.f_lerp_(&g, 1.0 - c.beta1).unwrap();
+                let _ = s.m.f_lerp_(&g, 1.0 - c.beta1)?;
                 // v ← β₂·v + (1−β₂)·g², as ((β₂/(1−β₂))·v + g²)·(1−β₂).
-                let _ = s.v.f_mul_scalar_(c.beta2 / (1.0 - c.beta2)).unwrap();
-                let _ = s.v.f_addcmul_(&g, &g).unwrap();
-                let _ = s.v.f_mul_scalar_(1.0 - c.beta2).unwrap();
+                let _ = s.v.f_mul_scalar_(c.beta2 / (1.0 - c.beta2))?;
+                let _ = s.v.f_addcmul_(&g, &g)?;
+                let _ = s.v.f_mul_scalar_(1.0 - c.beta2)?;
                 if lr == 0.0 {
                     continue; // e.g. the first warmup step: moments move, parameters do not
                 }
@@ -137,24 +138,25 @@ impl Adam {
                 match c.update {
                     AdamUpdate::Torch => {
                         // θ ← θ + m / d, d = −(√v/√bc₂ + ε)·bc₁/lr: θ − lr·(m/bc₁)/(√(v/bc₂)+ε).
-                        let _ = denom.f_div_scalar_(bc2.sqrt()).unwrap();
-                        let _ = denom.f_add_scalar_(c.eps).unwrap();
-                        let _ = denom.f_mul_scalar_(-bc1 / lr).unwrap();
-                        let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
+                        let _ = denom.f_div_scalar_(bc2.sqrt())?;
+                        let _ = denom.f_add_scalar_(c.eps)?;
+                        let _ = denom.f_mul_scalar_(-bc1 / lr)?;
+                        let _ = s.param.f_addcdiv_(&s.m, &denom)?;
                     }
                     AdamUpdate::Hf => {
                         // θ ← θ + m / d, d = −(√v + ε)/step, step = lr·√bc₂/bc₁.
                         let step = lr * bc2.sqrt() / bc1;
-                        let _ = denom.f_add_scalar_(c.eps).unwrap();
-                        let _ = denom.f_mul_scalar_(-1.0 / step).unwrap();
-                        let _ = s.param.f_addcdiv_(&s.m, &denom).unwrap();
+                        let _ = denom.f_add_scalar_(c.eps)?;
+                        let _ = denom.f_mul_scalar_(-1.0 / step)?;
+                        let _ = s.param.f_addcdiv_(&s.m, &denom)?;
                         if decay {
-                            let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay).unwrap();
+                            let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
                         }
                     }
                 }
             }
-        });
+            Ok(())
+        })
     }
 
     /// Clears the gradients of all parameters.
@@ -179,15 +181,16 @@ pub fn global_norm(grads: &[Tensor]) -> f64 {
 
 /// Scales `grads` so that their global norm is at most `max_norm` (clip coefficient
 /// max_norm / (norm + 1e-6), as PyTorch). Returns the norm before clipping.
-pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> f64 {
+pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Result<f64, TchError> {
     let norm = global_norm(grads);
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
-        tch::no_grad(|| {
+        tch::no_grad(|| -> Result<(), TchError> {
             for g in grads {
-                let _ = g.shallow_clone().f_mul_scalar_(coef).unwrap();
+                let _ = g.shallow_clone().f_mul_scalar_(coef)?;
             }
-        });
+            Ok(())
+        })?;
     }
-    norm
+    Ok(norm)
 }

@@ -107,9 +107,9 @@ impl ScalarMix {
         (stacked * w).sum_dim_intlist(-2, false, Kind::Float) * &self.gamma
     }
 
-    /// Current normalised weights (for the record).
-    pub fn normalised_weights(&self) -> Vec<f64> {
-        Vec::<f64>::try_from(self.weights.softmax(0, Kind::Double)).unwrap_or_default()
+    /// Current normalised weights (softmax of the learned scalars).
+    pub fn normalised_weights(&self) -> Result<Vec<f64>, tch::TchError> {
+        Vec::<f64>::try_from(self.weights.softmax(0, Kind::Double))
     }
 }
 
@@ -273,8 +273,11 @@ impl FeatureModel {
         self.head.forward_t(&x, train)
     }
 
-    pub fn mix_weights(&self) -> Option<Vec<f64>> {
-        self.mix.as_ref().map(ScalarMix::normalised_weights)
+    pub fn mix_weights(&self) -> Result<Option<Vec<f64>>, tch::TchError> {
+        self.mix
+            .as_ref()
+            .map(ScalarMix::normalised_weights)
+            .transpose()
     }
 }
 
@@ -430,7 +433,10 @@ mod tests {
                 "{mode:?}"
             );
             assert_eq!(vars.contains_key("scalar_mix.gamma"), mixed.is_some());
-            assert_eq!(m.mix_weights().map(|w| w.len()), mixed.map(|n| n as usize));
+            assert_eq!(
+                m.mix_weights().unwrap().map(|w| w.len()),
+                mixed.map(|n| n as usize)
+            );
         }
         // The weighted sum weighs: raising one layer's weight moves the mix towards it, where
         // the unweighted sum stays the plain sum.

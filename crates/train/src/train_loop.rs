@@ -159,12 +159,12 @@ impl Run {
         l.backward();
         let grads = self.optimizer.grads();
         let norm = if spec.max_grad_norm > 0.0 {
-            clip_grad_norm(&grads, spec.max_grad_norm)
+            clip_grad_norm(&grads, spec.max_grad_norm)?
         } else {
             global_norm(&grads)
         };
         // A non-finite update is applied too, as the reference codes do (they keep training).
-        self.optimizer.step(lr);
+        self.optimizer.step(lr)?;
         self.optimizer.zero_grad();
         if !lv.is_finite() {
             return Ok(Step::Diverged(format!("non-finite training loss ({lv})")));

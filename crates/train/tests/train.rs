@@ -111,7 +111,7 @@ fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
                 .reduce(|a, b| a + b)
                 .unwrap();
             loss.backward();
-            adam.step(g["lrs"][step].as_f64().unwrap());
+            adam.step(g["lrs"][step].as_f64().unwrap()).unwrap();
             adam.zero_grad();
             for i in 0..2 {
                 let got = Vec::<f64>::try_from(params[i].detach().view([-1])).unwrap();
