@@ -166,8 +166,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(kept) = stab_sweep::prepare_run_dir(&out, &spec.run_id())? {
         eprintln!("kept the earlier record of this run as {}", kept.display());
     }
-    write_atomic(&out.join("spec.json"), spec.canonical_json().as_bytes())
-        .with_context(|| format!("could not write {}", out.join("spec.json").display()))?;
+    let files = stab_sweep::RunDir::new(&out);
+    write_atomic(&files.spec(), spec.canonical_json().as_bytes())
+        .with_context(|| format!("could not write {}", files.spec().display()))?;
     let ctx = stab_train::RunContext {
         group: args.group.clone(),
         sweep: args.sweep.clone(),
@@ -175,7 +176,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         interrupt: Some(crate::signals::install()),
     };
     let record = stab_train::run(&spec, &ctx);
-    let path = out.join("record.json");
+    let path = files.record();
     write_atomic(&path, record.to_json().as_bytes())
         .with_context(|| format!("could not write {}", path.display()))?;
     eprintln!("{} → {}", summary_line(&record), path.display());
