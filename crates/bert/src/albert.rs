@@ -25,7 +25,8 @@ use tch::{Kind, Tensor};
 use crate::config::BertConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, LayerKnobs, PooledLinearHead, SequenceHead};
 use crate::model::{
-    activate, layer_norm, linear, mask_bias, type_ids_or_zeros, BertInput, Dropouts, Embeddings,
+    activate, layer_norm, linear, mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts,
+    Embeddings,
 };
 use crate::params::ParamGroup;
 use crate::BertError;
@@ -247,19 +248,18 @@ impl Encoder for AlbertModel {
         let e = self
             .embeddings
             .forward_t(ids, &type_ids, &positions, d.hidden, train);
-        let mut h = self.mapping_in.forward(&e);
+        let h = self.mapping_in.forward(&e);
         let bias = mask_bias(input.attention_mask, ids, h.kind());
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
         let l = self.config.num_hidden_layers as usize;
         let g = self.groups.len();
-        for i in 0..l {
+        // Layer i applies shared group i·g/l (HF's `AlbertTransformer`).
+        let (h, hidden_states) = run_layers(h, 0..l, all_hidden_states, |i, h| {
+            let mut h = h.shallow_clone();
             for layer in &self.groups[i * g / l] {
                 h = layer.forward_t(&h, &bias, &self.config, &d, train);
             }
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+            h
+        });
         let pooled = self.pooler.forward(&h.select(1, 0)).tanh();
         EncoderOutput {
             last_hidden_state: h,

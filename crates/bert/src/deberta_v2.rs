@@ -29,7 +29,8 @@ use tch::{Kind, Tensor};
 use crate::config::{Activation, BertConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
 use crate::model::{
-    activate, embedding, layer_norm, linear, min_value, BertInput, Dropouts, FeedForward,
+    activate, embedding, layer_norm, linear, min_value, run_layers, BertInput, Dropouts,
+    FeedForward,
 };
 use crate::params::ParamGroup;
 use crate::BertError;
@@ -470,7 +471,7 @@ impl Encoder for DebertaV2Model {
         }
         let e = self.embeddings_layer_norm.forward(&e);
         let kind = e.kind();
-        let mut h = (e * mask.unsqueeze(2).to_kind(kind)).dropout(d.hidden, train);
+        let h = (e * mask.unsqueeze(2).to_kind(kind)).dropout(d.hidden, train);
         // DebertaV2Encoder.
         let m = mask.to_kind(Kind::Bool);
         let pair_mask = m.view([b, 1, 1, t]).logical_and(&m.view([b, 1, t, 1]));
@@ -493,13 +494,9 @@ impl Encoder for DebertaV2Model {
             dropouts: d,
             train,
         };
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &cx);
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
+            layer.forward_t(h, &cx)
+        });
         EncoderOutput {
             last_hidden_state: h,
             pooled_output: None,

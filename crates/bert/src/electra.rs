@@ -13,7 +13,9 @@ use tch::{Kind, Tensor};
 
 use crate::config::BertConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, FirstTokenHead, SequenceHead};
-use crate::model::{linear, mask_bias, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer};
+use crate::model::{
+    linear, mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer,
+};
 use crate::params::ParamGroup;
 use crate::BertError;
 
@@ -107,13 +109,9 @@ impl Encoder for ElectraModel {
             h = project.forward(&h);
         }
         let bias = mask_bias(input.attention_mask, ids, h.kind());
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &bias, &d, train);
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
+            layer.forward_t(h, &bias, &d, train)
+        });
         EncoderOutput {
             last_hidden_state: h,
             pooled_output: None,

@@ -328,17 +328,13 @@ impl BertModel {
         };
         let d = self.dropouts;
         let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);
-        let mut h = self
+        let h = self
             .embeddings
             .forward_t(ids, type_ids, &positions, d.hidden, train);
         let mask_bias = mask_bias(input.attention_mask, ids, h.kind());
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &mask_bias, &d, train);
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
+            layer.forward_t(h, &mask_bias, &d, train)
+        });
         let pooled_output = self.pooler.forward(&h.select(1, 0)).tanh();
         BertOutput {
             last_hidden_state: h,
@@ -359,6 +355,25 @@ pub(crate) fn activate(x: &Tensor, a: Activation) -> Tensor {
 
 /// HF's extended attention mask: (1 − mask) · finfo(dtype).min as [batch, 1, 1, seq], added to
 /// the attention scores (broadcast over heads and query positions); zeros without a mask.
+/// Runs `h` through `layers` in order, each step given by `forward`; with `keep_all`, also
+/// returns every hidden state, the input first (HF's `output_hidden_states`: the embeddings,
+/// then each layer's output). Every family's encoder loop is this one.
+pub(crate) fn run_layers<L>(
+    mut h: Tensor,
+    layers: impl IntoIterator<Item = L>,
+    keep_all: bool,
+    mut forward: impl FnMut(L, &Tensor) -> Tensor,
+) -> (Tensor, Option<Vec<Tensor>>) {
+    let mut all = keep_all.then(|| vec![h.shallow_clone()]);
+    for layer in layers {
+        h = forward(layer, &h);
+        if let Some(all) = all.as_mut() {
+            all.push(h.shallow_clone());
+        }
+    }
+    (h, all)
+}
+
 pub(crate) fn mask_bias(mask: Option<&Tensor>, ids: &Tensor, kind: Kind) -> Tensor {
     match mask {
         Some(m) => (m.to_kind(kind).ones_like() - m.to_kind(kind))

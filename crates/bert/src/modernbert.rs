@@ -28,7 +28,7 @@ use tch::{Kind, Tensor};
 
 use crate::config::{Activation, BertConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
-use crate::model::{activate, min_value, BertInput, Dropouts};
+use crate::model::{activate, min_value, run_layers, BertInput, Dropouts};
 use crate::params::ParamGroup;
 use crate::BertError;
 
@@ -419,7 +419,7 @@ impl Encoder for ModernBertModel {
         let ids = input.input_ids;
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let device = ids.device();
-        let mut h = self
+        let h = self
             .embeddings_norm
             .forward(&self.tok_embeddings.forward(ids))
             .dropout(self.extra.embedding_dropout, train);
@@ -444,13 +444,9 @@ impl Encoder for ModernBertModel {
             attention_dropout: self.extra.attention_dropout,
             train,
         };
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &cx);
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
+            layer.forward_t(h, &cx)
+        });
         let last = self.final_norm.forward(&h);
         // `classifier_pooling = "mean"`: the head's input is the masked mean of the tokens.
         let pooled_output = (self.extra.classifier_pooling == "mean").then(|| {

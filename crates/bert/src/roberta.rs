@@ -17,7 +17,9 @@ use tch::{Kind, Tensor};
 
 use crate::config::BertConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, FirstTokenHead, SequenceHead};
-use crate::model::{mask_bias, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer};
+use crate::model::{
+    mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer,
+};
 use crate::params::ParamGroup;
 use crate::BertError;
 
@@ -104,17 +106,13 @@ impl Encoder for RobertaModel {
         let d = self.dropouts;
         let positions = position_ids_from_input_ids(ids, self.config.pad_token_id);
         let type_ids = type_ids_or_zeros(input);
-        let mut h = self
+        let h = self
             .embeddings
             .forward_t(ids, &type_ids, &positions, d.hidden, train);
         let bias = mask_bias(input.attention_mask, ids, h.kind());
-        let mut hidden_states = all_hidden_states.then(|| vec![h.shallow_clone()]);
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &bias, &d, train);
-            if let Some(hs) = hidden_states.as_mut() {
-                hs.push(h.shallow_clone());
-            }
-        }
+        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
+            layer.forward_t(h, &bias, &d, train)
+        });
         EncoderOutput {
             last_hidden_state: h,
             pooled_output: None,
