@@ -600,6 +600,9 @@ struct GroupEntry {
     set: SpannedTable,
 }
 
+/// The most values a range axis may have (a million seeds is already more than any sweep runs).
+const MAX_RANGE_VALUES: i64 = 1_000_000;
+
 /// An axis: a list of values, or an integer range `{ start, end, step }` (end exclusive).
 enum AxisValues {
     List(Vec<Spanned<toml::Value>>),
@@ -715,6 +718,20 @@ impl Checker<'_> {
         key: &str,
         values: &Spanned<AxisValues>,
     ) -> Result<Vec<(toml::Value, Range<usize>)>, Error> {
+        if let AxisValues::Range { start, end, step } = values.get_ref() {
+            // Points are expanded up front (runs are not): refuse a range that would take
+            // the memory before it took the machine's time.
+            let n = (*end as i128 - *start as i128 + *step as i128 - 1) / *step as i128;
+            if n > MAX_RANGE_VALUES as i128 {
+                return Err(self.err(
+                    values.span(),
+                    format!(
+                        "range of {n} values in axis `{key}`; a range axis takes at most \
+                         {MAX_RANGE_VALUES}"
+                    ),
+                ));
+            }
+        }
         let out: Vec<(toml::Value, Range<usize>)> = match values.get_ref() {
             AxisValues::List(list) => list
                 .iter()
@@ -1008,6 +1025,11 @@ mod tests {
         assert!(e.contains("a list of values or a range"), "{e}");
         let e = err("[axes]\nseed = { start = 3, end = 1 }\n");
         assert!(e.contains("start < end"), "{e}");
+        let e = err("[axes]\nseed = { start = 0, end = 9000000000000000000 }\n");
+        assert!(
+            e.contains(":2:8:") && e.contains("range of 9000000000000000000 values in axis `seed`"),
+            "{e}"
+        );
         let e = err("[axes]\npreset = [\"devlin\", \"nope\"]\n");
         assert!(e.starts_with("exp/t.toml:2:21: "), "{e}");
         let e = err("[zip.r]\nmax_steps = [1, 2]\nepochs = [1]\n");
