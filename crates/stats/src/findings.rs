@@ -331,32 +331,23 @@ fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
             }
         )
     };
-    let fisher: Vec<String> = s
-        .comparisons
-        .iter()
-        .filter_map(|c| {
-            let f = c.fisher.as_ref().ok().filter(|f| f.p < alpha)?;
-            Some(format!(
-                "`{}` vs `{}` (p = {})",
-                n.of(&c.a),
-                n.of(&c.b),
-                p_value(f.p)
-            ))
-        })
-        .collect();
-    let spread: Vec<String> = s
-        .comparisons
-        .iter()
-        .filter_map(|c| {
-            let t = c.levene_median.as_ref().ok().filter(|t| t.p < alpha)?;
-            Some(format!(
-                "`{}` vs `{}` (p = {})",
-                n.of(&c.a),
-                n.of(&c.b),
-                p_value(t.p)
-            ))
-        })
-        .collect();
+    // "`a` vs `b` (p = …)" for each pair whose p (of one test) is below α.
+    let significant = |p_of: &dyn Fn(&Comparison) -> Option<f64>| -> Vec<String> {
+        s.comparisons
+            .iter()
+            .filter_map(|c| {
+                let p = p_of(c).filter(|p| *p < alpha)?;
+                Some(format!(
+                    "`{}` vs `{}` (p = {})",
+                    n.of(&c.a),
+                    n.of(&c.b),
+                    p_value(p)
+                ))
+            })
+            .collect()
+    };
+    let fisher = significant(&|c| c.fisher.as_ref().ok().map(|f| f.p));
+    let spread = significant(&|c| c.levene_median.as_ref().ok().map(|t| t.p));
     let tau = s.options.aso_tau;
     let dominance: Vec<String> = s
         .comparisons
