@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::frame::{
     bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_corner,
-    legend_note, padded, render, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
+    legend_note, render, score_range, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
 };
 use super::setting::{by_setting, names_axis};
 use super::{score_label, PlotError};
@@ -350,14 +350,13 @@ impl ScoresPlot<'_> {
             .series
             .iter()
             .flat_map(|(_, m)| m.values().flatten().filter_map(|r| r.finite_score()));
-        let (lo, hi) = bounds(scores.chain(self.baselines.iter().copied()));
         // Room above the data for the legend: every value range is full of runs.
         let entries = 4 + if self.series.len() > 1 {
             self.series.len()
         } else {
             0
         };
-        padded(lo, hi + (hi - lo) * 0.07 * entries as f64)
+        score_range(scores, &self.baselines, 0.07 * entries as f64)
     }
 
     fn draw_runs<'a, DB: DrawingBackend + 'a>(
@@ -422,7 +421,7 @@ impl Chart for ScoresPlot<'_> {
             x_desc: &axis_label,
             y_desc: &self.y_label,
             x: Keyed::at(x.clone(), ticks),
-            y,
+            y: y.clone(),
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: 16,
@@ -434,7 +433,7 @@ impl Chart for ScoresPlot<'_> {
             .iter()
             .map(|&b| (x.start, x.end, b))
             .collect();
-        draw_baselines(&mut chart, &segments)?;
+        draw_baselines(&mut chart, &segments, &y)?;
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }

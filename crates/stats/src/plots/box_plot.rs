@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::frame::{
     category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend,
-    legend_placement, padded, Chart, Frame, Keyed, RunMarks,
+    legend_placement, score_range, Chart, Frame, Keyed, RunMarks,
 };
 use super::PlotError;
 use crate::bootstrap::stream_rng;
@@ -28,12 +28,12 @@ pub(super) struct BoxPlot<'a> {
 
 impl BoxPlot<'_> {
     fn y_range(&self) -> std::ops::Range<f64> {
-        let (lo, hi) = super::frame::bounds(self.groups.iter().flat_map(|g| {
-            g.runs
-                .iter()
-                .flat_map(|r| [r.finite_score(), r.baseline].into_iter().flatten())
-        }));
-        padded(lo, hi)
+        let scores = self
+            .groups
+            .iter()
+            .flat_map(|g| g.runs.iter().filter_map(|r| r.finite_score()));
+        let baselines = distinct_baselines(self.groups.iter().flat_map(|g| g.runs.iter().copied()));
+        score_range(scores, &baselines, 0.0)
     }
 
     /// Baseline segments: one line across the plot when every run shares one baseline, else
@@ -106,7 +106,7 @@ impl Chart for BoxPlot<'_> {
             x_desc: "group",
             y_desc: &self.y_label,
             x: Keyed::at(x_range, (0..k).map(|i| i as f64).collect()),
-            y,
+            y: y.clone(),
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: label_size,
@@ -127,7 +127,7 @@ impl Chart for BoxPlot<'_> {
             }
         }
         marks.draw(&mut chart)?;
-        draw_baselines(&mut chart, &self.baseline_segments())?;
+        draw_baselines(&mut chart, &self.baseline_segments(), &y)?;
         draw_legend(&mut chart, corner)
     }
 }

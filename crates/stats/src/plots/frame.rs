@@ -294,20 +294,43 @@ pub(super) fn bounds(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Majority baselines as dashed horizontal segments `(x from, x to, y)`; one legend entry.
+/// Baselines outside the plotted y range `y` ([`score_range`]) are not drawn; the legend says
+/// where they are.
 pub(super) fn draw_baselines<'a, DB: DrawingBackend + 'a>(
     chart: &mut Plot<'a, DB>,
     segments: &[(f64, f64, f64)],
+    y: &Range<f64>,
 ) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
 {
     let black = BLACK.stroke_width(2);
-    for (j, &(a, b, y)) in segments.iter().enumerate() {
-        let s = chart.draw_series(DashedLineSeries::new(vec![(a, y), (b, y)], 10, 6, black))?;
+    let (shown, off): (Vec<_>, Vec<_>) = segments
+        .iter()
+        .partition(|&&(_, _, b)| b >= y.start && b <= y.end);
+    for (j, &&(a, b, v)) in shown.iter().enumerate() {
+        let s = chart.draw_series(DashedLineSeries::new(vec![(a, v), (b, v)], 10, 6, black))?;
         if j == 0 {
             s.label("majority baseline")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
         }
+    }
+    let mut off: Vec<f64> = off.iter().map(|s| s.2).collect();
+    off.sort_by(f64::total_cmp);
+    off.dedup();
+    if !off.is_empty() {
+        let below = off.iter().all(|b| *b < y.start);
+        let values: Vec<String> = off.iter().map(|b| format!("{b:.3}")).collect();
+        let grey = RGBColor(120, 120, 120);
+        legend_note(
+            chart,
+            format!(
+                "majority baseline {} ({} the axis)",
+                values.join(", "),
+                if below { "below" } else { "off" }
+            ),
+            move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)),
+        )?;
     }
     Ok(())
 }
@@ -448,7 +471,7 @@ pub(super) fn distinct_baselines<'r>(runs: impl IntoIterator<Item = &'r RunEntry
 /// Tick labels for `labels` on a categorical x axis `SIZE.0` pixels wide, and the font size to
 /// draw them at. Group labels are shortened as the findings shorten them
 /// ([`crate::fmt::short_labels`]), and a label that still does not fit its slot at the smallest
-/// font is cut with "…" (the tables carry full names).
+/// font loses its middle ([`fit_label`]; the tables carry full names).
 pub(super) fn category_labels(labels: &[&str]) -> (Vec<String>, u32) {
     let short = match crate::fmt::short_labels(labels) {
         Some(s) => s.short,
@@ -466,18 +489,82 @@ pub(super) fn category_labels(labels: &[&str]) -> (Vec<String>, u32) {
         }
     }
     let chars = fits(12).0.max(4);
-    let cut = short
-        .into_iter()
-        .map(|l| {
-            if l.chars().count() <= chars {
-                l
-            } else {
-                let head: String = l.chars().take(chars - 1).collect();
-                format!("{head}…")
-            }
-        })
-        .collect();
-    (cut, 12)
+    (short.iter().map(|l| fit_label(l, chars)).collect(), 12)
+}
+
+/// `label` in at most `max` characters. Labels of one chart tend to share their beginnings
+/// (`weighted-sum-last-four`, `weighted-sum-all-layers`) and differ at the end, so a long one
+/// keeps its last words and its first, and loses the middle: `weighted-…layers`. Words are
+/// split after `-`, `_`, `,`, `.`, `=` and spaces; a last word too long for that is cut in
+/// the middle by characters.
+pub(super) fn fit_label(label: &str, max: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    if len(label) <= max {
+        return label.to_string();
+    }
+    let mut words: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, c) in label.char_indices() {
+        if matches!(c, '-' | '_' | ',' | '.' | '=' | ' ') {
+            words.push(&label[start..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    if start < label.len() {
+        words.push(&label[start..]);
+    }
+    // From the end first, then the beginning, while "head…tail" fits.
+    let (mut head, mut tail) = (0, words.len());
+    let used = |h: usize, t: usize| -> usize {
+        words[..h].iter().map(|w| len(w)).sum::<usize>()
+            + words[t..].iter().map(|w| len(w)).sum::<usize>()
+            + 1
+    };
+    loop {
+        let grew_tail = tail > head && used(head, tail - 1) <= max;
+        if grew_tail {
+            tail -= 1;
+        }
+        let grew_head = head < tail && used(head + 1, tail) <= max;
+        if grew_head {
+            head += 1;
+        }
+        if !grew_tail && !grew_head {
+            break;
+        }
+    }
+    if tail == words.len() {
+        // Not even the last word fits: characters from both ends.
+        let keep = max.saturating_sub(1);
+        let front: String = label.chars().take(keep / 2).collect();
+        let back: String = label.chars().skip(len(label) - (keep - keep / 2)).collect();
+        return format!("{front}…{back}");
+    }
+    format!("{}…{}", words[..head].concat(), words[tail..].concat())
+}
+
+/// The y range of a score plot: `scores` padded, with each majority baseline that lies within
+/// one span of the scores (below or above). Failed runs sit at or below their baseline, so a
+/// chart with any failure always shows it; a baseline far from every score (F1 0 under scores
+/// of 0.6–0.8) would squash the differences between groups into a sliver, so it is left off
+/// the axis and [`draw_baselines`] names it in the legend instead.
+pub(super) fn score_range(
+    scores: impl IntoIterator<Item = f64>,
+    baselines: &[f64],
+    headroom: f64,
+) -> Range<f64> {
+    let (lo, hi) = bounds(scores);
+    if !(lo.is_finite() && hi.is_finite()) {
+        let (lo, hi) = bounds(baselines.iter().copied());
+        return padded(lo, hi + (hi - lo) * headroom);
+    }
+    let reach = (hi - lo).max(0.05 * hi.abs().max(lo.abs())).max(1e-9);
+    let near = baselines
+        .iter()
+        .copied()
+        .filter(|b| *b >= lo - reach && *b <= hi + reach);
+    let (lo, hi) = bounds([lo, hi].into_iter().chain(near));
+    padded(lo, hi + (hi - lo) * headroom)
 }
 
 #[cfg(test)]
@@ -505,11 +592,45 @@ mod tests {
         let long = "x".repeat(300);
         let (l, size) = category_labels(&[long.as_str(), "b"]);
         assert_eq!(size, 12);
-        assert!(l[0].ends_with('…') && l[0].chars().count() < 300);
+        assert!(l[0].contains('…') && l[0].chars().count() < 300);
         assert_eq!(l[1], "b");
     }
 
     use super::*;
+
+    #[test]
+    fn long_labels_lose_their_middle_not_their_distinguishing_end() {
+        assert_eq!(fit_label("weighted-sum-all-layers", 19), "weighted-…layers");
+        assert_eq!(
+            fit_label("weighted-sum-last-four", 19),
+            "weighted-…last-four"
+        );
+        assert_eq!(fit_label("embeddings", 19), "embeddings");
+        let l = fit_label(&"x".repeat(300), 19);
+        assert_eq!(l.chars().count(), 19);
+        assert!(l.contains('…'));
+        // A label of many short words: at most `max` characters, both ends kept.
+        let l = fit_label("bias_correction=true, epochs=10, learning_rate=5e-5", 20);
+        assert!(
+            l.chars().count() <= 20 && l.ends_with("5e-5") && l.starts_with("bias_"),
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn a_baseline_far_below_every_score_leaves_the_axis() {
+        // F1 0 under scores of 0.56–0.79: the axis zooms on the scores.
+        let r = score_range([0.56, 0.79], &[0.0], 0.0);
+        assert!(r.start > 0.3, "{r:?}");
+        // A baseline within reach, or one that failed runs sit on, stays.
+        let r = score_range([0.51, 0.78], &[0.509], 0.0);
+        assert!(r.start < 0.509, "{r:?}");
+        let r = score_range([0.0, 0.0, 0.1], &[0.0], 0.0);
+        assert!(r.start < 0.0, "{r:?}");
+        // No scores at all: the baselines alone.
+        let r = score_range(std::iter::empty(), &[0.5], 0.0);
+        assert!(r.contains(&0.5), "{r:?}");
+    }
 
     #[test]
     fn legend_avoids_the_data() {

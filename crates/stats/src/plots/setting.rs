@@ -7,7 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::frame::{
-    bounds, color, draw_baselines, draw_legend, legend_corner, padded, Chart, Frame, Keyed, Plot,
+    bounds, category_labels, color, draw_baselines, draw_legend, legend_corner, score_range, Chart,
+    Frame, Keyed, Plot,
 };
 use super::PlotError;
 use crate::load::RunEntry;
@@ -200,15 +201,11 @@ impl SettingPlot {
                 .iter()
                 .flat_map(|p| [p.mean - p.std, p.mean + p.std])
         });
-        let (lo, hi) = bounds(
-            spread.chain(
-                self.points
-                    .iter()
-                    .map(|p| p.1)
-                    .chain(self.baselines.iter().copied()),
-            ),
-        );
-        padded(lo, hi)
+        score_range(
+            spread.chain(self.points.iter().map(|p| p.1)),
+            &self.baselines,
+            0.0,
+        )
     }
 
     fn draw_series<'a, DB: DrawingBackend + 'a>(
@@ -266,8 +263,12 @@ impl Chart for SettingPlot {
             &x,
             &y,
         );
+        let (names, label_size) = match &self.categories {
+            Some(c) => category_labels(&c.iter().map(String::as_str).collect::<Vec<_>>()),
+            None => (Vec::new(), 16),
+        };
         let x_fmt = |v: &f64| match &self.categories {
-            Some(c) => c
+            Some(_) => names
                 .get(v.round().max(0.0) as usize)
                 .cloned()
                 .unwrap_or_default(),
@@ -278,10 +279,10 @@ impl Chart for SettingPlot {
             x_desc: &self.x_label,
             y_desc: &self.y_label,
             x: Keyed::at(x.clone(), keys),
-            y,
+            y: y.clone(),
             x_fmt: &x_fmt,
             x_mesh: false,
-            x_label_size: 16,
+            x_label_size: label_size,
         }
         .draw(root)?;
         let grey = RGBColor(120, 120, 120);
@@ -298,7 +299,7 @@ impl Chart for SettingPlot {
             .iter()
             .map(|&b| (x.start, x.end, b))
             .collect();
-        draw_baselines(&mut chart, &segments)?;
+        draw_baselines(&mut chart, &segments, &y)?;
         self.draw_series(&mut chart)?;
         draw_legend(&mut chart, corner)
     }
