@@ -340,7 +340,7 @@ fn example_sweeps_in_experiments_expand() {
     let r = load("regime-search.toml");
     assert_eq!(r.runs.len(), 12);
     let c = load("feature-based-conll.toml");
-    assert_eq!(c.runs.len(), 21);
+    assert_eq!(c.runs.len(), 24);
     assert_eq!(c.groups()[0], "embeddings");
     // Issue 10 item 5: the sweep runs Table 7's weighted sums, not the unweighted sum.
     for mode in ["weighted-sum-last-four", "weighted-sum-all-layers"] {
