@@ -156,22 +156,30 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
         );
     }
     let scope = in_scope(s);
-    let parts: Vec<String> = scope
+    // Groups with the same count share one entry ("`a`, `b` and `c` 0 of 3 each (…)"): with
+    // seven groups that all had no failure, seven identical entries hide the one that differs.
+    let mut counts: Vec<(Option<(usize, usize)>, Vec<&GroupSummary>)> = Vec::new();
+    for g in &scope {
+        let key = (g.judged > 0 && g.failure_ci.is_some()).then_some((g.failed, g.judged));
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, gs)) => gs.push(g),
+            None => counts.push((key, vec![g])),
+        }
+    }
+    let parts: Vec<String> = counts
         .iter()
-        .map(|g| match g.failure_ci {
-            Some(ci) if g.judged > 0 => format!(
-                "`{}` {} of {} ({}, {}–{})",
-                n.of(&g.group),
-                g.failed,
-                g.judged,
-                percent(rate(g)),
-                percent(ci.lower),
-                percent(ci.upper)
-            ),
-            _ => format!(
-                "`{}` no verdict (no final score or baseline)",
-                n.of(&g.group)
-            ),
+        .map(|(key, gs)| {
+            let names = and_list(gs.iter().map(|g| format!("`{}`", n.of(&g.group))));
+            let each = if gs.len() > 1 { " each" } else { "" };
+            match (key, gs[0].failure_ci) {
+                (Some((failed, judged)), Some(ci)) => format!(
+                    "{names} {failed} of {judged}{each} ({}, {}–{})",
+                    percent(rate(gs[0])),
+                    percent(ci.lower),
+                    percent(ci.upper)
+                ),
+                _ => format!("{names} no verdict (no final score or baseline)"),
+            }
         })
         .collect();
     let more = s.groups.len() - scope.len();
@@ -185,6 +193,16 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
             String::new()
         }
     ))
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
 }
 
 fn fisher_sentence(

@@ -183,6 +183,26 @@ fn findings_name_groups_by_what_sets_them_apart() {
 }
 
 #[test]
+fn groups_with_the_same_failure_count_share_one_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv_input(
+        dir.path(),
+        &[
+            ("a", &[0.7, 0.8, 0.9]),
+            ("b", &[0.6, 0.7, 0.8]),
+            ("c", &[0.4, 0.7, 0.8]),
+            ("d", &[0.7, 0.75, 0.8]),
+        ],
+        Some(0.5),
+    );
+    let f = sentences(&summarize(&input, &opts()));
+    assert!(
+        f.contains("`a`, `b` and `d` 0 of 3 each (0%, 0%–56%); `c` 1 of 3 (33%, "),
+        "{f}"
+    );
+}
+
+#[test]
 fn many_groups_use_the_bounded_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let names: Vec<String> = (0..12).map(|i| format!("g{i:02}")).collect();
