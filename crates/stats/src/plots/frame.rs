@@ -431,7 +431,13 @@ impl RunMarks {
                     .iter()
                     .map(|&p| Cross::new(p, 6, FAILED.stroke_width(2))),
             )?
-            .label("failed run (final score ≤ majority baseline)")
+            .label(
+                if self.failed.is_empty() && !self.diverged.iter().any(|d| d.1) {
+                    "failed run (final score ≤ majority baseline): none"
+                } else {
+                    "failed run (final score ≤ majority baseline)"
+                },
+            )
             .legend(|(x, y)| Cross::new((x + 10, y), 6, FAILED.stroke_width(2)));
         if !self.diverged.is_empty() {
             chart
