@@ -158,7 +158,9 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
     let scope = in_scope(s);
     // Groups with the same count share one entry ("`a`, `b` and `c` 0 of 3 each (…)"): with
     // seven groups that all had no failure, seven identical entries hide the one that differs.
-    let mut counts: Vec<(Option<(usize, usize)>, Vec<&GroupSummary>)> = Vec::new();
+    // (failed, judged) when the group has a verdict, and the groups with that count.
+    type Count<'g> = (Option<(usize, usize)>, Vec<&'g GroupSummary>);
+    let mut counts: Vec<Count> = Vec::new();
     for g in &scope {
         let key = (g.judged > 0 && g.failure_ci.is_some()).then_some((g.failed, g.judged));
         match counts.iter_mut().find(|(k, _)| *k == key) {

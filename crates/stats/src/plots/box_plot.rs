@@ -93,7 +93,8 @@ impl Chart for BoxPlot<'_> {
             (y, corner)
         };
         let labels: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
-        let (names, label_size) = category_labels(&labels);
+        let ticks = category_labels(&labels);
+        let names = &ticks.names;
         let x_fmt = |v: &f64| {
             let i = v.round();
             match names.get(i as usize) {
@@ -103,13 +104,13 @@ impl Chart for BoxPlot<'_> {
         };
         let mut chart = Frame {
             title: &self.title,
-            x_desc: "group",
+            x_desc: ticks.keys.as_deref().unwrap_or("group"),
             y_desc: &self.y_label,
             x: Keyed::at(x_range, (0..k).map(|i| i as f64).collect()),
             y: y.clone(),
             x_fmt: &x_fmt,
             x_mesh: false,
-            x_label_size: label_size,
+            x_label_size: ticks.size,
         }
         .draw(root)?;
         let mut rng = stream_rng(self.seed, 0xB0C5);

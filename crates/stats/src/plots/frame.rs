@@ -474,28 +474,80 @@ pub(super) fn distinct_baselines<'r>(runs: impl IntoIterator<Item = &'r RunEntry
     b
 }
 
-/// Tick labels for `labels` on a categorical x axis `SIZE.0` pixels wide, and the font size to
-/// draw them at. Group labels are shortened as the findings shorten them
-/// ([`crate::fmt::short_labels`]), and a label that still does not fit its slot at the smallest
-/// font loses its middle ([`fit_label`]; the tables carry full names).
-pub(super) fn category_labels(labels: &[&str]) -> (Vec<String>, u32) {
+/// Tick labels of a categorical x axis: see [`category_labels`].
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct CategoryLabels {
+    pub names: Vec<String>,
+    /// Font size to draw them at.
+    pub size: u32,
+    /// When the ticks show values only, the keys they are values of (for the axis title).
+    pub keys: Option<String>,
+}
+
+/// Tick labels for `labels` on a categorical x axis `SIZE.0` pixels wide. Group labels are
+/// shortened as the findings shorten them ([`crate::fmt::short_labels`]); when those still do
+/// not fit and every label sets the same keys, the ticks show the values only (`false, 3,
+/// 5e-5`) and the keys go to the axis title; a label that still does not fit its slot at the
+/// smallest font loses its middle ([`fit_label`]; the tables carry full names).
+pub(super) fn category_labels(labels: &[&str]) -> CategoryLabels {
     let short = match crate::fmt::short_labels(labels) {
         Some(s) => s.short,
         None => labels.iter().map(|l| l.to_string()).collect(),
     };
     let slot = (SIZE.0 as f64 - 120.0) / labels.len().max(1) as f64;
     // Average glyph width of the sans-serif face is about half its size.
-    let fits = |size: u32| {
-        let chars = (slot / (0.55 * size as f64)).floor() as usize;
-        (chars, short.iter().all(|l| l.chars().count() <= chars))
+    let chars_at = |size: u32| (slot / (0.55 * size as f64)).floor() as usize;
+    let fit = |names: &[String]| {
+        [16, 14, 12]
+            .into_iter()
+            .find(|&size| names.iter().all(|l| l.chars().count() <= chars_at(size)))
     };
-    for size in [16, 14, 12] {
-        if fits(size).1 {
-            return (short, size);
+    if let Some(size) = fit(&short) {
+        return CategoryLabels {
+            names: short,
+            size,
+            keys: None,
+        };
+    }
+    if let Some((keys, values)) = same_keys(&short) {
+        if let Some(size) = fit(&values) {
+            return CategoryLabels {
+                names: values,
+                size,
+                keys: Some(keys),
+            };
         }
     }
-    let chars = fits(12).0.max(4);
-    (short.iter().map(|l| fit_label(l, chars)).collect(), 12)
+    let chars = chars_at(12).max(4);
+    CategoryLabels {
+        names: short.iter().map(|l| fit_label(l, chars)).collect(),
+        size: 12,
+        keys: None,
+    }
+}
+
+/// When every label is `k1=v1, k2=v2, …` with the same keys in the same order: the keys and
+/// each label's values, both joined by ", ".
+fn same_keys(labels: &[String]) -> Option<(String, Vec<String>)> {
+    let split = |l: &String| -> Option<(Vec<String>, Vec<String>)> {
+        l.split(", ")
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|kv| kv.into_iter().unzip())
+    };
+    let parsed: Vec<(Vec<String>, Vec<String>)> =
+        labels.iter().map(split).collect::<Option<_>>()?;
+    let keys = &parsed.first()?.0;
+    if parsed.iter().any(|(k, _)| k != keys) {
+        return None;
+    }
+    Some((
+        keys.join(", "),
+        parsed.iter().map(|(_, v)| v.join(", ")).collect(),
+    ))
 }
 
 /// `label` in at most `max` characters. Labels of one chart tend to share their beginnings
@@ -577,29 +629,48 @@ pub(super) fn score_range(
 mod tests {
     #[test]
     fn category_labels_drop_shared_parts_and_shorten_keys() {
-        let (l, size) = category_labels(&[
+        let l = category_labels(&[
             "optimizer.bias_correction=false,epochs=10,learning_rate=1e-4",
             "optimizer.bias_correction=false,epochs=3,learning_rate=1e-4",
             "optimizer.bias_correction=true,epochs=10,learning_rate=1e-4",
             "optimizer.bias_correction=true,epochs=3,learning_rate=1e-4",
         ]);
-        assert_eq!(l[0], "bias_correction=false, epochs=10");
-        assert_eq!(l[3], "bias_correction=true, epochs=3");
-        assert!(size <= 16);
+        assert_eq!(l.names[0], "bias_correction=false, epochs=10");
+        assert_eq!(l.names[3], "bias_correction=true, epochs=3");
+        assert!(l.size <= 16 && l.keys.is_none());
+    }
+
+    #[test]
+    fn many_keyed_groups_show_values_under_their_keys() {
+        let full: Vec<String> = [("false", 3), ("false", 10), ("true", 3), ("true", 10)]
+            .iter()
+            .flat_map(|(bc, ep)| {
+                ["1e-4", "5e-5"].map(|lr| {
+                    format!("optimizer.bias_correction={bc},epochs={ep},learning_rate={lr}")
+                })
+            })
+            .collect();
+        let l = category_labels(&full.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            l.keys.as_deref(),
+            Some("bias_correction, epochs, learning_rate")
+        );
+        assert_eq!(l.names[1], "false, 3, 5e-5");
+        assert!(l.size >= 12);
     }
 
     #[test]
     fn category_labels_keep_plain_names_and_cut_only_what_cannot_fit() {
-        let (l, size) = category_labels(&["devlin", "mosbach"]);
+        let l = category_labels(&["devlin", "mosbach"]);
         assert_eq!(
-            (l, size),
+            (l.names, l.size),
             (vec!["devlin".to_string(), "mosbach".to_string()], 16)
         );
         let long = "x".repeat(300);
-        let (l, size) = category_labels(&[long.as_str(), "b"]);
-        assert_eq!(size, 12);
-        assert!(l[0].contains('…') && l[0].chars().count() < 300);
-        assert_eq!(l[1], "b");
+        let l = category_labels(&[long.as_str(), "b"]);
+        assert_eq!(l.size, 12);
+        assert!(l.names[0].contains('…') && l.names[0].chars().count() < 300);
+        assert_eq!(l.names[1], "b");
     }
 
     use super::*;

@@ -264,7 +264,10 @@ impl Chart for SettingPlot {
             &y,
         );
         let (names, label_size) = match &self.categories {
-            Some(c) => category_labels(&c.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(c) => {
+                let l = category_labels(&c.iter().map(String::as_str).collect::<Vec<_>>());
+                (l.names, l.size)
+            }
             None => (Vec::new(), 16),
         };
         let x_fmt = |v: &f64| match &self.categories {
