@@ -37,7 +37,10 @@ pub(crate) fn percent(v: f64) -> String {
 /// (use the full labels) when there is nothing to shorten: one label, a label that is not all
 /// `key=value` parts, or short labels that would be empty or no longer distinct.
 pub(crate) fn short_labels(labels: &[&str]) -> Option<ShortLabels> {
-    let parts: Vec<Vec<&str>> = labels.iter().map(|l| l.split(',').collect()).collect();
+    let parts: Vec<Vec<&str>> = labels
+        .iter()
+        .map(|l| l.split(',').map(str::trim).collect())
+        .collect();
     if labels.len() < 2 || !parts.iter().flatten().all(|p| p.contains('=')) {
         return None;
     }

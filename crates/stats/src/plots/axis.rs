@@ -15,8 +15,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rand::Rng;
 
 use super::frame::{
-    bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_corner,
-    legend_note, render, score_range, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
+    bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_note,
+    legend_placement, render, score_range, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
 };
 use super::setting::{by_setting, names_axis};
 use super::{score_label, PlotError};
@@ -146,13 +146,21 @@ pub(super) fn swept_axes(input: &ReportInput, grouped: &[(String, Vec<RunEntry>)
 
 /// Runs at each value of the axis, per series (a group, or all runs when the grouping is the
 /// axis): keys are plot positions.
+/// Series are named as the findings name groups ([`crate::fmt::short_labels`]).
 fn series_of<'r>(
     axis: &Axis,
     grouped: &'r [(String, Vec<RunEntry>)],
 ) -> Vec<(String, BTreeMap<Value, Vec<&'r RunEntry>>)> {
-    by_setting(grouped, &axis.name, |r| {
+    let mut series = by_setting(grouped, &axis.name, |r| {
         r.settings.get(&axis.name).map(|&v| Value(axis.x(v)))
-    })
+    });
+    let labels: Vec<&str> = series.iter().map(|(l, _)| l.as_str()).collect();
+    if let Some(short) = crate::fmt::short_labels(&labels) {
+        for ((label, _), s) in series.iter_mut().zip(short.short) {
+            *label = s;
+        }
+    }
+    series
 }
 
 /// x range padded by half the smallest gap between values, the tick positions, and that gap.
@@ -305,31 +313,36 @@ impl Chart for FailurePlot {
             self.confidence * 100.0
         );
         let axis_label = self.axis.label();
+        // The legend goes in the corner that hides the fewest points, error bars included;
+        // when every corner holds some, the axis grows above 1 to make room for it.
+        let points = self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| {
+                [
+                    (p.x, p.failed as f64 / p.judged as f64),
+                    (p.x, p.ci.upper),
+                    (p.x, p.ci.lower),
+                ]
+            })
+        });
+        let (corner, hidden) = legend_placement(points, &x, &(-0.04..1.08));
+        let (y, corner) = if hidden > 0 {
+            let room = 0.12 + 0.06 * self.series.len() as f64;
+            (-0.04..1.08 + room, SeriesLabelPosition::UpperLeft)
+        } else {
+            (-0.04..1.08, corner)
+        };
         let mut chart = Frame {
             title: &self.title,
             x_desc: &axis_label,
             y_desc: &y_desc,
             x: Keyed::at(x, ticks),
-            y: -0.04..1.08,
+            y,
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: 16,
         }
         .draw(root)?;
         self.draw_rates(&mut chart, gap)?;
-        let corner = legend_corner(
-            self.series.iter().flat_map(|s| {
-                s.points.iter().flat_map(|p| {
-                    [
-                        (p.x, p.failed as f64 / p.judged as f64),
-                        (p.x, p.ci.upper),
-                        (p.x, p.ci.lower),
-                    ]
-                })
-            }),
-            &(chart.x_range()),
-            &(-0.04..1.08),
-        );
         draw_legend(&mut chart, corner)
     }
 }
