@@ -86,13 +86,18 @@ pub(super) fn by_setting<'r, K: Ord + Clone>(
     if per_group.iter().all(|(_, m)| m.len() <= 1) {
         // The axis is part of the grouping: groups that differ only in it form one series
         // (`preset=devlin, learning_rate=…` → `preset=devlin`); all runs when nothing is left.
+        // A group whose value another group of the same series already holds (two recipes
+        // both `feature_mode = off`) is not the same point: it keeps a series of its own
+        // rather than pooling two recipes' runs into one mean.
         let mut series: Vec<(String, BTreeMap<K, Vec<&RunEntry>>)> = Vec::new();
         for (g, m) in per_group {
             let name = without_axis(&g, axis);
-            let at = match series.iter().position(|(n, _)| *n == name) {
+            let taken = |s: &BTreeMap<K, Vec<&RunEntry>>| m.keys().any(|k| s.contains_key(k));
+            let at = match series.iter().position(|(n, s)| *n == name && !taken(s)) {
                 Some(i) => i,
                 None => {
-                    series.push((name, BTreeMap::new()));
+                    let clash = series.iter().any(|(n, _)| *n == name);
+                    series.push((if clash { g.clone() } else { name }, BTreeMap::new()));
                     series.len() - 1
                 }
             };
@@ -311,6 +316,41 @@ impl Chart for SettingPlot {
 #[cfg(test)]
 mod tests {
     use super::without_axis;
+
+    #[test]
+    fn two_groups_at_the_same_value_are_not_pooled() {
+        use super::by_setting;
+        let entry = |group: &str, mode: &str| crate::load::RunEntry {
+            group: group.into(),
+            id: format!("{group}-0"),
+            outcome: crate::load::Outcome::Ok,
+            score: Some(0.7),
+            final_score: Some(0.7),
+            baseline: Some(0.0),
+            task: None,
+            metric: None,
+            init_seed: Some(0),
+            data_seed: Some(0),
+            freeze_layers: None,
+            feature_mode: Some(mode.into()),
+            settings: Default::default(),
+            train_loss: Vec::new(),
+            dev_scores: Vec::new(),
+        };
+        let grouped = vec![
+            ("last".to_string(), vec![entry("last", "last")]),
+            ("fine-tuning".to_string(), vec![entry("fine-tuning", "off")]),
+            (
+                "fine-tuning-10".to_string(),
+                vec![entry("fine-tuning-10", "off")],
+            ),
+        ];
+        let s = by_setting(&grouped, "feature_mode", |r| r.feature_mode.clone());
+        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["all runs", "fine-tuning-10"]);
+        assert_eq!(s[0].1["off"].len(), 1);
+        assert_eq!(s[1].1["off"].len(), 1);
+    }
 
     #[test]
     fn series_names_drop_the_axis_part_of_a_group_label() {
