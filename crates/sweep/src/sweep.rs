@@ -718,29 +718,29 @@ impl Checker<'_> {
         key: &str,
         values: &Spanned<AxisValues>,
     ) -> Result<Vec<(toml::Value, Range<usize>)>, Error> {
-        if let AxisValues::Range { start, end, step } = values.get_ref() {
-            // Points are expanded up front (runs are not): refuse a range that would take
-            // the memory before it took the machine's time.
-            let n = (*end as i128 - *start as i128 + *step as i128 - 1) / *step as i128;
-            if n > MAX_RANGE_VALUES as i128 {
-                return Err(self.err(
-                    values.span(),
-                    format!(
-                        "range of {n} values in axis `{key}`; a range axis takes at most \
-                         {MAX_RANGE_VALUES}"
-                    ),
-                ));
-            }
-        }
         let out: Vec<(toml::Value, Range<usize>)> = match values.get_ref() {
             AxisValues::List(list) => list
                 .iter()
                 .map(|v| (v.get_ref().clone(), v.span()))
                 .collect(),
-            AxisValues::Range { start, end, step } => (*start..*end)
-                .step_by(*step as usize)
-                .map(|i| (toml::Value::Integer(i), values.span()))
-                .collect(),
+            AxisValues::Range { start, end, step } => {
+                // Points are expanded up front (runs are not): refuse a range that would take
+                // the memory before it took the machine's time.
+                let n = (*end as i128 - *start as i128 + *step as i128 - 1) / *step as i128;
+                if n > MAX_RANGE_VALUES as i128 {
+                    return Err(self.err(
+                        values.span(),
+                        format!(
+                            "range of {n} values in axis `{key}`; a range axis takes at most \
+                             {MAX_RANGE_VALUES}"
+                        ),
+                    ));
+                }
+                (*start..*end)
+                    .step_by(*step as usize)
+                    .map(|i| (toml::Value::Integer(i), values.span()))
+                    .collect()
+            }
         };
         let is_range = matches!(values.get_ref(), AxisValues::Range { .. });
         for (i, (v, span)) in out.iter().enumerate() {
