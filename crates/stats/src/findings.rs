@@ -84,7 +84,7 @@ impl Names {
         let full: Vec<&str> = s.groups.iter().map(|g| g.group.as_str()).collect();
         match short_labels(&full) {
             Some(l) => Names {
-                short: full.iter().map(|f| f.to_string()).zip(l.short).collect(),
+                short: full.iter().map(|f| f.to_string()).zip(l.short()).collect(),
                 shared: l.shared,
             },
             None => Names {

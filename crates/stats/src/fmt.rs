@@ -33,52 +33,86 @@ pub(crate) fn percent(v: f64) -> String {
 /// Sweep group labels (`optimizer.bias_correction=false,epochs=3,learning_rate=1e-4`) are
 /// long, and most of their `key=value` parts are shared by every group. Those shared parts say
 /// nothing about the difference, so they are dropped, and a dotted key keeps only its last part
-/// (`bias_correction=false, epochs=3`). Returns the short labels and the dropped parts, or `None`
+/// (`bias_correction=false, epochs=3`). Returns the kept parts and the dropped ones, or `None`
 /// (use the full labels) when there is nothing to shorten: one label, a label that is not all
 /// `key=value` parts, or short labels that would be empty or no longer distinct.
 pub(crate) fn short_labels(labels: &[&str]) -> Option<ShortLabels> {
-    let parts: Vec<Vec<&str>> = labels
+    let parts: Vec<Vec<(&str, &str)>> = labels
         .iter()
-        .map(|l| l.split(',').map(str::trim).collect())
-        .collect();
-    if labels.len() < 2 || !parts.iter().flatten().all(|p| p.contains('=')) {
+        .map(|l| l.split(',').map(|p| p.trim().split_once('=')).collect())
+        .collect::<Option<_>>()?;
+    if labels.len() < 2 {
         return None;
     }
-    let everywhere = |p: &&str| parts.iter().all(|other| other.contains(p));
-    let short: Vec<String> = parts
+    let everywhere = |p: &(&str, &str)| parts.iter().all(|other| other.contains(p));
+    let kept: Vec<Vec<(String, String)>> = parts
         .iter()
         .map(|ps| {
             ps.iter()
                 .filter(|p| !everywhere(p))
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => format!("{}={v}", k.rsplit('.').next().unwrap_or(k)),
-                    None => p.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+                .map(|&(k, v)| (k.rsplit('.').next().unwrap_or(k).to_string(), v.to_string()))
+                .collect()
         })
         .collect();
-    let mut distinct = short.clone();
+    let short = ShortLabels {
+        parts: kept,
+        shared: parts[0]
+            .iter()
+            .filter(|p| everywhere(p))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+    };
+    let mut distinct = short.short();
     distinct.sort();
     distinct.dedup();
-    if short.iter().any(String::is_empty) || distinct.len() < short.len() {
+    if short.parts.iter().any(Vec::is_empty) || distinct.len() < labels.len() {
         return None;
     }
-    let shared = parts[0]
-        .iter()
-        .filter(|p| everywhere(p))
-        .map(|p| p.to_string())
-        .collect();
-    Some(ShortLabels { short, shared })
+    Some(short)
 }
 
 /// What [`short_labels`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ShortLabels {
-    /// One per input label, in order.
-    pub short: Vec<String>,
+    /// Per input label, in order: the `(key, value)` parts kept, keys without their dotted
+    /// prefix.
+    pub parts: Vec<Vec<(String, String)>>,
     /// The `key=value` parts every label had, as written.
     pub shared: Vec<String>,
+}
+
+impl ShortLabels {
+    /// One short label per input label: `bias_correction=false, epochs=3`.
+    pub fn short(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .map(|ps| {
+                let kv: Vec<String> = ps.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                kv.join(", ")
+            })
+            .collect()
+    }
+
+    /// When every label kept the same keys in the same order: those keys and each label's
+    /// values, both joined by ", " (`bias_correction, epochs` and `false, 3`).
+    pub fn same_keys(&self) -> Option<(String, Vec<String>)> {
+        let keys = |ps: &Vec<(String, String)>| -> Vec<String> {
+            ps.iter().map(|(k, _)| k.clone()).collect()
+        };
+        let first = keys(self.parts.first()?);
+        if self.parts.iter().any(|ps| keys(ps) != first) {
+            return None;
+        }
+        let values = self
+            .parts
+            .iter()
+            .map(|ps| {
+                let v: Vec<&str> = ps.iter().map(|(_, v)| v.as_str()).collect();
+                v.join(", ")
+            })
+            .collect();
+        Some((first.join(", "), values))
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +137,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            s.short,
+            s.short(),
             [
                 "bias_correction=false, epochs=10",
                 "bias_correction=true, epochs=3"

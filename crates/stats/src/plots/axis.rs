@@ -156,7 +156,7 @@ fn series_of<'r>(
     });
     let labels: Vec<&str> = series.iter().map(|(l, _)| l.as_str()).collect();
     if let Some(short) = crate::fmt::short_labels(&labels) {
-        for ((label, _), s) in series.iter_mut().zip(short.short) {
+        for ((label, _), s) in series.iter_mut().zip(short.short()) {
             *label = s;
         }
     }

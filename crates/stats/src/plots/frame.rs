@@ -490,8 +490,9 @@ pub(super) struct CategoryLabels {
 /// 5e-5`) and the keys go to the axis title; a label that still does not fit its slot at the
 /// smallest font loses its middle ([`fit_label`]; the tables carry full names).
 pub(super) fn category_labels(labels: &[&str]) -> CategoryLabels {
-    let short = match crate::fmt::short_labels(labels) {
-        Some(s) => s.short,
+    let shortened = crate::fmt::short_labels(labels);
+    let short = match &shortened {
+        Some(s) => s.short(),
         None => labels.iter().map(|l| l.to_string()).collect(),
     };
     let slot = (SIZE.0 as f64 - 120.0) / labels.len().max(1) as f64;
@@ -509,7 +510,7 @@ pub(super) fn category_labels(labels: &[&str]) -> CategoryLabels {
             keys: None,
         };
     }
-    if let Some((keys, values)) = same_keys(&short) {
+    if let Some((keys, values)) = shortened.as_ref().and_then(|s| s.same_keys()) {
         if let Some(size) = fit(&values) {
             return CategoryLabels {
                 names: values,
@@ -524,30 +525,6 @@ pub(super) fn category_labels(labels: &[&str]) -> CategoryLabels {
         size: 12,
         keys: None,
     }
-}
-
-/// When every label is `k1=v1, k2=v2, …` with the same keys in the same order: the keys and
-/// each label's values, both joined by ", ".
-fn same_keys(labels: &[String]) -> Option<(String, Vec<String>)> {
-    let split = |l: &String| -> Option<(Vec<String>, Vec<String>)> {
-        l.split(", ")
-            .map(|p| {
-                p.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect::<Option<Vec<_>>>()
-            .map(|kv| kv.into_iter().unzip())
-    };
-    let parsed: Vec<(Vec<String>, Vec<String>)> =
-        labels.iter().map(split).collect::<Option<_>>()?;
-    let keys = &parsed.first()?.0;
-    if parsed.iter().any(|(k, _)| k != keys) {
-        return None;
-    }
-    Some((
-        keys.join(", "),
-        parsed.iter().map(|(_, v)| v.join(", ")).collect(),
-    ))
 }
 
 /// `label` in at most `max` characters. Labels of one chart tend to share their beginnings
