@@ -32,9 +32,10 @@ pub struct RunArgs {
     /// Run spec: TOML (preset + overrides) or JSON (fully resolved, as written in run dirs).
     #[arg(long)]
     spec: Option<PathBuf>,
-    /// Preset when no spec file is given: devlin, mosbach, zhang-reinit, zhang-longer.
-    #[arg(long, default_value = stab_spec::DEFAULT_PRESET)]
-    preset: String,
+    /// Preset: devlin (the default), mosbach, zhang-reinit, zhang-longer. With a TOML spec it
+    /// replaces the file's `preset`; `--set preset=P` is the same.
+    #[arg(long)]
+    preset: Option<String>,
     /// Override any spec field: --set epochs=5 --set optimizer.eps=1e-8 (TOML values).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
@@ -82,17 +83,54 @@ pub fn parse_set(set: &[String]) -> anyhow::Result<toml::Table> {
     Ok(table)
 }
 
+/// The preset given by `--preset` or `--set preset=…` (the same thing; both must agree), taken
+/// out of the overrides: a preset is where resolving starts, not a field to overwrite.
+fn take_preset(preset: Option<&str>, set: &mut toml::Table) -> anyhow::Result<Option<String>> {
+    let from_set = match set.remove("preset") {
+        Some(v) => Some(
+            stab_spec::parse_preset_name(&v)
+                .context("--set preset")?
+                .to_string(),
+        ),
+        None => None,
+    };
+    if let Some(p) = preset {
+        stab_spec::preset(p).context("--preset")?;
+    }
+    match (preset, from_set) {
+        (Some(a), Some(b)) if a != b => {
+            anyhow::bail!("--preset {a} and --set preset={b} disagree: give one")
+        }
+        (Some(a), _) => Ok(Some(a.to_string())),
+        (None, b) => Ok(b),
+    }
+}
+
 pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
+    let mut o = parse_set(&args.set)?;
+    let preset = take_preset(args.preset.as_deref(), &mut o)?;
     let base = match &args.spec {
         Some(p) if p.extension().is_some_and(|e| e == "json") => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("could not read run spec {}", p.display()))?;
-            RunSpec::from_json_str(p, &text)?
+            let spec = RunSpec::from_json_str(p, &text)?;
+            if let Some(name) = preset.filter(|name| *name != spec.preset) {
+                anyhow::bail!(
+                    "preset {name}: {} is a fully resolved spec (preset {}); a preset applies \
+                     to a TOML spec or to no spec",
+                    p.display(),
+                    spec.preset
+                );
+            }
+            spec
         }
-        Some(p) => RunSpec::from_toml_file(p)?,
-        None => stab_spec::preset(&args.preset)?,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("could not read run spec {}", p.display()))?;
+            RunSpec::from_toml_str_with_preset(p, &text, preset.as_deref())?
+        }
+        None => stab_spec::preset(preset.as_deref().unwrap_or(stab_spec::DEFAULT_PRESET))?,
     };
-    let mut o = parse_set(&args.set)?;
     let mut put = |k: &str, v: toml::Value| {
         o.insert(k.to_string(), v);
     };

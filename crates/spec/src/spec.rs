@@ -320,6 +320,9 @@ impl RunSpec {
         let mut table = base.clone();
         for (key, value) in overrides {
             if key == "preset" {
+                // The preset chose the base: restating it is harmless, another one is not
+                // (its values would have to replace the base's, which only resolving can do).
+                self.check_same_preset(value)?;
                 continue;
             }
             merge_override(&mut table, key, value.clone());
@@ -338,6 +341,23 @@ impl RunSpec {
         Ok(spec)
     }
 
+    /// A `preset` override of an already resolved spec: the spec's own preset, or an error
+    /// (an unknown name, or another preset, which would silently train this spec's recipe).
+    fn check_same_preset(&self, value: &toml::Value) -> Result<(), SpecError> {
+        let name = parse_preset_name(value)?;
+        if name == self.preset {
+            return Ok(());
+        }
+        Err(SpecError::Value {
+            field: "preset".into(),
+            message: format!(
+                "cannot change a resolved spec's preset from `{}` to `{name}`: resolve from the \
+                 preset instead (`preset =` in a TOML spec, --preset, or --set preset=…)",
+                self.preset
+            ),
+        })
+    }
+
     /// Reads a run-spec TOML file: an optional `preset = "…"` (default `devlin`) and overrides.
     /// Errors name the file, line and column of the offending key or value where they can.
     pub fn from_toml_file(path: &std::path::Path) -> Result<RunSpec, SpecError> {
@@ -350,7 +370,18 @@ impl RunSpec {
 
     /// [`RunSpec::from_toml_file`] on text already read; `path` names the file in messages.
     pub fn from_toml_str(path: &std::path::Path, text: &str) -> Result<RunSpec, SpecError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        RunSpec::from_toml_str_with_preset(path, text, None)
+    }
+
+    /// [`RunSpec::from_toml_str`] with the file's `preset` replaced by `preset` when given
+    /// (`stab run --spec F.toml --set preset=mosbach`): the file's other keys are overrides of
+    /// that preset, exactly as if the file said `preset = "mosbach"`.
+    pub fn from_toml_str_with_preset(
+        path: &std::path::Path,
+        text: &str,
+        preset: Option<&str>,
+    ) -> Result<RunSpec, SpecError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let message = e.message().trim().to_string();
             match e.span() {
                 Some(span) => crate::diagnose::located(path, text, span.start, message),
@@ -360,16 +391,12 @@ impl RunSpec {
                 },
             }
         })?;
+        if let Some(p) = preset {
+            table.insert("preset".into(), toml::Value::String(p.into()));
+        }
         let preset = match table.get("preset") {
             None => Ok(crate::DEFAULT_PRESET),
-            Some(toml::Value::String(s)) => Ok(s.as_str()),
-            Some(other) => Err(SpecError::Value {
-                field: "preset".into(),
-                message: format!(
-                    "expected a preset name, one of: {}, got {other}",
-                    crate::PRESETS.join(", ")
-                ),
-            }),
+            Some(value) => parse_preset_name(value),
         };
         preset
             .and_then(|p| RunSpec::resolve(p, &table))
@@ -569,6 +596,21 @@ impl RunSpec {
     }
 }
 
+/// A `preset` value: a string naming a known preset.
+pub fn parse_preset_name(value: &toml::Value) -> Result<&str, SpecError> {
+    match value {
+        toml::Value::String(s) if crate::PRESETS.contains(&s.as_str()) => Ok(s.as_str()),
+        toml::Value::String(s) => Err(SpecError::UnknownPreset(s.clone())),
+        other => Err(SpecError::Value {
+            field: "preset".into(),
+            message: format!(
+                "expected a preset name, one of: {}, got {other}",
+                crate::PRESETS.join(", ")
+            ),
+        }),
+    }
+}
+
 /// Sets `key` (which may be dotted, `optimizer.eps`) in an override table, merging nested
 /// tables: the one rule by which run specs, flags and sweep axes apply overrides.
 pub fn merge_override(table: &mut toml::Table, key: &str, value: toml::Value) {
@@ -670,6 +712,35 @@ mod tests {
         assert_ne!(s.run_id(), base.run_id());
         assert_eq!(base.run_id(), base.clone().run_id());
         assert_eq!(base.run_id().len(), 16);
+    }
+
+    #[test]
+    fn a_preset_override_applies_the_preset_or_is_refused() {
+        let p = std::path::Path::new("spec.toml");
+        let text = "epochs = 4\n";
+        let m = RunSpec::from_toml_str_with_preset(p, text, Some("mosbach")).unwrap();
+        let file = RunSpec::from_toml_str(p, "preset = \"mosbach\"\nepochs = 4\n").unwrap();
+        assert_eq!(m, file);
+        assert!(m.optimizer.bias_correction);
+        // Over a file that names another preset, the given one wins.
+        let over_file =
+            RunSpec::from_toml_str_with_preset(p, "preset = \"devlin\"\nepochs = 4\n", Some("mosbach"))
+                .unwrap();
+        assert_eq!(over_file, file);
+        let e = RunSpec::from_toml_str_with_preset(p, text, Some("nonsense"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown preset `nonsense`"), "{e}");
+
+        // A resolved spec keeps its own preset, and refuses to pretend it took another.
+        let d = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let same = over(&[("preset", toml::Value::String("devlin".into()))]);
+        assert_eq!(d.with_overrides(&same).unwrap(), d);
+        for bad in ["mosbach", "nonsense"] {
+            let o = over(&[("preset", toml::Value::String(bad.into()))]);
+            let e = d.with_overrides(&o).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("preset"), "{e}");
+        }
     }
 
     #[test]

@@ -426,7 +426,12 @@ fn group_by(
 /// it is reported once, up front.
 fn launch_table(overrides: &Overrides) -> Result<toml::Table, Error> {
     let launch = overrides.table();
-    if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve(stab_spec::DEFAULT_PRESET, &launch) {
+    // `--set preset=…` replaces every run's preset (see `resolve`): a known name or an error.
+    let preset = match launch.get("preset") {
+        Some(v) => stab_spec::parse_preset_name(v).map_err(Error::Spec)?,
+        None => stab_spec::DEFAULT_PRESET,
+    };
+    if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve(preset, &launch) {
         return Err(Error::Spec(e));
     }
     Ok(launch)
@@ -438,11 +443,17 @@ fn resolve(
     settings: &[&Setting],
     launch: &toml::Table,
 ) -> Result<RunSpec, (SpecError, Option<Range<usize>>)> {
-    let preset = settings
-        .iter()
-        .rev()
-        .find(|s| s.key == "preset")
-        .and_then(|s| s.value.as_str())
+    // A launch override (`--set preset=…`) wins over the file, as for every other field.
+    let preset = launch
+        .get("preset")
+        .and_then(|v| v.as_str())
+        .or_else(|| {
+            settings
+                .iter()
+                .rev()
+                .find(|s| s.key == "preset")
+                .and_then(|s| s.value.as_str())
+        })
         .unwrap_or(stab_spec::DEFAULT_PRESET);
     let mut table = toml::Table::new();
     for s in settings {
@@ -1300,6 +1311,27 @@ mod tests {
         o.set.insert("epochs".into(), "x".into());
         let e = launch_table(&o).unwrap_err();
         assert!(matches!(e, Error::Spec(SpecError::Value { .. })), "{e}");
+    }
+
+    #[test]
+    fn a_preset_given_at_launch_replaces_the_files_preset() {
+        let text = "[base]\npreset = \"devlin\"\nepochs = 2\n[axes]\nseed = [1, 2]\n";
+        let mut o = Overrides::default();
+        o.set.insert("preset".into(), "mosbach".into());
+        let runs = Sweep::parse(Path::new("x.toml"), text, &o).unwrap().runs;
+        let in_file = parse(&text.replace("devlin", "mosbach")).unwrap().runs;
+        assert_eq!(runs.len(), 2);
+        for (run, want) in runs.iter().zip(&in_file) {
+            assert_eq!(run.spec, want.spec);
+            assert_eq!(run.spec.preset, "mosbach");
+            assert!(run.spec.optimizer.bias_correction);
+            assert_eq!(run.spec.epochs, 2, "the file's other settings still apply");
+        }
+        o.set.insert("preset".into(), "nonsense".into());
+        let e = Sweep::parse(Path::new("x.toml"), text, &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown preset `nonsense`"), "{e}");
     }
 
     #[test]
