@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use stab_stats::{
     load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
-    ReportOptions,
+    ReportOptions, Unscored,
 };
 
 #[derive(Args)]
@@ -24,7 +24,7 @@ pub struct StatsArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// ASO threshold τ (ε_min < τ: A almost stochastically dominates B).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = parse_tau)]
     tau: f64,
     /// Majority baseline to use instead of the one stored in each record.
     #[arg(long)]
@@ -39,6 +39,11 @@ pub struct StatsArgs {
     /// score when there are more (all-pairs ASO is quadratic in the number of groups).
     #[arg(long, value_name = "K", default_value_t = 10)]
     top_k: usize,
+    /// Finished runs without a score (empty or NaN cells: collapsed or diverged runs) count as
+    /// `failed` (the default: stab scores undefined metrics as 0, a failure) or are `excluded`
+    /// from the failure rate. The findings name them either way.
+    #[arg(long, value_parser = ["failed", "excluded"], default_value = "failed")]
+    unscored: String,
 }
 
 #[derive(Args)]
@@ -65,6 +70,19 @@ pub struct CompareArgs {
     stats: StatsArgs,
 }
 
+/// τ is a threshold on the violation ratio ε_min ∈ [0, 1]: A almost stochastically dominates
+/// B when ε_min < τ (Dror et al. 2019; deepsig's default 0.2). Above 0.5 a group would
+/// "dominate" one that beats it more often than not, and NaN or τ ≤ 0 made every sentence
+/// read "both ≥ τ = NaN": τ must lie in (0, 0.5].
+fn parse_tau(s: &str) -> Result<f64, String> {
+    let tau: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if tau.is_finite() && tau > 0.0 && tau <= 0.5 {
+        Ok(tau)
+    } else {
+        Err(format!("τ must be a number in (0, 0.5], got {s}"))
+    }
+}
+
 fn options(a: &StatsArgs, title: String) -> ReportOptions {
     ReportOptions {
         bootstrap_iterations: a.bootstrap,
@@ -75,6 +93,11 @@ fn options(a: &StatsArgs, title: String) -> ReportOptions {
         title,
         baseline_group: a.baseline_group.clone(),
         top_k: a.top_k,
+        unscored: if a.unscored == "excluded" {
+            Unscored::Excluded
+        } else {
+            Unscored::Failed
+        },
         ..ReportOptions::default()
     }
 }

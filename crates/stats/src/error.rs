@@ -25,6 +25,14 @@ pub enum StatsError {
         column: String,
         available: String,
     },
+    /// The header names a column we read twice: which one holds the scores is a guess.
+    #[error("{path}: column `{column}` appears twice in the header (columns {first} and {second}); rename one")]
+    DuplicateColumn {
+        path: PathBuf,
+        column: String,
+        first: usize,
+        second: usize,
+    },
     #[error("{location}: row has {found} fields, the header has {expected}")]
     RaggedRow {
         /// `file:line`.

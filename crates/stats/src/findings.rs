@@ -45,6 +45,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let mut sentences = Vec::new();
     sentences.extend(names.legend());
     sentences.extend(failure_rates(s, n));
+    sentences.extend(unscored_runs(s, n));
     let scored = s.groups.iter().filter(|g| g.n > 0).count();
     if s.comparisons.is_empty() {
         sentences.push(match scored {
@@ -194,6 +195,43 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
         } else {
             String::new()
         }
+    ))
+}
+
+/// "Runs without a score: `a` 6 of 50 runs have no score; … They count as failed
+/// (`--unscored failed`)." Every group with such runs is named, in scope or not: a stability
+/// report never hides a run it could not score.
+fn unscored_runs(s: &ReportSummary, n: &Names) -> Option<String> {
+    let parts: Vec<String> = s
+        .groups
+        .iter()
+        .filter(|g| g.unscored > 0)
+        .map(|g| {
+            let verb = if g.unscored == 1 { "has" } else { "have" };
+            format!(
+                "`{}` {} of {} runs {verb} no score",
+                n.of(&g.group),
+                g.unscored,
+                g.runs
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let how = match s.options.unscored {
+        crate::summary::Unscored::Failed => {
+            "they count as failed runs where a majority baseline is known (`--unscored failed`; \
+             `--unscored excluded` leaves them out of the failure rate)"
+        }
+        crate::summary::Unscored::Excluded => {
+            "they are left out of the failure rate (`--unscored excluded`; `--unscored failed` \
+             counts them as failed)"
+        }
+    };
+    Some(format!(
+        "Runs without a score (empty, NaN or infinite): {}; {how}, and out of every other statistic.",
+        parts.join("; ")
     ))
 }
 

@@ -87,5 +87,5 @@ pub use report::{
 };
 pub use summary::{
     summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,
-    ReportOptions, ReportSummary, Tested,
+    ReportOptions, ReportSummary, Tested, Unscored,
 };

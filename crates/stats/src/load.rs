@@ -649,6 +649,31 @@ fn csv_run(
     }
 }
 
+/// An error when one of `names` is the header of two columns (1-based numbers in the
+/// message): the first would be used silently.
+fn check_unique_columns(
+    path: &Path,
+    headers: &csv::StringRecord,
+    names: &[&str],
+) -> Result<(), StatsError> {
+    for name in names {
+        let mut at = headers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.trim() == *name)
+            .map(|(i, _)| i + 1);
+        if let (Some(first), Some(second)) = (at.next(), at.next()) {
+            return Err(StatsError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                first,
+                second,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads scores from a CSV (or TSV: by `.tsv` extension or a tab in the header line).
 ///
 /// Every row becomes a run of group `row[group_col]` with outcome `ok`. Empty, `nan` or `NaN`
@@ -700,6 +725,7 @@ pub fn load_scores_csv(
             })
     };
     let (gi, si) = (col(group_col)?, col(score_col)?);
+    check_unique_columns(path, &headers, &[group_col, score_col])?;
     let mut runs = Vec::new();
     let mut problems = Vec::new();
     for row in rdr.records() {

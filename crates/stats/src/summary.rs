@@ -40,6 +40,43 @@ pub struct ReportOptions {
     /// Without a baseline group, all pairs among at most this many groups: the `top_k` with the
     /// highest mean score when there are more (`--top-k`). All-pairs ASO is quadratic.
     pub top_k: usize,
+    /// Whether finished runs without a finite score count as failed (`--unscored`).
+    #[serde(default)]
+    pub unscored: Unscored,
+}
+
+/// What a finished run without a finite score (an empty or NaN cell in a CSV: a run that
+/// collapsed to a constant prediction, whose correlation is undefined, or that diverged) means
+/// for the failure rate. The findings name such runs either way.
+///
+/// The default is [`Unscored::Failed`]: stab's own metrics score undefined values as 0 (at or
+/// below every majority baseline: failed) and count diverged runs without a score as failed,
+/// so a missing score from another tool is judged the same way; leaving such runs out of the
+/// denominator would report the survivors' failure rate, the silent understatement a
+/// stability report must not make. `excluded` is for tables whose empty cells mean "not run".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unscored {
+    /// Counted as failed (when the run has a majority baseline to be judged against).
+    #[default]
+    Failed,
+    /// Left out of the failure rate (still counted in `runs` and named in the findings).
+    Excluded,
+}
+
+impl Unscored {
+    /// The command-line spelling (`--unscored failed|excluded`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unscored::Failed => "failed",
+            Unscored::Excluded => "excluded",
+        }
+    }
+}
+
+/// A finished run that has no finite score, hence no failure verdict of its own.
+fn unscored(r: &RunEntry) -> bool {
+    r.outcome == Outcome::Ok && r.finite_score().is_none() && r.failed().is_none()
 }
 
 impl Default for ReportOptions {
@@ -54,6 +91,7 @@ impl Default for ReportOptions {
             title: "Fine-tuning stability report".into(),
             baseline_group: None,
             top_k: 10,
+            unscored: Unscored::default(),
         }
     }
 }
@@ -101,6 +139,11 @@ pub struct GroupSummary {
     pub missing_score: usize,
     /// CSV rows whose score is not a number.
     pub unreadable: usize,
+    /// Finished runs without a finite score (`missing_score` and the finished ones of
+    /// `non_finite`): counted in `failed` and `judged` under `--unscored failed` when they have
+    /// a baseline, else outside the failure rate.
+    #[serde(default)]
+    pub unscored: usize,
     /// The majority baseline when the group's runs agree on one.
     pub baseline: Option<f64>,
     /// `None` when no run has a score.
@@ -303,8 +346,16 @@ fn summarize_group(
         .iter()
         .filter(|r| r.outcome == Outcome::Ok && r.score.is_none())
         .count();
-    let failed = runs.iter().filter(|r| r.failed() == Some(true)).count();
-    let judged = runs.iter().filter(|r| r.failed().is_some()).count();
+    let unscored_runs = runs.iter().filter(|r| unscored(r)).count();
+    let unscored_failed = match opts.unscored {
+        Unscored::Failed => runs
+            .iter()
+            .filter(|r| unscored(r) && r.baseline.is_some())
+            .count(),
+        Unscored::Excluded => 0,
+    };
+    let failed = runs.iter().filter(|r| r.failed() == Some(true)).count() + unscored_failed;
+    let judged = runs.iter().filter(|r| r.failed().is_some()).count() + unscored_failed;
     let failed_selected = runs
         .iter()
         .filter(|r| r.failed_selected() == Some(true))
@@ -343,6 +394,7 @@ fn summarize_group(
         non_finite,
         missing_score,
         unreadable: count(Outcome::Unreadable),
+        unscored: unscored_runs,
         baseline: (baselines.len() == 1).then(|| baselines[0]),
         stats: describe(&scores),
         mean_without_diverged: crate::describe::mean(&without_div),

@@ -200,3 +200,64 @@ fn unknown_baseline_group_is_an_error() {
         .to_string();
     assert!(msg.contains("`c`") && msg.contains("`a`, `b`"), "{msg}");
 }
+
+/// A CSV's empty or NaN scores (a collapsed or diverged run) counted neither as failed nor in
+/// the findings: "0 of 44 failed" for a group of 50. They count as failed by default, are left
+/// out with `Unscored::Excluded`, and the findings name them either way.
+#[test]
+fn unscored_csv_runs_are_named_and_count_as_failed_unless_excluded() {
+    let mut text = String::from("g,score\n");
+    for i in 0..44 {
+        text += &format!("a,{}\n", 0.7 + i as f64 * 0.001);
+        text += &format!("b,{}\n", 0.6 + i as f64 * 0.001);
+    }
+    for cell in ["", "nan", "NaN", "", "nan", ""] {
+        text += &format!("a,{cell}\n");
+    }
+    let (_d, p) = csv(&text);
+    let input = load_scores_csv(&p, "g", "score", Some(0.5)).unwrap();
+
+    let s = summarize(&input, &opts());
+    let a = s.groups.iter().find(|g| g.group == "a").unwrap();
+    assert_eq!((a.runs, a.n, a.unscored), (50, 44, 6));
+    assert_eq!((a.failed, a.judged), (6, 50));
+    let said = s.findings.sentences.join("\n");
+    assert!(said.contains("6 of 50 runs have no score"), "{said}");
+    assert!(said.contains("count as failed"), "{said}");
+    assert!(said.contains("6 of 50 ("), "{said}");
+
+    let o = ReportOptions {
+        unscored: Unscored::Excluded,
+        ..opts()
+    };
+    let s = summarize(&input, &o);
+    let a = s.groups.iter().find(|g| g.group == "a").unwrap();
+    assert_eq!((a.failed, a.judged, a.unscored), (0, 44, 6));
+    let said = s.findings.sentences.join("\n");
+    assert!(said.contains("6 of 50 runs have no score"), "{said}");
+    assert!(said.contains("left out of the failure rate"), "{said}");
+    // Without a baseline nothing is judged, unscored or not; the runs are still named.
+    let input = load_scores_csv(&p, "g", "score", None).unwrap();
+    let s = summarize(&input, &opts());
+    let a = s.groups.iter().find(|g| g.group == "a").unwrap();
+    assert_eq!((a.failed, a.judged), (0, 0));
+    assert!(s.findings.sentences.join("\n").contains("6 of 50 runs have no score"));
+}
+
+/// Two header columns of the same name: the first was used silently.
+#[test]
+fn a_duplicate_score_or_group_column_is_an_error() {
+    for (text, column) in [
+        ("g,score,score\na,0.1,0.9\n", "score"),
+        ("g,g,score\na,b,0.9\n", "g"),
+    ] {
+        let (_d, p) = csv(text);
+        let e = load_scores_csv(&p, "g", "score", None).unwrap_err();
+        assert!(matches!(e, StatsError::DuplicateColumn { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("`{column}` appears twice")), "{msg}");
+    }
+    // Another column repeated is no matter.
+    let (_d, p) = csv("g,x,x,score\na,1,2,0.9\n");
+    assert!(load_scores_csv(&p, "g", "score", None).is_ok());
+}
