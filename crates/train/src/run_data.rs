@@ -162,6 +162,16 @@ impl Splits {
             )));
         }
         let train = match spec.train_subset {
+            // Training on everything under a spec (and run id) that says `n` would be a
+            // silent mislabel of the run: refused, naming what the split has.
+            Some(n) if n > train_full.len() => {
+                return Err(TrainError::Invalid(format!(
+                    "train_subset = {n} but task {}'s train split has {} examples: lower \
+                     train_subset, or remove it to train on all of them",
+                    task.name(),
+                    train_full.len()
+                )))
+            }
             Some(n) => {
                 let labels = train_full
                     .labels()

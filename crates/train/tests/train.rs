@@ -387,6 +387,19 @@ fn bad_inputs_become_error_records_naming_the_problem() {
     assert!(r.message.as_deref().unwrap().contains("freeze_layers"));
 }
 
+/// A `train_subset` above the train split's size trained on all of it under a spec that says
+/// otherwise; it is an error record naming both numbers.
+#[test]
+fn a_train_subset_larger_than_the_data_is_an_error_record() {
+    let r = run(&spec("devlin", &[("train_subset", 1_000_000.into())]));
+    assert_eq!(r.status, RunStatus::Error);
+    let msg = r.message.as_deref().unwrap();
+    assert!(
+        msg.contains("train_subset = 1000000") && msg.contains("train split has 2490 examples"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn freezing_leaves_only_the_unfrozen_parameters_to_the_optimizer() {
     // Tiny BERT: vocab 30522 × 32 word embeddings, 512 + 2 positions/types, 2 layers of
