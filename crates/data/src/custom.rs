@@ -75,6 +75,16 @@ pub(crate) fn load_description(path: &Path) -> Result<Custom, DataError> {
     if spec.text_columns.is_empty() || spec.text_columns.len() > 2 {
         return Err(bad("`text_columns` must list one or two column names"));
     }
+    // A model that reads its own label learns nothing but the copy (and scores perfectly).
+    if let Some(c) = spec
+        .text_columns
+        .iter()
+        .find(|c| c.trim() == spec.label_column.trim())
+    {
+        return Err(bad(&format!(
+            "`{c}` is both a text column and the label column: the model would read the label"
+        )));
+    }
     let labels = match (spec.regression, spec.labels) {
         (true, None) => Vec::new(),
         (true, Some(_)) => {

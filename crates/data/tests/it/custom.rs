@@ -226,3 +226,25 @@ fn data_check_accepts_a_task_toml() {
     assert!(!report.is_ok());
     assert!(report.to_string().contains("dev.csv"), "{report}");
 }
+
+/// A text column that is also the label column trained on the label; it is refused when the
+/// description is read, naming the column.
+#[test]
+fn a_text_column_that_is_the_label_column_is_refused() {
+    let dir = tempdir().unwrap();
+    write(dir.path(), "a.csv", "t,l\nx,a\ny,b\n");
+    for texts in ["[\"l\"]", "[\"t\", \"l\"]"] {
+        let p = write(
+            dir.path(),
+            "self.toml",
+            &format!("name = \"x\"\ntrain = \"a.csv\"\ndev = \"a.csv\"\ntext_columns = {texts}\nlabel_column = \"l\"\nlabels = [\"a\", \"b\"]\n"),
+        );
+        let err = task(p.to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, DataError::TaskSpec { .. }), "{texts}: {err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("self.toml") && msg.contains("`l` is both a text column and the label column"),
+            "{msg}"
+        );
+    }
+}
