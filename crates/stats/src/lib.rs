@@ -82,7 +82,7 @@ pub use load::{
 };
 pub use plots::{PlotError, PlotFile};
 pub use report::{
-    summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
+    csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
     SectionReport, SummaryRow,
 };
 pub use summary::{

@@ -131,7 +131,9 @@ fn write(path: &Path, contents: &[u8]) -> Result<(), StatsError> {
     })
 }
 
-/// Writes `rows` (after `header`, when given) as CSV to `path`.
+/// Writes `rows` (after `header`, when given) as CSV to `path`, every cell through
+/// [`csv_safe`]. Rows are serialised first (serde names the header fields), then read back as
+/// plain records so that every cell, header and group names included, passes the one check.
 fn write_csv<R: Serialize>(
     path: &Path,
     header: Option<&[&str]>,
@@ -141,17 +143,49 @@ fn write_csv<R: Serialize>(
         path: path.to_path_buf(),
         source,
     };
-    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut raw = csv::Writer::from_writer(Vec::new());
     if let Some(h) = header {
-        w.write_record(h).map_err(err)?;
+        raw.write_record(h).map_err(err)?;
     }
     for r in rows {
-        w.serialize(r).map_err(err)?;
+        raw.serialize(r).map_err(err)?;
+    }
+    let raw = raw.into_inner().map_err(|e| StatsError::Write {
+        path: path.to_path_buf(),
+        source: e.into_error(),
+    })?;
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(raw.as_slice());
+    for record in records.records() {
+        let record = record.map_err(err)?;
+        w.write_record(record.iter().map(|cell| csv_safe(cell).into_owned()))
+            .map_err(err)?;
     }
     w.flush().map_err(|source| StatsError::Write {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula (OWASP, "CSV Injection"): a cell
+/// that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which
+/// spreadsheets read as "text" and do not show. Plain numbers (`-0.05`, `1e-5`) are left as
+/// they are: a spreadsheet reads them as numbers, never as formulas, and scripts keep reading
+/// them as numbers. Every CSV stab writes goes through here.
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = cell.parse::<f64>().is_ok()
+        && cell
+            .chars()
+            .all(|c| c.is_ascii_digit() || ".eE+-".contains(c));
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 fn check_options(input: &ReportInput, opts: &ReportOptions) -> Result<(), StatsError> {

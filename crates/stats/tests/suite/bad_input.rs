@@ -244,6 +244,58 @@ fn unscored_csv_runs_are_named_and_count_as_failed_unless_excluded() {
     assert!(s.findings.sentences.join("\n").contains("6 of 50 runs have no score"));
 }
 
+/// Group names that a spreadsheet would run as formulas are written as text in every CSV of
+/// the report; plain negative numbers stay numbers.
+#[test]
+fn csv_outputs_neutralise_formula_cells() {
+    let names = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+1+cmd",
+        "@SUM(1)",
+        "-2+3",
+        "\tTAB",
+    ];
+    let mut text = String::from("g,score\n");
+    for (i, n) in names.iter().enumerate() {
+        for k in 0..3 {
+            let name = n.replace('"', "\"\"");
+            text += &format!("\"{name}\",{}\n", 0.5 + i as f64 * 0.05 + k as f64 * 0.01);
+        }
+    }
+    let (_d, p) = csv(&text);
+    let input = load_scores_csv(&p, "g", "score", Some(0.55)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = ReportOptions {
+        plots: false,
+        bootstrap_iterations: 50,
+        ..opts()
+    };
+    write_report(out.path(), &input, &o).unwrap();
+    let mut negative_numbers = 0;
+    for file in ["summary.csv", "comparisons.csv"] {
+        let path = out.path().join(file);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(&path)
+            .unwrap();
+        for rec in r.records() {
+            for cell in rec.unwrap().iter() {
+                if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                    assert!(cell.parse::<f64>().is_ok(), "{file}: formula cell {cell:?}");
+                    negative_numbers += 1;
+                }
+            }
+        }
+        let raw = read(&path);
+        assert!(raw.contains("'=HYPERLINK") && raw.contains("'+1+cmd"), "{file}: {raw}");
+        assert!(raw.contains("'@SUM(1)") && raw.contains("'-2+3"), "{file}: {raw}");
+    }
+    assert!(negative_numbers > 0, "score differences stay numbers");
+    assert_eq!(csv_safe("-0.05"), "-0.05");
+    assert_eq!(csv_safe("\rx"), "'\rx");
+    assert_eq!(csv_safe("devlin"), "devlin");
+}
+
 /// Two header columns of the same name: the first was used silently.
 #[test]
 fn a_duplicate_score_or_group_column_is_an_error() {
