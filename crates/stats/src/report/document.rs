@@ -22,7 +22,7 @@ impl From<String> for Cell {
 impl Cell {
     fn markdown(&self) -> String {
         match self {
-            Cell::Text(t) => t.clone(),
+            Cell::Text(t) => md(t),
             Cell::Report { folder } => format!("[{folder}/report.md]({folder}/report.md)"),
         }
     }
@@ -65,7 +65,8 @@ impl Table {
     }
 
     pub fn markdown(&self) -> String {
-        let mut s = format!("| {} |\n", self.headers.join(" | "));
+        let headers: Vec<String> = self.headers.iter().map(|h| md(h)).collect();
+        let mut s = format!("| {} |\n", headers.join(" | "));
         s += &format!("|{}\n", "---|".repeat(self.headers.len()));
         for r in &self.rows {
             let cells: Vec<String> = r.iter().map(Cell::markdown).collect();
@@ -179,22 +180,24 @@ impl Document {
     }
 
     pub fn markdown(&self) -> String {
-        let mut md = format!("# {}\n", self.title);
+        let mut out = format!("# {}\n", md(&self.title));
         for b in &self.blocks {
-            md += "\n";
+            out += "\n";
             match b {
-                Block::Heading(h) => md += &format!("## {h}\n"),
-                Block::Paragraph(p) => md += &format!("{p}\n"),
+                Block::Heading(h) => out += &format!("## {}\n", md(h)),
+                Block::Paragraph(p) => out += &format!("{}\n", md(p)),
                 Block::Bullets(items) | Block::Highlight(items) => {
                     for i in items {
-                        md += &format!("- {i}\n");
+                        out += &format!("- {}\n", md(i));
                     }
                 }
-                Block::Table(t) => md += &t.markdown(),
-                Block::Figure(f) => md += &format!("![{}](plots/{}.png)\n", f.title, f.name),
+                Block::Table(t) => out += &t.markdown(),
+                Block::Figure(f) => {
+                    out += &format!("![{}](plots/{}.png)\n", md(&f.title), f.name)
+                }
             }
         }
-        md
+        out
     }
 
     /// A self-contained page: figures are inline SVG (sharp at any zoom, no files to carry).
@@ -252,6 +255,40 @@ pub(crate) fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Markdown text with raw HTML neutralised: outside `code` spans, a `<` that could open a tag,
+/// comment or autolink (followed by a letter, `/`, `!` or `?`, CommonMark's rule) becomes
+/// `&lt;`, so a group named `<script>` or `<img onerror=…>` is shown, not run, by a Markdown
+/// viewer; `p < 0.05` stays as written. Code spans are literal in Markdown and keep their
+/// text; they are found as [`inline`] finds them, and with an unpaired backtick everything is
+/// escaped.
+fn md(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    let text = |p: &str| {
+        let mut out = String::with_capacity(p.len());
+        let mut chars = p.chars().peekable();
+        while let Some(c) = chars.next() {
+            let opens = chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || "/!?".contains(*n));
+            if c == '<' && opens {
+                out += "&lt;";
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    if parts.len().is_multiple_of(2) {
+        return text(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { p.to_string() } else { text(p) })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
 /// Escaped text with `code` spans as `<code>`; an unpaired backtick stays a backtick.
 fn inline(s: &str) -> String {
     let parts: Vec<&str> = s.split('`').collect();
@@ -293,7 +330,7 @@ mod tests {
         }));
         let md = d.markdown();
         assert!(
-            md.starts_with("# T\n\n## Findings\n\n- `a` fails more <often>\n"),
+            md.starts_with("# T\n\n## Findings\n\n- `a` fails more &lt;often>\n"),
             "{md}"
         );
         assert!(md.contains("[RTE-accuracy/report.md](RTE-accuracy/report.md)"));
@@ -304,6 +341,35 @@ mod tests {
         );
         assert!(html.contains("href=\"RTE-accuracy/report.html\""));
         assert_eq!(inline("odd ` tick"), "odd ` tick");
+    }
+
+    /// Group names are user input: raw HTML in them is shown, not interpreted, by Markdown
+    /// viewers (report.html and the SVGs escape it already).
+    #[test]
+    fn markdown_escapes_raw_html_outside_code_spans() {
+        let mut d = Document::new("Comparison: <b>x</b>.csv");
+        d.section(
+            "Findings",
+            [Block::Bullets(vec![
+                "`<script>alert(1)</script>` 1 of 3; <img src=x onerror=alert(1)> & more".into(),
+                "un`paired <i>".into(),
+            ])],
+        );
+        d.push(Block::Table(Table::of_text(
+            vec!["group".into()],
+            vec![vec!["<script>alert(1)</script>".into()]],
+        )));
+        let md = d.markdown();
+        assert!(md.starts_with("# Comparison: &lt;b>x&lt;/b>.csv\n"), "{md}");
+        assert!(
+            md.contains("- `<script>alert(1)</script>` 1 of 3; &lt;img src=x onerror=alert(1)> & more\n"),
+            "{md}"
+        );
+        assert!(md.contains("- un`paired &lt;i>\n"), "{md}");
+        assert!(md.contains("| &lt;script>alert(1)&lt;/script> |"), "{md}");
+        let mut plain = Document::new("T");
+        plain.push(Block::Paragraph("p < 0.05, ε_min ≥ τ & 3 > 2".into()));
+        assert!(plain.markdown().contains("p < 0.05, ε_min ≥ τ & 3 > 2"));
     }
 
     #[test]
