@@ -18,8 +18,8 @@ use crate::Error;
 const TAIL_LINES: usize = 40;
 
 /// How to start a worker. The launcher runs
-/// `<program> <args_prefix…> run --spec <runs/ID/spec.json> --out <runs/ID> --group <G>
-/// --sweep <NAME> --threads <T>` with stdout and stderr appended to `runs/ID/log.txt` and
+/// `<program> <args_prefix…> run --spec=<runs/ID/spec.json> --out=<runs/ID> --group=<G>
+/// --sweep=<NAME> --threads=<T>` (one argument each, so that a value may start with `-`) with stdout and stderr appended to `runs/ID/log.txt` and
 /// `env` added to the launcher's environment.
 ///
 /// The worker writes `record.json` atomically for ok, diverged and error outcomes and exits 0
@@ -187,16 +187,11 @@ pub(crate) fn start(
     let mut cmd = Command::new(&worker.program);
     cmd.args(&worker.args_prefix)
         .arg("run")
-        .arg("--spec")
-        .arg(dir.spec())
-        .arg("--out")
-        .arg(dir.path())
-        .arg("--group")
-        .arg(&run.group)
-        .arg("--sweep")
-        .arg(sweep)
-        .arg("--threads")
-        .arg(threads.to_string())
+        .arg(flag("--spec", dir.spec()))
+        .arg(flag("--out", dir.path()))
+        .arg(flag("--group", &run.group))
+        .arg(flag("--sweep", sweep))
+        .arg(flag("--threads", threads.to_string()))
         .envs(worker.env.iter().map(|(k, v)| (k, v)))
         .env(crate::store::LOCK_FD_ENV, lock_fd.to_string())
         .stdin(Stdio::null())
@@ -317,4 +312,13 @@ fn log_tail(path: &Path, offset: u64) -> String {
         .filter(|l| !l.starts_with("--- stab-sweep: attempt started"))
         .collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// `--name=VALUE` as one argument: a value that starts with `-` (a group named `-2`) would
+/// otherwise be read by the worker's parser as a flag of its own.
+fn flag(name: &str, value: impl AsRef<std::ffi::OsStr>) -> std::ffi::OsString {
+    let mut arg = std::ffi::OsString::from(name);
+    arg.push("=");
+    arg.push(value);
+    arg
 }

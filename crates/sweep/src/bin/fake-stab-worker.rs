@@ -1,13 +1,15 @@
 //! A stand-in for `stab run` in tests and benchmarks: same command line, no LibTorch.
 //!
 //! `fake-stab-worker [--count-log FILE] run --spec SPEC --out DIR --group G --sweep S --threads T`
+//! (each flag also as `--flag=VALUE`, as the launcher passes them)
 //!
 //! Reads the spec, writes its pid to `DIR/worker.pid`, sleeps `max_steps` milliseconds, and
 //! writes a record whose score is a deterministic function of the seeds. Misbehaviour comes
 //! from the environment, never from the spec: `STAB_FAKE_WORKER_MISBEHAVE` lists
 //! `RUN_ID=BEHAVIOUR` pairs separated by commas, where BEHAVIOUR is `diverge` (diverged
 //! record), `fail` (error record, exit 1), `crash` (abort without record), `exit3` (exit 3
-//! without record) or `crash-once` (abort on the first attempt only); runs not listed behave.
+//! without record), `crash-once` (abort on the first attempt only) or `delete-dir` (remove
+//! its run directory, then exit 2 without record); runs not listed behave.
 //! With `--count-log`, appends `start ID` and `finish ID` lines to FILE. The
 //! `CUDA_VISIBLE_DEVICES` it was started with goes to `DIR/worker.gpu`.
 
@@ -81,10 +83,19 @@ fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let mut count_log: Option<PathBuf> = None;
     let (mut spec, mut out, mut group, mut sweep, mut threads) = (None, None, None, None, 1usize);
-    while let Some(a) = args.next() {
+    while let Some(arg) = args.next() {
+        // `--name=VALUE` (as the launcher passes them) or `--name VALUE`.
+        let (a, mut inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_string(), Some(value.to_string()))
+            }
+            _ => (arg, None),
+        };
         let mut val = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+            inline.take().unwrap_or_else(|| {
+                args.next()
+                    .unwrap_or_else(|| die(&format!("{a} needs a value")))
+            })
         };
         match a.as_str() {
             "--count-log" => count_log = Some(val().into()),
