@@ -73,6 +73,8 @@ pub(crate) enum Claim {
 /// whether it still needs running. Earlier non-final records are moved to `attempts/`.
 pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Claim, Error> {
     let dir = store.run(&run.run_id);
+    // Deleted while the sweep went on: recreated, and the run executes as if never started.
+    restore_run_dir(store, run)?;
     if !dir.spec().exists() {
         return Err(Error::Corrupt {
             path: dir.spec(),
@@ -89,6 +91,22 @@ pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Clai
     keep_earlier_record(dir.path())?;
     write_owner(&lock).map_err(io_err(&dir.lock()))?;
     Ok(Claim::Claimed(lock))
+}
+
+/// Recreates the directory of `run` with its `spec.json` when somebody deleted it during the
+/// sweep (the store's `runs/` folder still there): that run is recorded or rerun, and the
+/// launcher goes on with the others instead of failing on the missing folder. Returns
+/// whether it had to.
+fn restore_run_dir(store: &Store, run: &PlannedRun) -> Result<bool, Error> {
+    let dir = store.run(&run.run_id);
+    let runs = dir.path().parent().unwrap_or(store.root());
+    if dir.path().exists() || !runs.is_dir() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir.path()).map_err(io_err(dir.path()))?;
+    let spec = serde_json::to_string_pretty(&run.spec).expect("spec serialises");
+    write_atomic(&dir.spec(), spec.as_bytes()).map_err(io_err(&dir.spec()))?;
+    Ok(true)
 }
 
 /// Writes who holds the lock into the lock file (`pid <pid> start <ticks> host <name>`): the
@@ -166,6 +184,7 @@ pub(crate) fn start(
     gpu: Option<&str>,
 ) -> Result<Started, Error> {
     let dir = store.run(&run.run_id);
+    restore_run_dir(store, run)?;
     let log_path = dir.log();
     let mut log = OpenOptions::new()
         .create(true)
@@ -259,6 +278,12 @@ pub(crate) fn finish(
     };
     if let Some(p) = problem {
         message.push_str(&format!(" (its record was unreadable: {p})"));
+    }
+    if restore_run_dir(store, run)? {
+        message.push_str(
+            "; its run directory was deleted while it ran (recreated for this record, \
+             rerun with --retry)",
+        );
     }
     let tail = log_tail(&dir.log(), started.log_offset);
     if !tail.is_empty() {

@@ -417,3 +417,28 @@ fn a_threads_axis_runs_each_run_with_its_own_thread_count() {
         );
     }
 }
+
+/// A run directory deleted during a sweep: the run it belonged to is recorded as `error`
+/// (its folder recreated for the record), a pending run whose folder is gone is recreated
+/// and run, and the launcher goes on with the others instead of stopping with an error.
+#[test]
+fn a_run_directory_deleted_during_the_sweep_is_an_error_record_not_a_launcher_failure() {
+    let behaviours = ["ok", "delete-dir", "ok", "ok"];
+    let mut env = Env::new(
+        "[zip.metric]\nlabels = [\"a\", \"b\", \"c\", \"d\"]\nmax_steps = [10, 11, 12, 13]\n",
+    );
+    env.misbehave = misbehaviour(&env.sweep().runs, &behaviours);
+    let store = env.store();
+    let sweep = env.sweep();
+    // Deleted before its run started.
+    std::fs::remove_dir_all(store.run_dir(&sweep.runs[3].run_id)).unwrap();
+    let s = run_local(&store, &sweep.runs, &env.options(1)).unwrap();
+    assert_eq!((s.ok, s.error, s.cancelled), (3, 1, false), "{s}");
+    let gone = store.record(&sweep.runs[1].run_id).unwrap().unwrap();
+    assert_eq!(gone.status, RunStatus::Error);
+    let msg = gone.message.unwrap();
+    assert!(msg.contains("run directory was deleted"), "{msg}");
+    assert!(store.run_dir(&sweep.runs[1].run_id).join("spec.json").exists());
+    let rerun = store.record(&sweep.runs[3].run_id).unwrap().unwrap();
+    assert_eq!(rerun.status, RunStatus::Ok);
+}

@@ -62,6 +62,11 @@ fn main() {
             eprintln!("fake worker: exiting with 3");
             std::process::exit(3)
         }
+        "delete-dir" => {
+            // Somebody removes the run's folder mid-run: the record cannot be written.
+            std::fs::remove_dir_all(dir).unwrap();
+            die("could not write record.json: its directory is gone")
+        }
         _ => {}
     }
     let status = match behaviour.as_str() {
