@@ -36,6 +36,7 @@
 //! ```toml
 //! name = "quickstart"          # results/<name>/ (default: the file name without .toml)
 //! description = "Devlin vs Mosbach on 256 RTE examples"
+//! max_runs = 200000            # optional: raises the limit of 100000 runs per sweep
 //!
 //! [base]                       # preset + overrides of any RunSpec field, for every run
 //! preset = "devlin"
@@ -134,7 +135,7 @@ pub use store::{
     keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
     RunLock, RunState, StatusSummary, Store, StoreScan, LOCK_FD_ENV,
 };
-pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
+pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep, MAX_RUNS};
 
 /// Errors of the sweeper and the launchers. Failures of individual runs are not errors: they
 /// are records.

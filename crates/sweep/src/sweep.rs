@@ -187,6 +187,7 @@ impl<'a> Expansion<'a> {
         let groups = groups(&checker, &file.group)?;
         let axes = axes(&checker, &file.axes, &file.zip)?;
         let group_by = group_by(&checker, file.group_by.as_ref(), &axes)?;
+        check_size(&checker, groups.len(), &axes, file.max_runs.as_ref())?;
         let launch = launch_table(overrides)?;
         Ok(Expansion {
             checker,
@@ -320,27 +321,47 @@ fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
 /// without its extension.
 fn sweep_name(checker: &Checker, name: Option<&Spanned<String>>) -> Result<String, Error> {
     let Some(n) = name else {
-        return Ok(checker
+        // The same rule for a name taken from the file name: `..toml` would otherwise put the
+        // store one level above the results folder.
+        let stem = checker
             .path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "sweep".into()));
+            .unwrap_or_default();
+        if !valid_sweep_name(&stem) {
+            return Err(checker.err(
+                0..0,
+                format!(
+                    "the sweep has no `name`, and its file name gives `{stem}`, which cannot \
+                     name a results directory: add `name = \"…\"` ({SWEEP_NAME_RULE})"
+                ),
+            ));
+        }
+        return Ok(stem);
     };
     let text = n.get_ref();
-    let ok = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && !text.starts_with('.');
-    if !ok {
+    if !valid_sweep_name(text) {
         return Err(checker.err(
             n.span(),
-            "expected a sweep name of letters, digits, `-`, `_` and `.` (it names the results \
-             directory)"
-                .into(),
+            format!("expected a sweep name of {SWEEP_NAME_RULE} (it names the results directory)"),
         ));
     }
     Ok(text.clone())
+}
+
+/// What [`valid_sweep_name`] accepts, in words.
+const SWEEP_NAME_RULE: &str =
+    "ASCII letters, digits, `-`, `_` and `.`, not starting with `.` or `-`";
+
+/// A name that is one ordinary directory under `--results`: never `.`, `..` or hidden, no
+/// separator, and no leading `-` (read as a flag by the commands that take it).
+fn valid_sweep_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !text.starts_with('.')
+        && !text.starts_with('-')
 }
 
 /// Step 3: the `[[group]]`s, named sets of overrides (the sweep is groups × axes); one unnamed
@@ -349,6 +370,12 @@ fn groups(checker: &Checker, entries: &[GroupEntry]) -> Result<Vec<Group>, Error
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     let mut groups = Vec::new();
     for g in entries {
+        if g.name.get_ref().trim().is_empty() {
+            return Err(checker.err(
+                g.name.span(),
+                "empty group name: the report names groups by it; give a name".into(),
+            ));
+        }
         if let Some(prev) = seen.insert(g.name.get_ref(), g.name.span()) {
             let (line, _) = line_col(checker.text, prev.start);
             return Err(checker.err(
@@ -601,6 +628,8 @@ struct SweepFile {
     zip: BTreeMap<Spanned<String>, ZipFields>,
     group_by: Option<Spanned<Vec<Spanned<String>>>>,
     slurm: Option<SlurmDefaults>,
+    /// Raises (or lowers) [`MAX_RUNS`] for this sweep.
+    max_runs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -609,6 +638,42 @@ struct GroupEntry {
     name: Spanned<String>,
     #[serde(default)]
     set: SpannedTable,
+}
+
+/// The most runs a sweep may have unless its file sets `max_runs`: a product of axes grows
+/// fast (10⁶ seeds × 1000 learning rates ran out of memory; a 200 000-run sweep spent 10
+/// minutes and 2 GB before its first run), and no stability study needs more by accident.
+pub const MAX_RUNS: u64 = 100_000;
+
+/// Step 5b: the number of runs (groups × the product of the axes' lengths), refused above
+/// the limit before a single run is resolved.
+fn check_size(
+    checker: &Checker,
+    groups: usize,
+    axes: &[Axis],
+    max_runs: Option<&Spanned<u64>>,
+) -> Result<(), Error> {
+    let runs = axes
+        .iter()
+        .fold(groups as u128, |n, a| n.saturating_mul(a.points.len() as u128));
+    let limit = max_runs.map_or(MAX_RUNS, |m| *m.get_ref());
+    if runs <= limit as u128 {
+        return Ok(());
+    }
+    let factors: Vec<String> = std::iter::once(format!("{groups} group(s)"))
+        .chain(axes.iter().map(|a| format!("{} {}", a.points.len(), a.name)))
+        .collect();
+    let how = match max_runs {
+        Some(_) => "raise `max_runs`".to_string(),
+        None => format!("add `max_runs = {runs}` at the top of the sweep file"),
+    };
+    Err(checker.err(
+        max_runs.map_or(0..0, |m| m.span()),
+        format!(
+            "the sweep has {runs} runs ({}), more than the limit of {limit}: to run it anyway, {how}",
+            factors.join(" × ")
+        ),
+    ))
 }
 
 /// The most values a range axis may have (a million seeds is already more than any sweep runs).
@@ -1183,6 +1248,67 @@ mod tests {
                 e.starts_with("exp/t.toml:1:8: expected a sweep name"),
                 "{bad}: {e}"
             );
+        }
+    }
+
+    /// A name from the file name passes the same check as `name =`: `..toml` and `...toml`
+    /// named the store `.` and `..`, the results root and the folder above it.
+    #[test]
+    fn a_sweep_name_from_the_file_name_must_name_a_folder_too() {
+        let text = "[base]\ntask = \"RTE\"\n";
+        for file in ["exp/..toml", "exp/...toml", "exp/.hidden.x.toml", "exp/-x.toml", "exp/ü.toml"] {
+            let e = Sweep::parse(Path::new(file), text, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("its file name gives") && e.contains("add `name = "),
+                "{file}: {e}"
+            );
+        }
+        let s = Sweep::parse(Path::new("exp/..toml"), &format!("name = \"ok\"\n{text}"), &Overrides::default());
+        assert_eq!(s.unwrap().name, "ok");
+    }
+
+    /// The message states the rule it enforces: ASCII only, no leading dot or dash.
+    #[test]
+    fn the_sweep_name_message_states_the_whole_rule() {
+        let name = |text: &str| step(text, |c, f| sweep_name(c, f.name.as_ref()));
+        for bad in ["\"ü\"", "\".x\"", "\"-x\""] {
+            let e = name(&format!("name = {bad}\n[base]\ntask = \"RTE\"\n")).unwrap_err();
+            assert!(
+                e.contains("ASCII letters") && e.contains("not starting with `.` or `-`"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sweep_above_the_run_limit_is_refused_before_expanding() {
+        let list = |n: usize| format!("{:?}", (1..=n).collect::<Vec<_>>());
+        let e = err(&format!(
+            "[axes]\nepochs = {}\nbatch_size = {}\n",
+            list(400),
+            list(300)
+        ));
+        assert!(
+            e.contains("the sweep has 120000 runs (1 group(s) × 400 epochs × 300 batch_size)")
+                && e.contains("more than the limit of 100000")
+                && e.contains("add `max_runs = 120000`"),
+            "{e}"
+        );
+        let text = "[[group]]\nname = \"a\"\nset = { epochs = 1 }\n[[group]]\nname = \"b\"\n\
+                    set = { epochs = 2 }\n[axes]\nseed = { start = 0, end = 6 }\n";
+        assert_eq!(parse(text).unwrap().runs.len(), 12);
+        let e = err(&format!("max_runs = 10\n{text}"));
+        assert!(e.contains("the sweep has 12 runs") && e.contains("raise `max_runs`"), "{e}");
+        assert_eq!(parse(&format!("max_runs = 12\n{text}")).unwrap().runs.len(), 12);
+    }
+
+    #[test]
+    fn an_empty_group_name_is_refused() {
+        for bad in ["\"\"", "\"  \""] {
+            let e = err(&format!("[[group]]\nname = {bad}\nset = {{ epochs = 1 }}\n"));
+            assert!(e.contains("empty group name"), "{bad}: {e}");
         }
     }
 
