@@ -749,3 +749,28 @@ fn issue14_dry_run_streams_and_empty_sweeps_are_refused() {
         stderr(&out)
     );
 }
+
+
+/// `--threads` above this machine's cores is refused (a 2-step run took minutes at 10 000).
+#[test]
+fn threads_above_the_cores_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = stab()
+        .args(["run", "--threads", "10000", "--out"])
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("threads = 10000 but this machine has"), "{}", stderr(&out));
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, "[axes]\nseed = [1]\n").unwrap();
+    let out = stab()
+        .args(["sweep", "--threads", "10000", "--results"])
+        .arg(tmp.path().join("results"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("threads = 10000 but this machine has"), "{}", stderr(&out));
+    assert!(!tmp.path().join("results").exists(), "nothing written");
+}

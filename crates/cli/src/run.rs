@@ -149,6 +149,20 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
     Ok(base.with_overrides(&o)?)
 }
 
+/// Refuses a thread count above this machine's cores: LibTorch would start them all, and
+/// 10 000 threads made a 2-step run take minutes (and as long to stop). Only where the run
+/// executes here: `--print-spec` and Slurm sweeps describe runs for other machines.
+pub fn check_threads(threads: usize, flag: &str) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores {
+        anyhow::bail!(
+            "threads = {threads} but this machine has {cores} cores: give {flag} {cores} or \
+             fewer (the thread count is part of the run id, so it is refused, not capped)"
+        );
+    }
+    Ok(())
+}
+
 /// The model's input limits against the spec, where the model can be read (`--print-spec`
 /// shows specs for other machines too: a model that is not here is not an error).
 fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
@@ -193,6 +207,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print!("{}", toml::to_string(&spec)?);
         return Ok(ExitCode::SUCCESS);
     }
+    check_threads(spec.threads, "--threads")?;
     let out = args
         .out
         .clone()

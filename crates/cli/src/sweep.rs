@@ -138,6 +138,10 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     }
     let sweep = Sweep::load(&a.file, &overrides)?;
     check_gpu_flags(&a, &sweep)?;
+    if matches!(a.launcher, Launcher::Local) {
+        let most = sweep.runs.iter().map(|r| r.spec.threads).max().unwrap_or(1);
+        crate::run::check_threads(most, "--threads")?;
+    }
     let store = Store::create(&a.results, &sweep)?;
     let mut worker = WorkerCommand::current_exe()?;
     if let Some(d) = &a.data_dir {
