@@ -750,6 +750,61 @@ fn issue14_dry_run_streams_and_empty_sweeps_are_refused() {
     );
 }
 
+/// `--set preset=P` resolves from preset P exactly as `--preset P` and `preset = "P"` in a
+/// spec file do (it used to be skipped: the devlin recipe trained under the same run id), and
+/// an unknown preset is refused however it is given.
+#[test]
+fn set_preset_applies_the_preset_like_the_flag_and_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let print = |args: &[&str]| {
+        stab()
+            .args(["run", "--print-spec", "--set", "epochs=4"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let by_flag = stdout(&ok(print(&["--preset", "mosbach"])));
+    let by_set = stdout(&ok(print(&["--set", "preset=mosbach"])));
+    assert_eq!(by_set, by_flag);
+    assert!(by_set.contains("preset = \"mosbach\"") && by_set.contains("bias_correction = true"));
+    let devlin = stdout(&ok(print(&[])));
+    assert_ne!(devlin.lines().next(), by_set.lines().next(), "run ids differ");
+
+    let spec = tmp.path().join("spec.toml");
+    std::fs::write(&spec, "preset = \"mosbach\"\nepochs = 4\n").unwrap();
+    let by_file = stdout(&ok(print(&["--spec", spec.to_str().unwrap()])));
+    assert_eq!(by_file, by_flag);
+    std::fs::write(&spec, "epochs = 4\n").unwrap();
+    let over_file = stdout(&ok(print(&["--spec", spec.to_str().unwrap(), "--set", "preset=mosbach"])));
+    assert_eq!(over_file, by_flag);
+
+    for args in [
+        &["--set", "preset=nonsense"][..],
+        &["--preset", "nonsense"],
+        &["--preset", "devlin", "--set", "preset=mosbach"],
+    ] {
+        let out = print(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("preset"), "{}", stderr(&out));
+    }
+
+    // And in a sweep: every run takes the preset given at launch.
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, "[base]\nepochs = 4\n").unwrap();
+    let dry = |set: &str| {
+        stab()
+            .args(["sweep", "--dry-run", "--set", set])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let listing = stdout(&ok(dry("preset=mosbach")));
+    let id = by_flag.lines().next().unwrap().trim_start_matches("# run id ");
+    assert!(listing.contains(id), "{listing}\nwanted {id}");
+    let out = dry("preset=nonsense");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown preset `nonsense`"), "{}", stderr(&out));
+}
 
 /// `--threads` above this machine's cores is refused (a 2-step run took minutes at 10 000).
 #[test]
@@ -773,4 +828,112 @@ fn threads_above_the_cores_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("threads = 10000 but this machine has"), "{}", stderr(&out));
     assert!(!tmp.path().join("results").exists(), "nothing written");
+}
+
+/// `stab compare`: τ must be a number in (0, 0.5]; runs without a score are named and count
+/// as failed unless `--unscored excluded`; two columns of the same name are an error.
+#[test]
+fn compare_checks_tau_names_unscored_runs_and_refuses_duplicate_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("s.csv");
+    let mut text = String::from("g,score\n");
+    for i in 0..8 {
+        text += &format!("a,0.{}\nb,0.{}\n", 60 + i, 70 + i);
+    }
+    text += "a,\na,nan\n";
+    std::fs::write(&csv, &text).unwrap();
+    let compare = |args: &[&str]| {
+        stab()
+            .args(["compare", "--group", "g", "--score", "score", "--no-plots"])
+            .arg("--out")
+            .arg(tmp.path().join("report"))
+            .arg(&csv)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for tau in ["nan", "-0.1", "0", "0.6", "inf"] {
+        let out = compare(&[&format!("--tau={tau}")]);
+        assert_eq!(out.status.code(), Some(2), "--tau {tau}");
+        assert!(stderr(&out).contains("(0, 0.5]"), "{}", stderr(&out));
+    }
+    ok(compare(&["--tau", "0.5", "--baseline", "0.5"]));
+    let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
+    assert!(md.contains("2 of 10 runs have no score") && md.contains("count as failed"), "{md}");
+    ok(compare(&["--baseline", "0.5", "--unscored", "excluded"]));
+    let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
+    assert!(md.contains("2 of 10 runs have no score") && md.contains("left out"), "{md}");
+
+    std::fs::write(&csv, "g,score,score\na,0.1,0.9\nb,0.2,0.8\n").unwrap();
+    let out = compare(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`score`") && stderr(&out).contains("twice"), "{}", stderr(&out));
+}
+
+/// A group named `-2` reaches the worker as a value, not as a flag (every run of the group
+/// errored with "unexpected argument '-2' found").
+#[test]
+fn a_group_name_starting_with_a_dash_reaches_the_worker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let file = tmp.path().join("dash.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[base]\ntask = \"RTE\"\ntrain_subset = 16\nmax_steps = 1\nmax_length = 32\nmodel = {:?}\n\
+             [[group]]\nname = \"-2\"\nset = {{ epochs = 1 }}\n",
+            model.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = ok(stab()
+        .args(["sweep", "--quiet", "--workers", "1", "--threads", "1", "--results"])
+        .arg(tmp.path().join("results"))
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg(&file)
+        .output()
+        .unwrap());
+    let _ = out;
+    let runs = tmp.path().join("results/dash/runs");
+    let dir = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let record = std::fs::read_to_string(dir.join("record.json")).unwrap();
+    assert!(record.contains("\"group\": \"-2\""), "{record}");
+}
+
+/// A sweep file named `..toml` without a `name` wrote its store above `--results`; it is
+/// refused and nothing is written anywhere.
+#[test]
+fn a_sweep_named_by_a_dotted_file_name_writes_nothing_outside_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = tmp.path().join("a/b");
+    std::fs::create_dir_all(&inner).unwrap();
+    for name in ["..toml", "...toml"] {
+        let file = inner.join(name);
+        std::fs::write(&file, "[base]\nepochs = 1\n[axes]\nseed = [1]\n").unwrap();
+        let out = stab()
+            .args(["sweep", "--results"])
+            .arg(inner.join("results"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(stderr(&out).contains("add `name = "), "{}", stderr(&out));
+        std::fs::remove_file(&file).unwrap();
+    }
+    let mut left: Vec<_> = walk(tmp.path());
+    left.sort();
+    assert_eq!(left, vec![tmp.path().join("a"), inner.clone()], "{left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
 }
