@@ -630,7 +630,7 @@ fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
     let busy = rte_run(&model, &dir, 16, 1).output().unwrap();
     assert_eq!(busy.status.code(), Some(2), "{}", stderr(&busy));
     assert!(
-        stderr(&busy).contains("another process is executing this run"),
+        stderr(&busy).contains("another process is executing a run in this directory"),
         "{}",
         stderr(&busy)
     );
@@ -806,6 +806,50 @@ fn set_preset_applies_the_preset_like_the_flag_and_the_file() {
     assert!(stderr(&out).contains("unknown preset `nonsense`"), "{}", stderr(&out));
 }
 
+/// `--out` on a directory where a *different* run is executing is refused as another run's
+/// directory; it used to say "another process is executing this run".
+#[test]
+fn run_out_held_by_a_different_run_names_that_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let dir = tmp.path().join("run");
+    ok(rte_run(&model, &dir, 16, 1).output().unwrap());
+    let lock = stab_sweep::RunLock::try_acquire(&dir).unwrap().unwrap();
+    let other = rte_run(&model, &dir, 16, 1)
+        .args(["--set", "init_seed=7"])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
+    let msg = stderr(&other);
+    assert!(msg.contains("holds run") && !msg.contains("this run"), "{msg}");
+    drop(lock);
+}
+
+/// `--print-spec` checks the layer-wise knobs against the model as the run does: a depth
+/// beyond the model, and ALBERT's shared layers (all or nothing).
+#[test]
+fn print_spec_checks_layer_knobs_against_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let albert = workspace().join("crates/bert/tests/fixtures/albert");
+    let print = |model: &Path, set: &str| {
+        stab()
+            .args(["run", "--print-spec", "--set", set])
+            .arg("--model")
+            .arg(model)
+            .output()
+            .unwrap()
+    };
+    let out = print(&model, "freeze_layers=9");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("freeze_layers = 9 but the bert model has"), "{}", stderr(&out));
+    ok(print(&model, "freeze_layers=1"));
+    let out = print(&albert, "freeze_layers=1");
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("share"), "{}", stderr(&out));
+    ok(print(&albert, "freeze_layers=0"));
+}
+
 /// `--threads` above this machine's cores is refused (a 2-step run took minutes at 10 000).
 #[test]
 fn threads_above_the_cores_are_refused() {
@@ -936,4 +980,55 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+/// Symbolic-link loops given as paths are named as such ("Too many levels of symbolic
+/// links"), not as "File exists", "does not exist" or "unknown task".
+#[test]
+fn symlink_loops_are_reported_as_loops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lp = tmp.path().join("loop");
+    std::os::unix::fs::symlink(&lp, &lp).unwrap();
+    let loop_msg = |text: &str| {
+        assert!(text.contains("symbolic links"), "{text}");
+        assert!(
+            !text.contains("File exists") && !text.contains("does not exist") && !text.contains("unknown task"),
+            "{text}"
+        );
+    };
+    // --out and --results
+    let out = stab().args(["run", "--threads", "1", "--out"]).arg(&lp).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    loop_msg(&stderr(&out));
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, "[axes]\nseed = [1]\n").unwrap();
+    let out = stab().args(["sweep", "--results"]).arg(&lp).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    loop_msg(&stderr(&out));
+    // --model, --data-dir and --task: the run's error record says it.
+    for (flag, value) in [("--model", lp.clone()), ("--data-dir", lp.clone()), ("--task", lp.clone())] {
+        let dir = tmp.path().join(format!("run{flag}"));
+        let mut c = stab();
+        c.args(["run", "--quiet", "--threads", "1", "--out"]).arg(&dir);
+        if flag != "--model" {
+            c.arg("--model").arg(minilm());
+        }
+        if flag != "--data-dir" {
+            c.arg("--data-dir").arg(data_dir());
+        }
+        let out = c.arg(flag).arg(&value).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        let record = std::fs::read_to_string(dir.join("record.json")).unwrap();
+        loop_msg(&record);
+    }
+}
+
+/// `--task rte` is the task `RTE`: one spelling in the spec, the run id of `RTE`.
+#[test]
+fn task_names_are_canonicalised() {
+    let print = |task: &str| stdout(&ok(stab().args(["run", "--print-spec", "--task", task]).output().unwrap()));
+    let canonical = print("RTE");
+    assert_eq!(print("rte"), canonical);
+    assert!(canonical.contains("task = \"RTE\""), "{canonical}");
+    assert_eq!(print("sst2"), print("SST-2"));
 }

@@ -33,12 +33,17 @@ impl Checkpoint {
             return Err(BertError::EmptyModelPath);
         }
         if !dir.is_dir() {
-            return Err(BertError::Io {
-                path: dir.to_path_buf(),
-                source: std::io::Error::new(
+            // A symbolic-link loop is said to be one, not "does not exist".
+            let source = match std::fs::metadata(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => e,
+                _ => std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "model directory does not exist",
                 ),
+            };
+            return Err(BertError::Io {
+                path: dir.to_path_buf(),
+                source,
             });
         }
         let path = dir.join("config.json");

@@ -146,7 +146,18 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
     if let Some(t) = args.threads {
         put("threads", toml::Value::Integer(t as i64));
     }
-    Ok(base.with_overrides(&o)?)
+    let spec = base.with_overrides(&o)?;
+    // A fully resolved JSON spec keeps its task as written (its run id is its directory's),
+    // unless the task was given here.
+    let json = args
+        .spec
+        .as_ref()
+        .is_some_and(|p| p.extension().is_some_and(|e| e == "json"));
+    Ok(if json && !o.contains_key("task") {
+        spec
+    } else {
+        stab_sweep::canonical_task(spec)
+    })
 }
 
 /// Refuses a thread count above this machine's cores: LibTorch would start them all, and
@@ -171,6 +182,22 @@ fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
     };
     let tokenizer = checkpoint.tokenizer(spec.max_length)?;
     checkpoint.check_limits(&tokenizer, spec.max_length)?;
+    check_layer_knobs(&checkpoint, spec)?;
+    Ok(())
+}
+
+/// The layer-wise knobs against the model's structure, by the family's own rule (the one the
+/// run applies: depths beyond the model, ALBERT's shared layers). The encoder is built on
+/// the CPU without its weights, only to be asked.
+fn check_layer_knobs(checkpoint: &stab_bert::Checkpoint, spec: &RunSpec) -> anyhow::Result<()> {
+    let _no_grad = tch::no_grad_guard();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let encoder = checkpoint.encoder(vs.root())?;
+    encoder.check_layer_knobs(&stab_bert::LayerKnobs {
+        freeze_layers: spec.freeze_layers,
+        reinit_layers: spec.reinit_layers,
+        layerwise_lr_decay: spec.layerwise_lr_decay,
+    })?;
     Ok(())
 }
 
@@ -212,7 +239,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
-    std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    stab_sweep::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    // Another run's directory is refused as such, before its lock could call it "busy".
+    stab_sweep::check_run_dir(&out, &spec.run_id())?;
     // Held until the record is written (dropped at return).
     let inherited = std::env::var(stab_sweep::LOCK_FD_ENV).ok();
     let _lock = stab_sweep::lock_run_dir(&out, inherited.as_deref())?;

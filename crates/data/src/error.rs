@@ -90,6 +90,15 @@ pub enum DataError {
         source: csv::Error,
     },
 
+    /// A path that exists in some form but cannot be looked at: a symbolic-link loop, a
+    /// folder without permission. Said as such, not as "does not exist" or "unknown task".
+    #[error("{} cannot be read: {source}", path.display())]
+    Unreachable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The data folder itself does not exist (not just the split's file).
     #[error("data folder {} does not exist (give --data-dir or set {})", path.display(), crate::DATA_DIR_ENV)]
     MissingDataDir { path: PathBuf },

@@ -66,7 +66,7 @@ pub use conll::{iob1_to_iob2, read_conll, ConllFile, CONLL_LABELS};
 pub use error::DataError;
 pub use sample::{split_halves, stratified_subset};
 pub use score::{read_predictions, score_predictions, Predictions};
-pub use task::{task, Task, TaskKind, BUILTIN_TASKS, BUILTIN_TRAIN_SIZES};
+pub use task::{canonical_task_name, task, Task, TaskKind, BUILTIN_TASKS, BUILTIN_TRAIN_SIZES};
 
 /// The environment variable naming the data folder (the CLI's `--data-dir`, sweeps, tests).
 pub const DATA_DIR_ENV: &str = "STAB_DATA_DIR";

@@ -107,10 +107,46 @@ pub fn task(name_or_path: &str) -> Result<Task, DataError> {
     if path.extension().is_some_and(|e| e == "toml") || path.is_file() {
         return Task::custom(path);
     }
+    if let Some(e) = unreachable(path) {
+        return Err(e);
+    }
     Err(DataError::UnknownTask {
         name: name_or_path.to_string(),
         expected: BUILTIN_TASKS.iter().map(|s| s.to_string()).collect(),
     })
+}
+
+/// Why `path` cannot be looked at, when the reason is not that it is missing (a symbolic-link
+/// loop: `Path::exists` and `is_dir` say `false` for it, which read as "does not exist").
+fn unreachable(path: &Path) -> Option<DataError> {
+    match std::fs::metadata(path) {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+            Some(DataError::Unreachable {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The canonical spelling of a built-in task's name (`rte` → `RTE`, `sst2` → `SST-2`,
+/// `conll2003` → `CoNLL-2003`): the name [`task`] gives the task. `None` for anything else
+/// (custom task files keep their path as written). A run spec holds its task by this name,
+/// so that `--task rte` and `--task RTE` are one run id and one report section.
+pub fn canonical_task_name(name: &str) -> Option<&'static str> {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, '-' | '_' | ' '))
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let n = match norm(name).as_str() {
+        "diagnostic" => "ax".to_string(),
+        "conll" => "conll2003".to_string(),
+        other => other.to_string(),
+    };
+    BUILTIN_TASKS.iter().copied().find(|t| norm(t) == n)
 }
 
 fn canonical_metric(name: &str) -> String {
@@ -339,12 +375,18 @@ impl Task {
     pub fn load_split(&self, data_dir: &Path, split: &str) -> Result<Dataset, DataError> {
         // Custom tasks name their files themselves; the others live under the data folder.
         if !matches!(self.source, Source::Custom(_)) && !data_dir.is_dir() {
+            if let Some(e) = unreachable(data_dir) {
+                return Err(e);
+            }
             return Err(DataError::MissingDataDir {
                 path: data_dir.to_path_buf(),
             });
         }
         let path = self.split_path(data_dir, split)?;
         if !path.is_file() {
+            if let Some(e) = unreachable(&path) {
+                return Err(e);
+            }
             return Err(DataError::MissingSplit {
                 task: self.name.clone(),
                 split: split.to_string(),
@@ -727,5 +769,22 @@ mod tests {
     fn argmax_prefers_smallest_id() {
         assert_eq!(argmax(&[3, 5, 5]), 1);
         assert_eq!(argmax(&[0, 0]), 0);
+    }
+
+    #[test]
+    fn canonical_task_names_are_the_names_tasks_give_themselves() {
+        for alias in [
+            "rte", "RTE", "Rte", "sst2", "SST_2", "sst-2", "cola", "sts-b", "stsb", "mnli", "qqp",
+            "qnli", "wnli", "mrpc", "ax", "diagnostic", "conll", "conll2003", "CoNLL-2003",
+        ] {
+            let canonical = canonical_task_name(alias).unwrap();
+            assert_eq!(canonical, task(alias).unwrap().name(), "{alias}");
+            assert_eq!(canonical_task_name(canonical), Some(canonical), "{alias}");
+        }
+        for name in BUILTIN_TASKS {
+            assert_eq!(canonical_task_name(name), Some(name), "canonical names stay");
+        }
+        assert_eq!(canonical_task_name("tasks/reviews.toml"), None);
+        assert_eq!(canonical_task_name("RTEx"), None);
     }
 }

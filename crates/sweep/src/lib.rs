@@ -132,10 +132,10 @@ pub use slurm::{
 };
 pub use status::{status, SweepStatus};
 pub use store::{
-    keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
+    check_run_dir, create_dir_all, keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
     RunLock, RunState, StatusSummary, Store, StoreScan, LOCK_FD_ENV,
 };
-pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep, MAX_RUNS};
+pub use sweep::{canonical_task, Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep, MAX_RUNS};
 
 /// Errors of the sweeper and the launchers. Failures of individual runs are not errors: they
 /// are records.
@@ -157,8 +157,8 @@ pub enum Error {
     },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
-    /// Another process holds the run's lock: it is executing the run in that directory.
-    #[error("{}: another process is executing this run (its lock file is held); wait for it to finish or choose another directory", path.display())]
+    /// Another process holds the directory's lock: it is executing a run there.
+    #[error("{}: another process is executing a run in this directory (its lock file is held); wait for it to finish or choose another directory", path.display())]
     Busy { path: PathBuf },
     #[error(transparent)]
     Record(#[from] stab_spec::RecordError),

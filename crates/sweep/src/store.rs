@@ -48,6 +48,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// `std::fs::create_dir_all`, except that a path which cannot be looked at (a symbolic-link
+/// loop) is reported as such: `mkdir` on a loop says "File exists".
+pub fn create_dir_all(path: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| match std::fs::metadata(path) {
+        Err(why) if why.kind() != io::ErrorKind::NotFound => why,
+        _ => e,
+    })
+}
+
 /// The store's file names at its root (the run folders' names are [`RunDir`]'s).
 const SWEEP_FILE: &str = "sweep.toml";
 const EXPANDED_FILE: &str = "expanded.json";
@@ -167,7 +176,7 @@ impl Store {
     pub fn create(results_dir: &Path, sweep: &Sweep) -> Result<Store, Error> {
         let store = Store::for_sweep(results_dir, sweep);
         let runs_dir = store.runs_dir();
-        std::fs::create_dir_all(&runs_dir).map_err(io_err(&runs_dir))?;
+        create_dir_all(&runs_dir).map_err(io_err(&runs_dir))?;
         store.write_if_changed(&store.root.join(SWEEP_FILE), sweep.source.as_bytes())?;
         let expanded = Expanded {
             sweep: sweep.name.clone(),
@@ -177,7 +186,7 @@ impl Store {
         store.write_if_changed(&store.expanded_file(), json.as_bytes())?;
         for run in &sweep.runs {
             let dir = store.run(&run.run_id);
-            std::fs::create_dir_all(dir.path()).map_err(io_err(dir.path()))?;
+            create_dir_all(dir.path()).map_err(io_err(dir.path()))?;
             let spec = serde_json::to_string_pretty(&run.spec).expect("spec serialises");
             store.write_if_changed(&dir.spec(), spec.as_bytes())?;
         }
@@ -426,6 +435,14 @@ pub fn keep_earlier_record(dir: &Path) -> Result<Option<PathBuf>, Error> {
 /// id) is refused, and an earlier record of the same run is kept in `attempts/`. Returns where
 /// that record went.
 pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Error> {
+    check_run_dir(dir, run_id)?;
+    keep_earlier_record(dir)
+}
+
+/// The first half of [`prepare_run_dir`], which changes nothing: an error when `dir` holds
+/// another run. `stab run` asks before taking the lock, so that a directory where another
+/// run is executing is refused for what it is (another run), not as a busy copy of this one.
+pub fn check_run_dir(dir: &Path, run_id: &str) -> Result<(), Error> {
     let other = |path: PathBuf, holds: &str, what: &str| Error::Corrupt {
         message: format!(
             "holds run {holds} ({what}), not run {run_id}: choose another directory, or remove \
@@ -446,7 +463,7 @@ pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Erro
             }
         }
     }
-    keep_earlier_record(dir)
+    Ok(())
 }
 
 /// The environment variable in which a launcher names, to its worker, the descriptor of the
@@ -587,7 +604,7 @@ mod tests {
         assert!(matches!(e, Error::Busy { .. }), "{e}");
         assert!(e
             .to_string()
-            .contains("another process is executing this run"));
+            .contains("another process is executing a run in this directory"));
         drop(held);
         assert!(matches!(
             lock_run_dir(dir.path(), None).unwrap(),

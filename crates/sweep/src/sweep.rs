@@ -489,7 +489,7 @@ fn resolve(
     for (k, v) in launch {
         apply(&mut table, k, v.clone());
     }
-    RunSpec::resolve(preset, &table).map_err(|e| {
+    RunSpec::resolve(preset, &table).map(canonical_task).map_err(|e| {
         let span = match &e {
             SpecError::Field { field, .. } => settings
                 .iter()
@@ -509,6 +509,17 @@ fn resolve(
         };
         (e, span)
     })
+}
+
+/// The spec with a built-in task under its canonical name (`rte` → `RTE`): one spelling, one
+/// run id. Names already canonical, and custom task files, are left as they are (ids kept).
+pub fn canonical_task(mut spec: RunSpec) -> RunSpec {
+    if let Some(name) = stab_data::canonical_task_name(&spec.task) {
+        if name != spec.task {
+            spec.task = name.to_string();
+        }
+    }
+    spec
 }
 
 /// Whether launch overrides set `field` (dotted: `optimizer.eps`), directly or through its
@@ -1302,6 +1313,18 @@ mod tests {
         let e = err(&format!("max_runs = 10\n{text}"));
         assert!(e.contains("the sweep has 12 runs") && e.contains("raise `max_runs`"), "{e}");
         assert_eq!(parse(&format!("max_runs = 12\n{text}")).unwrap().runs.len(), 12);
+    }
+
+    /// `task = "rte"` and `task = "RTE"` are one task: one spelling in the spec, one run id
+    /// (the canonical spelling's, so existing specs keep theirs).
+    #[test]
+    fn task_names_are_canonical_in_the_specs() {
+        let canonical = parse("[base]\ntask = \"RTE\"\n[axes]\nseed = [1]\n").unwrap();
+        let lower = parse("[base]\ntask = \"rte\"\n[axes]\nseed = [1]\n").unwrap();
+        assert_eq!(lower.runs[0].spec.task, "RTE");
+        assert_eq!(lower.runs[0].run_id, canonical.runs[0].run_id);
+        let e = err("[axes]\ntask = [\"rte\", \"RTE\"]\n");
+        assert!(e.contains("resolve to the same spec"), "{e}");
     }
 
     #[test]

@@ -283,3 +283,23 @@ fn evaluate_rejects_bad_inputs() {
         Err(DataError::InvalidLabel { .. })
     ));
 }
+
+/// A symbolic-link loop is said to be one, not "does not exist" or "unknown task".
+#[test]
+fn symlink_loops_are_named_as_such() {
+    let dir = tempdir().unwrap();
+    let lp = dir.path().join("loop");
+    std::os::unix::fs::symlink(&lp, &lp).unwrap();
+    let loop_error = |err: DataError| {
+        let msg = err.to_string();
+        assert!(matches!(err, DataError::Unreachable { .. }), "{msg}");
+        assert!(msg.contains("symbolic links"), "{msg}");
+    };
+    loop_error(task("RTE").unwrap().load_split(&lp, "train").unwrap_err());
+    loop_error(task(lp.to_str().unwrap()).unwrap_err());
+    // A split file that is a loop, in a data folder that exists.
+    std::fs::create_dir_all(dir.path().join("RTE")).unwrap();
+    let split = dir.path().join("RTE/train.tsv");
+    std::os::unix::fs::symlink(&split, &split).unwrap();
+    loop_error(task("RTE").unwrap().load_split(dir.path(), "train").unwrap_err());
+}
