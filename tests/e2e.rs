@@ -768,14 +768,23 @@ fn set_preset_applies_the_preset_like_the_flag_and_the_file() {
     assert_eq!(by_set, by_flag);
     assert!(by_set.contains("preset = \"mosbach\"") && by_set.contains("bias_correction = true"));
     let devlin = stdout(&ok(print(&[])));
-    assert_ne!(devlin.lines().next(), by_set.lines().next(), "run ids differ");
+    assert_ne!(
+        devlin.lines().next(),
+        by_set.lines().next(),
+        "run ids differ"
+    );
 
     let spec = tmp.path().join("spec.toml");
     std::fs::write(&spec, "preset = \"mosbach\"\nepochs = 4\n").unwrap();
     let by_file = stdout(&ok(print(&["--spec", spec.to_str().unwrap()])));
     assert_eq!(by_file, by_flag);
     std::fs::write(&spec, "epochs = 4\n").unwrap();
-    let over_file = stdout(&ok(print(&["--spec", spec.to_str().unwrap(), "--set", "preset=mosbach"])));
+    let over_file = stdout(&ok(print(&[
+        "--spec",
+        spec.to_str().unwrap(),
+        "--set",
+        "preset=mosbach",
+    ])));
     assert_eq!(over_file, by_flag);
 
     for args in [
@@ -799,11 +808,19 @@ fn set_preset_applies_the_preset_like_the_flag_and_the_file() {
             .unwrap()
     };
     let listing = stdout(&ok(dry("preset=mosbach")));
-    let id = by_flag.lines().next().unwrap().trim_start_matches("# run id ");
+    let id = by_flag
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# run id ");
     assert!(listing.contains(id), "{listing}\nwanted {id}");
     let out = dry("preset=nonsense");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown preset `nonsense`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown preset `nonsense`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// `--out` on a directory where a *different* run is executing is refused as another run's
@@ -821,7 +838,10 @@ fn run_out_held_by_a_different_run_names_that_run() {
         .unwrap();
     assert_eq!(other.status.code(), Some(2), "{}", stderr(&other));
     let msg = stderr(&other);
-    assert!(msg.contains("holds run") && !msg.contains("this run"), "{msg}");
+    assert!(
+        msg.contains("holds run") && !msg.contains("this run"),
+        "{msg}"
+    );
     drop(lock);
 }
 
@@ -842,7 +862,11 @@ fn print_spec_checks_layer_knobs_against_the_model() {
     };
     let out = print(&model, "freeze_layers=9");
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("freeze_layers = 9 but the bert model has"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("freeze_layers = 9 but the bert model has"),
+        "{}",
+        stderr(&out)
+    );
     ok(print(&model, "freeze_layers=1"));
     let out = print(&albert, "freeze_layers=1");
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
@@ -860,7 +884,11 @@ fn threads_above_the_cores_are_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("threads = 10000 but this machine has"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("threads = 10000 but this machine has"),
+        "{}",
+        stderr(&out)
+    );
     let file = tmp.path().join("s.toml");
     std::fs::write(&file, "[axes]\nseed = [1]\n").unwrap();
     let out = stab()
@@ -870,7 +898,11 @@ fn threads_above_the_cores_are_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("threads = 10000 but this machine has"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("threads = 10000 but this machine has"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!tmp.path().join("results").exists(), "nothing written");
 }
 
@@ -903,15 +935,25 @@ fn compare_checks_tau_names_unscored_runs_and_refuses_duplicate_columns() {
     }
     ok(compare(&["--tau", "0.5", "--baseline", "0.5"]));
     let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
-    assert!(md.contains("2 of 10 runs have no score") && md.contains("count as failed"), "{md}");
+    assert!(
+        md.contains("2 of 10 runs have no score") && md.contains("count as failed"),
+        "{md}"
+    );
     ok(compare(&["--baseline", "0.5", "--unscored", "excluded"]));
     let md = std::fs::read_to_string(tmp.path().join("report/report.md")).unwrap();
-    assert!(md.contains("2 of 10 runs have no score") && md.contains("left out"), "{md}");
+    assert!(
+        md.contains("2 of 10 runs have no score") && md.contains("left out"),
+        "{md}"
+    );
 
     std::fs::write(&csv, "g,score,score\na,0.1,0.9\nb,0.2,0.8\n").unwrap();
     let out = compare(&[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`score`") && stderr(&out).contains("twice"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`score`") && stderr(&out).contains("twice"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A group named `-2` reaches the worker as a value, not as a flag (every run of the group
@@ -931,7 +973,15 @@ fn a_group_name_starting_with_a_dash_reaches_the_worker() {
     )
     .unwrap();
     let out = ok(stab()
-        .args(["sweep", "--quiet", "--workers", "1", "--threads", "1", "--results"])
+        .args([
+            "sweep",
+            "--quiet",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--results",
+        ])
         .arg(tmp.path().join("results"))
         .arg("--data-dir")
         .arg(data_dir())
@@ -940,7 +990,12 @@ fn a_group_name_starting_with_a_dash_reaches_the_worker() {
         .unwrap());
     let _ = out;
     let runs = tmp.path().join("results/dash/runs");
-    let dir = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let record = std::fs::read_to_string(dir.join("record.json")).unwrap();
     assert!(record.contains("\"group\": \"-2\""), "{record}");
 }
@@ -992,24 +1047,40 @@ fn symlink_loops_are_reported_as_loops() {
     let loop_msg = |text: &str| {
         assert!(text.contains("symbolic links"), "{text}");
         assert!(
-            !text.contains("File exists") && !text.contains("does not exist") && !text.contains("unknown task"),
+            !text.contains("File exists")
+                && !text.contains("does not exist")
+                && !text.contains("unknown task"),
             "{text}"
         );
     };
     // --out and --results
-    let out = stab().args(["run", "--threads", "1", "--out"]).arg(&lp).output().unwrap();
+    let out = stab()
+        .args(["run", "--threads", "1", "--out"])
+        .arg(&lp)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     loop_msg(&stderr(&out));
     let file = tmp.path().join("s.toml");
     std::fs::write(&file, "[axes]\nseed = [1]\n").unwrap();
-    let out = stab().args(["sweep", "--results"]).arg(&lp).arg(&file).output().unwrap();
+    let out = stab()
+        .args(["sweep", "--results"])
+        .arg(&lp)
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     loop_msg(&stderr(&out));
     // --model, --data-dir and --task: the run's error record says it.
-    for (flag, value) in [("--model", lp.clone()), ("--data-dir", lp.clone()), ("--task", lp.clone())] {
+    for (flag, value) in [
+        ("--model", lp.clone()),
+        ("--data-dir", lp.clone()),
+        ("--task", lp.clone()),
+    ] {
         let dir = tmp.path().join(format!("run{flag}"));
         let mut c = stab();
-        c.args(["run", "--quiet", "--threads", "1", "--out"]).arg(&dir);
+        c.args(["run", "--quiet", "--threads", "1", "--out"])
+            .arg(&dir);
         if flag != "--model" {
             c.arg("--model").arg(minilm());
         }
@@ -1026,7 +1097,12 @@ fn symlink_loops_are_reported_as_loops() {
 /// `--task rte` is the task `RTE`: one spelling in the spec, the run id of `RTE`.
 #[test]
 fn task_names_are_canonicalised() {
-    let print = |task: &str| stdout(&ok(stab().args(["run", "--print-spec", "--task", task]).output().unwrap()));
+    let print = |task: &str| {
+        stdout(&ok(stab()
+            .args(["run", "--print-spec", "--task", task])
+            .output()
+            .unwrap()))
+    };
     let canonical = print("RTE");
     assert_eq!(print("rte"), canonical);
     assert!(canonical.contains("task = \"RTE\""), "{canonical}");

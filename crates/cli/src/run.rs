@@ -239,7 +239,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
-    stab_sweep::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
+    stab_sweep::create_dir_all(&out)
+        .with_context(|| format!("could not create {}", out.display()))?;
     // Another run's directory is refused as such, before its lock could call it "busy".
     stab_sweep::check_run_dir(&out, &spec.run_id())?;
     // Held until the record is written (dropped at return).

@@ -774,15 +774,36 @@ mod tests {
     #[test]
     fn canonical_task_names_are_the_names_tasks_give_themselves() {
         for alias in [
-            "rte", "RTE", "Rte", "sst2", "SST_2", "sst-2", "cola", "sts-b", "stsb", "mnli", "qqp",
-            "qnli", "wnli", "mrpc", "ax", "diagnostic", "conll", "conll2003", "CoNLL-2003",
+            "rte",
+            "RTE",
+            "Rte",
+            "sst2",
+            "SST_2",
+            "sst-2",
+            "cola",
+            "sts-b",
+            "stsb",
+            "mnli",
+            "qqp",
+            "qnli",
+            "wnli",
+            "mrpc",
+            "ax",
+            "diagnostic",
+            "conll",
+            "conll2003",
+            "CoNLL-2003",
         ] {
             let canonical = canonical_task_name(alias).unwrap();
             assert_eq!(canonical, task(alias).unwrap().name(), "{alias}");
             assert_eq!(canonical_task_name(canonical), Some(canonical), "{alias}");
         }
         for name in BUILTIN_TASKS {
-            assert_eq!(canonical_task_name(name), Some(name), "canonical names stay");
+            assert_eq!(
+                canonical_task_name(name),
+                Some(name),
+                "canonical names stay"
+            );
         }
         assert_eq!(canonical_task_name("tasks/reviews.toml"), None);
         assert_eq!(canonical_task_name("RTEx"), None);

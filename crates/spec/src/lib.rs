@@ -28,8 +28,8 @@ pub use record::{
     RECORD_SCHEMA_VERSION,
 };
 pub use spec::{
-    merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,
-    Precision, RunSpec, Schedule, Selection, SpecError,
+    merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec,
+    Pooling, Precision, RunSpec, Schedule, Selection, SpecError,
 };
 pub use support::{error_chain, hostname, unix_millis, unix_seconds};
 #[cfg(feature = "progress")]

@@ -723,9 +723,12 @@ mod tests {
         assert_eq!(m, file);
         assert!(m.optimizer.bias_correction);
         // Over a file that names another preset, the given one wins.
-        let over_file =
-            RunSpec::from_toml_str_with_preset(p, "preset = \"devlin\"\nepochs = 4\n", Some("mosbach"))
-                .unwrap();
+        let over_file = RunSpec::from_toml_str_with_preset(
+            p,
+            "preset = \"devlin\"\nepochs = 4\n",
+            Some("mosbach"),
+        )
+        .unwrap();
         assert_eq!(over_file, file);
         let e = RunSpec::from_toml_str_with_preset(p, text, Some("nonsense"))
             .unwrap_err()

@@ -82,8 +82,8 @@ pub use load::{
 };
 pub use plots::{PlotError, PlotFile};
 pub use report::{
-    csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress, write_sectioned_report,
-    SectionReport, SummaryRow,
+    csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress,
+    write_sectioned_report, SectionReport, SummaryRow,
 };
 pub use summary::{
     summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,

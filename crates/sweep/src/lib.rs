@@ -132,8 +132,9 @@ pub use slurm::{
 };
 pub use status::{status, SweepStatus};
 pub use store::{
-    check_run_dir, create_dir_all, keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
-    RunLock, RunState, StatusSummary, Store, StoreScan, LOCK_FD_ENV,
+    check_run_dir, create_dir_all, keep_earlier_record, lock_run_dir, prepare_run_dir,
+    write_atomic, Expanded, HeldLock, RunDir, RunLock, RunState, StatusSummary, Store, StoreScan,
+    LOCK_FD_ENV,
 };
 pub use sweep::{canonical_task, Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep, MAX_RUNS};
 

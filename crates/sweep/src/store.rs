@@ -647,7 +647,10 @@ mod tests {
         write_atomic(&atomic, b"x").unwrap();
         std::fs::write(&plain, b"x").unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(format!("{:o}", mode(&atomic)), format!("{:o}", mode(&plain)));
+        assert_eq!(
+            format!("{:o}", mode(&atomic)),
+            format!("{:o}", mode(&plain))
+        );
     }
 
     #[test]

@@ -228,6 +228,7 @@ impl<'a> Expansion<'a> {
                 }
                 let spec = resolve(&settings, &self.launch)
                     .map_err(|(e, span)| self.run_error(e, span, &labels))?;
+                let spec = canonical_task(spec);
                 let group = group_label(group_name.as_deref(), &labels, &self.group_by);
                 let run_id = spec.run_id();
                 let key = u64::from_str_radix(&run_id, 16).expect("run ids are 16 hex digits");
@@ -489,7 +490,7 @@ fn resolve(
     for (k, v) in launch {
         apply(&mut table, k, v.clone());
     }
-    RunSpec::resolve(preset, &table).map(canonical_task).map_err(|e| {
+    RunSpec::resolve(preset, &table).map_err(|e| {
         let span = match &e {
             SpecError::Field { field, .. } => settings
                 .iter()
@@ -664,15 +665,18 @@ fn check_size(
     axes: &[Axis],
     max_runs: Option<&Spanned<u64>>,
 ) -> Result<(), Error> {
-    let runs = axes
-        .iter()
-        .fold(groups as u128, |n, a| n.saturating_mul(a.points.len() as u128));
+    let runs = axes.iter().fold(groups as u128, |n, a| {
+        n.saturating_mul(a.points.len() as u128)
+    });
     let limit = max_runs.map_or(MAX_RUNS, |m| *m.get_ref());
     if runs <= limit as u128 {
         return Ok(());
     }
     let factors: Vec<String> = std::iter::once(format!("{groups} group(s)"))
-        .chain(axes.iter().map(|a| format!("{} {}", a.points.len(), a.name)))
+        .chain(
+            axes.iter()
+                .map(|a| format!("{} {}", a.points.len(), a.name)),
+        )
         .collect();
     let how = match max_runs {
         Some(_) => "raise `max_runs`".to_string(),
@@ -1267,7 +1271,13 @@ mod tests {
     #[test]
     fn a_sweep_name_from_the_file_name_must_name_a_folder_too() {
         let text = "[base]\ntask = \"RTE\"\n";
-        for file in ["exp/..toml", "exp/...toml", "exp/.hidden.x.toml", "exp/-x.toml", "exp/ü.toml"] {
+        for file in [
+            "exp/..toml",
+            "exp/...toml",
+            "exp/.hidden.x.toml",
+            "exp/-x.toml",
+            "exp/ü.toml",
+        ] {
             let e = Sweep::parse(Path::new(file), text, &Overrides::default())
                 .unwrap_err()
                 .to_string();
@@ -1276,7 +1286,11 @@ mod tests {
                 "{file}: {e}"
             );
         }
-        let s = Sweep::parse(Path::new("exp/..toml"), &format!("name = \"ok\"\n{text}"), &Overrides::default());
+        let s = Sweep::parse(
+            Path::new("exp/..toml"),
+            &format!("name = \"ok\"\n{text}"),
+            &Overrides::default(),
+        );
         assert_eq!(s.unwrap().name, "ok");
     }
 
@@ -1311,8 +1325,14 @@ mod tests {
                     set = { epochs = 2 }\n[axes]\nseed = { start = 0, end = 6 }\n";
         assert_eq!(parse(text).unwrap().runs.len(), 12);
         let e = err(&format!("max_runs = 10\n{text}"));
-        assert!(e.contains("the sweep has 12 runs") && e.contains("raise `max_runs`"), "{e}");
-        assert_eq!(parse(&format!("max_runs = 12\n{text}")).unwrap().runs.len(), 12);
+        assert!(
+            e.contains("the sweep has 12 runs") && e.contains("raise `max_runs`"),
+            "{e}"
+        );
+        assert_eq!(
+            parse(&format!("max_runs = 12\n{text}")).unwrap().runs.len(),
+            12
+        );
     }
 
     /// `task = "rte"` and `task = "RTE"` are one task: one spelling in the spec, one run id
@@ -1330,7 +1350,9 @@ mod tests {
     #[test]
     fn an_empty_group_name_is_refused() {
         for bad in ["\"\"", "\"  \""] {
-            let e = err(&format!("[[group]]\nname = {bad}\nset = {{ epochs = 1 }}\n"));
+            let e = err(&format!(
+                "[[group]]\nname = {bad}\nset = {{ epochs = 1 }}\n"
+            ));
             assert!(e.contains("empty group name"), "{bad}: {e}");
         }
     }

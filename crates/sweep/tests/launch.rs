@@ -438,7 +438,10 @@ fn a_run_directory_deleted_during_the_sweep_is_an_error_record_not_a_launcher_fa
     assert_eq!(gone.status, RunStatus::Error);
     let msg = gone.message.unwrap();
     assert!(msg.contains("run directory was deleted"), "{msg}");
-    assert!(store.run_dir(&sweep.runs[1].run_id).join("spec.json").exists());
+    assert!(store
+        .run_dir(&sweep.runs[1].run_id)
+        .join("spec.json")
+        .exists());
     let rerun = store.record(&sweep.runs[3].run_id).unwrap().unwrap();
     assert_eq!(rerun.status, RunStatus::Ok);
 }

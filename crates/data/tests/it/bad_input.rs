@@ -301,5 +301,10 @@ fn symlink_loops_are_named_as_such() {
     std::fs::create_dir_all(dir.path().join("RTE")).unwrap();
     let split = dir.path().join("RTE/train.tsv");
     std::os::unix::fs::symlink(&split, &split).unwrap();
-    loop_error(task("RTE").unwrap().load_split(dir.path(), "train").unwrap_err());
+    loop_error(
+        task("RTE")
+            .unwrap()
+            .load_split(dir.path(), "train")
+            .unwrap_err(),
+    );
 }

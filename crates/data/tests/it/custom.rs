@@ -243,7 +243,8 @@ fn a_text_column_that_is_the_label_column_is_refused() {
         assert!(matches!(err, DataError::TaskSpec { .. }), "{texts}: {err}");
         let msg = err.to_string();
         assert!(
-            msg.contains("self.toml") && msg.contains("`l` is both a text column and the label column"),
+            msg.contains("self.toml")
+                && msg.contains("`l` is both a text column and the label column"),
             "{msg}"
         );
     }

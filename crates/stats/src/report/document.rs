@@ -192,9 +192,7 @@ impl Document {
                     }
                 }
                 Block::Table(t) => out += &t.markdown(),
-                Block::Figure(f) => {
-                    out += &format!("![{}](plots/{}.png)\n", md(&f.title), f.name)
-                }
+                Block::Figure(f) => out += &format!("![{}](plots/{}.png)\n", md(&f.title), f.name),
             }
         }
         out
@@ -362,7 +360,9 @@ mod tests {
         let md = d.markdown();
         assert!(md.starts_with("# Comparison: &lt;b>x&lt;/b>.csv\n"), "{md}");
         assert!(
-            md.contains("- `<script>alert(1)</script>` 1 of 3; &lt;img src=x onerror=alert(1)> & more\n"),
+            md.contains(
+                "- `<script>alert(1)</script>` 1 of 3; &lt;img src=x onerror=alert(1)> & more\n"
+            ),
             "{md}"
         );
         assert!(md.contains("- un`paired &lt;i>\n"), "{md}");

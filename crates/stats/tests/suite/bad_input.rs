@@ -241,7 +241,11 @@ fn unscored_csv_runs_are_named_and_count_as_failed_unless_excluded() {
     let s = summarize(&input, &opts());
     let a = s.groups.iter().find(|g| g.group == "a").unwrap();
     assert_eq!((a.failed, a.judged), (0, 0));
-    assert!(s.findings.sentences.join("\n").contains("6 of 50 runs have no score"));
+    assert!(s
+        .findings
+        .sentences
+        .join("\n")
+        .contains("6 of 50 runs have no score"));
 }
 
 /// Group names that a spreadsheet would run as formulas are written as text in every CSV of
@@ -287,8 +291,14 @@ fn csv_outputs_neutralise_formula_cells() {
             }
         }
         let raw = read(&path);
-        assert!(raw.contains("'=HYPERLINK") && raw.contains("'+1+cmd"), "{file}: {raw}");
-        assert!(raw.contains("'@SUM(1)") && raw.contains("'-2+3"), "{file}: {raw}");
+        assert!(
+            raw.contains("'=HYPERLINK") && raw.contains("'+1+cmd"),
+            "{file}: {raw}"
+        );
+        assert!(
+            raw.contains("'@SUM(1)") && raw.contains("'-2+3"),
+            "{file}: {raw}"
+        );
     }
     assert!(negative_numbers > 0, "score differences stay numbers");
     assert_eq!(csv_safe("-0.05"), "-0.05");
