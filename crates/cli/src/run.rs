@@ -38,6 +38,8 @@ pub struct RunArgs {
     /// Override any spec field: --set epochs=5 --set optimizer.eps=1e-8 (TOML values).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
+    /// Checkpoint directory, or a model on the Hugging Face Hub (`org/name[@revision]`),
+    /// taken from the Hugging Face cache or downloaded into it.
     #[arg(long)]
     model: Option<PathBuf>,
     #[arg(long)]
@@ -112,9 +114,35 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
 }
 
 /// The model's input limits against the spec, where the model can be read (`--print-spec`
-/// shows specs for other machines too: a model that is not here is not an error).
+/// shows specs for other machines too: a model that is not here is not an error). A Hub model
+/// is looked up in the Hugging Face cache only (printing never downloads); its repository,
+/// commit and weights hash are printed as comments.
 fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
-    let Ok(checkpoint) = stab_bert::Checkpoint::open(&spec.model) else {
+    let dir = match stab_train::model_dir::cached(&spec.model) {
+        Some(m) => {
+            let s = m.source.expect("a cached Hub model has a source");
+            println!(
+                "# model {}: repo {}, revision {}, commit {}, weights sha256 {} (Hugging Face cache: {})",
+                spec.model.display(),
+                s.repo,
+                s.revision,
+                s.commit,
+                s.weights_sha256,
+                m.dir.display()
+            );
+            m.dir
+        }
+        None => {
+            let name = spec.model.to_str().and_then(stab_hub::ModelRef::parse);
+            if let Some(name) = name {
+                println!(
+                    "# model {name}: a Hugging Face Hub model not in the cache yet; `stab run` downloads it"
+                );
+            }
+            spec.model.clone()
+        }
+    };
+    let Ok(checkpoint) = stab_bert::Checkpoint::open(&dir) else {
         return Ok(());
     };
     let tokenizer = checkpoint.tokenizer(spec.max_length)?;

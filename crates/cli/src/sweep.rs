@@ -146,10 +146,25 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         // or the worker would resolve another spec than its run's (flag and variable differ).
         worker = worker.env(stab_data::DATA_DIR_ENV, d.to_string_lossy());
     }
+    prefetch_hub_models(&sweep)?;
     match a.launcher {
         Launcher::Local => launch_local(&a, &sweep, &store, worker),
         Launcher::Slurm => launch_slurm(&a, &sweep, &store, worker),
     }
+}
+
+/// Resolves each Hugging Face Hub model of the sweep once, here, before any worker starts:
+/// the workers then find it in the cache (no download races, and Slurm nodes without network
+/// use what the submitting machine fetched). A model that cannot be had stops the launch.
+fn prefetch_hub_models(sweep: &Sweep) -> anyhow::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for run in &sweep.runs {
+        if seen.insert(run.spec.model.clone()) {
+            stab_train::model_dir::resolve(&run.spec.model)
+                .with_context(|| format!("model {}", run.spec.model.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// `--dry-run`, streamed: a sweep of a million runs is listed without holding a million specs.

@@ -372,6 +372,25 @@ fn tsv(task: &GlueTask, rows: &Rows, labelled: bool, path: &Path) -> Result<Stri
     Ok(out)
 }
 
+/// The TSV text (and row count) of one split from its parquet shards, in order; `labelled`
+/// for train and dev splits. `out` names the TSV in errors.
+pub fn split_tsv(
+    task: &GlueTask,
+    shards: &[PathBuf],
+    labelled: bool,
+    out: &Path,
+) -> Result<(String, usize), HubError> {
+    let mut rows = Rows {
+        texts: Vec::new(),
+        labels: Vec::new(),
+    };
+    for shard in shards {
+        read_parquet(task, shard, &mut rows)?;
+    }
+    let n = rows.texts.len();
+    Ok((tsv(task, &rows, labelled, out)?, n))
+}
+
 /// What [`fetch_glue`] wrote for one task.
 #[derive(Debug, Clone)]
 pub struct FetchedTask {
@@ -503,16 +522,14 @@ pub fn fetch_glue(
                     ),
                 });
             }
-            let mut rows = Rows {
-                texts: Vec::new(),
-                labels: Vec::new(),
-            };
-            let mut last = PathBuf::new();
-            for shard in shards {
-                last = source.get(shard)?;
-                read_parquet(task, &last, &mut rows)?;
-            }
-            let n = rows.texts.len();
+            let paths = shards
+                .iter()
+                .map(|f| source.get(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = folder.join(file);
+            let labelled = !split.starts_with("test");
+            let (text, n) = split_tsv(task, &paths, labelled, &out)?;
+            let last = paths.last().cloned().unwrap_or_default();
             if n != expected {
                 return Err(HubError::Data {
                     path: last,
@@ -522,9 +539,6 @@ pub fn fetch_glue(
                     ),
                 });
             }
-            let labelled = !split.starts_with("test");
-            let out = folder.join(file);
-            let text = tsv(task, &rows, labelled, &out)?;
             let tmp = out.with_extension(format!("tsv.tmp{}", std::process::id()));
             std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
             std::fs::rename(&tmp, &out).map_err(io_err(&out))?;

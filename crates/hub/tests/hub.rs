@@ -476,3 +476,61 @@ fn a_glue_split_of_the_wrong_size_is_refused_before_anything_is_written() {
         "{e}"
     );
 }
+
+/// Files pyarrow wrote as `datasets` writes the Hub's (tests/fixtures/make_glue_parquet.py):
+/// quotes and non-ASCII text kept, class indices named, a test split's −1 dropped, STS-B's
+/// float32 written as its shortest text.
+#[test]
+fn parquet_files_written_by_pyarrow_read_as_the_tsvs_stab_takes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/glue_pyarrow");
+    let rte = glue_task("RTE").unwrap();
+    let (text, n) = stab_hub::glue::split_tsv(
+        rte,
+        &[dir.join("rte_validation.parquet")],
+        true,
+        Path::new("dev.tsv"),
+    )
+    .unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(
+        text,
+        "index\tsentence1\tsentence2\tlabel\n\
+         0\tHe said \"yes\".\tHe agreed.\tentailment\n\
+         1\tZoë went to Zürich.\tZoë travelled.\tentailment\n\
+         2\tA plain sentence.\tNothing follows.\tnot_entailment\n\
+         3\tAnother one.\tIt's unrelated.\tnot_entailment\n"
+    );
+    let (test, _) = stab_hub::glue::split_tsv(
+        rte,
+        &[dir.join("rte_test.parquet")],
+        false,
+        Path::new("test.tsv"),
+    )
+    .unwrap();
+    assert_eq!(
+        test,
+        "index\tsentence1\tsentence2\n0\tHe said \"yes\".\tHe agreed.\n1\tZoë went to Zürich.\tZoë travelled.\n"
+    );
+    let stsb = glue_task("STS-B").unwrap();
+    let (scores, _) = stab_hub::glue::split_tsv(
+        stsb,
+        &[dir.join("stsb_validation.parquet")],
+        true,
+        Path::new("dev.tsv"),
+    )
+    .unwrap();
+    assert_eq!(
+        scores,
+        "index\tsentence1\tsentence2\tscore\n0\ta b\ta b c\t3.8\n1\tc d\te\t0.25\n"
+    );
+    // A file of another task is refused by its columns.
+    let e = stab_hub::glue::split_tsv(
+        glue_task("CoLA").unwrap(),
+        &[dir.join("rte_validation.parquet")],
+        true,
+        Path::new("dev.tsv"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no column `sentence`"), "{e}");
+}

@@ -67,8 +67,26 @@ pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A duration for progress lines: `45s`, `4m20s`, `1h02m`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(super::human_duration(44.6), "45s");
+        assert_eq!(super::human_duration(260.0), "4m20s");
+        assert_eq!(super::human_duration(3720.0), "1h02m");
+        assert_eq!(super::human_duration(-1.0), "0s");
+    }
+
     use super::*;
 
     #[derive(Debug)]

@@ -115,6 +115,7 @@ mod exec;
 mod gpus;
 mod local;
 mod plan;
+mod progress_log;
 mod slurm;
 mod status;
 mod store;
@@ -126,6 +127,7 @@ pub use exec::WorkerCommand;
 pub use gpus::{parse_gpus, GpuError};
 pub use local::{run_local, GpuSlots, LocalOptions, Summary};
 pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
+pub use progress_log::PROGRESS_INTERVAL_ENV;
 pub use slurm::{
     queue_summary, run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions,
 };

@@ -387,12 +387,21 @@ impl Pool<'_> {
     ) -> Option<Error> {
         let mut fatal = None;
         let mut killed_at: Option<Instant> = None;
+        let mut log = crate::progress_log::ProgressLog::new(self.opts.progress, &self.sweep);
+        let running = || self.children.lock().unwrap().len();
         loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            let event = rx.recv_timeout(Duration::from_millis(50));
+            if let Some(log) = &mut log {
+                log.tick(summary, running(), false);
+            }
+            match event {
                 Ok(Event::Finished(s)) => {
                     summary.count(s);
                     bar.inc(1);
                     bar.set_message(bar_message(summary));
+                    if let Some(log) = &mut log {
+                        log.tick(summary, running(), true);
+                    }
                 }
                 Ok(Event::Skipped) => {
                     summary.skipped += 1;

@@ -30,6 +30,7 @@ pub mod evaluate;
 pub mod feature_based;
 pub mod features;
 pub mod fine_tune;
+pub mod model_dir;
 pub mod optim;
 pub mod policy;
 pub mod record;
@@ -52,6 +53,8 @@ pub enum TrainError {
     Data(#[from] stab_data::DataError),
     #[error(transparent)]
     Model(#[from] stab_bert::BertError),
+    #[error(transparent)]
+    Hub(#[from] stab_hub::HubError),
     #[error("LibTorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{0}")]

@@ -34,6 +34,8 @@ pub struct Run {
     pub pad_id: i64,
     /// Owns the variables the model and optimizer use.
     pub vs: VarStore,
+    /// Modules the checkpoint lacked, initialised as the family does (for the record).
+    pub newly_initialised: Vec<String>,
 }
 
 /// How the loop ended and what it saw on the way.
@@ -94,8 +96,18 @@ impl Run {
             b
         });
         let mut out = Outcome::start(total);
+        // Without a terminal (nohup, Slurm output files, a sweep's log.txt) the bar draws
+        // nothing: one line per evaluation says how the run is going instead.
+        let lines = ctx.progress && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let started = Instant::now();
+        let log = |data: &RunData, out: &Outcome| {
+            if lines {
+                eprintln!("{}", evaluation_line(data, &spec, out, total, started));
+            }
+        };
         if evals.contains(&0) {
             self.evaluate(&mut out, 0, per_epoch)?;
+            log(&self.data, &out);
         }
         let mut since_best = 0u32;
         'epochs: while out.steps_done < total {
@@ -126,7 +138,9 @@ impl Run {
                 if !evals.contains(&step) {
                     continue;
                 }
-                if self.evaluate(&mut out, step, per_epoch)? {
+                let best = self.evaluate(&mut out, step, per_epoch)?;
+                log(&self.data, &out);
+                if best {
                     since_best = 0;
                     continue;
                 }
@@ -245,4 +259,38 @@ impl Outcome {
         self.lrs.push(step.lr);
         self.steps_done += 1;
     }
+}
+
+/// One progress line after an evaluation: step, epoch, the selection metric, speed and the
+/// time left at that speed.
+fn evaluation_line(
+    data: &RunData,
+    spec: &RunSpec,
+    out: &Outcome,
+    total: u64,
+    started: Instant,
+) -> String {
+    let step = out.steps_done;
+    let elapsed = started.elapsed().as_secs_f64();
+    let metric = &data.selection_metric;
+    let value = out
+        .evaluations
+        .list
+        .last()
+        .and_then(|e| e.metrics.get(metric).copied())
+        .map(|v| format!("{v:.4}"))
+        .unwrap_or_else(|| "-".into());
+    let left = if step > 0 {
+        let secs = elapsed / step as f64 * total.saturating_sub(step) as f64;
+        format!(", about {} left", stab_spec::human_duration(secs))
+    } else {
+        String::new()
+    };
+    format!(
+        "run {} {}: step {step}/{total} (epoch {:.2}), {metric} {value}, {:.1} examples/s{left}",
+        &spec.run_id()[..12.min(spec.run_id().len())],
+        data.task.name(),
+        out.evaluations.list.last().map(|e| e.epoch).unwrap_or(0.0),
+        out.examples as f64 / elapsed.max(1e-9),
+    )
 }
