@@ -31,6 +31,7 @@ pub use spec::{
     merge_override, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,
     Precision, RunSpec, Schedule, Selection, SpecError,
 };
-pub use support::{error_chain, hostname, unix_millis, unix_seconds};
+pub use diagnose::value_offset;
+pub use support::{error_chain, hostname, line_col, unix_millis, unix_seconds};
 #[cfg(feature = "progress")]
 pub use support::{progress_bar, progress_style};

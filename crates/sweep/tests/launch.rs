@@ -6,7 +6,8 @@ mod util;
 use std::time::Duration;
 
 use stab_spec::RunStatus;
-use stab_sweep::{dry_run, run_local, RunState, Store};
+use stab_store::{RunLock, RunState};
+use stab_sweep::{dry_run, run_local};
 use util::*;
 
 fn assert_each_ran_once(env: &Env, n: usize) {
@@ -242,7 +243,7 @@ fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
     let store = env.store();
     let sweep = env.sweep();
     run_local(&store, &sweep.runs[..1], &env.options(1)).unwrap();
-    let lock = stab_sweep::RunLock::try_acquire(&store.run_dir(&sweep.runs[1].run_id))
+    let lock = RunLock::try_acquire(&store.run_dir(&sweep.runs[1].run_id))
         .unwrap()
         .unwrap();
     let st = store.status().unwrap();
@@ -286,7 +287,7 @@ fn issue14_status_counts_add_up_with_an_unreadable_record() {
 fn dry_run_of_an_unlaunched_sweep_writes_nothing() {
     let env = Env::new("[axes]\nseed = [0, 1]\n");
     let sweep = env.sweep();
-    let store = Store::for_sweep(&env.results(), &sweep);
+    let store = sweep.store_in(&env.results());
     let d = dry_run(&store, &sweep.runs, 1, false);
     assert_eq!(d.to_run().count(), 2);
     assert!(d.to_string().contains("no past records"));

@@ -64,7 +64,7 @@ impl Env {
     }
 
     pub fn store(&self) -> Store {
-        Store::create(&self.results(), &self.sweep()).unwrap()
+        self.sweep().create_store(&self.results()).unwrap()
     }
 
     pub fn worker(&self) -> WorkerCommand {
