@@ -173,10 +173,10 @@ fn max_concurrency(env: &Env) -> usize {
     max
 }
 
-/// Issue 14: after a SIGKILLed launcher, the relaunched one counts the orphaned workers it
-/// waits for against `--workers` instead of starting new workers beside them.
+/// After a SIGKILLed launcher, the relaunched one counts the orphaned workers it waits for
+/// against `--workers` instead of starting new workers beside them.
 #[test]
-fn issue14_relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
+fn relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
     let env = Env::new("[axes]\nseed = { start = 0, end = 6 }\nmax_steps = [1500]\n");
     let store = env.store();
     let mut first = env.spawn_launcher(2, &[]);
@@ -265,9 +265,9 @@ fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
     drop(lock);
 }
 
-/// Issue 14: `stab status` counts unreadable records, so that its counts add up to the total.
+/// `stab status` counts unreadable records, so that its counts add up to the total.
 #[test]
-fn issue14_status_counts_add_up_with_an_unreadable_record() {
+fn status_counts_add_up_with_an_unreadable_record() {
     let env = Env::new("max_steps = 5\n[axes]\nseed = [0, 1, 2]\n");
     let store = env.store();
     let sweep = env.sweep();
@@ -343,7 +343,7 @@ fn example_sweeps_in_experiments_expand() {
     let c = load("feature-based-conll.toml");
     assert_eq!(c.runs.len(), 24);
     assert_eq!(c.groups()[0], "embeddings");
-    // Issue 10 item 5: the sweep runs Table 7's weighted sums, not the unweighted sum.
+    // The sweep runs Table 7's weighted sums, not the unweighted sum.
     for mode in ["weighted-sum-last-four", "weighted-sum-all-layers"] {
         assert!(c.groups().contains(&mode));
         let run = c.runs.iter().find(|r| r.group == mode).unwrap();
