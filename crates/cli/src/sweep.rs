@@ -14,8 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use stab_store::Store;
 use stab_sweep::{
-    dry_run_streamed, run_slurm_task, Expansion, Launch, Launched, Overrides, Sweep,
-    WorkerCommand,
+    dry_run_streamed, run_slurm_task, Expansion, Launch, Launched, Overrides, Sweep, WorkerCommand,
 };
 
 /// The exit codes of `stab sweep`, as its `--help` prints them.
@@ -189,7 +188,10 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Launched::Queued(Some(what)) => {
-            println!("{what}; follow with: stab status {}", store.root().display());
+            println!(
+                "{what}; follow with: stab status {}",
+                store.root().display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Launched::Queued(None) => {

@@ -57,7 +57,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-
 /// An exclusive `flock` on [`RunDir::lock`], released when dropped (or when the last process
 /// holding the descriptor exits: the worker inherits it, so a run stays locked while its worker
 /// lives even if the launcher is killed).

@@ -237,7 +237,10 @@ impl Store {
                 .collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
-                problems.push((runs.clone(), format!("could not list the runs' folders: {e}")));
+                problems.push((
+                    runs.clone(),
+                    format!("could not list the runs' folders: {e}"),
+                ));
                 Vec::new()
             }
         };

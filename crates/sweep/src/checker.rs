@@ -15,7 +15,9 @@ use toml::Spanned;
 
 use crate::expand::{apply, display_value};
 use crate::launcher::LAUNCHERS;
-use crate::schema::{AxisValues, GroupEntry, SpannedTable, SweepFile, ZipFields, KEYS, MAX_RANGE_VALUES};
+use crate::schema::{
+    AxisValues, GroupEntry, SpannedTable, SweepFile, ZipFields, KEYS, MAX_RANGE_VALUES,
+};
 use crate::Error;
 
 /// Keys that select a seed; axes made only of these do not define a group (runs that differ
@@ -50,7 +52,10 @@ pub(crate) fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
 
 /// Step 2: the sweep's name, which names its results directory: `name`, else the file name
 /// without its extension.
-pub(crate) fn sweep_name(checker: &Checker, name: Option<&Spanned<String>>) -> Result<String, Error> {
+pub(crate) fn sweep_name(
+    checker: &Checker,
+    name: Option<&Spanned<String>>,
+) -> Result<String, Error> {
     let Some(n) = name else {
         return Ok(checker
             .path
@@ -188,7 +193,10 @@ fn launcher_of(checker: &Checker, key: &str) -> Result<&'static dyn crate::Launc
         known.extend(LAUNCHERS.iter().map(|l| format!("`{}`", l.name())));
         checker.err(
             at..at,
-            format!("unknown field `{key}`, expected one of {}", known.join(", ")),
+            format!(
+                "unknown field `{key}`, expected one of {}",
+                known.join(", ")
+            ),
         )
     })
 }
@@ -221,7 +229,6 @@ type Column = (usize, String, Vec<(toml::Value, Range<usize>)>);
 
 /// A `[[group]]`: its name (`None` for the one implicit group) and its settings.
 pub(crate) type Group = (Option<String>, Vec<Setting>);
-
 
 /// Validates keys and values against the run spec, one at a time, so that the error can point
 /// at the exact value.
@@ -598,9 +605,13 @@ mod tests {
 
     #[test]
     fn launcher_tables_are_their_launchers_settings_checked_where_written() {
-        let s = parse("[axes]\nseed = [1]\n[slurm]\ntime = \"1:00\"\n[local]\nworkers = 2\n").unwrap();
+        let s =
+            parse("[axes]\nseed = [1]\n[slurm]\ntime = \"1:00\"\n[local]\nworkers = 2\n").unwrap();
         assert_eq!(s.launcher_settings("slurm")["time"].as_str(), Some("1:00"));
-        assert_eq!(s.launcher_settings("local")["workers"].as_integer(), Some(2));
+        assert_eq!(
+            s.launcher_settings("local")["workers"].as_integer(),
+            Some(2)
+        );
         assert!(s.launcher_settings("other").is_empty());
         let e = err("[axes]\nseed = [1]\n[slurm]\ntime = \"1:00\"\npartiton = \"gpu\"\n");
         assert!(
@@ -608,7 +619,10 @@ mod tests {
             "{e}"
         );
         let e = err("[axes]\nseed = [1]\n[local]\nworkers = \"two\"\n");
-        assert!(e.starts_with("exp/t.toml:4:11: local.workers: invalid type"), "{e}");
+        assert!(
+            e.starts_with("exp/t.toml:4:11: local.workers: invalid type"),
+            "{e}"
+        );
         let e = err("[axes]\nseed = [1]\n[slurn]\ntime = 1\n");
         assert!(e.contains("unknown field `slurn`, expected one of"), "{e}");
         assert!(e.contains("`slurm`") && e.contains("`local`"), "{e}");

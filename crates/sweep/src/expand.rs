@@ -263,7 +263,11 @@ fn axis_values<'l>(labels: impl Iterator<Item = &'l (String, String)>) -> String
 
 /// A run's group label: its `[[group]]` name, then `axis=value` for the axes of `group_by`,
 /// joined by `/`; `all` when there is neither.
-pub(crate) fn group_label(group: Option<&str>, labels: &[(String, String)], group_by: &[String]) -> String {
+pub(crate) fn group_label(
+    group: Option<&str>,
+    labels: &[(String, String)],
+    group_by: &[String],
+) -> String {
     let mut parts: Vec<String> = group.iter().map(|g| g.to_string()).collect();
     let by = axis_values(labels.iter().filter(|(k, _)| group_by.contains(k)));
     if !by.is_empty() {
@@ -396,4 +400,3 @@ pub(crate) fn display_value(v: &toml::Value) -> String {
         other => other.to_string(),
     }
 }
-

@@ -42,8 +42,12 @@ pub trait Launcher: Sync {
 
     /// Executes, or hands to a queue, the runs of `runs` that need running (no final record,
     /// nobody executing them).
-    fn launch(&self, store: &Store, runs: &[PlannedRun], launch: &Launch)
-        -> Result<Launched, Error>;
+    fn launch(
+        &self,
+        store: &Store,
+        runs: &[PlannedRun],
+        launch: &Launch,
+    ) -> Result<Launched, Error>;
 
     /// What this launcher's queue holds of `store`'s runs; `None` when it keeps no queue there
     /// (the local pool's runs show as running through their locks).

@@ -43,10 +43,11 @@ impl Launcher for Slurm {
         runs: &[PlannedRun],
         launch: &Launch,
     ) -> Result<Launched, Error> {
-        let resources = settings::<SlurmDefaults>(&launch.settings).map_err(|e| Error::Settings {
-            launcher: self.name(),
-            error: e,
-        })?;
+        let resources =
+            settings::<SlurmDefaults>(&launch.settings).map_err(|e| Error::Settings {
+                launcher: self.name(),
+                error: e,
+            })?;
         let mut o = SlurmOptions::new(launch.task.clone(), resources);
         o.retry = launch.retry;
         o.threads = launch.threads;
@@ -74,7 +75,6 @@ fn jobs_lock(store: &Store) -> PathBuf {
 fn slurm_dir(store: &Store) -> PathBuf {
     store.root().join("slurm")
 }
-
 
 /// Slurm resources given in the sweep file's `[slurm]` table (flags win over them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -551,11 +551,17 @@ mod tests {
         record_job(&store, &job).unwrap();
         let missing = dir.path().join("no-squeue");
         let e = queued_runs(&store, &missing).unwrap_err().to_string();
-        assert!(e.contains("could not run") && e.contains("no-squeue"), "{e}");
+        assert!(
+            e.contains("could not run") && e.contains("no-squeue"),
+            "{e}"
+        );
         assert!(e.contains("not submitting") && e.contains("jobs 7"), "{e}");
         // Without jobs there is nothing to ask squeue about.
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(queued_runs(&Store::open(empty.path()), &missing).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            queued_runs(&Store::open(empty.path()), &missing).unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -5,9 +5,7 @@
 mod util;
 
 use stab_spec::RunStatus;
-use stab_sweep::{
-    run_local, status_with, Launch, Launched, Launcher, Local, Slurm, SweepStatus,
-};
+use stab_sweep::{run_local, status_with, Launch, Launched, Launcher, Local, Slurm, SweepStatus};
 use util::deferred::{drain, Deferred};
 use util::*;
 
@@ -49,14 +47,20 @@ fn a_test_launcher_queues_blocks_that_status_reports_and_records_match_the_local
     let ran = drain(&store, &env.worker()).unwrap();
     assert_eq!(ran, [RunStatus::Ok, RunStatus::Ok]);
     let st = status();
-    assert_eq!((st.runs.ok, st.runs.pending, st.queues[0].pending), (2, 1, 0), "{st}");
+    assert_eq!(
+        (st.runs.ok, st.runs.pending, st.queues[0].pending),
+        (2, 1, 0),
+        "{st}"
+    );
     let second = Deferred
         .launch(&store, &sweep.runs, &launch(&env, "block = 2"))
         .unwrap();
     assert_eq!(second, Launched::Queued(Some("queued 1 runs".into())));
     assert_eq!(drain(&store, &env.worker()).unwrap(), [RunStatus::Ok]);
     assert_eq!(
-        Deferred.launch(&store, &sweep.runs, &launch(&env, "")).unwrap(),
+        Deferred
+            .launch(&store, &sweep.runs, &launch(&env, ""))
+            .unwrap(),
         Launched::Queued(None)
     );
     assert_eq!(status().runs.done(), 3);
@@ -67,7 +71,11 @@ fn a_test_launcher_queues_blocks_that_status_reports_and_records_match_the_local
     let local = Env::new("max_steps = 5\n[axes]\nseed = [0, 1, 2]\n");
     let local_store = local.store();
     run_local(&local_store, &local.sweep().runs, &local.options(2)).unwrap();
-    for (a, b) in env.records(&store).iter().zip(local.records(&local_store).iter()) {
+    for (a, b) in env
+        .records(&store)
+        .iter()
+        .zip(local.records(&local_store).iter())
+    {
         assert_eq!(comparable(a), comparable(b), "run {}", a.run_id);
     }
 
@@ -76,5 +84,8 @@ fn a_test_launcher_queues_blocks_that_status_reports_and_records_match_the_local
         .launch(&store, &sweep.runs, &launch(&env, "blok = 2"))
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("deferred launcher: blok: unknown field `blok`"), "{e}");
+    assert!(
+        e.starts_with("deferred launcher: blok: unknown field `blok`"),
+        "{e}"
+    );
 }

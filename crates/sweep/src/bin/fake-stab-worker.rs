@@ -44,7 +44,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Command::Run(args) = &cli.command;
-    let spec_path = args.spec.clone().unwrap_or_else(|| die("--spec is required"));
+    let spec_path = args
+        .spec
+        .clone()
+        .unwrap_or_else(|| die("--spec is required"));
     let out = args.out.clone().unwrap_or_else(|| die("--out is required"));
     let text = std::fs::read_to_string(&spec_path).unwrap_or_else(|e| die(&e.to_string()));
     let spec: RunSpec = serde_json::from_str(&text).unwrap_or_else(|e| die(&e.to_string()));

@@ -117,6 +117,7 @@ pub fn drain(store: &Store, worker: &WorkerCommand) -> Result<Vec<RunStatus>, Er
         out.extend(execute_one(store, run, worker, false)?);
     }
     let path = queue_file(store);
-    stab_store::write_atomic(&path, b"{\"runs\":[]}").map_err(|source| Error::Io { path, source })?;
+    stab_store::write_atomic(&path, b"{\"runs\":[]}")
+        .map_err(|source| Error::Io { path, source })?;
     Ok(out)
 }
