@@ -99,11 +99,10 @@ pub enum Pooling {
 /// spell the weighting out; the scalar mix is the one its §5.3 cites (ELMo) and the one
 /// Peters et al. (2019) use for BERT features.
 ///
-/// Two modes that predate this reading keep their names and their meaning, so old spec files,
-/// sweep files and run records (whose run ids hash the spec) stay valid and mean what they
-/// meant: `sum-last-four` is the *unweighted* sum, and `scalar-mix` mixes all L + 1 hidden
-/// states, the embeddings included (ELMo's and AllenNLP's convention) — neither is a Table 7
-/// row.
+/// Two further modes are not Table 7 rows, and their names are part of specs, sweep files
+/// and run ids, so they keep their meaning: `sum-last-four` is the *unweighted* sum, and
+/// `scalar-mix` mixes all L + 1 hidden states, the embeddings included (ELMo's and AllenNLP's
+/// convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureMode {
@@ -160,8 +159,8 @@ pub enum FeatureHead {
 pub enum AdamUpdate {
     /// `torch.optim.AdamW` (Zhang et al., `--use_torch_adamw`): θ ← θ(1 − lr·λ) first, then
     /// θ ← θ − lr·m̂/(√v̂ + ε) — ε is added to the bias-corrected √v̂. Without bias correction
-    /// this is Google's BERTAdam (`optimization.py`). The default of records written before the
-    /// field existed.
+    /// this is Google's BERTAdam (`optimization.py`). The value of a spec whose `optimizer`
+    /// has no `update` field.
     #[default]
     Torch,
     /// Hugging Face `transformers.AdamW`, which Mosbach et al. run (`mAdamW` in
