@@ -688,9 +688,9 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_err());
     }
 
-    /// Issue 14: an empty model path read `could not read : …` when the run started.
+    /// An empty model path read `could not read : …` when the run started.
     #[test]
-    fn issue14_empty_paths_are_named() {
+    fn empty_paths_are_named() {
         for field in ["model", "data_dir"] {
             let o = over(&[(field, toml::Value::String(String::new()))]);
             let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
@@ -706,10 +706,10 @@ mod tests {
         ));
     }
 
-    /// Issue 10 item 5: Table 7's weighted sums are their own modes; the names that predate
+    /// Table 7's weighted sums are their own modes; the names that predate
     /// them still parse, with their old meaning.
     #[test]
-    fn issue10_feature_modes_keep_old_names_and_add_table_7_weighted_sums() {
+    fn feature_modes_keep_old_names_and_add_table_7_weighted_sums() {
         for (name, mode, mix) in [
             ("sum-last-four", FeatureMode::SumLastFour, false),
             ("scalar-mix", FeatureMode::ScalarMix, true),
@@ -741,10 +741,10 @@ mod tests {
         );
     }
 
-    /// Issue 10 item 3: the Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate
+    /// The Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate
     /// 10 times per run, and take L and T from the published sample commands.
     #[test]
-    fn issue10_zhang_presets_have_zhangs_values() {
+    fn zhang_presets_have_zhangs_values() {
         for name in ["zhang-reinit", "zhang-longer"] {
             let z = RunSpec::resolve(name, &toml::Table::new()).unwrap();
             assert_eq!(z.dev_split_seed, Some(1), "{name}");
@@ -761,10 +761,10 @@ mod tests {
         assert_eq!(l.max_steps, Some(400));
     }
 
-    /// Issue 10 item 3: re-initialised layers only together with the pooler (the reference
+    /// Re-initialised layers only together with the pooler (the reference
     /// asserts it).
     #[test]
-    fn issue10_reinit_layers_need_the_pooler() {
+    fn reinit_layers_need_the_pooler() {
         let o = over(&[("reinit_layers", toml::Value::Integer(2))]);
         let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
         assert!(
@@ -780,10 +780,10 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_ok());
     }
 
-    /// Issue 10 items 7, 8, 10: selection metric, optimizer update and step-0 evaluation per
+    /// Selection metric, optimizer update and step-0 evaluation per
     /// preset, as each reference runs them.
     #[test]
-    fn issue10_selection_metric_update_and_step0_per_preset() {
+    fn selection_metric_update_and_step0_per_preset() {
         let get = |p: &str| RunSpec::resolve(p, &toml::Table::new()).unwrap();
         let (d, m, z) = (get("devlin"), get("mosbach"), get("zhang-reinit"));
         assert_eq!(m.selection_metric_for("MRPC", "f1"), "combined");
@@ -805,9 +805,11 @@ mod tests {
         );
     }
 
-    /// Specs and records written before these fields existed still read, as what they ran.
+    /// A spec without `evals_per_run`, `eval_at_start`, `selection_metric` and
+    /// `optimizer.update` reads with their defaults: the torch update, no step-0 evaluation,
+    /// the task's own selection metric.
     #[test]
-    fn older_specs_without_the_issue10_fields_still_read() {
+    fn specs_without_evaluation_selection_and_update_fields_read_with_defaults() {
         let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&s.canonical_json()).unwrap();
         let o = v.as_object_mut().unwrap();

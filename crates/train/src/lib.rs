@@ -51,7 +51,7 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] stab_data::DataError),
     #[error(transparent)]
-    Model(#[from] stab_bert::BertError),
+    Model(#[from] stab_bert::ModelError),
     #[error("LibTorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{0}")]

@@ -171,14 +171,14 @@ mod tests {
         }
     }
 
-    /// Issue 10 item 6: Zhang et al.'s exponents — head and pooler η, top layer η·ξ, layer i
+    /// Zhang et al.'s exponents — head and pooler η, top layer η·ξ, layer i
     /// η·ξ^(L−i), embeddings η·ξ^(L+1) (was: top layer η, embeddings η·ξ^L).
     #[test]
-    fn issue10_layerwise_lr_decay_follows_zhang() {
+    fn layerwise_lr_decay_follows_zhang() {
         let p = policy(0, false, 0.5);
         // The groups as the run sees them: BERT's own classification of its names.
         let vs = VarStore::new(tch::Device::Cpu);
-        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::BertConfig::tiny(10));
+        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::EncoderConfig::tiny(10));
         let group = |name: &str| Encoder::param_group(&bert, name);
         let scale = |name: &str| p.lr_scale(group(name));
         assert_eq!(scale("classifier.weight"), 1.0);

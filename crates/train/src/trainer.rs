@@ -111,7 +111,7 @@ pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
 fn is_torch(e: &TrainError) -> bool {
     matches!(
         e,
-        TrainError::Torch(_) | TrainError::Model(stab_bert::BertError::Torch(_))
+        TrainError::Torch(_) | TrainError::Model(stab_bert::ModelError::Torch(_))
     )
 }
 

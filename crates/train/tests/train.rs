@@ -15,7 +15,7 @@ fn tiny_model() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let config = stab_bert::BertConfig::tiny(30522);
+        let config = stab_bert::EncoderConfig::tiny(30522);
         stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 11).unwrap();
         dir
     })
@@ -50,7 +50,7 @@ fn run(spec: &RunSpec) -> RunRecord {
 }
 
 /// Parity with the goldens of `tests/golden/make_adam_golden.py`: torch's AdamW and BERTAdam
-/// (the `torch` update) and, issue 10 item 8, transformers' AdamW as Mosbach et al. run it (the
+/// (the `torch` update) and transformers' AdamW as Mosbach et al. run it (the
 /// `hf` update), with and without bias correction.
 #[test]
 fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
@@ -137,7 +137,7 @@ fn same_spec_same_threads_gives_a_bit_identical_record() {
     let s = spec("mosbach", &[("epochs", 1.into()), ("threads", 1.into())]);
     let a = run(&s);
     assert_eq!(a.status, RunStatus::Ok, "{:?}", a.message);
-    // Issue 10 item 10: at step 0, then 3 times per epoch.
+    // At step 0, then 3 times per epoch.
     assert_eq!(
         a.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(),
         [0, 2, 4, 6],
@@ -185,7 +185,7 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
         ],
     ));
     assert_eq!(r.status, RunStatus::Diverged, "{:?}", r.message);
-    // Steps count from 1 as in the curves (issue 14): the diverged step is the one after the
+    // Steps count from 1 as in the curves: the diverged step is the one after the
     // last finite loss, and the message says the same step.
     let at = r.diverged_at_step.unwrap();
     assert_eq!(at, r.steps_done + 1, "{r:?}");
@@ -193,7 +193,7 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
     let message = r.message.unwrap();
     assert!(message.contains("non-finite"), "{message}");
     assert!(message.ends_with(&format!("at step {at}")), "{message}");
-    // Issue 10 item 1: the diverged model is scored, not dropped. Its NaN logits predict class
+    // The diverged model is scored, not dropped. Its NaN logits predict class
     // 0 (argmax of NaN, as the reference codes), on the report half of the dev split.
     let last = r.evaluations.last().unwrap();
     assert_eq!(last.step, at);
@@ -225,11 +225,11 @@ fn report_half_labels(task: &str, seed: u64) -> Vec<Label> {
     report.iter().map(|&i| labels[i]).collect()
 }
 
-/// Issue 10 item 1: a diverged regression run (STS-B) gets a well-defined score — its NaN
+/// A diverged regression run (STS-B) gets a well-defined score — its NaN
 /// outputs are a constant prediction, correlation 0 — and best-checkpoint selection (Mosbach)
 /// still sees it, after the step-0 evaluation.
 #[test]
-fn issue10_a_diverged_regression_run_is_scored() {
+fn a_diverged_regression_run_is_scored() {
     let r = run(&spec(
         "mosbach",
         &[
@@ -261,10 +261,10 @@ fn issue10_a_diverged_regression_run_is_scored() {
     assert_eq!(r.selection_metric, "pearson");
 }
 
-/// Issue 10 item 7: Mosbach selects MRPC on the mean of accuracy and F1, Zhang on accuracy;
+/// Mosbach selects MRPC on the mean of accuracy and F1, Zhang on accuracy;
 /// the reported metric stays F1.
 #[test]
-fn issue10_mrpc_selects_on_the_references_metric() {
+fn mrpc_selects_on_the_references_metric() {
     for (preset, selection) in [("mosbach", "combined"), ("zhang-longer", "accuracy")] {
         let r = run(&spec(
             preset,
@@ -297,10 +297,10 @@ fn issue10_mrpc_selects_on_the_references_metric() {
     }
 }
 
-/// Issue 10 item 3: a Zhang run evaluates 10 times (every ⌊T/10⌋ steps and at T) on the
+/// A Zhang run evaluates 10 times (every ⌊T/10⌋ steps and at T) on the
 /// selection half and reports on the other, stratified half.
 #[test]
-fn issue10_zhang_runs_evaluate_ten_times_on_split_dev() {
+fn zhang_runs_evaluate_ten_times_on_split_dev() {
     let r = run(&spec(
         "zhang-longer",
         &[("max_steps", 23.into()), ("dev_split_seed", 1.into())],
@@ -324,10 +324,10 @@ fn issue10_zhang_runs_evaluate_ten_times_on_split_dev() {
     }
 }
 
-/// Issue 14: limits of the model are checked when the run is prepared, with a message naming
+/// Limits of the model are checked when the run is prepared, with a message naming
 /// the field, the value and the limit — not a LibTorch panic mid-run.
 #[test]
-fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
+fn inputs_beyond_the_model_limits_are_named_errors() {
     let r = run(&spec(
         "devlin",
         &[
@@ -345,7 +345,7 @@ fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
 
     // all-MiniLM-L6-v2's tokenizer (ids up to 30521) on a model with 1000 embeddings.
     let small = tempfile::tempdir().unwrap();
-    let config = stab_bert::BertConfig::tiny(1000);
+    let config = stab_bert::EncoderConfig::tiny(1000);
     stab_bert::checkpoint::write_random_checkpoint(small.path(), &config, &minilm(), 3).unwrap();
     let model = small.path().display().to_string();
     let r = run(&spec("devlin", &[("model", model.into())]));
@@ -358,7 +358,7 @@ fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
 
     // One token type, sentence pairs (RTE).
     let single = tempfile::tempdir().unwrap();
-    let mut config = stab_bert::BertConfig::tiny(30522);
+    let mut config = stab_bert::EncoderConfig::tiny(30522);
     config.type_vocab_size = 1;
     stab_bert::checkpoint::write_random_checkpoint(single.path(), &config, &minilm(), 3).unwrap();
     let model = single.path().display().to_string();
@@ -413,13 +413,13 @@ fn freezing_leaves_only_the_unfrozen_parameters_to_the_optimizer() {
     );
 }
 
-/// Issue 10 item 5: Table 7's weighted sums learn their weights — the scalar mix's w (one per
+/// Table 7's weighted sums learn their weights — the scalar mix's w (one per
 /// layer mixed) and γ are handed to the optimizer with the head. The tiny model has 2 encoder
 /// layers: "all layers" mixes those 2 (the embeddings are not a layer), "last four" the 2
 /// there are; `scalar-mix` keeps its old meaning (3 hidden states) and `sum-last-four` stays
 /// an unweighted sum with nothing to learn.
 #[test]
-fn issue10_weighted_sum_modes_hand_their_mix_weights_to_the_optimizer() {
+fn weighted_sum_modes_hand_their_mix_weights_to_the_optimizer() {
     let head = 32 * 2 + 2;
     for (mode, mix) in [
         (FeatureMode::WeightedSumAllLayers, 2 + 1),
@@ -505,7 +505,7 @@ fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
     // std, which LibTorch rejects (a panic in tch's infallible API). Limits that can be checked
     // beforehand (positions, vocabulary, token types) are, so this one is not.
     let dir = tempfile::tempdir().unwrap();
-    let mut config = stab_bert::BertConfig::tiny(30522);
+    let mut config = stab_bert::EncoderConfig::tiny(30522);
     config.initializer_range = -0.02;
     stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 3).unwrap();
     let r = run(&spec(
@@ -521,7 +521,7 @@ fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
         m.starts_with("internal error: LibTorch: normal expects std"),
         "{m}"
     );
-    // Issue 14: the first line only; C++ frames go to the log (stderr), never the record.
+    // The first line only; C++ frames go to the log (stderr), never the record.
     assert!(
         !m.contains('\n') && !m.contains("\\n") && !m.contains("frame #"),
         "{m}"
