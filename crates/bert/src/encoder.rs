@@ -184,9 +184,45 @@ pub fn is_norm_param(name: &str) -> bool {
         .is_some_and(|(module, _)| module.to_ascii_lowercase().ends_with("norm"))
 }
 
+/// Whether `name`, a variable of `dims` dimensions, is the weight of a linear layer (what HF
+/// builds as `nn.Linear`): a 2-D `…weight` whose module is not an embedding table
+/// (`word_embeddings`, `rel_embeddings`, `tok_embeddings`…). Mixout acts on exactly these, as
+/// Zhang et al.'s `run_glue.py` replaces every `nn.Linear`. ELECTRA's `embeddings_project` and
+/// ALBERT's `embedding_hidden_mapping_in` are linear layers.
+pub fn is_linear_weight(name: &str, dims: usize) -> bool {
+    dims == 2
+        && name.rsplit_once('.').is_some_and(|(module, leaf)| {
+            leaf == "weight" && !module.to_ascii_lowercase().ends_with("embeddings")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linear_weights_are_told_from_embeddings_in_every_family() {
+        for n in [
+            "encoder.layer.0.attention.self.query.weight",
+            "embeddings_project.weight",
+            "encoder.embedding_hidden_mapping_in.weight",
+            "encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
+            "layers.0.attn.Wqkv.weight",
+            "pooler.dense.weight",
+            "classifier.out_proj.weight",
+        ] {
+            assert!(is_linear_weight(n, 2), "{n}");
+        }
+        for (n, d) in [
+            ("embeddings.word_embeddings.weight", 2),
+            ("encoder.rel_embeddings.weight", 2),
+            ("embeddings.tok_embeddings.weight", 2),
+            ("embeddings.LayerNorm.weight", 1),
+            ("classifier.bias", 1),
+        ] {
+            assert!(!is_linear_weight(n, d), "{n}");
+        }
+    }
 
     #[test]
     fn norm_parameters_are_recognised_in_every_family() {

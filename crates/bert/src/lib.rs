@@ -45,7 +45,7 @@ pub mod tokenizer;
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, EncoderConfig};
 pub use encoder::{
-    is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
+    is_linear_weight, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
 };
 pub use heads::LinearHead;
 pub use load::{load_checkpoint, load_safetensors, LoadReport};

@@ -30,6 +30,7 @@ use tch::{Device, Kind};
 
 use crate::batch::BatchOrder;
 use crate::optim::AdamConfig;
+use crate::mixout::Mixout;
 use crate::policy::{reinitialise, ParamPolicy};
 use crate::run_data::RunData;
 use crate::train_loop::Run;
@@ -260,6 +261,9 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
             update: spec.optimizer.update,
         },
     );
+    // After loading, re-initialisation and freezing: the targets are the weights training
+    // starts from, and frozen weights are left alone.
+    let mixout = (spec.mixout > 0.0).then(|| Mixout::new(&vs, spec.mixout));
     Ok(Run {
         spec: spec.clone(),
         data,
@@ -267,6 +271,7 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
         optimizer,
         device,
         pad_id: tokenizer.pad_id(),
+        mixout,
         vs,
     })
 }

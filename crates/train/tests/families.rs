@@ -92,3 +92,25 @@ fn albert_takes_all_or_nothing_of_its_shared_layers() {
         assert_eq!(r.steps_done, 0);
     }
 }
+
+/// Mixout (every dropout off), weight decay toward the pre-trained weights and gradient
+/// accumulation on every family `stab run` supports besides BERT (whose runs
+/// `tests/train.rs` checks).
+#[test]
+fn every_family_fine_tunes_with_mixout_prior_weight_decay_and_accumulation() {
+    let stabilizers = [
+        ("mixout", toml::Value::from(0.1)),
+        ("hidden_dropout", 0.0.into()),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("prior_weight_decay", true.into()),
+        ("gradient_accumulation_steps", 2.into()),
+        ("batch_size", 4.into()),
+    ];
+    for family in ["roberta", "electra", "albert", "deberta-v3", "modernbert"] {
+        let r = run(&spec(family, &stabilizers));
+        assert_ok(family, &r);
+        assert_eq!(r.spec.mixout, 0.1, "{family}");
+        assert!(r.train_loss.values.iter().all(|l| l.is_finite()), "{family}");
+    }
+}

@@ -619,3 +619,194 @@ fn mnli_reports_matched_and_mismatched() {
     // Selection and the run's score stay on matched dev.
     assert_eq!(r.score, r.selected_metrics.get("accuracy").copied());
 }
+
+fn golden(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn assert_close(got: &Tensor, want: &[f64], tol: f64, what: &str) {
+    let got = Vec::<f64>::try_from(got.detach().to_kind(Kind::Double).view([-1])).unwrap();
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1.0),
+            "{what}[{i}]: {a} vs {b}"
+        );
+    }
+}
+
+/// Parity with `tests/golden/make_mixout_golden.py`: one mixout linear layer, two micro-batches
+/// with fixed masks, against Zhang et al.'s rule (forward T + M(W − T)/(1 − p), backward M·∂L/∂W̃,
+/// one mask row repeated over the output rows); W itself is back after each backward.
+#[test]
+fn mixout_matches_zhangs_mixlinear_forward_and_backward() {
+    use stab_train::mixout::{column_mask, Mixout};
+    let g = golden("mixout.json");
+    let shape: Vec<i64> = g["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_i64().unwrap())
+        .collect();
+    let (out, inp) = (shape[0], shape[1]);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let layer = tch::nn::linear(vs.root() / "dense", inp, out, Default::default());
+    vs.double();
+    let target = Tensor::from_slice(&floats(&g["target"])).view([out, inp]);
+    let weight = Tensor::from_slice(&floats(&g["weight"])).view([out, inp]);
+    tch::no_grad(|| {
+        layer.ws.shallow_clone().copy_(&target);
+        layer.bs.as_ref().unwrap().shallow_clone().copy_(&Tensor::from_slice(&floats(&g["bias"])));
+    });
+    // Installed on the pre-trained weight, then training has moved it to `weight`.
+    let mut mixout = Mixout::new(&vs, g["p"].as_f64().unwrap());
+    assert_eq!(mixout.names(), vec!["dense.weight"]);
+    tch::no_grad(|| layer.ws.shallow_clone().copy_(&weight));
+    for (i, step) in g["steps"].as_array().unwrap().iter().enumerate() {
+        let keep: Vec<bool> = floats(&g["masks"][i]).iter().map(|&m| m == 1.0).collect();
+        mixout
+            .mix_with(vec![column_mask(&keep, Kind::Double)], i > 0)
+            .unwrap();
+        let x = Tensor::from_slice(&floats(&step["x"])).view([-1, inp]);
+        let r = Tensor::from_slice(&floats(&step["r"])).view([-1, out]);
+        let y = tch::nn::Module::forward(&layer, &x);
+        assert_close(&y, &floats(&step["y"]), 1e-12, "y");
+        (&y * &r).sum(Kind::Double).backward();
+        mixout.unmix().unwrap();
+        assert_close(&layer.ws, &floats(&g["weight"]), 0.0, "weight restored");
+        assert_close(&layer.ws.grad(), &floats(&step["weight_grad"]), 1e-12, "∂W");
+        let bias_grad = layer.bs.as_ref().unwrap().grad();
+        assert_close(&bias_grad, &floats(&step["bias_grad"]), 1e-12, "∂b");
+    }
+}
+
+/// Parity with `tests/golden/make_prior_wd_golden.py`: three steps of weight decay toward the
+/// pre-trained weights (Zhang et al.'s `PriorWD` around torch's AdamW, and around transformers'
+/// AdamW without bias correction) on parameters of the held tiny checkpoint and a new head,
+/// with two learning-rate scales and a parameter without weight decay.
+#[test]
+fn prior_weight_decay_matches_zhangs_prior_wd_on_the_tiny_checkpoint() {
+    let g = golden("prior_wd.json");
+    let ckpt = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bert/tests/golden/tiny/model.safetensors");
+    let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&ckpt)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let names: Vec<&str> = g["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let scales = floats(&g["scales"]);
+    let decays = floats(&g["decays"]);
+    for (update, bias_correction, eps, key) in [
+        (AdamUpdate::Torch, true, 1e-8, "torch_adamw"),
+        (AdamUpdate::Hf, false, 1e-6, "hf_bertadam"),
+    ] {
+        let mut p0: Vec<Tensor> = names
+            .iter()
+            .map(|n| tensors[*n].to_kind(Kind::Double))
+            .collect();
+        p0.push(Tensor::from_slice(&floats(&g["head_p0"])).view([2, 32]));
+        let params: Vec<Tensor> = p0.iter().map(|p| p.copy().set_requires_grad(true)).collect();
+        let mut adam = Adam::new(AdamConfig {
+            beta1: g["beta1"].as_f64().unwrap(),
+            beta2: g["beta2"].as_f64().unwrap(),
+            eps,
+            bias_correction,
+            update,
+        });
+        for (i, p) in params.iter().enumerate() {
+            adam.add_toward_current(p, scales[i], decays[i]);
+        }
+        for (step, lr) in floats(&g["lrs"]).iter().enumerate() {
+            let loss = params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let grad = Tensor::from_slice(&floats(&g["grads"][step][i])).view_as(p);
+                    (p * grad).sum(Kind::Double)
+                })
+                .reduce(|a, b| a + b)
+                .unwrap();
+            loss.backward();
+            adam.step(*lr).unwrap();
+            adam.zero_grad();
+            for (i, p) in params.iter().enumerate() {
+                let want = floats(&g[key][step][i]);
+                assert_close(p, &want, 1e-12, &format!("{key} step {step} param {i}"));
+            }
+        }
+    }
+}
+
+/// Batch 8 × accumulation 2 trains what batch 16 trains: the same examples per step, the same
+/// loss and so the same model, within float rounding (dropout off: masks are drawn per
+/// micro-batch).
+#[test]
+fn gradient_accumulation_equals_the_larger_batch() {
+    let no_dropout = [
+        ("hidden_dropout", toml::Value::from(0.0)),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("train_subset", 44.into()), // the last step of an epoch is a short one
+    ];
+    let mut big = no_dropout.to_vec();
+    big.push(("batch_size", 16.into()));
+    let mut acc = no_dropout.to_vec();
+    acc.push(("batch_size", 8.into()));
+    acc.push(("gradient_accumulation_steps", 2.into()));
+    let a = run(&spec("devlin", &big));
+    let b = run(&spec("devlin", &acc));
+    assert_eq!((a.status, b.status), (RunStatus::Ok, RunStatus::Ok), "{:?}", b.message);
+    assert_eq!(a.steps_done, 6, "3 steps per epoch (16 + 16 + 12 examples), 2 epochs");
+    assert_eq!(b.steps_done, a.steps_done);
+    for (x, y) in a.train_loss.values.iter().zip(&b.train_loss.values) {
+        assert!((x - y).abs() < 1e-5, "{:?} vs {:?}", a.train_loss.values, b.train_loss.values);
+    }
+    let (x, y) = (a.final_score.unwrap(), b.final_score.unwrap());
+    assert!((x - y).abs() < 1e-9, "final score {x} vs {y}");
+}
+
+/// Mixout and weight decay toward the pre-trained weights change the run, are recorded in its
+/// spec, and repeat exactly under the same seeds.
+#[test]
+fn mixout_and_prior_weight_decay_runs_repeat_under_their_seeds() {
+    let no_dropout = [
+        ("hidden_dropout", toml::Value::from(0.0)),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("weight_decay", 0.5.into()),
+    ];
+    let plain = run(&spec("devlin", &no_dropout));
+    let mut m = no_dropout.to_vec();
+    m.push(("mixout", 0.5.into()));
+    let mixed = run(&spec("devlin", &m));
+    let again = run(&spec("devlin", &m));
+    let mut w = no_dropout.to_vec();
+    w.push(("prior_weight_decay", true.into()));
+    let prior = run(&spec("devlin", &w));
+    for r in [&plain, &mixed, &prior] {
+        assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    }
+    assert_eq!(mixed.spec.mixout, 0.5);
+    assert!(prior.spec.prior_weight_decay);
+    assert_eq!(mixed.train_loss.values, again.train_loss.values);
+    assert_eq!(mixed.final_score, again.final_score);
+    // The first step's loss is the same model's, mixed or not (mixing starts from T = W)…
+    assert!((mixed.train_loss.values[0] - plain.train_loss.values[0]).abs() < 1e-6);
+    // …and then the runs part.
+    assert_ne!(mixed.train_loss.values, plain.train_loss.values);
+    assert_ne!(prior.train_loss.values, plain.train_loss.values);
+}
