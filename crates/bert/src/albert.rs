@@ -26,8 +26,8 @@ use crate::config::EncoderConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead};
 use crate::heads::PooledLinearHead;
 use crate::layers::{
-    activate, layer_norm, linear, mask_bias, run_layers, type_ids_or_zeros, EncoderInput, Dropouts,
-    Embeddings,
+    activate, layer_norm, linear, mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings,
+    EncoderInput,
 };
 use crate::params::ParamGroup;
 use crate::ModelError;
@@ -241,7 +241,12 @@ impl Encoder for AlbertModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);

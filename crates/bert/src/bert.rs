@@ -16,7 +16,7 @@ use tch::{Kind, Tensor};
 use crate::config::EncoderConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
 use crate::heads::PooledLinearHead;
-use crate::layers::{linear, mask_bias, run_layers, Dropouts, EncoderInput, Embeddings, Layer};
+use crate::layers::{linear, mask_bias, run_layers, Dropouts, Embeddings, EncoderInput, Layer};
 use crate::params::ParamGroup;
 use crate::ModelError;
 
@@ -79,7 +79,12 @@ impl BertModel {
     }
 
     /// Forward pass. With `all_hidden_states`, also returns embeddings + every layer.
-    pub fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> BertOutput {
+    pub fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> BertOutput {
         let ids = input.input_ids;
         let zeros;
         let type_ids = match input.token_type_ids {
@@ -149,7 +154,12 @@ impl Encoder for BertModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let out = BertModel::forward_t(self, input, train, all_hidden_states);
         EncoderOutput {
             last_hidden_state: out.last_hidden_state,

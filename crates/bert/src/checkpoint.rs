@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use tch::nn::VarStore;
 
-use crate::config::EncoderConfig;
 use crate::bert::BertModel;
+use crate::config::EncoderConfig;
 use crate::encoder::{Encoder, Family};
 use crate::registry::family_for;
 use crate::tokenizer::Tokenizer;
@@ -86,11 +86,7 @@ impl Checkpoint {
     /// Checks that what `tokenizer` produces at up to `max_length` tokens fits the model:
     /// positions below `max_position_embeddings` and token ids below `vocab_size`. Past them
     /// an embedding lookup fails deep inside LibTorch, mid-run; here the error names the limit.
-    pub fn check_limits(
-        &self,
-        tokenizer: &Tokenizer,
-        max_length: usize,
-    ) -> Result<(), ModelError> {
+    pub fn check_limits(&self, tokenizer: &Tokenizer, max_length: usize) -> Result<(), ModelError> {
         let config = self.dir.join("config.json");
         let c = &self.config;
         if max_length as i64 > self.max_positions() {

@@ -112,10 +112,11 @@ impl EncoderConfig {
                 message: format!("missing required key `{missing}`"),
             });
         }
-        let config: EncoderConfig = serde_json::from_value(value).map_err(|e| ModelError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let config: EncoderConfig =
+            serde_json::from_value(value).map_err(|e| ModelError::Config {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         if config.hidden_size % config.num_attention_heads != 0 {
             return Err(ModelError::Config {
                 path: path.to_path_buf(),

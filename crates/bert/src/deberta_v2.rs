@@ -29,7 +29,7 @@ use tch::{Kind, Tensor};
 use crate::config::{Activation, EncoderConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
 use crate::layers::{
-    activate, embedding, layer_norm, linear, min_value, run_layers, EncoderInput, Dropouts,
+    activate, embedding, layer_norm, linear, min_value, run_layers, Dropouts, EncoderInput,
     FeedForward,
 };
 use crate::params::ParamGroup;
@@ -441,7 +441,12 @@ impl Encoder for DebertaV2Model {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let d = self.dropouts;

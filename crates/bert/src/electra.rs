@@ -15,7 +15,7 @@ use crate::config::EncoderConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
 use crate::heads::FirstTokenHead;
 use crate::layers::{
-    linear, mask_bias, run_layers, type_ids_or_zeros, EncoderInput, Dropouts, Embeddings, Layer,
+    linear, mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings, EncoderInput, Layer,
 };
 use crate::params::ParamGroup;
 use crate::ModelError;
@@ -98,7 +98,12 @@ impl Encoder for ElectraModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);

@@ -108,7 +108,12 @@ pub trait Encoder: Debug {
     fn set_dropouts(&mut self, dropouts: Dropouts);
 
     /// Forward pass; with `all_hidden_states`, also every layer's input/output.
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput;
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput;
 
     /// The group of the variable `name` (a path in the variable store, `.`-separated):
     /// embeddings, layer i, shared layers, pooler or head. Freezing, layer-wise learning-rate

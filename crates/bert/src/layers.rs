@@ -314,4 +314,3 @@ pub(crate) fn min_value(kind: Kind) -> f64 {
         _ => f32::MIN as f64,
     }
 }
-

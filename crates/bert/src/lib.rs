@@ -42,15 +42,15 @@ pub mod registry;
 pub mod roberta;
 pub mod tokenizer;
 
+pub use bert::{BertModel, BertOutput};
 pub use checkpoint::Checkpoint;
 pub use config::{Activation, EncoderConfig};
 pub use encoder::{
     is_linear_weight, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
 };
 pub use heads::LinearHead;
-pub use load::{load_checkpoint, load_safetensors, LoadReport};
-pub use bert::{BertModel, BertOutput};
 pub use layers::{Dropouts, EncoderInput};
+pub use load::{load_checkpoint, load_safetensors, LoadReport};
 pub use params::ParamGroup;
 pub use registry::family_for;
 pub use tokenizer::{Encoded, Tokenizer};

@@ -28,7 +28,7 @@ use tch::{Kind, Tensor};
 
 use crate::config::{Activation, EncoderConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
-use crate::layers::{activate, min_value, run_layers, EncoderInput, Dropouts};
+use crate::layers::{activate, min_value, run_layers, Dropouts, EncoderInput};
 use crate::params::ParamGroup;
 use crate::ModelError;
 
@@ -415,7 +415,12 @@ impl Encoder for ModernBertModel {
         self.extra.mlp_dropout = dropouts.hidden;
         self.extra.attention_dropout = dropouts.attention;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let device = ids.device();

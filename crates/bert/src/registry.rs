@@ -21,7 +21,10 @@ pub static FAMILIES: &[&dyn Family] = &[
 ];
 
 /// The family of `model_type` (`None`, as in old BERT checkpoints without the key: BERT).
-pub fn family_for(model_type: Option<&str>, path: &Path) -> Result<&'static dyn Family, ModelError> {
+pub fn family_for(
+    model_type: Option<&str>,
+    path: &Path,
+) -> Result<&'static dyn Family, ModelError> {
     let model_type = model_type.unwrap_or("bert");
     FAMILIES
         .iter()
@@ -39,4 +42,3 @@ pub fn family_for(model_type: Option<&str>, path: &Path) -> Result<&'static dyn 
             ),
         })
 }
-

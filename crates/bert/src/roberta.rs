@@ -19,7 +19,7 @@ use crate::config::EncoderConfig;
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
 use crate::heads::FirstTokenHead;
 use crate::layers::{
-    mask_bias, run_layers, type_ids_or_zeros, EncoderInput, Dropouts, Embeddings, Layer,
+    mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings, EncoderInput, Layer,
 };
 use crate::params::ParamGroup;
 use crate::ModelError;
@@ -102,7 +102,12 @@ impl Encoder for RobertaModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &EncoderInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = position_ids_from_input_ids(ids, self.config.pad_token_id);

@@ -13,7 +13,8 @@ use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
-    EncodeInput, Tokenizer as HfTokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    EncodeInput, Tokenizer as HfTokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
 };
 
 use crate::ModelError;
@@ -189,7 +190,10 @@ impl Tokenizer {
     }
 
     /// Encodes many inputs in parallel (rayon, inside `tokenizers`).
-    pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)]) -> Result<Vec<Encoded>, ModelError> {
+    pub fn encode_batch(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+    ) -> Result<Vec<Encoded>, ModelError> {
         let inputs: Vec<EncodeInput> = inputs
             .iter()
             .map(|(a, b)| match b {

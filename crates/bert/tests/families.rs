@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{load_checkpoint, EncoderInput, Checkpoint, Encoder, LayerKnobs, SequenceHead};
+use stab_bert::{load_checkpoint, Checkpoint, Encoder, EncoderInput, LayerKnobs, SequenceHead};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 

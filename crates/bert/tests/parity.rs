@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{load_safetensors, EncoderConfig, EncoderInput, BertModel, Tokenizer, Checkpoint};
+use stab_bert::{load_safetensors, BertModel, Checkpoint, EncoderConfig, EncoderInput, Tokenizer};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 

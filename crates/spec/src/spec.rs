@@ -896,7 +896,11 @@ mod tests {
     fn stabilizer_fields_at_their_defaults_leave_the_json_and_the_run_id_unchanged() {
         let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
         let json = s.canonical_json();
-        for k in ["gradient_accumulation_steps", "mixout", "prior_weight_decay"] {
+        for k in [
+            "gradient_accumulation_steps",
+            "mixout",
+            "prior_weight_decay",
+        ] {
             assert!(!json.contains(k), "{k} in {json}");
         }
         // The devlin preset's run id, as `stab run --print-spec` printed it before these
@@ -928,7 +932,9 @@ mod tests {
         assert!(err.contains("feature-based"), "{err}");
         for bad in [1.0, -0.1] {
             let o = over(&[("mixout", bad.into())]);
-            let err = RunSpec::resolve("zhang-mixout", &o).unwrap_err().to_string();
+            let err = RunSpec::resolve("zhang-mixout", &o)
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("mixout: must be in [0, 1)"), "{err}");
         }
         let o = over(&[("gradient_accumulation_steps", 0.into())]);
@@ -952,7 +958,10 @@ mod tests {
             assert_eq!(s.optimizer.update, AdamUpdate::Torch);
             assert!(s.optimizer.bias_correction && s.optimizer.eps == 1e-8);
             assert_eq!((s.evals_per_run, s.dev_split_seed), (Some(10), Some(1)));
-            assert_eq!((s.epochs, s.learning_rate, s.warmup_fraction), (3, 2e-5, 0.1));
+            assert_eq!(
+                (s.epochs, s.learning_rate, s.warmup_fraction),
+                (3, 2e-5, 0.1)
+            );
         }
     }
 

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{EncoderInput, Checkpoint, Encoder};
+use stab_bert::{Checkpoint, Encoder, EncoderInput};
 use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};

@@ -4,7 +4,7 @@
 //! Tagging heads predict every sub-token; a word's prediction is its first sub-token's, as
 //! HF's `label_all_tokens = False` trains it.
 
-use stab_bert::{EncoderInput, Encoder};
+use stab_bert::{Encoder, EncoderInput};
 use stab_data::TaskKind;
 use stab_spec::Precision;
 use tch::nn::VarStore;

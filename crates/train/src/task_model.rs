@@ -28,7 +28,7 @@
 //! running one batch per length or reversing each valid prefix would need per-direction LSTMs
 //! of our own; packing keeps LibTorch's fused kernel and its parameter layout.
 
-use stab_bert::{EncoderInput, Encoder, LinearHead, SequenceHead};
+use stab_bert::{Encoder, EncoderInput, LinearHead, SequenceHead};
 use stab_data::TaskKind;
 use stab_spec::{FeatureHead, FeatureMode, Pooling};
 use tch::nn;

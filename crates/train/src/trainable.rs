@@ -15,7 +15,7 @@
 //! loaded (the `load` callback: loading and re-initialisation), so the same init seed gives
 //! the same head whatever the approach does after.
 
-use stab_bert::{EncoderConfig, Checkpoint, Dropouts, Encoder, LayerKnobs};
+use stab_bert::{Checkpoint, Dropouts, Encoder, EncoderConfig, LayerKnobs};
 use stab_data::TaskKind;
 use stab_spec::{Precision, RunSpec};
 use tch::nn::{self, VarStore};

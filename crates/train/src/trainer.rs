@@ -29,8 +29,8 @@ use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 use crate::batch::BatchOrder;
-use crate::optim::AdamConfig;
 use crate::mixout::Mixout;
+use crate::optim::AdamConfig;
 use crate::policy::{reinitialise, ParamPolicy};
 use crate::run_data::RunData;
 use crate::train_loop::Run;

@@ -111,6 +111,9 @@ fn every_family_fine_tunes_with_mixout_prior_weight_decay_and_accumulation() {
         let r = run(&spec(family, &stabilizers));
         assert_ok(family, &r);
         assert_eq!(r.spec.mixout, 0.1, "{family}");
-        assert!(r.train_loss.values.iter().all(|l| l.is_finite()), "{family}");
+        assert!(
+            r.train_loss.values.iter().all(|l| l.is_finite()),
+            "{family}"
+        );
     }
 }

@@ -621,7 +621,9 @@ fn mnli_reports_matched_and_mismatched() {
 }
 
 fn golden(name: &str) -> serde_json::Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -658,14 +660,19 @@ fn mixout_matches_zhangs_mixlinear_forward_and_backward() {
         .map(|d| d.as_i64().unwrap())
         .collect();
     let (out, inp) = (shape[0], shape[1]);
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let layer = tch::nn::linear(vs.root() / "dense", inp, out, Default::default());
     vs.double();
     let target = Tensor::from_slice(&floats(&g["target"])).view([out, inp]);
     let weight = Tensor::from_slice(&floats(&g["weight"])).view([out, inp]);
     tch::no_grad(|| {
         layer.ws.shallow_clone().copy_(&target);
-        layer.bs.as_ref().unwrap().shallow_clone().copy_(&Tensor::from_slice(&floats(&g["bias"])));
+        layer
+            .bs
+            .as_ref()
+            .unwrap()
+            .shallow_clone()
+            .copy_(&Tensor::from_slice(&floats(&g["bias"])));
     });
     // Installed on the pre-trained weight, then training has moved it to `weight`.
     let mut mixout = Mixout::new(&vs, g["p"].as_f64().unwrap());
@@ -696,8 +703,8 @@ fn mixout_matches_zhangs_mixlinear_forward_and_backward() {
 #[test]
 fn prior_weight_decay_matches_zhangs_prior_wd_on_the_tiny_checkpoint() {
     let g = golden("prior_wd.json");
-    let ckpt = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../bert/tests/golden/tiny/model.safetensors");
+    let ckpt =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bert/tests/golden/tiny/model.safetensors");
     let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&ckpt)
         .unwrap()
         .into_iter()
@@ -719,7 +726,10 @@ fn prior_weight_decay_matches_zhangs_prior_wd_on_the_tiny_checkpoint() {
             .map(|n| tensors[*n].to_kind(Kind::Double))
             .collect();
         p0.push(Tensor::from_slice(&floats(&g["head_p0"])).view([2, 32]));
-        let params: Vec<Tensor> = p0.iter().map(|p| p.copy().set_requires_grad(true)).collect();
+        let params: Vec<Tensor> = p0
+            .iter()
+            .map(|p| p.copy().set_requires_grad(true))
+            .collect();
         let mut adam = Adam::new(AdamConfig {
             beta1: g["beta1"].as_f64().unwrap(),
             beta2: g["beta2"].as_f64().unwrap(),
@@ -769,11 +779,24 @@ fn gradient_accumulation_equals_the_larger_batch() {
     acc.push(("gradient_accumulation_steps", 2.into()));
     let a = run(&spec("devlin", &big));
     let b = run(&spec("devlin", &acc));
-    assert_eq!((a.status, b.status), (RunStatus::Ok, RunStatus::Ok), "{:?}", b.message);
-    assert_eq!(a.steps_done, 6, "3 steps per epoch (16 + 16 + 12 examples), 2 epochs");
+    assert_eq!(
+        (a.status, b.status),
+        (RunStatus::Ok, RunStatus::Ok),
+        "{:?}",
+        b.message
+    );
+    assert_eq!(
+        a.steps_done, 6,
+        "3 steps per epoch (16 + 16 + 12 examples), 2 epochs"
+    );
     assert_eq!(b.steps_done, a.steps_done);
     for (x, y) in a.train_loss.values.iter().zip(&b.train_loss.values) {
-        assert!((x - y).abs() < 1e-5, "{:?} vs {:?}", a.train_loss.values, b.train_loss.values);
+        assert!(
+            (x - y).abs() < 1e-5,
+            "{:?} vs {:?}",
+            a.train_loss.values,
+            b.train_loss.values
+        );
     }
     let (x, y) = (a.final_score.unwrap(), b.final_score.unwrap());
     assert!((x - y).abs() < 1e-9, "final score {x} vs {y}");
