@@ -140,7 +140,8 @@ pub struct RunRecord {
     /// Name of the primary metric all scores below use.
     pub metric: String,
     /// Metric that picked the selected checkpoint (the spec's `selection_metric` for the task,
-    /// else `metric`; empty in records written before it existed).
+    /// else `metric`). Optional in `record.json`: absent, it reads as empty, and `metric`
+    /// picked the checkpoint.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub selection_metric: String,
     /// Majority-class baseline of the reported split, primary metric (defines a failed run).

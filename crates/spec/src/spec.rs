@@ -99,11 +99,10 @@ pub enum Pooling {
 /// spell the weighting out; the scalar mix is the one its §5.3 cites (ELMo) and the one
 /// Peters et al. (2019) use for BERT features.
 ///
-/// Two modes that predate this reading keep their names and their meaning, so old spec files,
-/// sweep files and run records (whose run ids hash the spec) stay valid and mean what they
-/// meant: `sum-last-four` is the *unweighted* sum, and `scalar-mix` mixes all L + 1 hidden
-/// states, the embeddings included (ELMo's and AllenNLP's convention) — neither is a Table 7
-/// row.
+/// Two further modes are not Table 7 rows, and their names are part of specs, sweep files
+/// and run ids, so they keep their meaning: `sum-last-four` is the *unweighted* sum, and
+/// `scalar-mix` mixes all L + 1 hidden states, the embeddings included (ELMo's and AllenNLP's
+/// convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureMode {
@@ -160,8 +159,8 @@ pub enum FeatureHead {
 pub enum AdamUpdate {
     /// `torch.optim.AdamW` (Zhang et al., `--use_torch_adamw`): θ ← θ(1 − lr·λ) first, then
     /// θ ← θ − lr·m̂/(√v̂ + ε) — ε is added to the bias-corrected √v̂. Without bias correction
-    /// this is Google's BERTAdam (`optimization.py`). The default of records written before the
-    /// field existed.
+    /// this is Google's BERTAdam (`optimization.py`). The value of a spec whose `optimizer`
+    /// has no `update` field.
     #[default]
     Torch,
     /// Hugging Face `transformers.AdamW`, which Mosbach et al. run (`mAdamW` in
@@ -758,7 +757,8 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_err());
     }
 
-    /// An empty model path read `could not read : …` when the run started.
+    /// An empty model or data path is an error naming the field, not `could not read : …` when
+    /// the run starts.
     #[test]
     fn empty_paths_are_named() {
         for field in ["model", "data_dir"] {
@@ -776,10 +776,10 @@ mod tests {
         ));
     }
 
-    /// Table 7's weighted sums are their own modes; the names that predate
-    /// them still parse, with their old meaning.
+    /// Table 7's weighted sums are their own modes; `sum-last-four` and `scalar-mix` keep
+    /// their meaning (the unweighted sum and the learned mix).
     #[test]
-    fn feature_modes_keep_old_names_and_add_table_7_weighted_sums() {
+    fn feature_modes_include_table_7_weighted_sums_beside_the_unweighted_ones() {
         for (name, mode, mix) in [
             ("sum-last-four", FeatureMode::SumLastFour, false),
             ("scalar-mix", FeatureMode::ScalarMix, true),
@@ -811,8 +811,8 @@ mod tests {
         );
     }
 
-    /// The Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate
-    /// 10 times per run, and take L and T from the published sample commands.
+    /// The Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate 10 times per run,
+    /// and take L and T from the published sample commands.
     #[test]
     fn zhang_presets_have_zhangs_values() {
         for name in ["zhang-reinit", "zhang-longer"] {
@@ -831,8 +831,7 @@ mod tests {
         assert_eq!(l.max_steps, Some(400));
     }
 
-    /// Re-initialised layers only together with the pooler (the reference
-    /// asserts it).
+    /// Re-initialised layers only together with the pooler (the reference asserts it).
     #[test]
     fn reinit_layers_need_the_pooler() {
         let o = over(&[("reinit_layers", toml::Value::Integer(2))]);
@@ -850,8 +849,8 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_ok());
     }
 
-    /// Selection metric, optimizer update and step-0 evaluation per
-    /// preset, as each reference runs them.
+    /// Selection metric, optimizer update and step-0 evaluation per preset, as each reference
+    /// runs them.
     #[test]
     fn selection_metric_update_and_step0_per_preset() {
         let get = |p: &str| RunSpec::resolve(p, &toml::Table::new()).unwrap();
@@ -875,11 +874,11 @@ mod tests {
         );
     }
 
-    /// A spec without `evals_per_run`, `eval_at_start`, `selection_metric` and
-    /// `optimizer.update` reads with their defaults: the torch update, no step-0 evaluation,
-    /// the task's own selection metric.
+    /// `evals_per_run`, `eval_at_start`, `selection_metric` and `optimizer.update` are optional
+    /// in a spec's JSON: without them a spec reads as Torch's Adam update, no step-0
+    /// evaluation and the task's own selection metric.
     #[test]
-    fn specs_without_evaluation_selection_and_update_fields_read_with_defaults() {
+    fn specs_without_the_evaluation_and_update_fields_read_with_their_defaults() {
         let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&s.canonical_json()).unwrap();
         let o = v.as_object_mut().unwrap();
