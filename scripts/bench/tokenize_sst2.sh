@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reading + tokenising SST-2 train (67,349 rows) with the all-MiniLM-L6-v2 tokenizer:
-# stab_bert::BertTokenizer::encode_batch (crates/bert/examples/tokenize_bench.rs) vs HF
+# stab_bert::Tokenizer::encode_batch (crates/bert/examples/tokenize_bench.rs) vs HF
 # BertTokenizerFast (one batch call), at RAYON_NUM_THREADS=1 and 2, in one run.
 # Env: REPS (3; best of). Writes scripts/bench/results/tokenize_sst2.json.
 set -euo pipefail

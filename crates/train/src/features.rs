@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{BertInput, Checkpoint, Encoder};
+use stab_bert::{Checkpoint, Encoder, EncoderInput};
 use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -315,7 +315,7 @@ pub(crate) fn hidden_states_by_length(
     tch::no_grad(|| {
         for chunk in order.chunks(batch_size.max(1)) {
             let b = make_batch(items, chunk, None, pad_id, device);
-            let input = BertInput {
+            let input = EncoderInput {
                 input_ids: &b.input_ids,
                 token_type_ids: Some(&b.token_type_ids),
                 attention_mask: Some(&b.attention_mask),

@@ -29,6 +29,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 use crate::batch::BatchOrder;
+use crate::mixout::Mixout;
 use crate::optim::AdamConfig;
 use crate::policy::{reinitialise, ParamPolicy};
 use crate::run_data::RunData;
@@ -121,7 +122,7 @@ pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
 fn is_torch(e: &TrainError) -> bool {
     matches!(
         e,
-        TrainError::Torch(_) | TrainError::Model(stab_bert::BertError::Torch(_))
+        TrainError::Torch(_) | TrainError::Model(stab_bert::ModelError::Torch(_))
     )
 }
 
@@ -274,6 +275,9 @@ fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainErro
             update: spec.optimizer.update,
         },
     );
+    // After loading, re-initialisation and freezing: the targets are the weights training
+    // starts from, and frozen weights are left alone.
+    let mixout = (spec.mixout > 0.0).then(|| Mixout::new(&vs, spec.mixout));
     Ok(Run {
         newly_initialised,
         spec: spec.clone(),
@@ -282,6 +286,7 @@ fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainErro
         optimizer,
         device,
         pad_id: tokenizer.pad_id(),
+        mixout,
         vs,
     })
 }
