@@ -3,7 +3,7 @@
 //! Design decisions:
 //! - **A sweep store is read as `stab status` reads it.** A directory holding `expanded.json`
 //!   is a store of `stab sweep`: its runs are exactly the runs of the current expansion whose
-//!   record `stab status` counts ([`stab_sweep::Store::scan`], the same code as `status`).
+//!   record `stab status` counts ([`stab_store::Store::scan`], the same code as `status`).
 //!   Records left from an earlier version of the sweep file, and records whose run id is not
 //!   their folder's, are left out *and listed* as problems; the store's counts are kept in
 //!   [`ReportInput::stores`] and printed. Other directories are searched for `record.json`.
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stab_spec::{error_chain, RunRecord, RunStatus};
-use stab_sweep::Store;
+use stab_store::Store;
 
 use crate::StatsError;
 
