@@ -236,7 +236,7 @@ pub fn write_report_with_progress(
     progress: &dyn Progress,
 ) -> Result<ReportSummary, StatsError> {
     check_options(input, opts)?;
-    stab_sweep::create_dir_all(out_dir).map_err(|source| StatsError::Write {
+    stab_store::create_dir_all(out_dir).map_err(|source| StatsError::Write {
         path: out_dir.to_path_buf(),
         source,
     })?;
