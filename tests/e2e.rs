@@ -834,7 +834,7 @@ fn run_out_held_by_a_different_run_names_that_run() {
     let model = tiny_model(tmp.path());
     let dir = tmp.path().join("run");
     ok(rte_run(&model, &dir, 16, 1).output().unwrap());
-    let lock = stab_sweep::RunLock::try_acquire(&dir).unwrap().unwrap();
+    let lock = stab_store::RunLock::try_acquire(&dir).unwrap().unwrap();
     let other = rte_run(&model, &dir, 16, 1)
         .args(["--set", "init_seed=7"])
         .output()

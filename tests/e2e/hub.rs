@@ -214,7 +214,7 @@ fn without_pooler(model: &Path, out: &Path) {
     }
     assert_eq!(dropped, 2, "the tiny BERT has pooler.dense.{{weight,bias}}");
     let mut h = serde_json::to_vec(&new_header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut file = (h.len() as u64).to_le_bytes().to_vec();

@@ -144,6 +144,7 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
     // A fully resolved JSON spec keeps its task as written (its run id is its directory's),
     // unless the task was given here.
     let json = args
+        .worker
         .spec
         .as_ref()
         .is_some_and(|p| p.extension().is_some_and(|e| e == "json"));

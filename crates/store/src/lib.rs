@@ -34,8 +34,8 @@ use std::path::PathBuf;
 
 pub use lock::{held_by_orphan, is_locked, lock_run_dir, HeldLock, RunLock, LOCK_FD_ENV};
 pub use store::{
-    keep_earlier_record, prepare_run_dir, write_atomic, Expanded, PlannedRun, RunDir, RunState,
-    StatusSummary, Store, StoreScan,
+    check_run_dir, create_dir_all, keep_earlier_record, prepare_run_dir, write_atomic, Expanded,
+    PlannedRun, RunDir, RunState, StatusSummary, Store, StoreScan,
 };
 pub use worker::{execute_run, exit_code, Begun, Executed, WorkerArgs, NO_RECORD_EXIT_CODE};
 

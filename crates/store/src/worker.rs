@@ -152,16 +152,11 @@ mod tests {
             words,
             [
                 "run",
-                "--spec",
-                "/r/runs/ab/spec.json",
-                "--out",
-                "/r/runs/ab",
-                "--group",
-                "devlin",
-                "--sweep",
-                "q",
-                "--threads",
-                "2"
+                "--spec=/r/runs/ab/spec.json",
+                "--out=/r/runs/ab",
+                "--group=devlin",
+                "--sweep=q",
+                "--threads=2"
             ]
         );
         let none = WorkerArgs::default().to_args();

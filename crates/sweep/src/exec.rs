@@ -311,12 +311,3 @@ fn log_tail(path: &Path, offset: u64) -> String {
         .collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
 }
-
-/// `--name=VALUE` as one argument: a value that starts with `-` (a group named `-2`) would
-/// otherwise be read by the worker's parser as a flag of its own.
-fn flag(name: &str, value: impl AsRef<std::ffi::OsStr>) -> std::ffi::OsString {
-    let mut arg = std::ffi::OsString::from(name);
-    arg.push("=");
-    arg.push(value);
-    arg
-}

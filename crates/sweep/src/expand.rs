@@ -446,7 +446,10 @@ fn check_size(
         return Ok(());
     }
     let factors: Vec<String> = std::iter::once(format!("{groups} group(s)"))
-        .chain(axes.iter().map(|a| format!("{} {}", a.points.len(), a.name)))
+        .chain(
+            axes.iter()
+                .map(|a| format!("{} {}", a.points.len(), a.name)),
+        )
         .collect();
     let how = match max_runs {
         Some(_) => "raise `max_runs`".to_string(),
