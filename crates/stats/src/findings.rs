@@ -12,24 +12,16 @@
 //!   (`--baseline-group` / `--top-k`); past three pairs they are summarised per test, naming the
 //!   pairs that are significant. p-values are not adjusted for multiple comparisons, and the
 //!   findings say so whenever there is more than one pair; α = 1 − the confidence level.
+//! - **Each test words its own sentence** (the entries of [`crate::pairwise::TESTS`]); this
+//!   module orders them and words what concerns no single test.
 //! - **Degenerate inputs give sentences, never errors**: no runs, no baseline, one group, a test
 //!   that is n/a.
 
-use serde::{Deserialize, Serialize};
-
 use std::collections::HashMap;
 
-use crate::fmt::{p_value, percent, short_labels};
-use crate::summary::{Comparison, GroupSummary, ReportSummary};
-
-/// The findings of a report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Findings {
-    /// Plain sentences, in order: failure rates, then per pair failure rate, spread, dominance.
-    pub sentences: Vec<String>,
-    /// Significance level of the wording: 1 − the confidence level.
-    pub alpha: f64,
-}
+use crate::fmt::{percent, short_labels};
+use crate::pairwise::{findings_order, Row};
+use crate::summary::{Comparison, Findings, GroupSummary, ReportSummary};
 
 /// Pairs up to which every pair gets its own sentences.
 const PAIRS_IN_FULL: usize = 3;
@@ -53,11 +45,14 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
             _ => format!("No pair of groups was compared ({}).", s.pair_rule),
         });
     } else if s.comparisons.len() <= PAIRS_IN_FULL {
+        let tests = findings_order(alpha, s.options.aso_tau);
         for c in &s.comparisons {
-            let (a, b) = (group(s, &c.a), group(s, &c.b));
-            sentences.push(fisher_sentence(c, a, b, alpha, n));
-            sentences.push(spread_sentence(c, a, b, alpha, n));
-            sentences.push(aso_sentence(c, s.options.aso_tau, n));
+            let row = row(s, c, alpha, n);
+            for t in &tests {
+                if let Some(r) = c.result(t.key()) {
+                    sentences.extend(t.sentence(r, &row));
+                }
+            }
         }
     } else {
         sentences.extend(summarised(s, alpha, n));
@@ -123,6 +118,18 @@ impl Names {
 
 fn group<'s>(s: &'s ReportSummary, name: &str) -> Option<&'s GroupSummary> {
     s.groups.iter().find(|g| g.group == name)
+}
+
+/// A comparison's row as the sentences name it.
+fn row<'s>(s: &'s ReportSummary, c: &'s Comparison, alpha: f64, n: &'s Names) -> Row<'s> {
+    Row {
+        name_a: n.of(&c.a),
+        name_b: n.of(&c.b),
+        a: group(s, &c.a),
+        b: group(s, &c.b),
+        opts: &s.options,
+        alpha,
+    }
 }
 
 /// The groups the sentences name: those in a compared pair, or every group when none is.
@@ -207,126 +214,6 @@ fn and_list(items: impl Iterator<Item = String>) -> String {
     }
 }
 
-fn fisher_sentence(
-    c: &Comparison,
-    a: Option<&GroupSummary>,
-    b: Option<&GroupSummary>,
-    alpha: f64,
-    n: &Names,
-) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    let (f, a, b) = match (&c.fisher, a, b) {
-        (Ok(f), Some(a), Some(b)) => (f, a, b),
-        (Err(d), _, _) => {
-            return format!(
-                "Failure rates of `{ca}` and `{cb}` were not compared: {}.",
-                d.reason
-            )
-        }
-        _ => return format!("Failure rates of `{ca}` and `{cb}` were not compared."),
-    };
-    let p = p_value(f.p);
-    if a.failed == 0 && b.failed == 0 {
-        return format!(
-            "No run failed in `{}` or `{}` ({} and {} runs), so there is no difference in failure rate to test (Fisher p = {p}).",
-            n.of(&a.group), n.of(&b.group), a.judged, b.judged
-        );
-    }
-    if a.failed == a.judged && b.failed == b.judged {
-        return format!(
-            "Every run failed in both `{}` and `{}` (Fisher p = {p}).",
-            n.of(&a.group),
-            n.of(&b.group)
-        );
-    }
-    if f.p < alpha {
-        let (hi, lo) = if rate(a) >= rate(b) { (a, b) } else { (b, a) };
-        format!(
-            "`{}` fails more often than `{}`: {} vs {} of runs (Fisher's exact test, two-sided, p = {p}).",
-            n.of(&hi.group),
-            n.of(&lo.group),
-            percent(rate(hi)),
-            percent(rate(lo))
-        )
-    } else {
-        format!(
-            "No significant difference in failure rate between `{}` ({}) and `{}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
-            n.of(&a.group),
-            percent(rate(a)),
-            n.of(&b.group),
-            percent(rate(b)),
-            a.judged,
-            b.judged
-        )
-    }
-}
-
-fn std_text(g: Option<&GroupSummary>) -> String {
-    match g.and_then(|g| g.stats.as_ref()).and_then(|d| d.std) {
-        Some(sd) => format!("{sd:.4}"),
-        None => "n/a".into(),
-    }
-}
-
-/// Brown–Forsythe (Levene with the median, SciPy's default): which group varies more.
-fn spread_sentence(
-    c: &Comparison,
-    a: Option<&GroupSummary>,
-    b: Option<&GroupSummary>,
-    alpha: f64,
-    n: &Names,
-) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    let t = match &c.levene_median {
-        Ok(t) => t,
-        Err(d) => {
-            return format!(
-                "Whether `{ca}` or `{cb}` varies more was not tested (Brown–Forsythe): {}.",
-                d.reason
-            )
-        }
-    };
-    let (sa, sb) = (std_text(a), std_text(b));
-    let p = p_value(t.p);
-    if t.p < alpha {
-        let a_more = a.and_then(|g| g.stats.as_ref()?.std) >= b.and_then(|g| g.stats.as_ref()?.std);
-        let (hi, lo, shi, slo) = if a_more {
-            (ca, cb, sa, sb)
-        } else {
-            (cb, ca, sb, sa)
-        };
-        format!(
-            "`{hi}` varies more than `{lo}` (std {shi} vs {slo}; Brown–Forsythe test, p = {p})."
-        )
-    } else {
-        format!(
-            "No significant difference in spread between `{ca}` and `{cb}` (std {sa} vs {sb}; Brown–Forsythe test, p = {p})."
-        )
-    }
-}
-
-fn aso_sentence(c: &Comparison, tau: f64, n: &Names) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    match &c.aso {
-        Err(d) => format!(
-            "Almost stochastic order of `{ca}` and `{cb}` was not computed: {}.",
-            d.reason
-        ),
-        Ok(r) if r.eps_min_ab < tau && r.eps_min_ab <= r.eps_min_ba => format!(
-            "`{ca}` almost stochastically dominates `{cb}` (ASO ε_min = {:.3} < τ = {tau}).",
-            r.eps_min_ab
-        ),
-        Ok(r) if r.eps_min_ba < tau => format!(
-            "`{cb}` almost stochastically dominates `{ca}` (ASO ε_min = {:.3} < τ = {tau}).",
-            r.eps_min_ba
-        ),
-        Ok(r) => format!(
-            "Neither `{ca}` nor `{cb}` almost stochastically dominates the other (ASO ε_min = {:.3} and {:.3}, both ≥ τ = {tau}).",
-            r.eps_min_ab, r.eps_min_ba
-        ),
-    }
-}
-
 /// With many pairs: one sentence per test naming the significant pairs.
 fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
     let m = s.comparisons.len();
@@ -351,52 +238,17 @@ fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
             }
         )
     };
-    // "`a` vs `b` (p = …)" for each pair whose p (of one test) is below α.
-    let significant = |p_of: &dyn Fn(&Comparison) -> Option<f64>| -> Vec<String> {
-        s.comparisons
-            .iter()
-            .filter_map(|c| {
-                let p = p_of(c).filter(|p| *p < alpha)?;
-                Some(format!(
-                    "`{}` vs `{}` (p = {})",
-                    n.of(&c.a),
-                    n.of(&c.b),
-                    p_value(p)
-                ))
-            })
-            .collect()
-    };
-    let fisher = significant(&|c| c.fisher.as_ref().ok().map(|f| f.p));
-    let spread = significant(&|c| c.levene_median.as_ref().ok().map(|t| t.p));
     let tau = s.options.aso_tau;
-    let dominance: Vec<String> = s
-        .comparisons
-        .iter()
-        .filter_map(|c| {
-            let r = c.aso.as_ref().ok()?;
-            let (w, l, e) = if r.eps_min_ab <= r.eps_min_ba {
-                (&c.a, &c.b, r.eps_min_ab)
-            } else {
-                (&c.b, &c.a, r.eps_min_ba)
-            };
-            (e < tau).then(|| format!("`{}` ≻ `{}` (ε_min = {e:.3})", n.of(w), n.of(l)))
+    findings_order(alpha, tau)
+        .into_iter()
+        .filter_map(|t| {
+            let (what, test) = t.summary_phrase(alpha, tau)?;
+            let hits = s
+                .comparisons
+                .iter()
+                .filter_map(|c| t.hit(c.result(t.key())?, &row(s, c, alpha, n)))
+                .collect();
+            Some(named(hits, &what, &test))
         })
-        .collect();
-    vec![
-        named(
-            fisher,
-            &format!("differ in failure rate at p < {alpha}"),
-            "Fisher's exact test, two-sided",
-        ),
-        named(
-            spread,
-            &format!("differ in spread at p < {alpha}"),
-            "Brown–Forsythe test",
-        ),
-        named(
-            dominance,
-            "show almost stochastic dominance",
-            &format!("ASO ε_min < τ = {tau}"),
-        ),
-    ]
+        .collect()
 }

@@ -49,6 +49,7 @@
 //! assert!(welch(&a, &b).unwrap().p < 1.0);
 //! ```
 
+mod analyze;
 pub mod anova;
 pub mod aso;
 pub mod bootstrap;
@@ -60,18 +61,19 @@ mod findings;
 mod fmt;
 pub mod hypothesis;
 mod load;
+mod pairwise;
 mod plots;
 mod report;
 mod summary;
 pub mod synthetic;
 
+pub use analyze::{summarize, summarize_with_progress};
 pub use anova::{seed_variance, SeedVariance};
-pub use aso::{aso, violation_ratio, AsoOptions, AsoResult};
+pub use aso::{adjusted_confidence, aso, violation_ratio, AsoOptions, AsoResult};
 pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
 pub use describe::{describe, Describe};
 pub use error::StatsError;
 pub use expected_max::{expected_max_at, expected_max_curve, report_ns, ExpectedMax};
-pub use findings::Findings;
 pub use hypothesis::{
     levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
     TestResult, WelchResult,
@@ -86,6 +88,6 @@ pub use report::{
     SectionReport, SummaryRow,
 };
 pub use summary::{
-    summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,
-    ReportOptions, ReportSummary, Tested,
+    Comparison, Fields, Findings, GroupSummary, NoProgress, Progress, ReportOptions, ReportSummary,
+    Tested,
 };

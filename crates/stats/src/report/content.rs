@@ -2,9 +2,7 @@
 //! `report.md`, `report.html` and the terminal summary, and of the index of a sectioned report.
 
 use super::document::{Block, Cell, Document, Figure, Table};
-use super::tables::{
-    comparison_table, expected_max_table, group_table, seed_table, FULL_HEADERS, SHORT_HEADERS,
-};
+use super::tables::{comparison_table, expected_max_table, group_table, seed_table, Style};
 use super::SectionReport;
 use crate::load::ReportInput;
 use crate::plots::PlotFile;
@@ -19,9 +17,7 @@ pub(crate) fn report_document(s: &ReportSummary, plots: &[PlotFile]) -> Document
     if !s.comparisons.is_empty() {
         d.section(
             "Comparisons",
-            [Block::Table(comparison_table(s, &FULL_HEADERS, |r| {
-                r.full()
-            }))],
+            [Block::Table(comparison_table(s, Style::Full))],
         );
     }
     if s.groups.iter().any(|g| g.n > 0) {
@@ -74,7 +70,7 @@ pub fn terminal_table(s: &ReportSummary) -> String {
     out += &group_table(s, false).text();
     if !s.comparisons.is_empty() {
         out += &format!("\nPairs compared: {}.\n\n", s.pair_rule);
-        out += &comparison_table(s, &SHORT_HEADERS, |r| r.short()).text();
+        out += &comparison_table(s, Style::Short).text();
     }
     let problems = problem_lines(s);
     if !problems.is_empty() {

@@ -4,8 +4,8 @@
 //! Design decisions:
 //! - **One document model** ([`document`]): what a report says and in which order is decided
 //!   once ([`content`]) and rendered to Markdown and HTML, so the two cannot drift apart.
-//! - **One row type per comparison** ([`tables::ComparisonRow`]) formats a pair for the report,
-//!   the terminal and `comparisons.csv`.
+//! - **One table of pairwise tests** ([`crate::pairwise::TESTS`]) gives the columns of a
+//!   comparison in the report, the terminal and `comparisons.csv`.
 //! - **Findings first**: every report (and its JSON) opens with the plain sentences of
 //!   [`crate::findings`].
 //! - **No write is ignored**: every CSV record, flush and file write reports its path.
@@ -18,13 +18,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::summarize_with_progress;
 use crate::load::ReportInput;
 use crate::plots::render_plots;
-use crate::summary::{summarize_with_progress, NoProgress, Progress, ReportOptions, ReportSummary};
+use crate::summary::{NoProgress, Progress, ReportOptions, ReportSummary};
 use crate::StatsError;
 pub use content::terminal_table;
 use content::{index_document, report_document};
-use tables::{ComparisonRow, CSV_HEADERS};
+use tables::{comparison_cells, comparison_headers, Style};
 
 /// One tidy row per group for `summary.csv` / `summary.json` (pandas-friendly: flat columns,
 /// empty/null where undefined).
@@ -217,10 +218,12 @@ pub fn write_report_with_progress(
     let comparisons = s
         .comparisons
         .iter()
-        .map(|c| ComparisonRow::new(c, &s).csv());
+        .map(|c| comparison_cells(c, &s, Style::Csv));
+    let headers = comparison_headers(Style::Csv);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     write_csv(
         &out_dir.join("comparisons.csv"),
-        Some(&CSV_HEADERS),
+        Some(&headers),
         comparisons,
     )?;
     s.files = [

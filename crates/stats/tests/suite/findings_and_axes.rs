@@ -1,5 +1,4 @@
-//! Issue 11, items 4 and 5: findings at the top of every report, and plots against a swept
-//! numeric axis.
+//! Findings at the top of every report, and plots against a swept numeric axis.
 
 use stab_stats::counts::fisher_exact;
 use stab_stats::synthetic::record;
