@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::ProgressBar;
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
-    ReportOptions,
+    load_results, load_scores_csv, terminal_table, write_sectioned_report, Analysis, Progress,
+    ReportInput, ReportOptions, ScoreChoice,
 };
 
 #[derive(Args)]
@@ -39,6 +39,36 @@ pub struct StatsArgs {
     /// score when there are more (all-pairs ASO is quadratic in the number of groups).
     #[arg(long, value_name = "K", default_value_t = 10)]
     top_k: usize,
+    /// Which score of each run to compare: `final` (the model after the last step) or
+    /// `selected` (the checkpoint each run's selection rule picked). Default: final whenever
+    /// the groups select their checkpoints differently, else selected.
+    #[arg(long, value_enum)]
+    score: Option<ScoreArg>,
+    /// A planned contrast: compare group A with group B (repeatable). With contrasts, exactly
+    /// these pairs are compared and p-values are Holm-adjusted over them. Default: the
+    /// `contrasts` of the sweep file's `[analysis]` table.
+    #[arg(long, value_name = "A:B", value_parser = parse_contrast)]
+    contrast: Vec<(String, String)>,
+    /// Test equivalence within ±δ (score units) with TOST; without a margin no equivalence is
+    /// claimed. Default: the sweep file's `[analysis] equivalence_margin`.
+    #[arg(long, value_name = "δ")]
+    equivalence_margin: Option<f64>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScoreArg {
+    Final,
+    Selected,
+}
+
+/// `A:B` → (A, B), split at the first `:` (group labels hold `=` and `,`, not `:`).
+fn parse_contrast(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_string(), b.trim().to_string()))
+        }
+        _ => Err(format!("expected A:B (two group labels), got `{s}`")),
+    }
 }
 
 #[derive(Args)]
@@ -65,7 +95,15 @@ pub struct CompareArgs {
     stats: StatsArgs,
 }
 
-fn options(a: &StatsArgs, title: String) -> ReportOptions {
+/// The report's options: the flags, then the sweep file's `[analysis]` table where a flag is
+/// not given.
+fn options(a: &StatsArgs, title: String, analysis: Option<&Analysis>) -> ReportOptions {
+    let defaults = ReportOptions::default();
+    let contrasts = if a.contrast.is_empty() {
+        analysis.map(|x| x.contrasts.clone()).unwrap_or_default()
+    } else {
+        a.contrast.clone()
+    };
     ReportOptions {
         bootstrap_iterations: a.bootstrap,
         seed: a.seed,
@@ -75,7 +113,19 @@ fn options(a: &StatsArgs, title: String) -> ReportOptions {
         title,
         baseline_group: a.baseline_group.clone(),
         top_k: a.top_k,
-        ..ReportOptions::default()
+        score: match a.score {
+            None => ScoreChoice::Auto,
+            Some(ScoreArg::Final) => ScoreChoice::Final,
+            Some(ScoreArg::Selected) => ScoreChoice::Selected,
+        },
+        contrasts,
+        equivalence_margin: a
+            .equivalence_margin
+            .or_else(|| analysis.and_then(|x| x.equivalence_margin)),
+        confidence_level: analysis
+            .and_then(|x| x.alpha)
+            .map_or(defaults.confidence_level, |alpha| 1.0 - alpha),
+        ..defaults
     }
 }
 
@@ -149,7 +199,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let input = load_results(&a.dir, a.group_by.as_deref())?;
     let out = a.stats.out.clone().unwrap_or_else(|| a.dir.join("report"));
     let title = format!("Stability report: {}", a.dir.display());
-    finish(input, out, options(&a.stats, title))
+    let opts = options(&a.stats, title, input.analysis.as_ref());
+    finish(input, out, opts)
 }
 
 pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -160,5 +211,5 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("report"));
     let title = format!("Comparison: {}", a.file.display());
-    finish(input, out, options(&a.stats, title))
+    finish(input, out, options(&a.stats, title, None))
 }

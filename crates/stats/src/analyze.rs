@@ -6,7 +6,8 @@ use crate::findings::findings;
 use crate::load::ReportInput;
 use crate::pairwise::compare;
 use crate::summary::{
-    group_summaries, report_notes, Findings, NoProgress, Progress, ReportOptions, ReportSummary,
+    group_summaries, report_notes, score_used, Findings, NoProgress, Progress, ReportOptions,
+    ReportSummary,
 };
 
 /// Computes every statistic of the report (no files are written).
@@ -20,15 +21,19 @@ pub fn summarize_with_progress(
     opts: &ReportOptions,
     progress: &dyn Progress,
 ) -> ReportSummary {
+    let score = score_used(input, opts.score);
     let groups = group_summaries(input, opts, progress);
     let sections = input.section_labels();
-    let notes = report_notes(input, opts, &groups, &sections);
+    let mut notes = report_notes(input, opts, &groups, &sections);
+    notes.extend(score.warning.clone());
     let compared = compare(&groups, opts, sections.len(), progress);
+    notes.extend(compared.skipped);
     let mut summary = ReportSummary {
         source: input.source.clone(),
         grouping: input.grouping.clone(),
         metric: input.metric.clone(),
         options: opts.clone(),
+        score,
         aso_confidence: compared.aso_confidence,
         pair_rule: compared.pair_rule,
         groups,

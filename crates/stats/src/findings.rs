@@ -8,10 +8,16 @@
 //!   `report.json` (`failure_ci_exact`).
 //! - **"No significant difference" is not "the same".** A non-significant Fisher test on three
 //!   seeds per group says so, and says it is not evidence of equal rates.
-//! - **The same pairs as the tables.** Sentences cover exactly the pairs the report compares
-//!   (`--baseline-group` / `--top-k`); past three pairs they are summarised per test, naming the
-//!   pairs that are significant. p-values are not adjusted for multiple comparisons, and the
-//!   findings say so whenever there is more than one pair; α = 1 − the confidence level.
+//! - **Every group's failure rate.** The failure sentence covers every group, whatever
+//!   `--top-k` keeps for the pairwise tests.
+//! - **The same pairs as the tables.** Test sentences cover exactly the pairs the report
+//!   compares (`--contrast` / `--baseline-group` / `--top-k`); past three pairs they are
+//!   summarised per test, naming the pairs that are significant. With more than one pair,
+//!   decisions use each test's Holm-adjusted p over those pairs ([`crate::family`]);
+//!   α = 1 − the confidence level.
+//! - **Absence of evidence is said as such.** A non-significant mean difference reads
+//!   "inconclusive at n = …" with the smallest difference the data can exclude; equivalence is
+//!   claimed only by TOST with a stated margin. A collapsed group's spread is not compared.
 //! - **Each test words its own sentence** (the entries of [`crate::pairwise::TESTS`]); this
 //!   module orders them and words what concerns no single test.
 //! - **Degenerate inputs give sentences, never errors**: no runs, no baseline, one group, a test
@@ -35,6 +41,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let names = Names::new(s);
     let n = &names;
     let mut sentences = Vec::new();
+    sentences.extend(s.score.warning.clone());
     sentences.extend(names.legend());
     sentences.extend(failure_rates(s, n));
     let scored = s.groups.iter().filter(|g| g.n > 0).count();
@@ -45,7 +52,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
             _ => format!("No pair of groups was compared ({}).", s.pair_rule),
         });
     } else if s.comparisons.len() <= PAIRS_IN_FULL {
-        let tests = findings_order(alpha, s.options.aso_tau);
+        let tests = findings_order(&s.options, alpha);
         for c in &s.comparisons {
             let row = row(s, c, alpha, n);
             for t in &tests {
@@ -60,8 +67,8 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let m = s.comparisons.len();
     if m > 1 {
         sentences.push(format!(
-            "Pairs compared: {}. The {m} p-values are not adjusted for multiple comparisons (α = {alpha}); ASO's confidence is, by deepsig's rule.",
-            s.pair_rule
+            "Pairs compared: {}. Each test's p-values are Holm–Bonferroni adjusted over these {m} pairs and the sentences above decide on the adjusted p (α = {alpha}); ASO's confidence is adjusted by deepsig's rule c + (1−c)/m = {:.4}, which is weaker than Bonferroni.",
+            s.pair_rule, s.aso_confidence
         ));
     }
     Findings { sentences, alpha }
@@ -129,21 +136,7 @@ fn row<'s>(s: &'s ReportSummary, c: &'s Comparison, alpha: f64, n: &'s Names) ->
         b: group(s, &c.b),
         opts: &s.options,
         alpha,
-    }
-}
-
-/// The groups the sentences name: those in a compared pair, or every group when none is.
-fn in_scope(s: &ReportSummary) -> Vec<&GroupSummary> {
-    let named = |g: &&GroupSummary| {
-        s.comparisons
-            .iter()
-            .any(|c| c.a == g.group || c.b == g.group)
-    };
-    let some: Vec<&GroupSummary> = s.groups.iter().filter(named).collect();
-    if some.is_empty() {
-        s.groups.iter().take(s.options.top_k.max(2)).collect()
-    } else {
-        some
+        family: s.comparisons.len(),
     }
 }
 
@@ -162,7 +155,9 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
                 .into(),
         );
     }
-    let scope = in_scope(s);
+    // Every group, whatever the pairwise tests keep (`--top-k`): the groups that fail most are
+    // the ones a stability report must not leave out.
+    let scope: Vec<&GroupSummary> = s.groups.iter().collect();
     // Groups with the same count share one entry ("`a`, `b` and `c` 0 of 3 each (…)"): with
     // seven groups that all had no failure, seven identical entries hide the one that differs.
     // (failed, judged) when the group has a verdict, and the groups with that count.
@@ -191,16 +186,10 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
             }
         })
         .collect();
-    let more = s.groups.len() - scope.len();
     Some(format!(
-        "Failed runs (final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.{}",
+        "Failed runs (diverged, or final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.",
         s.options.confidence_level * 100.0,
-        parts.join("; "),
-        if more > 0 {
-            format!(" {more} further group(s) are in the table.")
-        } else {
-            String::new()
-        }
+        parts.join("; ")
     ))
 }
 
@@ -238,11 +227,10 @@ fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
             }
         )
     };
-    let tau = s.options.aso_tau;
-    findings_order(alpha, tau)
+    findings_order(&s.options, alpha)
         .into_iter()
         .filter_map(|t| {
-            let (what, test) = t.summary_phrase(alpha, tau)?;
+            let (what, test) = t.summary_phrase(alpha, &s.options)?;
             let hits = s
                 .comparisons
                 .iter()

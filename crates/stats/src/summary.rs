@@ -13,7 +13,9 @@ use crate::counts::{clopper_pearson, wilson};
 use crate::describe::{describe, Describe};
 use crate::expected_max::{expected_max_at, report_ns, ExpectedMax};
 use crate::hypothesis::Degenerate;
-use crate::load::{InputProblem, Outcome, ReportInput, RunEntry, StoreCounts};
+use crate::load::{
+    InputProblem, Outcome, ReportInput, RunEntry, ScoreKind, SelectionRule, StoreCounts,
+};
 
 /// Settings of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,98 @@ pub struct ReportOptions {
     /// Without a baseline group, all pairs among at most this many groups: the `top_k` with the
     /// highest mean score when there are more (`--top-k`). All-pairs ASO is quadratic.
     pub top_k: usize,
+    /// Which score of each run to compare (`--score`); by default the final one whenever the
+    /// groups select their checkpoints differently.
+    #[serde(default)]
+    pub score: ScoreChoice,
+    /// Planned contrasts (`--contrast A:B`): when given, exactly these pairs are compared and
+    /// form the family the p-values are adjusted over.
+    #[serde(default)]
+    pub contrasts: Vec<(String, String)>,
+    /// Margin δ in score units of the TOST equivalence test (`--equivalence-margin`); without
+    /// it, no equivalence is claimed and a non-significant difference reads "inconclusive".
+    #[serde(default)]
+    pub equivalence_margin: Option<f64>,
+}
+
+/// `--score`: which score of each run the statistics compare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreChoice {
+    /// The final score whenever the groups' selection rules differ, else the selected one.
+    #[default]
+    Auto,
+    Final,
+    Selected,
+}
+
+/// The score a report compares, why, and the warning when it compares unlike scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreUsed {
+    pub kind: ScoreKind,
+    /// One sentence: which score and why.
+    pub reason: String,
+    /// Set when the statistics compare scores of different selection rules (`--score
+    /// selected` over groups that select differently).
+    #[serde(default)]
+    pub warning: Option<String>,
+}
+
+impl Default for ScoreUsed {
+    fn default() -> Self {
+        ScoreUsed {
+            kind: ScoreKind::Selected,
+            reason: String::new(),
+            warning: None,
+        }
+    }
+}
+
+/// Decides which score of each run the statistics compare (see [`ScoreChoice`]).
+pub(crate) fn score_used(input: &ReportInput, choice: ScoreChoice) -> ScoreUsed {
+    let mut rules: Vec<SelectionRule> = input.runs.iter().filter_map(|r| r.selection).collect();
+    rules.sort();
+    rules.dedup();
+    let listed = rules
+        .iter()
+        .map(|r| r.describe())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mixed = rules.len() > 1;
+    let kind = match choice {
+        ScoreChoice::Final => ScoreKind::Final,
+        ScoreChoice::Selected => ScoreKind::Selected,
+        ScoreChoice::Auto if mixed => ScoreKind::Final,
+        ScoreChoice::Auto => ScoreKind::Selected,
+    };
+    let reason = match (kind, choice, rules.as_slice()) {
+        (ScoreKind::Final, ScoreChoice::Auto, _) => format!(
+            "final score (the model after the last step) of every run: the groups select their checkpoints differently ({listed}), so their selected scores are not alike; `--score selected` compares the selected checkpoints instead"
+        ),
+        (ScoreKind::Final, _, _) => "final score (the model after the last step) of every run, as asked (`--score final`)".into(),
+        (ScoreKind::Selected, _, []) => "the score given for each run".into(),
+        (ScoreKind::Selected, _, [SelectionRule::Last]) => {
+            "the score of the last checkpoint of every run (its final score)".into()
+        }
+        (ScoreKind::Selected, _, [SelectionRule::BestOnScoredSet]) => "the selected checkpoint of every run: the best evaluation on the dev set it is also scored on — optimistic, but alike for every group; `--score final` compares final scores".into(),
+        (ScoreKind::Selected, _, [rule]) => format!(
+            "the selected checkpoint of every run: {}",
+            rule.describe()
+        ),
+        (ScoreKind::Selected, _, _) => format!(
+            "the selected checkpoint of every run, as asked (`--score selected`), although the groups select differently ({listed})"
+        ),
+    };
+    let warning = (kind == ScoreKind::Selected && mixed).then(|| {
+        format!(
+            "Warning: these statistics compare selected scores of groups that select their checkpoints differently ({listed}); a checkpoint chosen on the dev set it is scored on is optimistic against one that is not. `--score final` compares like with like."
+        )
+    });
+    ScoreUsed {
+        kind,
+        reason,
+        warning,
+    }
 }
 
 impl Default for ReportOptions {
@@ -52,6 +146,9 @@ impl Default for ReportOptions {
             title: "Fine-tuning stability report".into(),
             baseline_group: None,
             top_k: 10,
+            score: ScoreChoice::Auto,
+            contrasts: Vec::new(),
+            equivalence_margin: None,
         }
     }
 }
@@ -84,9 +181,26 @@ pub struct GroupSummary {
     /// Clopper–Pearson ("exact") interval of `failed / judged`, the conservative alternative.
     #[serde(default)]
     pub failure_ci_exact: Option<Interval>,
-    /// The same judged on the selected checkpoint's score (labelled as such).
+    /// The same judged on the selected checkpoint's score (labelled as such); includes the
+    /// runs that never improved.
     #[serde(default)]
     pub failed_selected: usize,
+    /// Runs whose selected checkpoint is the untrained model (step 0): "never improved".
+    #[serde(default)]
+    pub never_improved: usize,
+    /// Steps of the selected checkpoints of the runs that have one, ascending.
+    #[serde(default)]
+    pub selected_steps: Vec<u64>,
+    /// Scored runs that did not fail, and the standard deviation of their scores (`None`
+    /// under 2 such runs): the spread of the runs that trained.
+    #[serde(default)]
+    pub n_not_failed: usize,
+    #[serde(default)]
+    pub std_not_failed: Option<f64>,
+    /// Why the group's spread says nothing, when it collapsed: every run failed, or every
+    /// score is the same.
+    #[serde(default)]
+    pub collapsed: Option<String>,
     pub diverged: usize,
     /// Diverged runs without a score (old records): counted as failed, not in the statistics.
     #[serde(default)]
@@ -321,6 +435,9 @@ pub struct ReportSummary {
     pub grouping: String,
     pub metric: Option<String>,
     pub options: ReportOptions,
+    /// Which score of each run the statistics compare, and why.
+    #[serde(default)]
+    pub score: ScoreUsed,
     /// Confidence level ASO used after deepsig's adjustment c + (1−c)/m over the m pairs
     /// compared (not Bonferroni's 1 − (1−c)/m; see [`crate::aso`]).
     pub aso_confidence: f64,
@@ -355,18 +472,23 @@ pub(crate) fn group_order(labels: &mut [String]) {
     }
 }
 
-/// Runs of the input grouped in report order, with the baseline override applied. When the
-/// runs mix tasks or metrics, each group is of one section and labelled `section | group`.
+/// Runs of the input grouped in report order, with the baseline override applied and scored
+/// as [`score_used`] decides. When the runs mix tasks or metrics, each group is of one section
+/// and labelled `section | group`.
 pub(crate) fn grouped_runs(
     input: &ReportInput,
     opts: &ReportOptions,
 ) -> Vec<(String, Vec<RunEntry>)> {
     let multi = input.section_labels().len() > 1;
+    let kind = score_used(input, opts.score).kind;
     let mut map: BTreeMap<String, Vec<RunEntry>> = BTreeMap::new();
     for r in &input.runs {
         let mut r = r.clone();
         if opts.baseline.is_some() {
             r.baseline = opts.baseline;
+        }
+        if kind == ScoreKind::Final && r.selection.is_some() {
+            r.score = r.final_score;
         }
         if multi {
             r.group = format!("{} | {}", r.section(), r.group);
@@ -415,6 +537,14 @@ fn summarize_group(
         .filter(|r| r.failed_selected() == Some(true))
         .count();
     let diverged_unscored = runs.iter().filter(|r| r.unscored_diverged()).count();
+    let never_improved = runs.iter().filter(|r| r.never_improved()).count();
+    let mut selected_steps: Vec<u64> = runs.iter().filter_map(|r| r.selected_step).collect();
+    selected_steps.sort_unstable();
+    let not_failed: Vec<f64> = runs
+        .iter()
+        .filter(|r| scored(r) && r.failed() == Some(false))
+        .filter_map(|r| r.score)
+        .collect();
     let without_div: Vec<f64> = runs
         .iter()
         .filter(|r| scored(r) && r.outcome != Outcome::Diverged)
@@ -441,6 +571,11 @@ fn summarize_group(
         failure_ci: wilson(failed as u64, judged as u64, opts.confidence_level),
         failure_ci_exact: clopper_pearson(failed as u64, judged as u64, opts.confidence_level),
         failed_selected,
+        never_improved,
+        selected_steps,
+        n_not_failed: not_failed.len(),
+        std_not_failed: describe(&not_failed).and_then(|d| d.std),
+        collapsed: collapsed(&scores, failed, judged),
         diverged: count(Outcome::Diverged),
         diverged_unscored,
         errors,
@@ -460,6 +595,18 @@ fn summarize_group(
     };
     g.notes = group_notes(&g, baselines.len());
     g
+}
+
+/// Why a group's spread says nothing: every judged run failed, or every score is equal (at
+/// least 2 runs).
+fn collapsed(scores: &[f64], failed: usize, judged: usize) -> Option<String> {
+    if judged > 0 && failed == judged {
+        return Some(format!("every run failed: {failed} of {judged}"));
+    }
+    if scores.len() >= 2 && scores.windows(2).all(|w| w[0] == w[1]) {
+        return Some(format!("every score is {:.4}", scores[0]));
+    }
+    None
 }
 
 /// Plain-language caveats of a group, from its counts and its number of distinct baselines.
@@ -492,6 +639,12 @@ fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
         notes.push(format!(
             "{} diverged run(s) whose record has no score: counted as failed, not in n or the statistics",
             g.diverged_unscored
+        ));
+    }
+    if g.never_improved > 0 {
+        notes.push(format!(
+            "{} run(s) never improved: the selected checkpoint is the untrained model (step 0); counted as failed in `failed (selected ckpt)`",
+            g.never_improved
         ));
     }
     if g.errors + g.interrupted > 0 {

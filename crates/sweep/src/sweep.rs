@@ -590,6 +590,10 @@ struct SweepFile {
     zip: BTreeMap<Spanned<String>, ZipFields>,
     group_by: Option<Spanned<Vec<Spanned<String>>>>,
     slurm: Option<SlurmDefaults>,
+    /// The study's pre-registered analysis (`contrasts`, `alpha`, `equivalence_margin`): read
+    /// by `stab report` from the `sweep.toml` saved in the store; no part of any run.
+    #[allow(dead_code)]
+    analysis: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -1013,6 +1017,17 @@ mod tests {
         let e = err("[axes]\nwarmup_fraction = [0.1, 2.0]\n");
         assert!(e.starts_with("exp/t.toml:2:25: "), "{e}");
         assert!(e.contains("[0, 1]"), "{e}");
+    }
+
+    #[test]
+    fn an_analysis_table_is_accepted_and_changes_no_run() {
+        let plain = parse("[axes]\nseed = [0, 1]\n").unwrap();
+        let with = parse(
+            "[axes]\nseed = [0, 1]\n[analysis]\ncontrasts = [[\"a\", \"b\"]]\nalpha = 0.05\n",
+        )
+        .unwrap();
+        let ids = |s: &Sweep| s.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&plain), ids(&with));
     }
 
     #[test]

@@ -38,6 +38,10 @@ fn csv_run(
         id: location,
         outcome,
         score: (outcome == Outcome::Ok).then_some(score),
+        selected_score: (outcome == Outcome::Ok).then_some(score),
+        selection: None,
+        selected_step: None,
+        eval_set: None,
         // A CSV has one score: failed runs are judged on it.
         final_score: (outcome == Outcome::Ok).then_some(score),
         baseline,
@@ -148,5 +152,6 @@ pub fn load_scores_csv(
         problems,
         stores: Vec::new(),
         notes: Vec::new(),
+        analysis: None,
     })
 }

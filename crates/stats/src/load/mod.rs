@@ -60,9 +60,25 @@ pub struct RunEntry {
     /// Run id, or `<file>:<line>` for a CSV row.
     pub id: String,
     pub outcome: Outcome,
-    /// The run's reported score: the selected checkpoint's (for a diverged run, the score of
-    /// its predictions at divergence). May be NaN (then excluded from statistics and counted).
+    /// The score the statistics use. As loaded, the selected checkpoint's (for a diverged run,
+    /// the score of its predictions at divergence); a report that compares final scores
+    /// ([`ScoreKind::Final`]) replaces it with [`RunEntry::final_score`]. May be NaN (then
+    /// excluded from statistics and counted).
     pub score: Option<f64>,
+    /// The selected checkpoint's score, whatever `score` holds: the `failed (selected ckpt)`
+    /// column is judged on it.
+    #[serde(default)]
+    pub selected_score: Option<f64>,
+    /// How the run picked its reported checkpoint (`None` for CSV rows).
+    #[serde(default)]
+    pub selection: Option<SelectionRule>,
+    /// Step of the selected checkpoint, when the record gives one.
+    #[serde(default)]
+    pub selected_step: Option<u64>,
+    /// The dev set the run was scored on, when it is not the task's full dev set (e.g. the
+    /// report half of a split dev set): runs on different sets are never compared.
+    #[serde(default)]
+    pub eval_set: Option<String>,
     /// Dev score of the model at the end of training: failed runs are judged on it (Mosbach et
     /// al. 2021; Dodge et al. 2020). For CSV rows, the given score.
     #[serde(default)]
@@ -107,27 +123,38 @@ impl RunEntry {
         self.outcome == Outcome::Diverged && self.finite_score().is_none()
     }
 
-    /// A failed run: its dev score *at the end of training* is at or below the majority
-    /// baseline (Mosbach et al. 2021; Dodge et al. 2020), or it diverged without a score.
-    /// `None` without a final score or baseline.
+    /// A failed run: it diverged (failed by definition, whatever its predictions at divergence
+    /// score), or its dev score *at the end of training* is at or below the majority baseline
+    /// (Mosbach et al. 2021; Dodge et al. 2020). `None` without a final score or baseline.
     pub fn failed(&self) -> Option<bool> {
-        if self.outcome == Outcome::Diverged && self.finite_final_score().is_none() {
+        if self.outcome == Outcome::Diverged {
             return Some(true);
         }
         Some(self.finite_final_score()? <= self.baseline?)
     }
 
-    /// Like [`RunEntry::failed`], judged on the selected checkpoint's score instead.
-    pub fn failed_selected(&self) -> Option<bool> {
-        if self.unscored_diverged() {
-            return Some(true);
-        }
-        Some(self.finite_score()? <= self.baseline?)
+    /// The selected checkpoint is the untrained model (step 0): the run never improved on it.
+    pub fn never_improved(&self) -> bool {
+        self.outcome == Outcome::Ok && self.selected_step == Some(0)
     }
 
-    /// `task · metric`: runs of different sections are never pooled.
+    /// Like [`RunEntry::failed`], judged on the selected checkpoint's score instead; a run
+    /// that never improved on the untrained model has failed there too.
+    pub fn failed_selected(&self) -> Option<bool> {
+        if self.outcome == Outcome::Diverged || self.never_improved() {
+            return Some(true);
+        }
+        Some(self.selected_score.filter(|s| s.is_finite())? <= self.baseline?)
+    }
+
+    /// `task · metric`, and the dev set when it is not the full one: runs of different
+    /// sections are never pooled or compared.
     pub fn section(&self) -> String {
-        section_label(self.task.as_deref(), self.metric.as_deref())
+        let label = section_label(self.task.as_deref(), self.metric.as_deref());
+        match &self.eval_set {
+            Some(set) => format!("{label} · {set}"),
+            None => label,
+        }
     }
 }
 
@@ -138,6 +165,41 @@ fn section_label(task: Option<&str>, metric: Option<&str>) -> String {
         (None, Some(m)) => m.to_string(),
         (None, None) => "all".into(),
     }
+}
+
+/// How a run picked the checkpoint it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectionRule {
+    /// The model after the last step.
+    Last,
+    /// The best evaluation on the dev set it is also scored on: optimistic.
+    BestOnScoredSet,
+    /// The best evaluation on one half of dev, scored on the other half.
+    BestOnHeldOutHalf,
+}
+
+impl SelectionRule {
+    /// The rule in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SelectionRule::Last => "the last checkpoint",
+            SelectionRule::BestOnScoredSet => "the best evaluation on the dev set it is scored on",
+            SelectionRule::BestOnHeldOutHalf => {
+                "the best evaluation on one half of dev, scored on the other half"
+            }
+        }
+    }
+}
+
+/// Which score of each run the statistics compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreKind {
+    /// The model after the last step.
+    Final,
+    /// The checkpoint each run's selection rule picked.
+    Selected,
 }
 
 /// Numeric run-spec fields that a sweep may vary and that a report can plot against. Seeds are
@@ -230,6 +292,35 @@ pub struct ReportInput {
     /// Caveats about the input as a whole.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The study's pre-registered analysis, from the `[analysis]` table of the sweep file
+    /// saved in the store (`sweep.toml`), when it has one.
+    #[serde(default)]
+    pub analysis: Option<Analysis>,
+}
+
+/// A study's pre-registered analysis: the `[analysis]` table of its sweep file.
+///
+/// ```toml
+/// [analysis]
+/// contrasts = [["optimizer.bias_correction=false, epochs=3", "optimizer.bias_correction=true, epochs=10"]]
+/// alpha = 0.05
+/// equivalence_margin = 0.02
+/// ```
+///
+/// `stab report` compares exactly the contrasts (the family Holm adjusts over), at level
+/// α, with TOST at the margin; its flags (`--contrast`, `--equivalence-margin`) win.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    /// Pairs of group labels, as the report names the groups.
+    #[serde(default)]
+    pub contrasts: Vec<(String, String)>,
+    /// Significance level (the report's confidence level is 1 − α).
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// TOST margin δ in score units.
+    #[serde(default)]
+    pub equivalence_margin: Option<f64>,
 }
 
 impl ReportInput {

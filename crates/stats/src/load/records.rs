@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use stab_spec::{error_chain, RunRecord};
+use stab_spec::{error_chain, RunRecord, Selection};
 use stab_sweep::Store;
 
 use super::{
-    InputProblem, Outcome, ReportInput, RunEntry, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
+    Analysis, InputProblem, Outcome, ReportInput, RunEntry, SelectionRule, StoreCounts,
+    AXIS_FIELDS, MISMATCHED_PREFIX,
 };
 use crate::StatsError;
 
@@ -150,8 +151,23 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
     find_records(dir, &mut paths, &mut store_dirs, &mut problems, true);
     let mut records = Vec::new();
     let mut stores = Vec::new();
+    let mut analysis: Option<(PathBuf, Analysis)> = None;
     for root in &store_dirs {
         read_store(root, &mut records, &mut stores, &mut problems);
+        let path = root.join("sweep.toml");
+        if let Some(a) = read_analysis(&path)? {
+            match &analysis {
+                Some((first, kept)) if kept != &a => problems.push(InputProblem {
+                    location: path.display().to_string(),
+                    message: format!(
+                        "its [analysis] table differs from the one of {}; the report uses that one",
+                        first.display()
+                    ),
+                }),
+                Some(_) => {}
+                None => analysis = Some((path, a)),
+            }
+        }
     }
     if paths.is_empty() && records.is_empty() && stores.iter().all(|s| s.total == 0) {
         return Err(StatsError::NoRecords(dir.to_path_buf()));
@@ -205,7 +221,35 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
         problems,
         stores,
         notes,
+        analysis: analysis.map(|(_, a)| a),
     })
+}
+
+/// The `[analysis]` table of a saved sweep file, if the file exists and has one.
+fn read_analysis(path: &Path) -> Result<Option<Analysis>, StatsError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let err = |message: String| StatsError::Analysis {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(e.to_string()))?;
+    let Some(table) = file.get("analysis") else {
+        return Ok(None);
+    };
+    let a: Analysis = table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| err(e.to_string()))?;
+    if let Some(alpha) = a.alpha {
+        if !(alpha > 0.0 && alpha < 1.0) {
+            return Err(err(format!("`alpha` must lie in (0, 1), got {alpha}")));
+        }
+    }
+    Ok(Some(a))
 }
 
 /// The run entries of one record: one, or two for MNLI with mismatched scores.
@@ -232,11 +276,23 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
         .iter()
         .filter_map(|&f| Some((f.to_string(), spec.get(f)?.as_f64()?)))
         .collect();
+    let selection = match (r.spec.selection, r.spec.dev_split_seed) {
+        (Selection::Last, _) => SelectionRule::Last,
+        (Selection::Best, None) => SelectionRule::BestOnScoredSet,
+        (Selection::Best, Some(_)) => SelectionRule::BestOnHeldOutHalf,
+    };
     let base = RunEntry {
         group,
         id: r.run_id.clone(),
         outcome,
         score,
+        selected_score: score,
+        selection: Some(selection),
+        selected_step: r.selected_step,
+        eval_set: r
+            .spec
+            .dev_split_seed
+            .map(|seed| format!("report half of dev (split seed {seed})")),
         final_score,
         baseline: r.majority_baseline,
         task: (!task.is_empty()).then_some(task),
@@ -270,6 +326,7 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
                 let mm = RunEntry {
                     id: format!("{}/mismatched", r.run_id),
                     score,
+                    selected_score: score,
                     final_score,
                     baseline: r.baseline_metrics.get(&key).copied(),
                     task: Some("MNLI-mm".into()),

@@ -4,7 +4,7 @@
 use super::{Columns, Kind, Pair, PairTest, Row, Topic};
 use crate::aso::{aso, AsoResult};
 use crate::hypothesis::Degenerate;
-use crate::summary::Tested;
+use crate::summary::{ReportOptions, Tested};
 
 pub(crate) struct Aso;
 
@@ -13,7 +13,7 @@ impl PairTest for Aso {
     const KEY: &'static str = "aso";
     const KIND: Kind = Kind::Dominance;
     const TOPIC: Topic = Topic::Dominance;
-    const COLUMNS: Columns = Columns {
+    const COLUMNS: &'static Columns = &Columns {
         full: &["ASO ε_min(A,B)", "ASO ε_min(B,A)", "ASO verdict"],
         short: &["ε(A,B)", "ε(B,A)"],
         csv: &["aso_eps_min_ab", "aso_eps_min_ba"],
@@ -63,7 +63,12 @@ impl PairTest for Aso {
         }
     }
 
-    fn sentence(&self, r: Result<&AsoResult, &Degenerate>, row: &Row) -> Option<String> {
+    fn sentence(
+        &self,
+        r: Result<&AsoResult, &Degenerate>,
+        _adj: Option<f64>,
+        row: &Row,
+    ) -> Option<String> {
         let (ca, cb) = (row.name_a, row.name_b);
         let tau = row.opts.aso_tau;
         Some(match r {
@@ -86,15 +91,15 @@ impl PairTest for Aso {
         })
     }
 
-    fn summary_phrase(&self, _alpha: f64, tau: f64) -> Option<(String, String)> {
+    fn summary_phrase(&self, _alpha: f64, opts: &ReportOptions) -> Option<(String, String)> {
         Some((
             "show almost stochastic dominance".into(),
-            format!("ASO ε_min < τ = {tau}"),
+            format!("ASO ε_min < τ = {}", opts.aso_tau),
         ))
     }
 
     /// `` `w` ≻ `l` (ε_min = …) `` for the dominating direction, when ε_min < τ.
-    fn hit(&self, r: &AsoResult, row: &Row) -> Option<String> {
+    fn hit(&self, r: &AsoResult, _adj: Option<f64>, row: &Row) -> Option<String> {
         let (w, l, e) = if r.eps_min_ab <= r.eps_min_ba {
             (row.name_a, row.name_b, r.eps_min_ab)
         } else {

@@ -1,10 +1,10 @@
 //! Fisher's exact test (two-sided) of two groups' failure rates.
 
-use super::{Columns, Kind, Pair, PairTest, Row, Topic};
+use super::{decisive, p_text, Columns, Kind, Pair, PairTest, Row, Topic};
 use crate::counts::{fisher_exact, FisherResult};
 use crate::fmt::{p_value, percent};
 use crate::hypothesis::{Degenerate, DegenerateKind};
-use crate::summary::{GroupSummary, Tested};
+use crate::summary::{GroupSummary, ReportOptions, Tested};
 
 pub(crate) struct Fisher;
 
@@ -17,7 +17,7 @@ impl PairTest for Fisher {
     const KEY: &'static str = "fisher";
     const KIND: Kind = Kind::PValue;
     const TOPIC: Topic = Topic::FailureRate;
-    const COLUMNS: Columns = Columns {
+    const COLUMNS: &'static Columns = &Columns {
         full: &["failed A vs B, Fisher p"],
         short: &["Fisher p"],
         csv: &["fisher_odds_ratio", "fisher_p"],
@@ -52,7 +52,12 @@ impl PairTest for Fisher {
         vec![f.odds_ratio.map_or(String::new(), |o| o.to_string())]
     }
 
-    fn sentence(&self, r: Result<&FisherResult, &Degenerate>, row: &Row) -> Option<String> {
+    fn sentence(
+        &self,
+        r: Result<&FisherResult, &Degenerate>,
+        adj: Option<f64>,
+        row: &Row,
+    ) -> Option<String> {
         let (ca, cb) = (row.name_a, row.name_b);
         let (f, a, b) = match (r, row.a, row.b) {
             (Ok(f), Some(a), Some(b)) => (f, a, b),
@@ -69,6 +74,7 @@ impl PairTest for Fisher {
             }
         };
         let p = p_value(f.p);
+        let shown = p_text(f.p, adj);
         if a.failed == 0 && b.failed == 0 {
             return Some(format!(
                 "No run failed in `{ca}` or `{cb}` ({} and {} runs), so there is no difference in failure rate to test (Fisher p = {p}).",
@@ -80,20 +86,20 @@ impl PairTest for Fisher {
                 "Every run failed in both `{ca}` and `{cb}` (Fisher p = {p})."
             ));
         }
-        Some(if f.p < row.alpha {
+        Some(if decisive(f.p, adj) < row.alpha {
             let (hi, lo, nhi, nlo) = if rate(a) >= rate(b) {
                 (a, b, ca, cb)
             } else {
                 (b, a, cb, ca)
             };
             format!(
-                "`{nhi}` fails more often than `{nlo}`: {} vs {} of runs (Fisher's exact test, two-sided, p = {p}).",
+                "`{nhi}` fails more often than `{nlo}`: {} vs {} of runs (Fisher's exact test, two-sided, {shown}).",
                 percent(rate(hi)),
                 percent(rate(lo))
             )
         } else {
             format!(
-                "No significant difference in failure rate between `{ca}` ({}) and `{cb}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
+                "No significant difference in failure rate between `{ca}` ({}) and `{cb}` ({}): Fisher's exact test, two-sided, {shown}; with {} and {} runs this is not evidence that the rates are equal.",
                 percent(rate(a)),
                 percent(rate(b)),
                 a.judged,
@@ -102,7 +108,7 @@ impl PairTest for Fisher {
         })
     }
 
-    fn summary_phrase(&self, alpha: f64, _tau: f64) -> Option<(String, String)> {
+    fn summary_phrase(&self, alpha: f64, _opts: &ReportOptions) -> Option<(String, String)> {
         Some((
             format!("differ in failure rate at p < {alpha}"),
             "Fisher's exact test, two-sided".into(),

@@ -12,7 +12,7 @@ impl PairTest for MannWhitney {
     const KEY: &'static str = "mann_whitney";
     const KIND: Kind = Kind::PValue;
     const TOPIC: Topic = Topic::Location;
-    const COLUMNS: Columns = Columns {
+    const COLUMNS: &'static Columns = &Columns {
         full: &["Mann–Whitney U, p"],
         short: &["M–W p"],
         csv: &["mannwhitney_u", "mannwhitney_p"],

@@ -18,11 +18,13 @@ mod aso;
 mod fisher;
 mod levene;
 mod mann_whitney;
+mod tost;
 mod welch;
 
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::aso::{adjusted_confidence, AsoOptions};
+use crate::family::holm;
 use crate::fmt::p_value;
 use crate::hypothesis::{Degenerate, DegenerateKind};
 use crate::summary::{Comparison, Fields, GroupSummary, Progress, ReportOptions, Tested};
@@ -35,6 +37,7 @@ pub(crate) static TESTS: &[&dyn Test] = &[
     &mann_whitney::MannWhitney,
     &aso::Aso,
     &fisher::Fisher,
+    &tost::Tost,
 ];
 
 /// Where a test's columns go in the report's tables.
@@ -83,6 +86,25 @@ pub(crate) struct Row<'a> {
     pub opts: &'a ReportOptions,
     /// Significance level of the wording: 1 − the confidence level.
     pub alpha: f64,
+    /// Number of pairs compared: with more than one, p-values are shown with their Holm
+    /// adjustment and decisions use the adjusted p.
+    pub family: usize,
+}
+
+/// Key of the Holm-adjusted p-value inside a test's stored result.
+pub(crate) const HOLM_KEY: &str = "p_holm";
+
+/// "p = 0.0330", or "p = 0.0330, Holm-adjusted 0.1320" over a family of several pairs.
+pub(crate) fn p_text(p: f64, adj: Option<f64>) -> String {
+    match adj {
+        Some(a) => format!("p = {}, Holm-adjusted {}", p_value(p), p_value(a)),
+        None => format!("p = {}", p_value(p)),
+    }
+}
+
+/// The p-value decisions use: the adjusted one when there is one.
+pub(crate) fn decisive(p: f64, adj: Option<f64>) -> f64 {
+    adj.unwrap_or(p)
 }
 
 /// One pairwise test, typed. The defaults format a test with a p-value: one cell in each
@@ -93,9 +115,14 @@ pub(crate) trait PairTest: Sync {
     const KEY: &'static str;
     const KIND: Kind;
     const TOPIC: Topic;
-    const COLUMNS: Columns;
+    const COLUMNS: &'static Columns;
 
     fn run(&self, pair: &Pair) -> Tested<Self::Output>;
+
+    /// Whether the report runs the test (default: always).
+    fn enabled(&self, _opts: &ReportOptions) -> bool {
+        true
+    }
 
     /// The p-value, for a test that has one.
     fn p(&self, r: &Self::Output) -> Option<f64>;
@@ -141,27 +168,30 @@ pub(crate) trait PairTest: Sync {
         }
     }
 
-    /// The findings' sentence about one pair, for a test that has one.
-    fn sentence(&self, _r: Result<&Self::Output, &Degenerate>, _row: &Row) -> Option<String> {
+    /// The findings' sentence about one pair, for a test that has one; `adj` is the
+    /// Holm-adjusted p-value when several pairs are compared.
+    fn sentence(
+        &self,
+        _r: Result<&Self::Output, &Degenerate>,
+        _adj: Option<f64>,
+        _row: &Row,
+    ) -> Option<String> {
         None
     }
 
     /// With many pairs, the findings name the pairs where the test finds something: what they
     /// show and the test's name (`("differ in spread at p < 0.05", "Brown–Forsythe test")`),
     /// for a test that has a sentence.
-    fn summary_phrase(&self, _alpha: f64, _tau: f64) -> Option<(String, String)> {
+    fn summary_phrase(&self, _alpha: f64, _opts: &ReportOptions) -> Option<(String, String)> {
         None
     }
 
-    /// `` `a` vs `b` (p = …) `` when the test finds something in this pair (default: p < α).
-    fn hit(&self, r: &Self::Output, row: &Row) -> Option<String> {
-        let p = self.p(r).filter(|p| *p < row.alpha)?;
-        Some(format!(
-            "`{}` vs `{}` (p = {})",
-            row.name_a,
-            row.name_b,
-            p_value(p)
-        ))
+    /// `` `a` vs `b` (p = …) `` when the test finds something in this pair (default: the
+    /// adjusted p < α).
+    fn hit(&self, r: &Self::Output, adj: Option<f64>, row: &Row) -> Option<String> {
+        let p = self.p(r)?;
+        (decisive(p, adj) < row.alpha)
+            .then(|| format!("`{}` vs `{}` ({})", row.name_a, row.name_b, p_text(p, adj)))
     }
 }
 
@@ -171,13 +201,14 @@ pub(crate) trait Test: Sync {
     fn kind(&self) -> Kind;
     fn topic(&self) -> Topic;
     fn columns(&self) -> &'static Columns;
+    fn enabled(&self, opts: &ReportOptions) -> bool;
     fn run(&self, pair: &Pair) -> Tested<Fields>;
     fn p(&self, r: &Tested<Fields>) -> Option<f64>;
     fn full(&self, r: &Tested<Fields>, row: &Row) -> Vec<String>;
     fn short(&self, r: &Tested<Fields>, row: &Row) -> Vec<String>;
     fn csv(&self, r: &Tested<Fields>) -> Vec<String>;
     fn sentence(&self, r: &Tested<Fields>, row: &Row) -> Option<String>;
-    fn summary_phrase(&self, alpha: f64, tau: f64) -> Option<(String, String)>;
+    fn summary_phrase(&self, alpha: f64, opts: &ReportOptions) -> Option<(String, String)>;
     fn hit(&self, r: &Tested<Fields>, row: &Row) -> Option<String>;
 }
 
@@ -208,7 +239,10 @@ impl<T: PairTest> Test for T {
         T::TOPIC
     }
     fn columns(&self) -> &'static Columns {
-        &T::COLUMNS
+        T::COLUMNS
+    }
+    fn enabled(&self, opts: &ReportOptions) -> bool {
+        PairTest::enabled(self, opts)
     }
     fn run(&self, pair: &Pair) -> Tested<Fields> {
         let r = PairTest::run(self, pair)?;
@@ -221,23 +255,51 @@ impl<T: PairTest> Test for T {
         PairTest::p(self, typed::<T::Output>(r).as_ref().ok()?)
     }
     fn full(&self, r: &Tested<Fields>, row: &Row) -> Vec<String> {
-        PairTest::full(self, typed::<T::Output>(r).as_ref(), row)
+        let mut cells = PairTest::full(self, typed::<T::Output>(r).as_ref(), row);
+        if let (Some(a), Some(first)) = (shown_adjusted(r, row), cells.first_mut()) {
+            *first += &format!("; Holm {}", p_value(a));
+        }
+        cells
     }
     fn short(&self, r: &Tested<Fields>, row: &Row) -> Vec<String> {
-        PairTest::short(self, typed::<T::Output>(r).as_ref(), row)
+        let mut cells = PairTest::short(self, typed::<T::Output>(r).as_ref(), row);
+        if let (Some(a), Some(first)) = (shown_adjusted(r, row), cells.first_mut()) {
+            *first += &format!(" (Holm {})", p_value(a));
+        }
+        cells
     }
     fn csv(&self, r: &Tested<Fields>) -> Vec<String> {
         PairTest::csv(self, typed::<T::Output>(r).as_ref())
     }
     fn sentence(&self, r: &Tested<Fields>, row: &Row) -> Option<String> {
-        PairTest::sentence(self, typed::<T::Output>(r).as_ref(), row)
+        PairTest::sentence(
+            self,
+            typed::<T::Output>(r).as_ref(),
+            shown_adjusted(r, row),
+            row,
+        )
     }
-    fn summary_phrase(&self, alpha: f64, tau: f64) -> Option<(String, String)> {
-        PairTest::summary_phrase(self, alpha, tau)
+    fn summary_phrase(&self, alpha: f64, opts: &ReportOptions) -> Option<(String, String)> {
+        PairTest::summary_phrase(self, alpha, opts)
     }
     fn hit(&self, r: &Tested<Fields>, row: &Row) -> Option<String> {
-        PairTest::hit(self, typed::<T::Output>(r).as_ref().ok()?, row)
+        PairTest::hit(
+            self,
+            typed::<T::Output>(r).as_ref().ok()?,
+            shown_adjusted(r, row),
+            row,
+        )
     }
+}
+
+/// The stored Holm-adjusted p-value of a result.
+pub(crate) fn adjusted(r: &Tested<Fields>) -> Option<f64> {
+    r.as_ref().ok()?.get(HOLM_KEY)?.as_f64()
+}
+
+/// The adjusted p-value as outputs show it: only when several pairs are compared.
+fn shown_adjusted(r: &Tested<Fields>, row: &Row) -> Option<f64> {
+    adjusted(r).filter(|_| row.family > 1)
 }
 
 impl Comparison {
@@ -247,56 +309,119 @@ impl Comparison {
     }
 }
 
-/// The tests in the order of the report's tables: those with a p-value, then the others.
-pub(crate) fn table_order() -> impl Iterator<Item = &'static dyn Test> {
-    let p = TESTS.iter().filter(|t| t.kind() == Kind::PValue);
-    let other = TESTS.iter().filter(|t| t.kind() != Kind::PValue);
-    p.chain(other).copied()
+/// The tests a report with `opts` runs, in `report.json` / `comparisons.csv` order.
+pub(crate) fn enabled(opts: &ReportOptions) -> Vec<&'static dyn Test> {
+    TESTS.iter().copied().filter(|t| t.enabled(opts)).collect()
+}
+
+/// The tests a report with `opts` runs, in the order of the report's tables: those with a
+/// p-value, then the others.
+pub(crate) fn table_order(opts: &ReportOptions) -> Vec<&'static dyn Test> {
+    let (mut p, other): (Vec<_>, Vec<_>) = enabled(opts)
+        .into_iter()
+        .partition(|t| t.kind() == Kind::PValue);
+    p.extend(other);
+    p
 }
 
 /// The tests that speak in the findings, in the findings' order.
-pub(crate) fn findings_order(alpha: f64, tau: f64) -> Vec<&'static dyn Test> {
-    let mut v: Vec<&'static dyn Test> = TESTS
-        .iter()
-        .copied()
-        .filter(|t| t.summary_phrase(alpha, tau).is_some())
+pub(crate) fn findings_order(opts: &ReportOptions, alpha: f64) -> Vec<&'static dyn Test> {
+    let mut v: Vec<&'static dyn Test> = enabled(opts)
+        .into_iter()
+        .filter(|t| t.summary_phrase(alpha, opts).is_some())
         .collect();
     v.sort_by_key(|t| t.topic());
     v
 }
 
-/// Which pairs of groups to compare: indices into `comparable`, and the rule in words.
+/// Why two groups are not compared: they were scored on different evaluation sets (a
+/// section is task · metric · dev set), or judged against different majority baselines.
+fn incomparable(a: &GroupSummary, b: &GroupSummary) -> Option<String> {
+    if a.section != b.section {
+        return Some(format!(
+            "scored on different evaluation sets (`{}` vs `{}`)",
+            a.section, b.section
+        ));
+    }
+    match (a.baseline, b.baseline) {
+        (Some(x), Some(y)) if x != y => Some(format!(
+            "judged against different majority baselines ({x} vs {y})"
+        )),
+        _ => None,
+    }
+}
+
+/// Which pairs of groups to compare: indices into `comparable`, the rule in words, and the
+/// pairs skipped with the reason.
 fn select_pairs(
     comparable: &[&GroupSummary],
     opts: &ReportOptions,
-) -> (Vec<(usize, usize)>, String) {
+) -> (Vec<(usize, usize)>, String, Vec<String>) {
     let k = comparable.len();
-    let same = |i: usize, j: usize| comparable[i].section == comparable[j].section;
+    let mut skipped = Vec::new();
+    let mut keep = |i: usize, j: usize| match incomparable(comparable[i], comparable[j]) {
+        Some(why) => {
+            skipped.push(format!(
+                "`{}` vs `{}` not compared: {why}",
+                comparable[i].group, comparable[j].group
+            ));
+            false
+        }
+        None => true,
+    };
+    if !opts.contrasts.is_empty() {
+        let index = |name: &str| comparable.iter().position(|g| g.group == name);
+        let mut pairs = Vec::new();
+        let mut missing = Vec::new();
+        for (a, b) in &opts.contrasts {
+            match (index(a), index(b)) {
+                (Some(i), Some(j)) => {
+                    if keep(i, j) {
+                        pairs.push((i, j));
+                    }
+                }
+                _ => missing.push(format!(
+                    "contrast `{a}` vs `{b}` not compared: a group has no scored run"
+                )),
+            }
+        }
+        skipped.extend(missing);
+        let rule = format!(
+            "the {} planned contrast(s) given ({})",
+            opts.contrasts.len(),
+            opts.contrasts
+                .iter()
+                .map(|(a, b)| format!("`{a}` vs `{b}`"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        return (pairs, rule, skipped);
+    }
     if let Some(base) = &opts.baseline_group {
         if let Some(b) = comparable.iter().position(|g| &g.group == base) {
             let pairs = (0..k)
-                .filter(|&i| i != b && same(i, b))
+                .filter(|&i| i != b)
                 .map(|i| if i < b { (i, b) } else { (b, i) })
+                .filter(|&(i, j)| keep(i, j))
                 .collect();
             return (
                 pairs,
                 format!("every group against the baseline group `{base}`"),
+                skipped,
             );
         }
     }
-    let all = |idx: &[usize]| -> Vec<(usize, usize)> {
+    let mut all = |idx: &[usize]| -> Vec<(usize, usize)> {
         idx.iter()
             .enumerate()
             .flat_map(|(x, &i)| idx[x + 1..].iter().map(move |&j| (i, j)))
-            .filter(|&(i, j)| same(i, j))
+            .filter(|&(i, j)| keep(i, j))
             .collect()
     };
     let top_k = opts.top_k.max(2);
     if k <= top_k {
-        return (
-            all(&(0..k).collect::<Vec<_>>()),
-            "all pairs of groups".into(),
-        );
+        let pairs = all(&(0..k).collect::<Vec<_>>());
+        return (pairs, "all pairs of groups".into(), skipped);
     }
     let mut by_mean: Vec<usize> = (0..k).collect();
     let mean = |i: usize| {
@@ -308,12 +433,14 @@ fn select_pairs(
     by_mean.sort_by(|&i, &j| mean(j).total_cmp(&mean(i)).then(i.cmp(&j)));
     by_mean.truncate(top_k);
     by_mean.sort_unstable();
+    let pairs = all(&by_mean);
     (
-        all(&by_mean),
+        pairs,
         format!(
             "all pairs among the {top_k} groups with the highest mean score (of {k} groups with scores); \
-             --top-k N or --baseline-group G to change"
+             --top-k N, --baseline-group G or --contrast A:B to change"
         ),
+        skipped,
     )
 }
 
@@ -324,9 +451,12 @@ pub(crate) struct Compared {
     /// ASO's confidence level after deepsig's adjustment over the pairs compared.
     pub aso_confidence: f64,
     pub comparisons: Vec<Comparison>,
+    /// Pairs the rule names that were not compared, and why.
+    pub skipped: Vec<String>,
 }
 
-/// Runs every test of [`TESTS`] on the pairs the options select among `groups`.
+/// Runs every enabled test of [`TESTS`] on the pairs the options select among `groups`, then
+/// adjusts each test's p-values over those pairs (Holm; [`crate::family::holm`]).
 pub(crate) fn compare(
     groups: &[GroupSummary],
     opts: &ReportOptions,
@@ -335,9 +465,9 @@ pub(crate) fn compare(
 ) -> Compared {
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
     let k = comparable.len();
-    let (pairs, mut pair_rule) = select_pairs(&comparable, opts);
+    let (pairs, mut pair_rule, skipped) = select_pairs(&comparable, opts);
     if sections > 1 {
-        pair_rule += ", within each task · metric only";
+        pair_rule += ", within each task · metric · evaluation set only";
     }
     let num_comparisons = pairs.len().max(1);
     let aso_opts = AsoOptions {
@@ -347,6 +477,7 @@ pub(crate) fn compare(
         dt: 0.005,
         seed: opts.seed,
     };
+    let tests: Vec<&dyn Test> = TESTS.iter().copied().filter(|t| t.enabled(opts)).collect();
     progress.start("pairwise tests and ASO", pairs.len());
     let mut comparisons = Vec::with_capacity(pairs.len());
     for &(i, j) in &pairs {
@@ -360,7 +491,7 @@ pub(crate) fn compare(
         comparisons.push(Comparison {
             a: pair.a.group.clone(),
             b: pair.b.group.clone(),
-            tests: TESTS
+            tests: tests
                 .iter()
                 .map(|t| (t.key().to_string(), t.run(&pair)))
                 .collect(),
@@ -369,10 +500,36 @@ pub(crate) fn compare(
         progress.advance(1);
     }
     progress.finish();
+    for t in &tests {
+        adjust(&mut comparisons, *t);
+    }
     Compared {
         pair_rule,
         aso_confidence: adjusted_confidence(opts.confidence_level, num_comparisons),
         comparisons,
+        skipped,
+    }
+}
+
+/// Stores the Holm-adjusted p-value of `test` in each comparison's result, over the
+/// comparisons where the test has a p-value.
+fn adjust(comparisons: &mut [Comparison], test: &dyn Test) {
+    let mut at = Vec::new();
+    let mut ps = Vec::new();
+    for (i, c) in comparisons.iter().enumerate() {
+        if let Some(p) = c.result(test.key()).and_then(|r| test.p(r)) {
+            at.push(i);
+            ps.push(p);
+        }
+    }
+    for (i, adj) in at.into_iter().zip(holm(&ps)) {
+        if let Some((_, Ok(fields))) = comparisons[i]
+            .tests
+            .iter_mut()
+            .find(|(k, _)| k == test.key())
+        {
+            fields.insert(HOLM_KEY, adj.into());
+        }
     }
 }
 
@@ -395,6 +552,7 @@ mod tests {
             b: None,
             opts: &opts,
             alpha: 0.05,
+            family: 1,
         };
         for t in TESTS {
             let c = t.columns();

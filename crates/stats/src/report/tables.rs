@@ -3,8 +3,8 @@
 //! the report, the terminal and the CSV alike.
 
 use crate::fmt::{percent, score};
-use crate::pairwise::{table_order, Row, Test, TESTS};
-use crate::summary::{Comparison, GroupSummary, ReportSummary};
+use crate::pairwise::{adjusted, enabled, table_order, Kind, Row, Test};
+use crate::summary::{Comparison, GroupSummary, ReportOptions, ReportSummary};
 use crate::Interval;
 
 use super::document::Table;
@@ -54,7 +54,24 @@ const GROUP_HEADERS: [&str; 13] = [
     "IQR",
 ];
 
-fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
+/// "800 (0–1200)": median and range of the selected steps; "–" without any.
+fn steps_cell(g: &GroupSummary) -> String {
+    let st = &g.selected_steps;
+    match (st.first(), st.last()) {
+        (Some(lo), Some(hi)) => {
+            let mid = st.len() / 2;
+            let median = if st.len() % 2 == 1 {
+                st[mid] as f64
+            } else {
+                (st[mid - 1] + st[mid]) as f64 / 2.0
+            };
+            format!("{median} ({lo}–{hi})")
+        }
+        _ => "–".into(),
+    }
+}
+
+fn group_row(g: &GroupSummary, any_div: bool, steps: bool, with_ci: bool) -> Vec<String> {
     let st = g.stats.as_ref();
     let failed = |n: usize| {
         if g.baseline.is_some() || n > 0 {
@@ -71,7 +88,15 @@ fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
             format!("{} of {}", g.n, g.runs)
         },
         failed(g.failed),
-        failed(g.failed_selected),
+        if g.never_improved > 0 {
+            format!(
+                "{} ({} never improved)",
+                failed(g.failed_selected),
+                g.never_improved
+            )
+        } else {
+            failed(g.failed_selected)
+        },
         if g.diverged_unscored > 0 {
             format!("{} ({} without score)", g.diverged, g.diverged_unscored)
         } else {
@@ -90,6 +115,9 @@ fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
         r.insert(2, g.n_without_diverged.to_string());
         r.push(score(g.mean_without_diverged));
     }
+    if steps {
+        r.push(steps_cell(g));
+    }
     if with_ci {
         r.push(failure_rate(g));
         r.push(interval(g.ci.map(|c| c.mean)));
@@ -107,6 +135,10 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
         headers.insert(2, "n w/o diverged".into());
         headers.push("mean w/o diverged".into());
     }
+    let steps = s.groups.iter().any(|g| !g.selected_steps.is_empty());
+    if steps {
+        headers.push("selected step: median (range)".into());
+    }
     let lvl = (s.options.confidence_level * 100.0).round();
     if with_ci {
         headers.push(format!("failure rate [{lvl}% Wilson]"));
@@ -117,7 +149,7 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
     let rows = s
         .groups
         .iter()
-        .map(|g| group_row(g, any_div, with_ci))
+        .map(|g| group_row(g, any_div, steps, with_ci))
         .collect();
     Table::of_text(headers, rows)
 }
@@ -130,14 +162,17 @@ pub(crate) enum Style {
     Csv,
 }
 
-/// The headers of the comparisons in `style`: A, B, then every test's columns.
-pub(crate) fn comparison_headers(style: Style) -> Vec<String> {
+/// The headers of the comparisons in `style`: A, B, then every test's columns; the CSV ends
+/// with each p-value test's Holm-adjusted p (its p column's name + `_holm`, e.g.
+/// `welch_p_holm`).
+pub(crate) fn comparison_headers(style: Style, opts: &ReportOptions) -> Vec<String> {
     let (a, b) = match style {
         Style::Csv => ("a", "b"),
         _ => ("A", "B"),
     };
     let mut h = vec![a.to_string(), b.to_string()];
-    for t in tests_in(style) {
+    let tests = tests_in(style, opts);
+    for t in &tests {
         let c = t.columns();
         let cols = match style {
             Style::Full => c.full,
@@ -146,15 +181,23 @@ pub(crate) fn comparison_headers(style: Style) -> Vec<String> {
         };
         h.extend(cols.iter().map(|c| c.to_string()));
     }
+    if style == Style::Csv {
+        h.extend(
+            tests
+                .iter()
+                .filter(|t| t.kind() == Kind::PValue)
+                .map(|t| format!("{}_holm", t.columns().csv.last().unwrap_or(&t.key()))),
+        );
+    }
     h
 }
 
 /// The tests in the order of `style`: the tables show the tests with a p-value first; the CSV
 /// keeps the table's order (new columns go last: scripts read by position too).
-fn tests_in(style: Style) -> Vec<&'static dyn Test> {
+fn tests_in(style: Style, opts: &ReportOptions) -> Vec<&'static dyn Test> {
     match style {
-        Style::Csv => TESTS.to_vec(),
-        _ => table_order().collect(),
+        Style::Csv => enabled(opts),
+        _ => table_order(opts),
     }
 }
 
@@ -168,9 +211,11 @@ pub(crate) fn comparison_cells(c: &Comparison, s: &ReportSummary, style: Style) 
         b: find(&c.b),
         opts: &s.options,
         alpha: s.findings.alpha,
+        family: s.comparisons.len(),
     };
     let mut cells = vec![c.a.clone(), c.b.clone()];
-    for t in tests_in(style) {
+    let tests = tests_in(style, &s.options);
+    for t in &tests {
         let width = match style {
             Style::Full => t.columns().full.len(),
             Style::Short => t.columns().short.len(),
@@ -185,6 +230,12 @@ pub(crate) fn comparison_cells(c: &Comparison, s: &ReportSummary, style: Style) 
             None => cells.extend(std::iter::repeat_n("not run".to_string(), width)),
         }
     }
+    if style == Style::Csv {
+        for t in tests.iter().filter(|t| t.kind() == Kind::PValue) {
+            let adj = c.result(t.key()).and_then(adjusted);
+            cells.push(adj.map_or(String::new(), |p| p.to_string()));
+        }
+    }
     cells
 }
 
@@ -195,7 +246,7 @@ pub(crate) fn comparison_table(s: &ReportSummary, style: Style) -> Table {
         .iter()
         .map(|c| comparison_cells(c, s, style))
         .collect();
-    Table::of_text(comparison_headers(style), rows)
+    Table::of_text(comparison_headers(style, &s.options), rows)
 }
 
 /// Expected maximum at n = 1, 2, 3, 5, 10, 20, … up to each group's N.

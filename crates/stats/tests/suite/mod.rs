@@ -1,4 +1,5 @@
 mod bad_input;
+mod claims;
 mod counts;
 mod degenerate;
 mod findings_and_axes;

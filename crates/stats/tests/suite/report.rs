@@ -162,6 +162,10 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 id: format!("{g}-{i}"),
                 outcome: Outcome::Ok,
                 score: Some(0.5 + 0.001 * g as f64 + 0.01 * ((i * 7) % 5) as f64),
+                selected_score: None,
+                selection: None,
+                selected_step: None,
+                eval_set: None,
                 final_score: None,
                 baseline: None,
                 task: None,
@@ -184,6 +188,7 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
         problems: Vec::new(),
         stores: Vec::new(),
         notes: Vec::new(),
+        analysis: None,
     }
 }
 

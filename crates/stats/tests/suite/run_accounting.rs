@@ -305,3 +305,36 @@ fn aso_adjustment_is_named() {
     assert!(md.contains("deepsig's rule c + (1−c)/m"), "{md}");
     assert!(!md.contains("Bonferroni-adjusted"), "{md}");
 }
+
+/// A store's saved sweep file may carry the study's pre-registered analysis (`[analysis]`):
+/// its contrasts, α and equivalence margin reach the report input; a malformed table is an
+/// error naming the file.
+#[test]
+fn the_sweep_files_analysis_table_is_read() {
+    let results = tempfile::tempdir().unwrap();
+    let dir = results.path().join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs: Vec<RunRecord> = ["devlin", "mosbach"]
+        .iter()
+        .flat_map(|g| (0..2).map(move |s| rec(g, s, 0.6 + s as f64 * 0.01)))
+        .collect();
+    let expanded: Vec<&RunRecord> = runs.iter().collect();
+    let placed: Vec<(&str, &RunRecord)> = runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
+    store(&dir, &expanded, &placed);
+    std::fs::write(
+        dir.join("sweep.toml"),
+        "name = \"s\"\n[analysis]\ncontrasts = [[\"devlin\", \"mosbach\"]]\nalpha = 0.01\nequivalence_margin = 0.02\n",
+    )
+    .unwrap();
+    let input = load_results(results.path(), None).unwrap();
+    let a = input.analysis.expect("the [analysis] table");
+    assert_eq!(a.contrasts, [("devlin".to_string(), "mosbach".to_string())]);
+    assert_eq!((a.alpha, a.equivalence_margin), (Some(0.01), Some(0.02)));
+
+    std::fs::write(dir.join("sweep.toml"), "[analysis]\ncontrast = []\n").unwrap();
+    let e = load_results(results.path(), None).unwrap_err().to_string();
+    assert!(
+        e.contains("sweep.toml: invalid [analysis] table") && e.contains("contrast"),
+        "{e}"
+    );
+}
