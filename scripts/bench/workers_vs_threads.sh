@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-data="${STAB_DATA_DIR:-$(cd "$root/.." && pwd)/shared/data}"
+source scripts/bench/data-dir.sh
+data="$(bench_data_dir RTE)"
 stab=target/release/stab
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

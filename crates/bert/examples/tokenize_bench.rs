@@ -1,5 +1,5 @@
 //! Benchmark: read a GLUE single-sentence TSV (SST-2 layout: header, `sentence<TAB>label`) and
-//! encode every row with `BertTokenizer::encode_batch` (truncation at 128).
+//! encode every row with `Tokenizer::encode_batch` (truncation at 128).
 //!
 //! Usage: `cargo run --release -p stab-bert --example tokenize_bench -- <tsv> <model_dir> [reps]`
 //! Threads come from RAYON_NUM_THREADS (the `tokenizers` crate runs batches on rayon's global
@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use stab_bert::BertTokenizer;
+use stab_bert::Tokenizer;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -29,7 +29,7 @@ fn main() {
     let read_s = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let tok = BertTokenizer::from_dir(Path::new(&args[2]), true, 128).expect("tokenizer");
+    let tok = Tokenizer::from_dir(Path::new(&args[2]), true, 128, None).expect("tokenizer");
     let load_s = t1.elapsed().as_secs_f64();
 
     let inputs: Vec<(&str, Option<&str>)> = rows.iter().map(|s| (*s, None)).collect();

@@ -22,14 +22,15 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::BertConfig;
-use crate::encoder::{Encoder, EncoderOutput, Family, LayerKnobs, PooledLinearHead, SequenceHead};
-use crate::model::{
-    activate, layer_norm, linear, mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts,
-    Embeddings,
+use crate::config::EncoderConfig;
+use crate::encoder::{Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead};
+use crate::heads::PooledLinearHead;
+use crate::layers::{
+    activate, layer_norm, linear, mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings,
+    EncoderInput,
 };
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// The ALBERT family (`model_type = "albert"`).
 #[derive(Debug)]
@@ -49,13 +50,13 @@ fn one() -> i64 {
     1
 }
 
-fn extra(path: &std::path::Path, raw: &serde_json::Value) -> Result<AlbertExtra, BertError> {
-    let e: AlbertExtra = serde_json::from_value(raw.clone()).map_err(|e| BertError::Config {
+fn extra(path: &std::path::Path, raw: &serde_json::Value) -> Result<AlbertExtra, ModelError> {
+    let e: AlbertExtra = serde_json::from_value(raw.clone()).map_err(|e| ModelError::Config {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     if e.num_hidden_groups < 1 || e.inner_group_num < 1 {
-        return Err(BertError::Config {
+        return Err(ModelError::Config {
             path: path.to_path_buf(),
             message: "num_hidden_groups and inner_group_num must be at least 1".into(),
         });
@@ -78,11 +79,11 @@ impl Family for Albert {
         &self,
         path: &std::path::Path,
         raw: &serde_json::Value,
-    ) -> Result<BertConfig, BertError> {
-        let mut c = BertConfig::from_json(path, &raw.to_string())?;
+    ) -> Result<EncoderConfig, ModelError> {
+        let mut c = EncoderConfig::from_json(path, &raw.to_string())?;
         let e = extra(path, raw)?;
         if c.num_hidden_layers % e.num_hidden_groups != 0 {
-            return Err(BertError::Config {
+            return Err(ModelError::Config {
                 path: path.to_path_buf(),
                 message: format!(
                     "num_hidden_layers {} is not a multiple of num_hidden_groups {}",
@@ -97,10 +98,10 @@ impl Family for Albert {
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         raw: &serde_json::Value,
         path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, BertError> {
+    ) -> Result<Box<dyn Encoder>, ModelError> {
         let e = extra(path, raw)?;
         Ok(Box::new(AlbertModel::new(
             p,
@@ -127,7 +128,7 @@ struct AlbertLayer {
 }
 
 impl AlbertLayer {
-    fn new(p: nn::Path, c: &BertConfig) -> Self {
+    fn new(p: nn::Path, c: &EncoderConfig) -> Self {
         let (h, r, eps) = (c.hidden_size, c.initializer_range, c.layer_norm_eps);
         let a = &p / "attention";
         AlbertLayer {
@@ -148,7 +149,7 @@ impl AlbertLayer {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        c: &BertConfig,
+        c: &EncoderConfig,
         d: &Dropouts,
         train: bool,
     ) -> Tensor {
@@ -187,11 +188,11 @@ pub struct AlbertModel {
     groups: Vec<Vec<AlbertLayer>>,
     pooler: nn::Linear,
     dropouts: Dropouts,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl AlbertModel {
-    pub fn new(p: nn::Path, config: &BertConfig, groups: i64, inner: i64) -> Self {
+    pub fn new(p: nn::Path, config: &EncoderConfig, groups: i64, inner: i64) -> Self {
         let e = config.embedding_size.unwrap_or(config.hidden_size);
         let r = config.initializer_range;
         let enc = &p / "encoder";
@@ -228,7 +229,7 @@ impl Encoder for AlbertModel {
     fn model_type(&self) -> &'static str {
         "albert"
     }
-    fn config(&self) -> &BertConfig {
+    fn config(&self) -> &EncoderConfig {
         &self.config
     }
     fn num_layers(&self) -> usize {
@@ -240,7 +241,12 @@ impl Encoder for AlbertModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);
@@ -287,19 +293,15 @@ impl Encoder for AlbertModel {
         }
         ParamGroup::Head
     }
-    fn check_layer_knobs(&self, knobs: &LayerKnobs) -> Result<(), BertError> {
+    fn check_layer_knobs(&self, knobs: &LayerKnobs) -> Result<(), ModelError> {
         let l = self.num_layers();
+        knobs.check_counts(self.model_type(), l)?;
         for (field, k) in [
             ("freeze_layers", knobs.freeze_layers),
             ("reinit_layers", knobs.reinit_layers),
         ] {
-            if k > l {
-                return Err(BertError::Unsupported(format!(
-                    "{field} = {k} but the albert model has {l} layers"
-                )));
-            }
             if self.shared() && k != 0 && k != l {
-                return Err(BertError::Unsupported(format!(
+                return Err(ModelError::Unsupported(format!(
                     "{field} = {k}: this ALBERT's {l} layers share {} parameter group(s), so \
                      {k} of them have no parameters of their own to {}; use 0 or {l} (all layers)",
                     self.groups.len(),
@@ -312,7 +314,7 @@ impl Encoder for AlbertModel {
             }
         }
         if self.shared() && knobs.layerwise_lr_decay != 1.0 {
-            return Err(BertError::Unsupported(format!(
+            return Err(ModelError::Unsupported(format!(
                 "layerwise_lr_decay = {}: this ALBERT's layers share their parameters, which \
                  therefore have no layer of their own to take a rate from; use 1.0",
                 knobs.layerwise_lr_decay

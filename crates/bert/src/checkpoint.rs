@@ -8,18 +8,19 @@ use std::path::{Path, PathBuf};
 
 use tch::nn::VarStore;
 
-use crate::config::BertConfig;
-use crate::encoder::{family_for, Encoder, Family};
-use crate::model::BertModel;
-use crate::tokenizer::BertTokenizer;
-use crate::BertError;
+use crate::bert::BertModel;
+use crate::config::EncoderConfig;
+use crate::encoder::{Encoder, Family};
+use crate::registry::family_for;
+use crate::tokenizer::Tokenizer;
+use crate::ModelError;
 
 /// A checkpoint directory, validated on open (config parsed, weights file present).
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub dir: PathBuf,
     /// The configuration facts every family shares, in BERT's vocabulary.
-    pub config: BertConfig,
+    pub config: EncoderConfig,
     pub weights: PathBuf,
     /// The family `config.json`'s `model_type` names.
     pub family: &'static dyn Family,
@@ -28,12 +29,12 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub fn open(dir: &Path) -> Result<Checkpoint, BertError> {
+    pub fn open(dir: &Path) -> Result<Checkpoint, ModelError> {
         if dir.as_os_str().is_empty() {
-            return Err(BertError::EmptyModelPath);
+            return Err(ModelError::EmptyModelPath);
         }
         if !dir.is_dir() {
-            return Err(BertError::Io {
+            return Err(ModelError::Io {
                 path: dir.to_path_buf(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
@@ -42,12 +43,12 @@ impl Checkpoint {
             });
         }
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| BertError::Io {
+        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
             path: path.clone(),
             source,
         })?;
         let raw_config: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| BertError::Config {
+            serde_json::from_str(&text).map_err(|e| ModelError::Config {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
@@ -55,7 +56,7 @@ impl Checkpoint {
         let config = family.config(&path, &raw_config)?;
         let weights = dir.join("model.safetensors");
         if !weights.exists() {
-            return Err(BertError::NoWeights { path: weights });
+            return Err(ModelError::NoWeights { path: weights });
         }
         Ok(Checkpoint {
             dir: dir.to_path_buf(),
@@ -68,7 +69,7 @@ impl Checkpoint {
 
     /// Builds the family's encoder under `p` with HF's initialisation (load the weights with
     /// [`crate::load_checkpoint`] afterwards).
-    pub fn encoder(&self, p: tch::nn::Path) -> Result<Box<dyn Encoder>, BertError> {
+    pub fn encoder(&self, p: tch::nn::Path) -> Result<Box<dyn Encoder>, ModelError> {
         self.family.build(
             p,
             &self.config,
@@ -85,15 +86,11 @@ impl Checkpoint {
     /// Checks that what `tokenizer` produces at up to `max_length` tokens fits the model:
     /// positions below `max_position_embeddings` and token ids below `vocab_size`. Past them
     /// an embedding lookup fails deep inside LibTorch, mid-run; here the error names the limit.
-    pub fn check_limits(
-        &self,
-        tokenizer: &BertTokenizer,
-        max_length: usize,
-    ) -> Result<(), BertError> {
+    pub fn check_limits(&self, tokenizer: &Tokenizer, max_length: usize) -> Result<(), ModelError> {
         let config = self.dir.join("config.json");
         let c = &self.config;
         if max_length as i64 > self.max_positions() {
-            return Err(BertError::Limit {
+            return Err(ModelError::Limit {
                 field: "max_length".into(),
                 value: max_length as i64,
                 limit_name: if self.max_positions() == c.max_position_embeddings {
@@ -107,7 +104,7 @@ impl Checkpoint {
         }
         if let Some(id) = tokenizer.max_token_id() {
             if i64::from(id) >= c.vocab_size {
-                return Err(BertError::Limit {
+                return Err(ModelError::Limit {
                     field: "the tokenizer's largest token id".into(),
                     value: id.into(),
                     limit_name: "vocab_size",
@@ -120,16 +117,21 @@ impl Checkpoint {
     }
 
     /// The checkpoint's tokenizer with truncation at `max_length` and padding off. Batches are
-    /// padded with the config's `pad_token_id` (RoBERTa's position ids depend on it), and
-    /// models without token types by design (RoBERTa, ModernBERT, DeBERTa-v3) get type ids of
-    /// zero ([`Family::zero_type_ids`]).
-    pub fn tokenizer(&self, max_length: usize) -> Result<BertTokenizer, BertError> {
-        let tok = BertTokenizer::from_dir(
+    /// padded with the `pad_token_id` that `config.json` states (RoBERTa's position ids depend
+    /// on it), else with the tokenizer's own pad token; with neither, this is an error naming
+    /// the tokenizer's file ([`Tokenizer::from_dir`]). Models without token types by design
+    /// (RoBERTa, ModernBERT, DeBERTa-v3) get type ids of zero ([`Family::zero_type_ids`]).
+    pub fn tokenizer(&self, max_length: usize) -> Result<Tokenizer, ModelError> {
+        let stated = self
+            .raw_config
+            .get("pad_token_id")
+            .and_then(serde_json::Value::as_i64);
+        let tok = Tokenizer::from_dir(
             &self.dir,
             self.config.do_lower_case.unwrap_or(true),
             max_length,
-        )?
-        .with_pad_id(self.config.pad_token_id);
+            stated,
+        )?;
         Ok(if self.family.zero_type_ids(&self.config) {
             tok.without_type_ids()
         } else {
@@ -142,13 +144,13 @@ impl Checkpoint {
 /// files copied from `tokenizer_dir`. Used to make tiny models for fast tests.
 pub fn write_random_checkpoint(
     out: &Path,
-    config: &BertConfig,
+    config: &EncoderConfig,
     tokenizer_dir: &Path,
     seed: i64,
-) -> Result<(), BertError> {
+) -> Result<(), ModelError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| BertError::Io { path, source }
+        move |source| ModelError::Io { path, source }
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     tch::manual_seed(seed);
@@ -174,10 +176,10 @@ pub fn write_converted_checkpoint(
     src: &Path,
     out: &Path,
     kind: tch::Kind,
-) -> Result<usize, BertError> {
+) -> Result<usize, ModelError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| BertError::Io { path, source }
+        move |source| ModelError::Io { path, source }
     };
     let ck = Checkpoint::open(src)?;
     std::fs::create_dir_all(out).map_err(io(out))?;

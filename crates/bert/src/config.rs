@@ -1,6 +1,6 @@
 //! `config.json` of a Hugging Face BERT checkpoint.
 //!
-//! Field names are HF's (`BertConfig` in `configuration_bert.py`). Unknown keys are tolerated
+//! Field names are HF's (`EncoderConfig` in `configuration_bert.py`). Unknown keys are tolerated
 //! (checkpoints carry many), missing required ones are an error naming the key and the file.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::BertError;
+use crate::ModelError;
 
 /// Activation of the intermediate (feed-forward) layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ fn default_pad_token_id() -> i64 {
 
 /// BERT hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BertConfig {
+pub struct EncoderConfig {
     pub vocab_size: i64,
     pub hidden_size: i64,
     pub num_hidden_layers: i64,
@@ -85,10 +85,10 @@ const REQUIRED: &[&str] = &[
     "max_position_embeddings",
 ];
 
-impl BertConfig {
+impl EncoderConfig {
     /// Reads `config.json`.
-    pub fn from_file(path: &Path) -> Result<BertConfig, BertError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BertError::Io {
+    pub fn from_file(path: &Path) -> Result<EncoderConfig, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -96,28 +96,29 @@ impl BertConfig {
     }
 
     /// Parses config JSON; `path` is used in error messages.
-    pub fn from_json(path: &Path, text: &str) -> Result<BertConfig, BertError> {
+    pub fn from_json(path: &Path, text: &str) -> Result<EncoderConfig, ModelError> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| BertError::Config {
+            serde_json::from_str(text).map_err(|e| ModelError::Config {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-        let obj = value.as_object().ok_or_else(|| BertError::Config {
+        let obj = value.as_object().ok_or_else(|| ModelError::Config {
             path: path.to_path_buf(),
             message: "expected a JSON object".into(),
         })?;
         if let Some(missing) = REQUIRED.iter().find(|k| !obj.contains_key(**k)) {
-            return Err(BertError::Config {
+            return Err(ModelError::Config {
                 path: path.to_path_buf(),
                 message: format!("missing required key `{missing}`"),
             });
         }
-        let config: BertConfig = serde_json::from_value(value).map_err(|e| BertError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let config: EncoderConfig =
+            serde_json::from_value(value).map_err(|e| ModelError::Config {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         if config.hidden_size % config.num_attention_heads != 0 {
-            return Err(BertError::Config {
+            return Err(ModelError::Config {
                 path: path.to_path_buf(),
                 message: format!(
                     "hidden_size {} is not a multiple of num_attention_heads {}",
@@ -129,8 +130,8 @@ impl BertConfig {
     }
 
     /// A tiny random configuration for tests (2 layers, hidden 32).
-    pub fn tiny(vocab_size: i64) -> BertConfig {
-        BertConfig {
+    pub fn tiny(vocab_size: i64) -> EncoderConfig {
+        EncoderConfig {
             vocab_size,
             hidden_size: 32,
             num_hidden_layers: 2,
@@ -160,7 +161,7 @@ mod tests {
 
     #[test]
     fn missing_key_is_named_with_the_file() {
-        let err = BertConfig::from_json(
+        let err = EncoderConfig::from_json(
             Path::new("m/config.json"),
             r#"{"vocab_size": 10, "hidden_size": 8}"#,
         )
@@ -172,10 +173,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_tolerated_and_activations_parse() {
-        let mut v = serde_json::to_value(BertConfig::tiny(100)).unwrap();
+        let mut v = serde_json::to_value(EncoderConfig::tiny(100)).unwrap();
         v["hidden_act"] = "gelu_new".into();
         v["gradient_checkpointing"] = false.into();
-        let c = BertConfig::from_json(Path::new("c.json"), &v.to_string()).unwrap();
+        let c = EncoderConfig::from_json(Path::new("c.json"), &v.to_string()).unwrap();
         assert_eq!(c.hidden_act, Activation::GeluNew);
     }
 }

@@ -26,14 +26,14 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{Activation, BertConfig};
+use crate::config::{Activation, EncoderConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
-use crate::model::{
-    activate, embedding, layer_norm, linear, min_value, run_layers, BertInput, Dropouts,
+use crate::layers::{
+    activate, embedding, layer_norm, linear, min_value, run_layers, Dropouts, EncoderInput,
     FeedForward,
 };
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// The DeBERTa-v2/v3 family (`model_type = "deberta-v2"`).
 #[derive(Debug)]
@@ -91,9 +91,9 @@ impl Extra {
     fn parse(
         path: &std::path::Path,
         raw: &serde_json::Value,
-        c: &BertConfig,
-    ) -> Result<Self, BertError> {
-        let err = |message: String| BertError::Config {
+        c: &EncoderConfig,
+    ) -> Result<Self, ModelError> {
+        let err = |message: String| ModelError::Config {
             path: path.to_path_buf(),
             message,
         };
@@ -155,8 +155,8 @@ impl Family for DebertaV2 {
         &self,
         path: &std::path::Path,
         raw: &serde_json::Value,
-    ) -> Result<BertConfig, BertError> {
-        let mut c = BertConfig::from_json(path, &raw.to_string())?;
+    ) -> Result<EncoderConfig, ModelError> {
+        let mut c = EncoderConfig::from_json(path, &raw.to_string())?;
         let e = Extra::parse(path, raw, &c)?;
         c.classifier_dropout = c.classifier_dropout.or(e.cls_dropout);
         Ok(c)
@@ -164,10 +164,10 @@ impl Family for DebertaV2 {
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         raw: &serde_json::Value,
         path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, BertError> {
+    ) -> Result<Box<dyn Encoder>, ModelError> {
         let e = Extra::parse(path, raw, config)?;
         Ok(Box::new(DebertaV2Model::new(p, config, e)))
     }
@@ -210,7 +210,7 @@ struct Context<'a> {
 }
 
 impl Attention {
-    fn new(p: nn::Path, c: &BertConfig, e: &Extra) -> Self {
+    fn new(p: nn::Path, c: &EncoderConfig, e: &Extra) -> Self {
         let (h, r) = (c.hidden_size, c.initializer_range);
         let s = &p / "self";
         let o = &p / "output";
@@ -301,7 +301,7 @@ impl Attention {
 }
 
 impl Layer {
-    fn new(p: nn::Path, c: &BertConfig, e: &Extra) -> Self {
+    fn new(p: nn::Path, c: &EncoderConfig, e: &Extra) -> Self {
         Layer {
             attention: Attention::new(&p / "attention", c, e),
             feed_forward: FeedForward::new(&p, c),
@@ -333,11 +333,11 @@ pub struct DebertaV2Model {
     buckets: i64,
     extra: Extra,
     dropouts: Dropouts,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl DebertaV2Model {
-    fn new(p: nn::Path, c: &BertConfig, extra: Extra) -> Self {
+    fn new(p: nn::Path, c: &EncoderConfig, extra: Extra) -> Self {
         let (h, r) = (c.hidden_size, c.initializer_range);
         let e = c.embedding_size.unwrap_or(h);
         let emb = &p / "embeddings";
@@ -429,7 +429,7 @@ impl Encoder for DebertaV2Model {
     fn model_type(&self) -> &'static str {
         "deberta-v2"
     }
-    fn config(&self) -> &BertConfig {
+    fn config(&self) -> &EncoderConfig {
         &self.config
     }
     fn num_layers(&self) -> usize {
@@ -441,7 +441,12 @@ impl Encoder for DebertaV2Model {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let d = self.dropouts;

@@ -11,13 +11,14 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::BertConfig;
-use crate::encoder::{Encoder, EncoderOutput, Family, FirstTokenHead, SequenceHead};
-use crate::model::{
-    linear, mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer,
+use crate::config::EncoderConfig;
+use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
+use crate::heads::FirstTokenHead;
+use crate::layers::{
+    linear, mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings, EncoderInput, Layer,
 };
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// The ELECTRA family (`model_type = "electra"`).
 #[derive(Debug)]
@@ -40,10 +41,10 @@ impl Family for Electra {
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         _raw: &serde_json::Value,
         _path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, BertError> {
+    ) -> Result<Box<dyn Encoder>, ModelError> {
         Ok(Box::new(ElectraModel::new(p, config)))
     }
 }
@@ -55,11 +56,11 @@ pub struct ElectraModel {
     embeddings_project: Option<nn::Linear>,
     layers: Vec<Layer>,
     dropouts: Dropouts,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl ElectraModel {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
+    pub fn new(p: nn::Path, config: &EncoderConfig) -> Self {
         let e = config.embedding_size.unwrap_or(config.hidden_size);
         let layer_root = &p / "encoder" / "layer";
         ElectraModel {
@@ -85,7 +86,7 @@ impl Encoder for ElectraModel {
     fn model_type(&self) -> &'static str {
         "electra"
     }
-    fn config(&self) -> &BertConfig {
+    fn config(&self) -> &EncoderConfig {
         &self.config
     }
     fn num_layers(&self) -> usize {
@@ -97,7 +98,12 @@ impl Encoder for ElectraModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);

@@ -1,4 +1,5 @@
-//! One interface for every encoder family, and the one place that picks a family.
+//! One interface for every encoder family: [`Encoder`] (a built model) and [`Family`] (how a
+//! family is recognised, configured, built and loaded).
 //!
 //! Training and feature extraction need the same few things from any BERT-like encoder: every
 //! layer's hidden states, the input of the family's sequence-classification head, which
@@ -8,9 +9,10 @@
 //! implementation of it among the others ([`crate::roberta`], [`crate::electra`],
 //! [`crate::albert`], [`crate::deberta_v2`], [`crate::modernbert`]).
 //!
-//! A family is chosen from `config.json`'s `model_type` by [`family_for`], which reads the
-//! table [`FAMILIES`]: one line per family. Adding a family means one new file implementing
-//! [`Family`] and [`Encoder`] (plus its `mod` line in `lib.rs`) and one line in that table.
+//! A family is chosen from `config.json`'s `model_type` by [`crate::registry::family_for`],
+//! which reads the table [`crate::registry::FAMILIES`]. The table lives in its own module so
+//! that the graph stays acyclic: family files import this module and [`crate::layers`], the
+//! registry imports the families, and nothing imports the registry but the checkpoint code.
 //!
 //! Design decisions:
 //! - Every encoder is built at the variable store's root with HF's *base model* names
@@ -29,13 +31,13 @@
 use std::fmt::Debug;
 use std::path::Path;
 
-use tch::nn::{self, Module};
+use tch::nn;
 use tch::Tensor;
 
-use crate::config::BertConfig;
-use crate::model::{linear, BertInput, Dropouts};
+use crate::config::EncoderConfig;
+use crate::layers::{Dropouts, EncoderInput};
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// What an encoder returns.
 pub struct EncoderOutput {
@@ -60,6 +62,24 @@ pub struct LayerKnobs {
     pub layerwise_lr_decay: f64,
 }
 
+impl LayerKnobs {
+    /// Refuses layer counts beyond the `layers` a `model_type` model has: the check every
+    /// family makes ([`Encoder::check_layer_knobs`]'s default), before its own.
+    pub fn check_counts(&self, model_type: &str, layers: usize) -> Result<(), ModelError> {
+        for (field, k) in [
+            ("freeze_layers", self.freeze_layers),
+            ("reinit_layers", self.reinit_layers),
+        ] {
+            if k > layers {
+                return Err(ModelError::Unsupported(format!(
+                    "{field} = {k} but the {model_type} model has {layers} layers"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A sequence-classification (or regression) head on top of an encoder.
 pub trait SequenceHead: Debug {
     /// [batch, outputs] logits from the encoder's output.
@@ -73,7 +93,7 @@ pub trait Encoder: Debug {
 
     /// The configuration facts training needs (sizes, dropouts, initializer range…), in BERT's
     /// vocabulary whatever the family.
-    fn config(&self) -> &BertConfig;
+    fn config(&self) -> &EncoderConfig;
 
     /// Number of encoder layers L (hidden states are L + 1).
     fn num_layers(&self) -> usize;
@@ -88,7 +108,12 @@ pub trait Encoder: Debug {
     fn set_dropouts(&mut self, dropouts: Dropouts);
 
     /// Forward pass; with `all_hidden_states`, also every layer's input/output.
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput;
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput;
 
     /// The group of the variable `name` (a path in the variable store, `.`-separated):
     /// embeddings, layer i, shared layers, pooler or head. Freezing, layer-wise learning-rate
@@ -97,20 +122,8 @@ pub trait Encoder: Debug {
 
     /// Refuses layer-wise knobs that the structure gives no meaning (default: only counts
     /// beyond the number of layers).
-    fn check_layer_knobs(&self, knobs: &LayerKnobs) -> Result<(), BertError> {
-        let l = self.num_layers();
-        for (field, k) in [
-            ("freeze_layers", knobs.freeze_layers),
-            ("reinit_layers", knobs.reinit_layers),
-        ] {
-            if k > l {
-                return Err(BertError::Unsupported(format!(
-                    "{field} = {k} but the {} model has {l} layers",
-                    self.model_type()
-                )));
-            }
-        }
-        Ok(())
+    fn check_layer_knobs(&self, knobs: &LayerKnobs) -> Result<(), ModelError> {
+        knobs.check_counts(self.model_type(), self.num_layers())
     }
 
     /// The family's sequence-classification head as HF's `<Family>ForSequenceClassification`
@@ -140,13 +153,13 @@ pub trait Family: Debug + Sync {
     fn ignored_prefixes(&self) -> &'static [&'static str];
 
     /// Parses `config.json` into the common configuration; `path` for error messages.
-    fn config(&self, path: &Path, raw: &serde_json::Value) -> Result<BertConfig, BertError> {
-        BertConfig::from_json(path, &raw.to_string())
+    fn config(&self, path: &Path, raw: &serde_json::Value) -> Result<EncoderConfig, ModelError> {
+        EncoderConfig::from_json(path, &raw.to_string())
     }
 
     /// The number of positions an input may have (RoBERTa loses `pad_token_id + 1` of its
     /// `max_position_embeddings` to its position offset).
-    fn max_positions(&self, config: &BertConfig) -> i64 {
+    fn max_positions(&self, config: &EncoderConfig) -> i64 {
         config.max_position_embeddings
     }
 
@@ -154,7 +167,7 @@ pub trait Family: Debug + Sync {
     /// types by design (RoBERTa's single row, ModernBERT, DeBERTa-v3's `type_vocab_size = 0`),
     /// whose HF tokenizers may still number the second segment 1. A BERT with one token type
     /// keeps them, so that sentence pairs are refused rather than silently merged.
-    fn zero_type_ids(&self, config: &BertConfig) -> bool {
+    fn zero_type_ids(&self, config: &EncoderConfig) -> bool {
         config.type_vocab_size == 0
     }
 
@@ -162,108 +175,10 @@ pub trait Family: Debug + Sync {
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         raw: &serde_json::Value,
         path: &Path,
-    ) -> Result<Box<dyn Encoder>, BertError>;
-}
-
-/// Every family stab knows, one line each; [`family_for`] searches it.
-pub static FAMILIES: &[&dyn Family] = &[
-    &crate::model::Bert,
-    &crate::roberta::Roberta,
-    &crate::electra::Electra,
-    &crate::albert::Albert,
-    &crate::deberta_v2::DebertaV2,
-    &crate::modernbert::ModernBert,
-];
-
-/// The family of `model_type` (`None`, as in old BERT checkpoints without the key: BERT).
-pub fn family_for(model_type: Option<&str>, path: &Path) -> Result<&'static dyn Family, BertError> {
-    let model_type = model_type.unwrap_or("bert");
-    FAMILIES
-        .iter()
-        .copied()
-        .find(|f| f.model_types().contains(&model_type))
-        .ok_or_else(|| BertError::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "model_type `{model_type}` is not supported (supported: {})",
-                FAMILIES
-                    .iter()
-                    .flat_map(|f| f.model_types().iter().copied())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
-}
-
-/// BERT's and ALBERT's head: dropout on the pooled output, then `classifier`.
-#[derive(Debug)]
-pub(crate) struct PooledLinearHead {
-    pub(crate) dropout: f64,
-    pub(crate) classifier: nn::Linear,
-}
-
-impl PooledLinearHead {
-    pub(crate) fn new(p: &nn::Path, hidden: i64, outputs: i64, dropout: f64, range: f64) -> Self {
-        PooledLinearHead {
-            dropout,
-            classifier: linear(p / "classifier", hidden, outputs, range),
-        }
-    }
-}
-
-impl SequenceHead for PooledLinearHead {
-    fn forward_t(&self, out: &EncoderOutput, train: bool) -> Tensor {
-        let pooled = out
-            .pooled_output
-            .as_ref()
-            .expect("families with a PooledLinearHead have a pooler");
-        self.classifier
-            .forward(&pooled.dropout(self.dropout, train))
-    }
-}
-
-/// RoBERTa's and ELECTRA's head on the first token: dropout, `classifier.dense`, activation
-/// (tanh for RoBERTa, GELU for ELECTRA), dropout, `classifier.out_proj`.
-#[derive(Debug)]
-pub(crate) struct FirstTokenHead {
-    dropout: f64,
-    dense: nn::Linear,
-    out_proj: nn::Linear,
-    gelu: bool,
-}
-
-impl FirstTokenHead {
-    pub(crate) fn new(
-        p: &nn::Path,
-        hidden: i64,
-        outputs: i64,
-        dropout: f64,
-        range: f64,
-        gelu: bool,
-    ) -> Self {
-        let c = p / "classifier";
-        FirstTokenHead {
-            dropout,
-            dense: linear(&c / "dense", hidden, hidden, range),
-            out_proj: linear(&c / "out_proj", hidden, outputs, range),
-            gelu,
-        }
-    }
-}
-
-impl SequenceHead for FirstTokenHead {
-    fn forward_t(&self, out: &EncoderOutput, train: bool) -> Tensor {
-        let x = out
-            .last_hidden_state
-            .select(1, 0)
-            .dropout(self.dropout, train);
-        let x = self.dense.forward(&x);
-        let x = if self.gelu { x.gelu("none") } else { x.tanh() };
-        self.out_proj.forward(&x.dropout(self.dropout, train))
-    }
+    ) -> Result<Box<dyn Encoder>, ModelError>;
 }
 
 /// Whether `name` is a parameter of a normalisation layer (`LayerNorm`, `norm`, `attn_norm`,
@@ -274,9 +189,45 @@ pub fn is_norm_param(name: &str) -> bool {
         .is_some_and(|(module, _)| module.to_ascii_lowercase().ends_with("norm"))
 }
 
+/// Whether `name`, a variable of `dims` dimensions, is the weight of a linear layer (what HF
+/// builds as `nn.Linear`): a 2-D `…weight` whose module is not an embedding table
+/// (`word_embeddings`, `rel_embeddings`, `tok_embeddings`…). Mixout acts on exactly these, as
+/// Zhang et al.'s `run_glue.py` replaces every `nn.Linear`. ELECTRA's `embeddings_project` and
+/// ALBERT's `embedding_hidden_mapping_in` are linear layers.
+pub fn is_linear_weight(name: &str, dims: usize) -> bool {
+    dims == 2
+        && name.rsplit_once('.').is_some_and(|(module, leaf)| {
+            leaf == "weight" && !module.to_ascii_lowercase().ends_with("embeddings")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linear_weights_are_told_from_embeddings_in_every_family() {
+        for n in [
+            "encoder.layer.0.attention.self.query.weight",
+            "embeddings_project.weight",
+            "encoder.embedding_hidden_mapping_in.weight",
+            "encoder.albert_layer_groups.0.albert_layers.0.ffn.weight",
+            "layers.0.attn.Wqkv.weight",
+            "pooler.dense.weight",
+            "classifier.out_proj.weight",
+        ] {
+            assert!(is_linear_weight(n, 2), "{n}");
+        }
+        for (n, d) in [
+            ("embeddings.word_embeddings.weight", 2),
+            ("encoder.rel_embeddings.weight", 2),
+            ("embeddings.tok_embeddings.weight", 2),
+            ("embeddings.LayerNorm.weight", 1),
+            ("classifier.bias", 1),
+        ] {
+            assert!(!is_linear_weight(n, d), "{n}");
+        }
+    }
 
     #[test]
     fn norm_parameters_are_recognised_in_every_family() {

@@ -1,13 +1,18 @@
 //! BERT-family encoders on tch (LibTorch) that compute what Hugging Face Transformers computes.
 //!
-//! - [`encoder`]: the [`Encoder`] interface every family implements, and the one table that
-//!   picks a family from `config.json`'s `model_type` ([`encoder::FAMILIES`]).
-//! - [`model`] (BERT), [`roberta`], [`electra`], [`albert`], [`deberta_v2`],
-//!   [`modernbert`]: the families.
-//! - [`config`]: `config.json` with HF field names.
+//! - [`encoder`]: the [`Encoder`] and [`Family`] interfaces every family implements.
+//! - [`registry`]: the one table that picks a family from `config.json`'s `model_type`
+//!   ([`registry::FAMILIES`]).
+//! - [`layers`]: the layers the families share (HF-initialised linear/LayerNorm/embedding,
+//!   BERT's embeddings, attention, feed-forward and layer, the encoder loop, attention masks,
+//!   [`Dropouts`], the input type [`EncoderInput`]). It imports no family.
+//! - [`bert`], [`roberta`], [`electra`], [`albert`], [`deberta_v2`], [`modernbert`]: the
+//!   families, each importing [`encoder`], [`layers`] and [`heads`], never each other.
+//! - [`config`]: `config.json` with HF field names ([`EncoderConfig`], BERT's vocabulary for
+//!   every family).
 //! - [`tokenizer`]: WordPiece via the `tokenizers` crate, stab's truncation/padding policy.
-//! - [`model`]: embeddings, encoder layers, pooler; every hidden state on request.
-//! - [`heads`]: task heads initialised like HF from an explicit seed.
+//! - [`heads`]: task heads initialised like HF from an explicit seed (the linear head, and the
+//!   sequence heads on the pooled output or the first token that several families share).
 //! - [`params`]: which part of a model (embeddings, layer i, layers shared by all, pooler, head)
 //!   a parameter is — the one classification every family's [`Encoder::param_group`] returns.
 //! - [`load`]: strict `model.safetensors` loading (the family's prefix, legacy names; unknown
@@ -22,33 +27,37 @@
 use std::path::PathBuf;
 
 pub mod albert;
+pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod deberta_v2;
 pub mod electra;
 pub mod encoder;
 pub mod heads;
+pub mod layers;
 pub mod load;
-pub mod model;
 pub mod modernbert;
 pub mod params;
+pub mod registry;
 pub mod roberta;
 pub mod tokenizer;
 
+pub use bert::{BertModel, BertOutput};
 pub use checkpoint::Checkpoint;
-pub use config::{Activation, BertConfig};
+pub use config::{Activation, EncoderConfig};
 pub use encoder::{
-    family_for, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
+    is_linear_weight, is_norm_param, Encoder, EncoderOutput, Family, LayerKnobs, SequenceHead,
 };
 pub use heads::LinearHead;
+pub use layers::{Dropouts, EncoderInput};
 pub use load::{load_checkpoint, load_safetensors, LoadReport};
-pub use model::{BertInput, BertModel, BertOutput, Dropouts};
 pub use params::ParamGroup;
-pub use tokenizer::{BertTokenizer, Encoded};
+pub use registry::family_for;
+pub use tokenizer::{Encoded, Tokenizer};
 
 /// Errors of the model crate; every variant names the file involved.
 #[derive(Debug, thiserror::Error)]
-pub enum BertError {
+pub enum ModelError {
     #[error("could not read {path}")]
     Io {
         path: PathBuf,

@@ -13,7 +13,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
 
-use crate::BertError;
+use crate::ModelError;
 
 /// What a load did.
 #[derive(Debug, Default)]
@@ -58,7 +58,7 @@ pub fn load_safetensors(
     vs: &mut VarStore,
     path: &Path,
     allowed_missing: &[&str],
-) -> Result<LoadReport, BertError> {
+) -> Result<LoadReport, ModelError> {
     load_with(vs, path, allowed_missing, &|n| normalise_name(n))
 }
 
@@ -71,7 +71,7 @@ pub fn load_checkpoint(
     vs: &mut VarStore,
     checkpoint: &crate::Checkpoint,
     allowed_missing: &[&str],
-) -> Result<LoadReport, BertError> {
+) -> Result<LoadReport, ModelError> {
     let family = checkpoint.family;
     let prefix = family.checkpoint_prefix();
     let report = load_with(vs, &checkpoint.weights, allowed_missing, &|n| {
@@ -90,7 +90,7 @@ pub fn load_checkpoint(
         .cloned()
         .collect();
     if !unexpected.is_empty() {
-        return Err(BertError::UnexpectedWeights {
+        return Err(ModelError::UnexpectedWeights {
             path: checkpoint.weights.clone(),
             model_type: family.model_types()[0].to_string(),
             names: unexpected,
@@ -104,13 +104,13 @@ fn load_with(
     path: &Path,
     allowed_missing: &[&str],
     normalise: &dyn Fn(&str) -> Option<String>,
-) -> Result<LoadReport, BertError> {
+) -> Result<LoadReport, ModelError> {
     if !path.exists() {
-        return Err(BertError::NoWeights {
+        return Err(ModelError::NoWeights {
             path: path.to_path_buf(),
         });
     }
-    let tensors = Tensor::read_safetensors(path).map_err(|e| BertError::Weights {
+    let tensors = Tensor::read_safetensors(path).map_err(|e| ModelError::Weights {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -131,7 +131,7 @@ fn load_with(
         match file.get(name) {
             Some(src) => {
                 if src.size() != var.size() {
-                    return Err(BertError::ShapeMismatch {
+                    return Err(ModelError::ShapeMismatch {
                         path: path.to_path_buf(),
                         name: name.clone(),
                         expected: var.size(),
@@ -150,7 +150,7 @@ fn load_with(
         }
     }
     if !missing.is_empty() {
-        return Err(BertError::MissingWeights {
+        return Err(ModelError::MissingWeights {
             path: path.to_path_buf(),
             names: missing,
         });

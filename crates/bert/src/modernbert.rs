@@ -26,11 +26,11 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{Activation, BertConfig};
+use crate::config::{Activation, EncoderConfig};
 use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
-use crate::model::{activate, min_value, run_layers, BertInput, Dropouts};
+use crate::layers::{activate, min_value, run_layers, Dropouts, EncoderInput};
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// The ModernBERT family (`model_type = "modernbert"`).
 #[derive(Debug)]
@@ -106,8 +106,8 @@ struct Extra {
 }
 
 impl Extra {
-    fn parse(path: &std::path::Path, raw: &serde_json::Value) -> Result<Self, BertError> {
-        let err = |message: String| BertError::Config {
+    fn parse(path: &std::path::Path, raw: &serde_json::Value) -> Result<Self, ModelError> {
+        let err = |message: String| ModelError::Config {
             path: path.to_path_buf(),
             message,
         };
@@ -143,7 +143,7 @@ impl Family for ModernBert {
         &["decoder."]
     }
     /// One token type by design: the template's second-segment type ids are zeroed.
-    fn zero_type_ids(&self, _config: &BertConfig) -> bool {
+    fn zero_type_ids(&self, _config: &EncoderConfig) -> bool {
         true
     }
     /// ModernBERT's config has its own names; the common facts are read from them.
@@ -151,9 +151,9 @@ impl Family for ModernBert {
         &self,
         path: &std::path::Path,
         raw: &serde_json::Value,
-    ) -> Result<BertConfig, BertError> {
+    ) -> Result<EncoderConfig, ModelError> {
         let e = Extra::parse(path, raw)?;
-        Ok(BertConfig {
+        Ok(EncoderConfig {
             vocab_size: e.vocab_size,
             hidden_size: e.hidden_size,
             num_hidden_layers: e.num_hidden_layers,
@@ -179,10 +179,10 @@ impl Family for ModernBert {
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         raw: &serde_json::Value,
         path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, BertError> {
+    ) -> Result<Box<dyn Encoder>, ModelError> {
         let e = Extra::parse(path, raw)?;
         Ok(Box::new(ModernBertModel::new(p, config, e)))
     }
@@ -355,11 +355,11 @@ pub struct ModernBertModel {
     final_norm: Norm,
     extra: Extra,
     dropouts: Dropouts,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl ModernBertModel {
-    fn new(p: nn::Path, config: &BertConfig, e: Extra) -> Self {
+    fn new(p: nn::Path, config: &EncoderConfig, e: Extra) -> Self {
         let emb = &p / "embeddings";
         let layer_root = &p / "layers";
         ModernBertModel {
@@ -394,7 +394,7 @@ impl Encoder for ModernBertModel {
     fn model_type(&self) -> &'static str {
         "modernbert"
     }
-    fn config(&self) -> &BertConfig {
+    fn config(&self) -> &EncoderConfig {
         &self.config
     }
     fn num_layers(&self) -> usize {
@@ -415,7 +415,12 @@ impl Encoder for ModernBertModel {
         self.extra.mlp_dropout = dropouts.hidden;
         self.extra.attention_dropout = dropouts.attention;
     }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let (b, t) = (ids.size()[0], ids.size()[1]);
         let device = ids.device();
@@ -424,7 +429,7 @@ impl Encoder for ModernBertModel {
             .forward(&self.tok_embeddings.forward(ids))
             .dropout(self.extra.embedding_dropout, train);
         let kind = h.kind();
-        let global = crate::model::mask_bias(input.attention_mask, ids, kind);
+        let global = crate::layers::mask_bias(input.attention_mask, ids, kind);
         let pos = Tensor::arange(t, (Kind::Int64, device));
         let distance = (pos.unsqueeze(0) - pos.unsqueeze(1)).abs();
         let outside = distance

@@ -4,7 +4,7 @@
 //! [`ParamGroup`] is the one classification of parameters: every family answers it through
 //! [`crate::Encoder::param_group`], and a training policy (freezing, layer-wise learning rates,
 //! re-initialisation) reads only that instead of parsing names itself. BERT's own names — the
-//! ones [`crate::model`] builds through `nn::Path` (`embeddings.…`, `encoder.layer.<i>.…`,
+//! ones [`crate::bert`] builds through `nn::Path` (`embeddings.…`, `encoder.layer.<i>.…`,
 //! `pooler.…`) — are classified here, beside the type, by [`ParamGroup::of`]; families that
 //! share BERT's layout (RoBERTa, ELECTRA, DeBERTa) use [`ParamGroup::of_bert_layout`] with their
 //! extra embedding prefixes, the others (ALBERT, ModernBERT) classify their own names. Anything

@@ -1,7 +1,7 @@
 //! RoBERTa, mirroring HF Transformers' `modeling_roberta.py`
 //! (v4.57, <https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/roberta/modeling_roberta.py>).
 //!
-//! The layers are BERT's ([`crate::model::Layer`]); what differs:
+//! The layers are BERT's ([`crate::layers::Layer`]); what differs:
 //! - position ids come from the input ids as `create_position_ids_from_input_ids` makes them:
 //!   non-padding tokens are numbered from `pad_token_id + 1`, padding tokens get
 //!   `pad_token_id`. A model therefore takes at most `max_position_embeddings − pad_token_id − 1`
@@ -15,13 +15,14 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use crate::config::BertConfig;
-use crate::encoder::{Encoder, EncoderOutput, Family, FirstTokenHead, SequenceHead};
-use crate::model::{
-    mask_bias, run_layers, type_ids_or_zeros, BertInput, Dropouts, Embeddings, Layer,
+use crate::config::EncoderConfig;
+use crate::encoder::{Encoder, EncoderOutput, Family, SequenceHead};
+use crate::heads::FirstTokenHead;
+use crate::layers::{
+    mask_bias, run_layers, type_ids_or_zeros, Dropouts, Embeddings, EncoderInput, Layer,
 };
 use crate::params::ParamGroup;
-use crate::BertError;
+use crate::ModelError;
 
 /// The RoBERTa family (`model_type = "roberta"`).
 #[derive(Debug)]
@@ -39,19 +40,19 @@ impl Family for Roberta {
         &["lm_head.", "pooler."]
     }
     /// One token type by design: the template's second-segment type ids are zeroed.
-    fn zero_type_ids(&self, _config: &BertConfig) -> bool {
+    fn zero_type_ids(&self, _config: &EncoderConfig) -> bool {
         true
     }
-    fn max_positions(&self, config: &BertConfig) -> i64 {
+    fn max_positions(&self, config: &EncoderConfig) -> i64 {
         config.max_position_embeddings - config.pad_token_id - 1
     }
     fn build(
         &self,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         _raw: &serde_json::Value,
         _path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, BertError> {
+    ) -> Result<Box<dyn Encoder>, ModelError> {
         Ok(Box::new(RobertaModel::new(p, config)))
     }
 }
@@ -62,11 +63,11 @@ pub struct RobertaModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     dropouts: Dropouts,
-    config: BertConfig,
+    config: EncoderConfig,
 }
 
 impl RobertaModel {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
+    pub fn new(p: nn::Path, config: &EncoderConfig) -> Self {
         let layer_root = &p / "encoder" / "layer";
         RobertaModel {
             embeddings: Embeddings::new(&p / "embeddings", config, config.hidden_size),
@@ -89,7 +90,7 @@ impl Encoder for RobertaModel {
     fn model_type(&self) -> &'static str {
         "roberta"
     }
-    fn config(&self) -> &BertConfig {
+    fn config(&self) -> &EncoderConfig {
         &self.config
     }
     fn num_layers(&self) -> usize {
@@ -101,7 +102,12 @@ impl Encoder for RobertaModel {
     fn set_dropouts(&mut self, dropouts: Dropouts) {
         self.dropouts = dropouts;
     }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
+    fn forward_t(
+        &self,
+        input: &EncoderInput,
+        train: bool,
+        all_hidden_states: bool,
+    ) -> EncoderOutput {
         let ids = input.input_ids;
         let d = self.dropouts;
         let positions = position_ids_from_input_ids(ids, self.config.pad_token_id);

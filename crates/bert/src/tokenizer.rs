@@ -13,10 +13,11 @@ use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
-    EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    EncodeInput, Tokenizer as HfTokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
 };
 
-use crate::BertError;
+use crate::ModelError;
 
 /// One encoded input: ids, token type ids and attention mask (all ones: no padding).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,32 +38,55 @@ impl Encoded {
     }
 }
 
-/// A BERT tokenizer with stab's padding/truncation policy.
-pub struct BertTokenizer {
-    inner: Tokenizer,
+/// The id a tokenizer pads with by its own files: `tokenizer.json`'s padding settings, else its
+/// `[PAD]` (WordPiece, SentencePiece of DeBERTa-v3) or `<pad>` (byte-level BPE of RoBERTa) token.
+fn own_pad_id(t: &HfTokenizer) -> Option<i64> {
+    t.get_padding()
+        .map(|p| p.pad_id)
+        .or_else(|| t.token_to_id("[PAD]"))
+        .or_else(|| t.token_to_id("<pad>"))
+        .map(i64::from)
+}
+
+/// A tokenizer (any family's) with stab's padding/truncation policy.
+pub struct Tokenizer {
+    inner: HfTokenizer,
     max_length: usize,
     pad_id: i64,
     /// Zero every token type id (models with one token type).
     zero_type_ids: bool,
 }
 
-impl BertTokenizer {
+impl Tokenizer {
     /// Loads `tokenizer.json` from `dir`, else builds WordPiece from `vocab.txt`.
-    pub fn from_dir(dir: &Path, lowercase: bool, max_length: usize) -> Result<Self, BertError> {
+    ///
+    /// Batches are padded with `pad_id` where the caller knows it (a checkpoint's
+    /// `pad_token_id`), else with the tokenizer's own padding id: the one `tokenizer.json`'s
+    /// padding settings name, else the id of its `[PAD]` or `<pad>` token. A tokenizer with
+    /// none of these is an error naming its file: padding with a guessed id would feed the
+    /// model tokens it never saw as padding.
+    pub fn from_dir(
+        dir: &Path,
+        lowercase: bool,
+        max_length: usize,
+        pad_id: Option<i64>,
+    ) -> Result<Self, ModelError> {
         let json = dir.join("tokenizer.json");
-        let inner = if json.exists() {
-            Tokenizer::from_file(&json).map_err(|e| BertError::Tokenizer {
+        let (inner, file) = if json.exists() {
+            let inner = HfTokenizer::from_file(&json).map_err(|e| ModelError::Tokenizer {
                 path: json.clone(),
                 message: e.to_string(),
-            })?
+            })?;
+            (inner, json)
         } else {
-            Self::from_vocab(&dir.join("vocab.txt"), lowercase)?
+            let vocab = dir.join("vocab.txt");
+            (Self::from_vocab(&vocab, lowercase)?, vocab)
         };
-        Self::new(inner, max_length, dir)
+        Self::new(inner, max_length, pad_id, &file)
     }
 
-    fn from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer, BertError> {
-        let err = |message: String| BertError::Tokenizer {
+    fn from_vocab(vocab: &Path, lowercase: bool) -> Result<HfTokenizer, ModelError> {
+        let err = |message: String| ModelError::Tokenizer {
             path: vocab.to_path_buf(),
             message,
         };
@@ -75,7 +99,7 @@ impl BertTokenizer {
             .unk_token("[UNK]".into())
             .build()
             .map_err(|e| err(e.to_string()))?;
-        let mut tok = Tokenizer::new(model);
+        let mut tok = HfTokenizer::new(model);
         let id = |t: &str| {
             tok.token_to_id(t)
                 .ok_or_else(|| err(format!("vocabulary has no {t} token")))
@@ -90,7 +114,24 @@ impl BertTokenizer {
         Ok(tok)
     }
 
-    fn new(mut inner: Tokenizer, max_length: usize, dir: &Path) -> Result<Self, BertError> {
+    /// `file`: the tokenizer's file, for error messages.
+    fn new(
+        mut inner: HfTokenizer,
+        max_length: usize,
+        pad_id: Option<i64>,
+        file: &Path,
+    ) -> Result<Self, ModelError> {
+        let pad_id = match pad_id.or_else(|| own_pad_id(&inner)) {
+            Some(id) => id,
+            None => {
+                return Err(ModelError::Tokenizer {
+                    path: file.to_path_buf(),
+                    message: "no pad id: the tokenizer has no padding settings and no [PAD] or \
+                              <pad> token, and the model's config.json gives no pad_token_id"
+                        .into(),
+                })
+            }
+        };
         inner
             .with_padding(None)
             .with_truncation(Some(TruncationParams {
@@ -99,23 +140,16 @@ impl BertTokenizer {
                 stride: 0,
                 direction: TruncationDirection::Right,
             }))
-            .map_err(|e| BertError::Tokenizer {
-                path: dir.to_path_buf(),
+            .map_err(|e| ModelError::Tokenizer {
+                path: file.to_path_buf(),
                 message: e.to_string(),
             })?;
-        let pad_id = inner.token_to_id("[PAD]").unwrap_or(0) as i64;
-        Ok(BertTokenizer {
+        Ok(Tokenizer {
             inner,
             max_length,
             pad_id,
             zero_type_ids: false,
         })
-    }
-
-    /// Pads with `pad_id` (the model's `pad_token_id`) instead of the tokenizer's `[PAD]`.
-    pub fn with_pad_id(mut self, pad_id: i64) -> Self {
-        self.pad_id = pad_id;
-        self
     }
 
     /// Type ids of zero for every token: for models with a single token type (RoBERTa's
@@ -143,7 +177,7 @@ impl BertTokenizer {
     }
 
     /// Encodes a single sentence or a pair.
-    pub fn encode(&self, a: &str, b: Option<&str>) -> Result<Encoded, BertError> {
+    pub fn encode(&self, a: &str, b: Option<&str>) -> Result<Encoded, ModelError> {
         let input: EncodeInput = match b {
             Some(b) => (a, b).into(),
             None => a.into(),
@@ -151,12 +185,15 @@ impl BertTokenizer {
         let enc = self
             .inner
             .encode(input, true)
-            .map_err(|e| BertError::Encode(e.to_string()))?;
+            .map_err(|e| ModelError::Encode(e.to_string()))?;
         Ok(self.convert(&enc))
     }
 
     /// Encodes many inputs in parallel (rayon, inside `tokenizers`).
-    pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)]) -> Result<Vec<Encoded>, BertError> {
+    pub fn encode_batch(
+        &self,
+        inputs: &[(&str, Option<&str>)],
+    ) -> Result<Vec<Encoded>, ModelError> {
         let inputs: Vec<EncodeInput> = inputs
             .iter()
             .map(|(a, b)| match b {
@@ -167,17 +204,17 @@ impl BertTokenizer {
         let encs = self
             .inner
             .encode_batch(inputs, true)
-            .map_err(|e| BertError::Encode(e.to_string()))?;
+            .map_err(|e| ModelError::Encode(e.to_string()))?;
         Ok(encs.iter().map(|e| self.convert(e)).collect())
     }
 
     /// Encodes pre-tokenised words (CoNLL), keeping the word index of every sub-token.
-    pub fn encode_words(&self, words: &[String]) -> Result<Encoded, BertError> {
+    pub fn encode_words(&self, words: &[String]) -> Result<Encoded, ModelError> {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let enc = self
             .inner
             .encode(words.as_slice(), true)
-            .map_err(|e| BertError::Encode(e.to_string()))?;
+            .map_err(|e| ModelError::Encode(e.to_string()))?;
         Ok(self.convert(&enc))
     }
 
@@ -193,5 +230,39 @@ impl BertTokenizer {
             attention_mask: widen(enc.get_attention_mask()),
             word_ids: enc.get_word_ids().to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab_dir(tokens: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vocab.txt"), tokens.join("\n") + "\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_tokenizer_without_a_pad_token_or_pad_id_is_an_error_naming_its_file() {
+        let dir = vocab_dir(&["[UNK]", "[CLS]", "[SEP]", "hello"]);
+        let err = Tokenizer::from_dir(dir.path(), true, 16, None)
+            .err()
+            .expect("no pad id anywhere");
+        let msg = err.to_string();
+        assert!(msg.contains("vocab.txt"), "{msg}");
+        assert!(msg.contains("pad"), "{msg}");
+    }
+
+    #[test]
+    fn the_pad_id_comes_from_the_caller_else_from_the_pad_token() {
+        let with_pad = vocab_dir(&["[UNK]", "[CLS]", "[SEP]", "[PAD]", "hello"]);
+        let tok = Tokenizer::from_dir(with_pad.path(), true, 16, None).unwrap();
+        assert_eq!(tok.pad_id(), 3);
+        let tok = Tokenizer::from_dir(with_pad.path(), true, 16, Some(1)).unwrap();
+        assert_eq!(tok.pad_id(), 1);
+        let without = vocab_dir(&["[UNK]", "[CLS]", "[SEP]", "hello"]);
+        let tok = Tokenizer::from_dir(without.path(), true, 16, Some(0)).unwrap();
+        assert_eq!(tok.pad_id(), 0);
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{load_checkpoint, BertInput, Checkpoint, Encoder, LayerKnobs, SequenceHead};
+use stab_bert::{load_checkpoint, Checkpoint, Encoder, EncoderInput, LayerKnobs, SequenceHead};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -70,7 +70,7 @@ struct Figures {
 fn parity(name: &str) -> Figures {
     let m = load(name);
     let g = read(&fixture(name).join("golden.safetensors"));
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: &g["input_ids"],
         token_type_ids: Some(&g["token_type_ids"]),
         attention_mask: Some(&g["attention_mask"]),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{load_safetensors, BertConfig, BertInput, BertModel, BertTokenizer, Checkpoint};
+use stab_bert::{load_safetensors, BertModel, Checkpoint, EncoderConfig, EncoderInput, Tokenizer};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -55,7 +55,7 @@ fn check_outputs(
     prefix: &str,
     layers: usize,
 ) -> f64 {
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: &g[&format!("{prefix}input_ids")],
         token_type_ids: Some(&g[&format!("{prefix}token_type_ids")]),
         attention_mask: Some(&g[&format!("{prefix}attention_mask")]),
@@ -125,7 +125,7 @@ fn a_bf16_checkpoint_is_converted_to_the_model_dtype() {
         .all(|t| t.kind() == tch::Kind::Float));
     // bf16 keeps ~3 significant digits: outputs stay close to the fp32 checkpoint's.
     let g = read(&golden("tiny.safetensors"));
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: &g["input_ids"],
         token_type_ids: Some(&g["token_type_ids"]),
         attention_mask: Some(&g["attention_mask"]),
@@ -140,12 +140,12 @@ fn tokenizer_matches_hf_fast_tokenizer() {
     let text = std::fs::read_to_string(golden("tokens.json")).unwrap();
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     let dir = minilm_dir();
-    let mut by_len: HashMap<usize, BertTokenizer> = HashMap::new();
+    let mut by_len: HashMap<usize, Tokenizer> = HashMap::new();
     for c in &cases {
         let max_length = c["max_length"].as_u64().unwrap() as usize;
         let tok = by_len
             .entry(max_length)
-            .or_insert_with(|| BertTokenizer::from_dir(&dir, true, max_length).unwrap());
+            .or_insert_with(|| Tokenizer::from_dir(&dir, true, max_length, None).unwrap());
         let a = c["a"].as_str().unwrap();
         let b = c["b"].as_str();
         let e = tok.encode(a, b).unwrap();
@@ -189,8 +189,8 @@ fn tokenizer_matches_hf_fast_tokenizer() {
 fn vocab_txt_fallback_tokenises_like_tokenizer_json() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(minilm_dir().join("vocab.txt"), dir.path().join("vocab.txt")).unwrap();
-    let from_vocab = BertTokenizer::from_dir(dir.path(), true, 128).unwrap();
-    let from_json = BertTokenizer::from_dir(&minilm_dir(), true, 128).unwrap();
+    let from_vocab = Tokenizer::from_dir(dir.path(), true, 128, None).unwrap();
+    let from_json = Tokenizer::from_dir(&minilm_dir(), true, 128, None).unwrap();
     for (a, b) in [
         ("Hello World, it's a TEST.", None),
         ("Crème brûlée", Some("naïve café 中文")),
@@ -210,7 +210,7 @@ fn bad_model_dirs_are_clear_errors() {
         .to_string();
     assert!(err.contains("nope"), "{err}");
 
-    let config = serde_json::to_string(&BertConfig::tiny(100)).unwrap();
+    let config = serde_json::to_string(&EncoderConfig::tiny(100)).unwrap();
     std::fs::write(dir.path().join("config.json"), &config).unwrap();
     let err = Checkpoint::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("model.safetensors"), "{err}");
@@ -237,7 +237,7 @@ fn bad_model_dirs_are_clear_errors() {
 fn loading_is_strict_about_missing_tensors_and_shapes() {
     // A checkpoint of 2 layers loaded into a 3-layer model: layer 2 is missing.
     let dir = tempfile::tempdir().unwrap();
-    let tiny = BertConfig::tiny(1000);
+    let tiny = EncoderConfig::tiny(1000);
     stab_bert::checkpoint::write_random_checkpoint(dir.path(), &tiny, &minilm_dir(), 7).unwrap();
     let mut three = tiny.clone();
     three.num_hidden_layers = 3;
@@ -280,7 +280,7 @@ fn loading_is_strict_about_missing_tensors_and_shapes() {
 fn dropout_is_active_only_in_training() {
     let (model, _vs) = load(&golden("tiny"));
     let g = read(&golden("tiny.safetensors"));
-    let input = BertInput {
+    let input = EncoderInput {
         input_ids: &g["input_ids"],
         token_type_ids: None,
         attention_mask: Some(&g["attention_mask"]),

@@ -9,7 +9,7 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct FeaturesArgs {
-    /// Hugging Face BERT checkpoint directory.
+    /// Checkpoint directory, or a model on the Hugging Face Hub (`org/name[@revision]`).
     #[arg(long, env = "STAB_MODEL")]
     model: PathBuf,
     /// JSONL ({"text": …, "text_b": …}) or TSV with a header naming text/text_b columns.

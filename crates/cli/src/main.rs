@@ -116,7 +116,7 @@ mod tests {
         sub.render_long_help().to_string()
     }
 
-    /// Issue 15, item 3: the help must describe the NER predictions format `stab score` reads.
+    /// The help describes the NER predictions format `stab score` reads.
     #[test]
     fn score_help_describes_ner_predictions() {
         let help = long_help(&["score"]);

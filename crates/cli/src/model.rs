@@ -50,8 +50,8 @@ pub enum WeightsDtype {
 
 /// Writes a randomly initialised BERT with the tokenizer of `a.tokenizer_from`.
 pub fn init_model(a: InitModelArgs) -> anyhow::Result<ExitCode> {
-    let tok = stab_bert::BertTokenizer::from_dir(&a.tokenizer_from, true, 512)?;
-    let mut config = stab_bert::BertConfig::tiny(tok.vocab_size() as i64);
+    let tok = stab_bert::Tokenizer::from_dir(&a.tokenizer_from, true, 512, None)?;
+    let mut config = stab_bert::EncoderConfig::tiny(tok.vocab_size() as i64);
     config.hidden_size = a.hidden;
     config.num_hidden_layers = a.layers;
     config.num_attention_heads = a.heads;

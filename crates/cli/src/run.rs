@@ -1,9 +1,13 @@
 //! `stab run`: one run from flags or a spec file; writes `record.json` (and `spec.json`)
 //! atomically into `--out`.
 //!
-//! Exit status (the launchers' contract, [`RUN_EXIT_CODES`]): 0 when the run finished (`ok`
-//! or `diverged`: both are results), 1 when it ended in `error` or was `interrupted` (record
-//! written either way), 2 when not even a record could be written.
+//! `stab run` is the worker of the launchers: its `--spec`, `--out`, `--group`, `--sweep` and
+//! `--threads` are [`stab_store::WorkerArgs`], the type launchers build the worker's command
+//! line from, and the run executes through [`stab_store::execute_run`], as the test worker's
+//! does. Exit status (the launchers' contract, [`RUN_EXIT_CODES`], [`stab_store::exit_code`]):
+//! 0 when the run finished (`ok` or `diverged`: both are results), 1 when it ended in `error`
+//! or was `interrupted` (record written either way), 2 when not even a record could be
+//! written.
 //!
 //! `--out` follows the store's rules: a directory that holds another run is refused, an
 //! earlier record of the same run is kept in `attempts/` rather than overwritten, and the
@@ -15,8 +19,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use stab_spec::{RunSpec, RunStatus};
-use stab_sweep::write_atomic;
+use stab_spec::RunSpec;
+use stab_store::WorkerArgs;
 
 /// The exit codes of `stab run`, as its `--help` prints them.
 pub const RUN_EXIT_CODES: &str = "\
@@ -29,15 +33,17 @@ Exit status:
 #[derive(Args)]
 #[command(after_help = RUN_EXIT_CODES)]
 pub struct RunArgs {
-    /// Run spec: TOML (preset + overrides) or JSON (fully resolved, as written in run dirs).
-    #[arg(long)]
-    spec: Option<PathBuf>,
+    /// The flags a launcher gives its worker: --spec, --out, --group, --sweep, --threads.
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// Preset when no spec file is given: devlin, mosbach, zhang-reinit, zhang-longer.
     #[arg(long, default_value = stab_spec::DEFAULT_PRESET)]
     preset: String,
     /// Override any spec field: --set epochs=5 --set optimizer.eps=1e-8 (TOML values).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
+    /// Checkpoint directory, or a model on the Hugging Face Hub (`org/name[@revision]`),
+    /// taken from the Hugging Face cache or downloaded into it.
     #[arg(long)]
     model: Option<PathBuf>,
     #[arg(long)]
@@ -45,18 +51,6 @@ pub struct RunArgs {
     /// Data folder (GLUE layout); also from STAB_DATA_DIR.
     #[arg(long, env = stab_data::DATA_DIR_ENV)]
     data_dir: Option<PathBuf>,
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Directory for spec.json and record.json (default: results/runs/<run id>). A directory
-    /// of another run is refused; an earlier record of this run is kept in DIR/attempts/.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Sweep group (stored in the record, not part of the run id).
-    #[arg(long)]
-    group: Option<String>,
-    /// Sweep name (stored in the record).
-    #[arg(long)]
-    sweep: Option<String>,
     /// Print the resolved spec (TOML) and its run id, then exit without running.
     #[arg(long)]
     print_spec: bool,
@@ -83,7 +77,7 @@ pub fn parse_set(set: &[String]) -> anyhow::Result<toml::Table> {
 }
 
 pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
-    let base = match &args.spec {
+    let base = match &args.worker.spec {
         Some(p) if p.extension().is_some_and(|e| e == "json") => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("could not read run spec {}", p.display()))?;
@@ -105,16 +99,42 @@ pub fn resolve(args: &RunArgs) -> anyhow::Result<RunSpec> {
     if let Some(d) = &args.data_dir {
         put("data_dir", toml::Value::String(d.display().to_string()));
     }
-    if let Some(t) = args.threads {
+    if let Some(t) = args.worker.threads {
         put("threads", toml::Value::Integer(t as i64));
     }
     Ok(base.with_overrides(&o)?)
 }
 
 /// The model's input limits against the spec, where the model can be read (`--print-spec`
-/// shows specs for other machines too: a model that is not here is not an error).
+/// shows specs for other machines too: a model that is not here is not an error). A Hub model
+/// is looked up in the Hugging Face cache only (printing never downloads); its repository,
+/// commit and weights hash are printed as comments.
 fn check_model_limits(spec: &RunSpec) -> anyhow::Result<()> {
-    let Ok(checkpoint) = stab_bert::Checkpoint::open(&spec.model) else {
+    let dir = match stab_train::model_dir::cached(&spec.model) {
+        Some(m) => {
+            let s = m.source.expect("a cached Hub model has a source");
+            println!(
+                "# model {}: repo {}, revision {}, commit {}, weights sha256 {} (Hugging Face cache: {})",
+                spec.model.display(),
+                s.repo,
+                s.revision,
+                s.commit,
+                s.weights_sha256,
+                m.dir.display()
+            );
+            m.dir
+        }
+        None => {
+            let name = spec.model.to_str().and_then(stab_hub::ModelRef::parse);
+            if let Some(name) = name {
+                println!(
+                    "# model {name}: a Hugging Face Hub model not in the cache yet; `stab run` downloads it"
+                );
+            }
+            spec.model.clone()
+        }
+    };
+    let Ok(checkpoint) = stab_bert::Checkpoint::open(&dir) else {
         return Ok(());
     };
     let tokenizer = checkpoint.tokenizer(spec.max_length)?;
@@ -156,44 +176,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = args
+        .worker
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/runs").join(spec.run_id()));
-    std::fs::create_dir_all(&out).with_context(|| format!("could not create {}", out.display()))?;
-    // Held until the record is written (dropped at return).
-    let inherited = std::env::var(stab_sweep::LOCK_FD_ENV).ok();
-    let _lock = stab_sweep::lock_run_dir(&out, inherited.as_deref())?;
-    if let Some(kept) = stab_sweep::prepare_run_dir(&out, &spec.run_id())? {
-        eprintln!("kept the earlier record of this run as {}", kept.display());
-    }
-    let files = stab_sweep::RunDir::new(&out);
-    write_atomic(&files.spec(), spec.canonical_json().as_bytes())
-        .with_context(|| format!("could not write {}", files.spec().display()))?;
-    let ctx = stab_train::RunContext {
-        group: args.group.clone(),
-        sweep: args.sweep.clone(),
-        progress: !args.quiet,
-        interrupt: Some(crate::signals::install()),
-    };
-    let record = stab_train::run(&spec, &ctx);
-    let path = files.record();
-    write_atomic(&path, record.to_json().as_bytes())
-        .with_context(|| format!("could not write {}", path.display()))?;
-    eprintln!("{} → {}", summary_line(&record), path.display());
+    let done = stab_store::execute_run(&out, &spec, |begun| {
+        if let Some(kept) = &begun.kept {
+            eprintln!("kept the earlier record of this run as {}", kept.display());
+        }
+        let ctx = stab_train::RunContext {
+            group: args.worker.group.clone(),
+            sweep: args.worker.sweep.clone(),
+            progress: !args.quiet,
+            interrupt: Some(crate::signals::install()),
+        };
+        stab_train::run(&spec, &ctx)
+    })?;
+    let record = &done.record;
+    eprintln!("{} → {}", summary_line(record), done.path.display());
     if let Some(m) = &record.message {
         eprintln!("  {m}");
     }
-    Ok(match record.status {
-        RunStatus::Ok | RunStatus::Diverged => ExitCode::SUCCESS,
-        RunStatus::Error | RunStatus::Interrupted => ExitCode::FAILURE,
-    })
+    Ok(ExitCode::from(stab_store::exit_code(record.status)))
 }
 
 #[cfg(test)]
 mod tests {
+    use stab_spec::RunStatus;
+
     use super::*;
 
-    /// Issue 14, item 7: an errored run printed `error:  = - (baseline -)`.
+    /// A run without a score says so instead of printing `error:  = - (baseline -)`.
     #[test]
     fn summary_of_a_run_without_score_is_meaningful() {
         let spec = stab_spec::RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
@@ -213,5 +226,26 @@ mod tests {
             line.contains("ok: accuracy = 0.6789 (majority baseline 0.5270)"),
             "{line}"
         );
+    }
+
+    /// The worker's command line that launchers build is one `stab run` parses into the same
+    /// values.
+    #[test]
+    fn the_launchers_worker_command_line_is_stab_run() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            command: Command,
+        }
+        #[derive(clap::Subcommand)]
+        enum Command {
+            Run(RunArgs),
+        }
+        let dir = stab_store::RunDir::new("/r/q/runs/0123456789abcdef");
+        let args = WorkerArgs::for_run(&dir, "devlin/lr=1e-5", "q", 2);
+        let argv = std::iter::once("stab".into()).chain(args.to_args());
+        let Command::Run(parsed) = Cli::try_parse_from(argv).unwrap().command;
+        assert_eq!(parsed.worker, args);
     }
 }

@@ -1,5 +1,7 @@
 //! `stab sweep`, `stab status` and the hidden `stab sweep-task` (one Slurm array task).
-//! Expansion, store and launchers live in stab-sweep; each run is a `stab run` child process.
+//! Expansion and launchers live in stab-sweep, the store in stab-store; each run is a `stab
+//! run` child process. Launchers are found by name in [`stab_sweep::LAUNCHERS`]; the flags
+//! below that belong to one launcher are set on top of its sweep-file table.
 //!
 //! Exit status of `stab sweep` ([`SWEEP_EXIT_CODES`]): a failed run is a result of the
 //! launch, not a failure of the launcher, so the two get different codes and scripts can tell
@@ -9,17 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
+use stab_store::Store;
 use stab_sweep::{
-    dry_run_streamed, run_local, run_slurm_task, submit_slurm, Expansion, LocalOptions, Overrides,
-    SlurmOptions, Store, Sweep, WorkerCommand,
+    dry_run_streamed, run_slurm_task, Expansion, Launch, Launched, Overrides, Sweep, WorkerCommand,
 };
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Launcher {
-    Local,
-    Slurm,
-}
 
 /// The exit codes of `stab sweep`, as its `--help` prints them.
 pub const SWEEP_EXIT_CODES: &str = "\
@@ -71,8 +67,10 @@ pub struct SweepArgs {
     /// each array task, sharing its allocation (default: the sweep's `[slurm] runs_per_gpu`, 1).
     #[arg(long, value_name = "K")]
     runs_per_gpu: Option<usize>,
-    #[arg(long, value_enum, default_value = "local")]
-    launcher: Launcher,
+    /// How to execute the runs: `local` (a pool of worker processes here) or `slurm` (one job
+    /// array); settings from the sweep file's table of that name, flags on top.
+    #[arg(long, default_value = "local", value_parser = launcher_name)]
+    launcher: String,
     /// Slurm: partition.
     #[arg(long)]
     partition: Option<String>,
@@ -114,6 +112,21 @@ pub struct TaskArgs {
     retry: bool,
 }
 
+/// The name of a launcher of [`stab_sweep::LAUNCHERS`].
+fn launcher_name(s: &str) -> Result<String, String> {
+    match stab_sweep::launcher(s) {
+        Some(l) => Ok(l.name().to_string()),
+        None => Err(format!(
+            "expected one of: {}",
+            stab_sweep::LAUNCHERS
+                .iter()
+                .map(|l| l.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// A count of at least 1 (`--workers 0` would run nothing, or silently mean 1).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -138,7 +151,8 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     }
     let sweep = Sweep::load(&a.file, &overrides)?;
     check_gpu_flags(&a, &sweep)?;
-    let store = Store::create(&a.results, &sweep)?;
+    let launcher = stab_sweep::launcher(&a.launcher).expect("checked by clap");
+    let store = sweep.create_store(&a.results)?;
     let mut worker = WorkerCommand::current_exe()?;
     if let Some(d) = &a.data_dir {
         // Each worker runs `stab run --spec runs/ID/spec.json`, whose --data-dir comes from
@@ -146,10 +160,74 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         // or the worker would resolve another spec than its run's (flag and variable differ).
         worker = worker.env(stab_data::DATA_DIR_ENV, d.to_string_lossy());
     }
-    match a.launcher {
-        Launcher::Local => launch_local(&a, &sweep, &store, worker),
-        Launcher::Slurm => launch_slurm(&a, &sweep, &store, worker),
+    prefetch_hub_models(&sweep)?;
+    let launch = Launch {
+        task: worker.clone().arg("sweep-task"),
+        worker,
+        retry: a.retry,
+        threads: None,
+        progress: !a.quiet,
+        settings: launcher_settings(&a, &sweep),
+    };
+    match launcher.launch(&store, &sweep.runs, &launch)? {
+        Launched::Ran(summary) => {
+            println!("{summary}");
+            println!("next: stab report {}", store.root().display());
+            if summary.cancelled {
+                return Ok(ExitCode::from(130));
+            }
+            // Runs of the sweep whose record says `error`, from this launch or an earlier one.
+            let errors = store.status()?.error;
+            if errors > 0 {
+                eprintln!(
+                    "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",
+                    sweep.runs.len(),
+                    store.root().display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Launched::Queued(Some(what)) => {
+            println!(
+                "{what}; follow with: stab status {}",
+                store.root().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Launched::Queued(None) => {
+            println!("nothing to submit: every run is finished or queued");
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The launcher's settings: its sweep-file table, with the flags that belong to it on top.
+fn launcher_settings(a: &SweepArgs, sweep: &Sweep) -> toml::Table {
+    let mut t = sweep.launcher_settings(&a.launcher);
+    let mut set = |key: &str, v: Option<toml::Value>| {
+        if let Some(v) = v {
+            t.insert(key.into(), v);
+        }
+    };
+    let text = |v: &Option<String>| v.clone().map(toml::Value::String);
+    let count = |v: Option<usize>| v.map(|n| toml::Value::Integer(n as i64));
+    set("runs_per_gpu", count(a.runs_per_gpu));
+    match a.launcher.as_str() {
+        "local" => {
+            set("workers", count(a.workers));
+            set("gpus", text(&a.gpus));
+        }
+        "slurm" => {
+            set("partition", text(&a.partition));
+            set("time", text(&a.time));
+            set("gpus", text(&a.slurm_gpus));
+            set("mem", text(&a.mem));
+            set("max_parallel", count(a.max_parallel));
+        }
+        _ => {}
+    }
+    t
 }
 
 /// `--dry-run`, streamed: a sweep of a million runs is listed without holding a million specs.
@@ -174,7 +252,7 @@ fn check_gpu_flags(a: &SweepArgs, sweep: &Sweep) -> anyhow::Result<()> {
     if a.runs_per_gpu == Some(0) {
         anyhow::bail!("--runs-per-gpu must be at least 1");
     }
-    if a.gpus.is_some() && matches!(a.launcher, Launcher::Slurm) {
+    if a.gpus.is_some() && a.launcher != "local" {
         anyhow::bail!(
             "--gpus picks this machine's GPUs for the local launcher; with --launcher slurm ask \
              for GPUs per array task with --slurm-gpus (or `[slurm] gpus`)"
@@ -195,87 +273,6 @@ fn check_gpu_flags(a: &SweepArgs, sweep: &Sweep) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Runs the sweep with a local pool; exit 1 when some run of the sweep ended in error.
-fn launch_local(
-    a: &SweepArgs,
-    sweep: &Sweep,
-    store: &Store,
-    worker: WorkerCommand,
-) -> anyhow::Result<ExitCode> {
-    let mut o = LocalOptions::new(worker);
-    o.workers = a.workers;
-    o.retry = a.retry;
-    o.progress = !a.quiet;
-    if let Some(g) = &a.gpus {
-        o.gpus = stab_sweep::parse_gpus(g)?;
-        o.runs_per_gpu = a.runs_per_gpu.unwrap_or(1);
-        let (workers, _) = o.resolve_budget(&sweep.runs);
-        let slots = o.gpu_slots(workers);
-        if !a.quiet {
-            eprintln!(
-                "stab sweep: {} workers on GPUs {} (at most {} runs per GPU)",
-                slots.len(),
-                o.gpus.join(","),
-                o.runs_per_gpu
-            );
-        }
-    } else if a.runs_per_gpu.is_some() {
-        anyhow::bail!("--runs-per-gpu needs --gpus (which GPUs to share)");
-    }
-    let summary = run_local(store, &sweep.runs, &o)?;
-    println!("{summary}");
-    println!("next: stab report {}", store.root().display());
-    if summary.cancelled {
-        return Ok(ExitCode::from(130));
-    }
-    // Runs of the sweep whose record says `error`, from this launch or an earlier one.
-    let errors = store.status()?.error;
-    if errors > 0 {
-        eprintln!(
-            "{errors} of {} runs ended in error: see `stab status {}`; rerun them with --retry",
-            sweep.runs.len(),
-            store.root().display()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Submits the runs that need running as one Slurm job array (flags over `[slurm]`).
-fn launch_slurm(
-    a: &SweepArgs,
-    sweep: &Sweep,
-    store: &Store,
-    worker: WorkerCommand,
-) -> anyhow::Result<ExitCode> {
-    let mut resources = sweep.slurm.clone();
-    let set = |slot: &mut Option<String>, v: &Option<String>| {
-        if v.is_some() {
-            slot.clone_from(v);
-        }
-    };
-    set(&mut resources.partition, &a.partition);
-    set(&mut resources.time, &a.time);
-    set(&mut resources.gpus, &a.slurm_gpus);
-    if a.runs_per_gpu.is_some() {
-        resources.runs_per_gpu = a.runs_per_gpu;
-    }
-    set(&mut resources.mem, &a.mem);
-    if a.max_parallel.is_some() {
-        resources.max_parallel = a.max_parallel;
-    }
-    let mut o = SlurmOptions::new(worker.arg("sweep-task"), resources);
-    o.retry = a.retry;
-    match submit_slurm(store, &sweep.runs, &o)? {
-        Some(job) => println!(
-            "submitted {job:?}; follow with: stab status {}",
-            store.root().display()
-        ),
-        None => println!("nothing to submit: every run is finished"),
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -309,4 +306,18 @@ pub fn task(a: TaskArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Resolves each Hugging Face Hub model of the sweep once, here, before any worker starts:
+/// the workers then find it in the cache (no download races, and Slurm nodes without network
+/// use what the submitting machine fetched). A model that cannot be had stops the launch.
+fn prefetch_hub_models(sweep: &Sweep) -> anyhow::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for run in &sweep.runs {
+        if seen.insert(run.spec.model.clone()) {
+            stab_train::model_dir::resolve(&run.spec.model)
+                .with_context(|| format!("model {}", run.spec.model.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -190,10 +190,10 @@ mod tests {
         assert_ne!(a, split_halves(None, 11, 6).0);
     }
 
-    /// Issue 10: the halves are stratified per class (Zhang et al.), so each half keeps the
+    /// The halves are stratified per class (Zhang et al.), so each half keeps the
     /// dev set's class balance; an unstratified split of 30/10 put 12 or 8 positives in a half.
     #[test]
-    fn issue10_halves_are_stratified_per_class() {
+    fn halves_are_stratified_per_class() {
         // 30 of class 0, 10 of class 1, 7 of class 2 (odd: the extra one goes to the report half).
         let labels: Vec<Label> = (0..47)
             .map(|i| {

@@ -131,16 +131,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Byte offset of the value of `field` (dotted: `optimizer.eps`) in TOML `text`: of the
 /// deepest key of the path that is written there (a table's header when a nested field is
 /// missing from it). `None` when the field is not in the file or the text does not parse.
-pub(crate) fn value_offset(text: &str, field: &str) -> Option<usize> {
+pub fn value_offset(text: &str, field: &str) -> Option<usize> {
     let tree: SpanTree = toml::from_str(text).ok()?;
     tree.find(field).map(|r| r.start)
 }
 
 /// A [`SpecError::Located`] at byte `offset` of `text`.
 pub(crate) fn located(path: &Path, text: &str, offset: usize, message: String) -> SpecError {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let (line, column) = crate::support::line_col(text, offset);
     SpecError::Located {
         path: path.to_path_buf(),
         line,

@@ -22,15 +22,16 @@ mod record;
 mod spec;
 mod support;
 
+pub use diagnose::value_offset;
 pub use preset::{preset, DEFAULT_PRESET, PRESETS};
 pub use record::{
-    Curve, Evaluation, RecordError, RunRecord, RunStatus, Timing, Versions, MISMATCHED_PREFIX,
-    RECORD_SCHEMA_VERSION,
+    Curve, Evaluation, ModelSource, RecordError, RunRecord, RunStatus, Timing, Versions,
+    MISMATCHED_PREFIX, RECORD_SCHEMA_VERSION,
 };
 pub use spec::{
     merge_override, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec, Pooling,
     Precision, RunSpec, Schedule, Selection, SpecError,
 };
-pub use support::{error_chain, hostname, unix_millis, unix_seconds};
+pub use support::{error_chain, hostname, human_duration, line_col, unix_millis, unix_seconds};
 #[cfg(feature = "progress")]
 pub use support::{progress_bar, progress_style};

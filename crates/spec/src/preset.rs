@@ -7,6 +7,8 @@
 //! | `mosbach` | Mosbach et al. 2021: same with bias correction, 20 epochs, best of an evaluation at step 0 and 3 per epoch |
 //! | `zhang-reinit` | Zhang et al. 2021 (`asappresearch/revisit-bert-finetuning`, `sample_commands/reinit.sh`): torch AdamW, eps 1e-8, batch 32, no weight decay, pooler + top 5 layers re-initialised, 10 evaluations, dev split in halves |
 //! | `zhang-longer` | Zhang et al. 2021 (`sample_commands/debiased_adam_longer.sh`): as `zhang-reinit` without re-initialisation, 400 steps |
+//! | `zhang-mixout` | Zhang et al. 2021 (`sample_commands/mixout.sh`): as `zhang-reinit` without re-initialisation, mixout p = 0.1 with every dropout 0, batch 16 × gradient accumulation 2 |
+//! | `zhang-prior-wd` | Zhang et al. 2021 (`sample_commands/pretrained_wd.sh`): as `zhang-reinit` without re-initialisation, weight decay 1e-3 toward the pre-trained weights |
 //!
 //! Zhang et al. tune the number of re-initialised layers L and the step count per task; the
 //! presets take the values of the published sample commands (RTE: L = 5, 400 steps) and a run
@@ -28,7 +30,14 @@ use crate::spec::{
 pub const DEFAULT_PRESET: &str = "devlin";
 
 /// Names of the built-in presets.
-pub const PRESETS: &[&str] = &[DEFAULT_PRESET, "mosbach", "zhang-reinit", "zhang-longer"];
+pub const PRESETS: &[&str] = &[
+    DEFAULT_PRESET,
+    "mosbach",
+    "zhang-reinit",
+    "zhang-longer",
+    "zhang-mixout",
+    "zhang-prior-wd",
+];
 
 /// `selection_metric` tables: task → metric.
 fn per_task(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -94,6 +103,9 @@ pub fn preset(name: &str) -> Result<RunSpec, SpecError> {
         device: Device::Cpu,
         precision: Precision::Fp32,
         max_curve_points: 2000,
+        gradient_accumulation_steps: 1,
+        mixout: 0.0,
+        prior_weight_decay: false,
     };
     let zhang = RunSpec {
         preset: String::new(),
@@ -146,6 +158,26 @@ pub fn preset(name: &str) -> Result<RunSpec, SpecError> {
             // The paper tunes the step count per task; `sample_commands/debiased_adam_longer.sh`
             // (RTE) uses 400.
             max_steps: Some(400),
+            ..zhang
+        },
+        "zhang-mixout" => RunSpec {
+            preset: "zhang-mixout".into(),
+            mixout: 0.1,
+            // `run_glue.py` sets every `nn.Dropout`'s p to 0 when `--mixout > 0`.
+            hidden_dropout: Some(0.0),
+            attention_dropout: Some(0.0),
+            classifier_dropout: Some(0.0),
+            // `--per_gpu_train_batch_size 16 --gradient_accumulation_steps 2`.
+            batch_size: 16,
+            gradient_accumulation_steps: 2,
+            ..zhang
+        },
+        "zhang-prior-wd" => RunSpec {
+            preset: "zhang-prior-wd".into(),
+            // `--prior_weight_decay --weight_decay 1e-3` (the later of the command's two
+            // `--weight_decay` flags wins in argparse).
+            prior_weight_decay: true,
+            weight_decay: 1e-3,
             ..zhang
         },
         other => return Err(SpecError::UnknownPreset(other.to_string())),

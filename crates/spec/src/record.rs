@@ -120,6 +120,20 @@ pub struct Versions {
     pub gpu: Option<String>,
 }
 
+/// Where a model named on the Hugging Face Hub (`org/name[@revision]`) came from: absent for
+/// a local checkpoint directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSource {
+    /// `org/name`.
+    pub repo: String,
+    /// As asked for (`main` unless `@revision` was given).
+    pub revision: String,
+    /// The commit the revision resolved to (the snapshot the run read).
+    pub commit: String,
+    /// SHA-256 of `model.safetensors`.
+    pub weights_sha256: String,
+}
+
 /// The run record (`record.json` in the run directory).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -140,7 +154,8 @@ pub struct RunRecord {
     /// Name of the primary metric all scores below use.
     pub metric: String,
     /// Metric that picked the selected checkpoint (the spec's `selection_metric` for the task,
-    /// else `metric`; empty in records written before it existed).
+    /// else `metric`). Optional in `record.json`: absent, it reads as empty, and `metric`
+    /// picked the checkpoint.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub selection_metric: String,
     /// Majority-class baseline of the reported split, primary metric (defines a failed run).
@@ -165,6 +180,13 @@ pub struct RunRecord {
     pub learning_rate: Curve,
     pub versions: Versions,
     pub timing: Timing,
+    /// The Hub repository, commit and weights hash of a model given by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_source: Option<ModelSource>,
+    /// Modules the checkpoint did not have, initialised as the family does (`classifier`,
+    /// `pooler.dense` for a checkpoint saved without a pooler).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub newly_initialised: Vec<String>,
 }
 
 impl RunRecord {
@@ -234,6 +256,8 @@ impl RunRecord {
             learning_rate: Curve::default(),
             versions: Versions::default(),
             timing: Timing::default(),
+            model_source: None,
+            newly_initialised: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 /// Errors raised while resolving or reading a run spec.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown preset `{0}` (known: devlin, mosbach, zhang-reinit, zhang-longer)")]
+    #[error("unknown preset `{0}` (known: {known})", known = crate::PRESETS.join(", "))]
     UnknownPreset(String),
     #[error("invalid run spec: {0}")]
     Invalid(String),
@@ -99,11 +99,10 @@ pub enum Pooling {
 /// spell the weighting out; the scalar mix is the one its §5.3 cites (ELMo) and the one
 /// Peters et al. (2019) use for BERT features.
 ///
-/// Two modes that predate this reading keep their names and their meaning, so old spec files,
-/// sweep files and run records (whose run ids hash the spec) stay valid and mean what they
-/// meant: `sum-last-four` is the *unweighted* sum, and `scalar-mix` mixes all L + 1 hidden
-/// states, the embeddings included (ELMo's and AllenNLP's convention) — neither is a Table 7
-/// row.
+/// Two further modes are not Table 7 rows, and their names are part of specs, sweep files
+/// and run ids, so they keep their meaning: `sum-last-four` is the *unweighted* sum, and
+/// `scalar-mix` mixes all L + 1 hidden states, the embeddings included (ELMo's and AllenNLP's
+/// convention).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureMode {
@@ -160,8 +159,8 @@ pub enum FeatureHead {
 pub enum AdamUpdate {
     /// `torch.optim.AdamW` (Zhang et al., `--use_torch_adamw`): θ ← θ(1 − lr·λ) first, then
     /// θ ← θ − lr·m̂/(√v̂ + ε) — ε is added to the bias-corrected √v̂. Without bias correction
-    /// this is Google's BERTAdam (`optimization.py`). The default of records written before the
-    /// field existed.
+    /// this is Google's BERTAdam (`optimization.py`). The value of a spec whose `optimizer`
+    /// has no `update` field.
     #[default]
     Torch,
     /// Hugging Face `transformers.AdamW`, which Mosbach et al. run (`mAdamW` in
@@ -292,6 +291,41 @@ pub struct RunSpec {
     pub precision: Precision,
     /// The loss curve keeps every step up to this many points, then is averaged into buckets.
     pub max_curve_points: usize,
+    /// Micro-batches of `batch_size` whose gradients make one optimizer step (HF's
+    /// `--gradient_accumulation_steps`): a step sees `batch_size` × this many examples, and
+    /// `epochs` count such steps. Omitted from the spec's JSON at 1, so run ids of specs
+    /// without it are unchanged.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub gradient_accumulation_steps: u32,
+    /// Mixout probability p (Lee et al. 2020, as Zhang et al. 2021 run it): in training, each
+    /// input column of every linear weight is replaced by its value at the start of training
+    /// (pre-trained; a new head's or re-initialised layer's initial value) with probability p,
+    /// rescaled to keep the expectation (`stab_train::mixout`). Zhang's code turns every
+    /// dropout off with it, so p > 0 needs the three dropouts set to 0. 0 disables it (and is
+    /// omitted from the spec's JSON).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mixout: f64,
+    /// Weight decay pulls toward the weights at the start of training instead of toward 0
+    /// (Zhang et al.'s `PriorWD`), with `weight_decay` as its strength; the same parameters
+    /// decay as without it (not biases and norms). Omitted from the spec's JSON when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub prior_weight_decay: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RunSpec {
@@ -534,6 +568,41 @@ impl RunSpec {
         if self.max_curve_points < 2 {
             return bad("max_curve_points", "must be at least 2");
         }
+        if self.gradient_accumulation_steps == 0 {
+            return bad(
+                "gradient_accumulation_steps",
+                "must be at least 1 (1: no accumulation)",
+            );
+        }
+        if !(0.0..1.0).contains(&self.mixout) {
+            return bad("mixout", "must be in [0, 1) (0 disables it)");
+        }
+        if self.mixout > 0.0 {
+            if !self.fine_tunes() {
+                return bad(
+                    "mixout",
+                    "mixes fine-tuned weights with their pre-trained values; the feature-based \
+                     mode (feature_mode) fine-tunes none",
+                );
+            }
+            for (name, p) in [
+                ("hidden_dropout", self.hidden_dropout),
+                ("attention_dropout", self.attention_dropout),
+                ("classifier_dropout", self.classifier_dropout),
+            ] {
+                if p != Some(0.0) {
+                    let now = p.map_or("the checkpoint's value".to_string(), |p| p.to_string());
+                    return bad(
+                        "mixout",
+                        &format!(
+                            "mixout replaces dropout (Zhang et al.'s run_glue.py sets every \
+                             dropout probability to 0 with --mixout): set {name} = 0 (it is \
+                             {now}), and the other dropouts too"
+                        ),
+                    );
+                }
+            }
+        }
         if self.feature_mode == FeatureMode::Off && self.feature_head == FeatureHead::Bilstm {
             return bad(
                 "feature_head",
@@ -688,9 +757,10 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_err());
     }
 
-    /// Issue 14: an empty model path read `could not read : …` when the run started.
+    /// An empty model or data path is an error naming the field, not `could not read : …` when
+    /// the run starts.
     #[test]
-    fn issue14_empty_paths_are_named() {
+    fn empty_paths_are_named() {
         for field in ["model", "data_dir"] {
             let o = over(&[(field, toml::Value::String(String::new()))]);
             let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
@@ -706,10 +776,10 @@ mod tests {
         ));
     }
 
-    /// Issue 10 item 5: Table 7's weighted sums are their own modes; the names that predate
-    /// them still parse, with their old meaning.
+    /// Table 7's weighted sums are their own modes; `sum-last-four` and `scalar-mix` keep
+    /// their meaning (the unweighted sum and the learned mix).
     #[test]
-    fn issue10_feature_modes_keep_old_names_and_add_table_7_weighted_sums() {
+    fn feature_modes_include_table_7_weighted_sums_beside_the_unweighted_ones() {
         for (name, mode, mix) in [
             ("sum-last-four", FeatureMode::SumLastFour, false),
             ("scalar-mix", FeatureMode::ScalarMix, true),
@@ -741,10 +811,10 @@ mod tests {
         );
     }
 
-    /// Issue 10 item 3: the Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate
-    /// 10 times per run, and take L and T from the published sample commands.
+    /// The Zhang presets split dev, use eps 1e-8 and torch's AdamW, evaluate 10 times per run,
+    /// and take L and T from the published sample commands.
     #[test]
-    fn issue10_zhang_presets_have_zhangs_values() {
+    fn zhang_presets_have_zhangs_values() {
         for name in ["zhang-reinit", "zhang-longer"] {
             let z = RunSpec::resolve(name, &toml::Table::new()).unwrap();
             assert_eq!(z.dev_split_seed, Some(1), "{name}");
@@ -761,10 +831,9 @@ mod tests {
         assert_eq!(l.max_steps, Some(400));
     }
 
-    /// Issue 10 item 3: re-initialised layers only together with the pooler (the reference
-    /// asserts it).
+    /// Re-initialised layers only together with the pooler (the reference asserts it).
     #[test]
-    fn issue10_reinit_layers_need_the_pooler() {
+    fn reinit_layers_need_the_pooler() {
         let o = over(&[("reinit_layers", toml::Value::Integer(2))]);
         let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
         assert!(
@@ -780,10 +849,10 @@ mod tests {
         assert!(RunSpec::resolve("devlin", &o).is_ok());
     }
 
-    /// Issue 10 items 7, 8, 10: selection metric, optimizer update and step-0 evaluation per
-    /// preset, as each reference runs them.
+    /// Selection metric, optimizer update and step-0 evaluation per preset, as each reference
+    /// runs them.
     #[test]
-    fn issue10_selection_metric_update_and_step0_per_preset() {
+    fn selection_metric_update_and_step0_per_preset() {
         let get = |p: &str| RunSpec::resolve(p, &toml::Table::new()).unwrap();
         let (d, m, z) = (get("devlin"), get("mosbach"), get("zhang-reinit"));
         assert_eq!(m.selection_metric_for("MRPC", "f1"), "combined");
@@ -805,9 +874,11 @@ mod tests {
         );
     }
 
-    /// Specs and records written before these fields existed still read, as what they ran.
+    /// `evals_per_run`, `eval_at_start`, `selection_metric` and `optimizer.update` are optional
+    /// in a spec's JSON: without them a spec reads as Torch's Adam update, no step-0
+    /// evaluation and the task's own selection metric.
     #[test]
-    fn older_specs_without_the_issue10_fields_still_read() {
+    fn specs_without_the_evaluation_and_update_fields_read_with_their_defaults() {
         let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&s.canonical_json()).unwrap();
         let o = v.as_object_mut().unwrap();
@@ -818,6 +889,79 @@ mod tests {
         let old: RunSpec = serde_json::from_value(v).unwrap();
         assert_eq!(old.optimizer.update, AdamUpdate::Torch);
         assert!(!old.eval_at_start && old.selection_metric.is_empty());
+    }
+
+    #[test]
+    fn stabilizer_fields_at_their_defaults_leave_the_json_and_the_run_id_unchanged() {
+        let s = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        let json = s.canonical_json();
+        for k in [
+            "gradient_accumulation_steps",
+            "mixout",
+            "prior_weight_decay",
+        ] {
+            assert!(!json.contains(k), "{k} in {json}");
+        }
+        // The devlin preset's run id, as `stab run --print-spec` printed it before these
+        // fields were added.
+        assert_eq!(s.run_id(), "75288cedcdfee78a");
+        let o = over(&[("prior_weight_decay", true.into())]);
+        let p = s.with_overrides(&o).unwrap();
+        assert!(p.canonical_json().contains("\"prior_weight_decay\":true"));
+        assert_ne!(p.run_id(), s.run_id());
+        let back: RunSpec = serde_json::from_str(&p.canonical_json()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn mixout_needs_every_dropout_off_and_fine_tuning() {
+        let o = over(&[("mixout", 0.1.into())]);
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(
+            err.starts_with("mixout:") && err.contains("hidden_dropout = 0"),
+            "{err}"
+        );
+        let mut o = o;
+        for k in ["hidden_dropout", "attention_dropout", "classifier_dropout"] {
+            o.insert(k.into(), 0.0.into());
+        }
+        assert_eq!(RunSpec::resolve("devlin", &o).unwrap().mixout, 0.1);
+        o.insert("feature_mode".into(), "last".into());
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(err.contains("feature-based"), "{err}");
+        for bad in [1.0, -0.1] {
+            let o = over(&[("mixout", bad.into())]);
+            let err = RunSpec::resolve("zhang-mixout", &o)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("mixout: must be in [0, 1)"), "{err}");
+        }
+        let o = over(&[("gradient_accumulation_steps", 0.into())]);
+        assert!(RunSpec::resolve("devlin", &o).is_err());
+    }
+
+    /// `sample_commands/mixout.sh` and `pretrained_wd.sh` of Zhang et al.'s repository.
+    #[test]
+    fn zhang_mixout_and_prior_wd_presets_have_the_sample_commands_values() {
+        let m = RunSpec::resolve("zhang-mixout", &toml::Table::new()).unwrap();
+        assert_eq!(m.mixout, 0.1);
+        assert_eq!((m.batch_size, m.gradient_accumulation_steps), (16, 2));
+        assert_eq!(m.weight_decay, 0.0);
+        assert_eq!(
+            (m.hidden_dropout, m.attention_dropout, m.classifier_dropout),
+            (Some(0.0), Some(0.0), Some(0.0))
+        );
+        let w = RunSpec::resolve("zhang-prior-wd", &toml::Table::new()).unwrap();
+        assert!(w.prior_weight_decay && w.weight_decay == 1e-3 && w.batch_size == 32);
+        for s in [&m, &w] {
+            assert_eq!(s.optimizer.update, AdamUpdate::Torch);
+            assert!(s.optimizer.bias_correction && s.optimizer.eps == 1e-8);
+            assert_eq!((s.evals_per_run, s.dev_split_seed), (Some(10), Some(1)));
+            assert_eq!(
+                (s.epochs, s.learning_rate, s.warmup_fraction),
+                (3, 2e-5, 0.1)
+            );
+        }
     }
 
     #[test]

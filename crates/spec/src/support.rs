@@ -31,6 +31,20 @@ pub fn unix_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// 1-based line and column (in characters) of byte `offset` in `text`: where an error in a
+/// TOML or JSON file points, for run-spec and sweep files alike. An offset past the end is the
+/// end.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_millis() -> u128 {
     SystemTime::now()
@@ -67,8 +81,26 @@ pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A duration for progress lines: `45s`, `4m20s`, `1h02m`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(super::human_duration(44.6), "45s");
+        assert_eq!(super::human_duration(260.0), "4m20s");
+        assert_eq!(super::human_duration(3720.0), "1h02m");
+        assert_eq!(super::human_duration(-1.0), "0s");
+    }
+
     use super::*;
 
     #[derive(Debug)]
@@ -98,5 +130,13 @@ mod tests {
         assert!(unix_seconds() > 1.0e9);
         assert!(unix_millis() > 1_000_000_000_000);
         assert!(!hostname().is_empty());
+    }
+
+    #[test]
+    fn line_col_counts_characters_from_one() {
+        let text = "a = 1\nbé = [2, 3]\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, text.find('[').unwrap()), (2, 6));
+        assert_eq!(line_col(text, 10_000), (3, 1));
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use stab_sweep::{run_local, LocalOptions, Overrides, Store, Sweep, WorkerCommand};
+use stab_sweep::{run_local, LocalOptions, Overrides, Sweep, WorkerCommand};
 
 const RUNS: usize = 200;
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-stab-worker");
@@ -21,7 +21,7 @@ fn main() {
     let sweep = Sweep::parse(Path::new("bench.toml"), &text, &Overrides::default()).unwrap();
 
     // Bare process start of the worker, sequential: the floor no launcher can beat.
-    let store = Store::create(&dir.path().join("bare"), &sweep).unwrap();
+    let store = sweep.create_store(&dir.path().join("bare")).unwrap();
     let t = Instant::now();
     for r in &sweep.runs {
         let d = store.run(&r.run_id);
@@ -43,7 +43,7 @@ fn main() {
     for workers in [1, 2] {
         let results = dir.path().join(format!("w{workers}"));
         let t = Instant::now();
-        let store = Store::create(&results, &sweep).unwrap();
+        let store = sweep.create_store(&results).unwrap();
         let create = t.elapsed().as_secs_f64() * 1e3 / RUNS as f64;
         let mut o = LocalOptions::new(WorkerCommand::new(FAKE));
         o.workers = Some(workers);

@@ -1,4 +1,6 @@
-//! Executing one run: claim its lock, run the worker process, make sure a record exists.
+//! The launcher side of the worker protocol: claim a run's lock, start its worker
+//! ([`stab_store::WorkerArgs`]) with the lock inherited, make sure a record exists when it
+//! exits. The worker side is [`stab_store::execute_run`].
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -9,21 +11,22 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
 use stab_spec::{hostname, unix_millis, unix_seconds, RunRecord, RunStatus};
+use stab_store::{
+    keep_earlier_record, write_atomic, PlannedRun, RunLock, Store, WorkerArgs, LOCK_FD_ENV,
+};
 
-use crate::store::{io_err, keep_earlier_record, write_atomic, RunDir, RunLock, Store};
-use crate::sweep::PlannedRun;
-use crate::Error;
+use crate::{io_err, Error};
 
 /// Lines of the log quoted in the record of a worker that died without writing one.
 const TAIL_LINES: usize = 40;
 
-/// How to start a worker. The launcher runs
-/// `<program> <args_prefix…> run --spec <runs/ID/spec.json> --out <runs/ID> --group <G>
-/// --sweep <NAME> --threads <T>` with stdout and stderr appended to `runs/ID/log.txt` and
-/// `env` added to the launcher's environment.
+/// How to start a worker. The launcher runs `<program> <args_prefix…>` followed by the
+/// run's [`WorkerArgs`] (`run --spec <runs/ID/spec.json> --out <runs/ID> --group <G> --sweep
+/// <NAME> --threads <T>`) with stdout and stderr appended to `runs/ID/log.txt` and `env` added
+/// to the launcher's environment.
 ///
-/// The worker writes `record.json` atomically for ok, diverged and error outcomes and exits 0
-/// (ok, diverged) or 1 (error). Anything else — a signal, a panic, another exit code, a
+/// The worker follows [`stab_store::execute_run`]: it writes `record.json` atomically and exits
+/// with [`stab_store::exit_code`]. Anything else — a signal, a panic, another exit code, a
 /// missing or unreadable record — makes the launcher write an `error` record itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerCommand {
@@ -87,62 +90,31 @@ pub(crate) fn claim(store: &Store, run: &PlannedRun, retry: bool) -> Result<Clai
         return Ok(Claim::Final);
     }
     keep_earlier_record(dir.path())?;
-    write_owner(&lock).map_err(io_err(&dir.lock()))?;
+    lock.write_owner().map_err(io_err(&dir.lock()))?;
     Ok(Claim::Claimed(lock))
 }
 
-/// Writes who holds the lock into the lock file (`pid <pid> start <ticks> host <name>`): the
-/// launcher, whose worker inherits the lock. Read back by [`held_by_orphan`].
-fn write_owner(lock: &RunLock) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let pid = std::process::id();
-    let start = process_start(pid).unwrap_or(0);
-    let line = format!("pid {pid} start {start} host {}\n", hostname());
-    lock.file().set_len(0)?;
-    lock.file().write_all_at(line.as_bytes(), 0)
-}
-
-/// Whether the run in `dir` is locked by the worker of a launcher on this machine that no
-/// longer exists (SIGKILLed): an orphan that will finish the run on its own. A relaunched
-/// launcher counts such workers against its own budget instead of starting new ones beside
-/// them. Locks of live launchers, of other machines, or without owner information are not
-/// orphans.
-pub(crate) fn held_by_orphan(dir: &RunDir) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.lock()) else {
-        return false;
+/// Executes one run of `store` in the calling thread, inside the contract: claims its lock,
+/// starts its worker, waits for it and makes sure the run has a record. `Ok(None)` when the
+/// run was not executed: it has a final record, or somebody else holds its lock. For launchers
+/// that execute runs one at a time (the local pool runs many at once and can stop them).
+pub fn execute_one(
+    store: &Store,
+    run: &PlannedRun,
+    worker: &WorkerCommand,
+    retry: bool,
+) -> Result<Option<RunStatus>, Error> {
+    let lock = match claim(store, run, retry)? {
+        Claim::Busy | Claim::Final => return Ok(None),
+        Claim::Claimed(lock) => lock,
     };
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let (Some(pid), Some(start), Some(host)) = (
-        field(&words, "pid").and_then(|p| p.parse::<u32>().ok()),
-        field(&words, "start").and_then(|s| s.parse::<u64>().ok()),
-        field(&words, "host"),
-    ) else {
-        return false;
-    };
-    // A pid that is gone, or that now names a process started at another time (reused).
-    let launcher_gone = host == hostname() && process_start(pid) != Some(start);
-    launcher_gone && is_locked(dir)
-}
-
-fn field<'a>(words: &[&'a str], name: &str) -> Option<&'a str> {
-    words
-        .iter()
-        .position(|w| *w == name)
-        .and_then(|i| words.get(i + 1).copied())
-}
-
-/// Whether somebody holds the run's lock right now.
-pub(crate) fn is_locked(dir: &RunDir) -> bool {
-    matches!(RunLock::try_acquire(dir.path()), Ok(None))
-}
-
-/// Start time of process `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), which
-/// with the pid identifies a process even when pids are reused.
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let sweep = store.expanded()?.sweep;
+    let mut started = start(store, run, &sweep, &lock, worker, run.spec.threads, None)?;
+    let status = started.child.wait().map_err(|source| Error::Worker {
+        program: worker.program.clone(),
+        source,
+    })?;
+    finish(store, run, &sweep, &started, status, false).map(Some)
 }
 
 /// A worker that has been started.
@@ -186,19 +158,9 @@ pub(crate) fn start(
     let lock_fd = lock.file().as_raw_fd();
     let mut cmd = Command::new(&worker.program);
     cmd.args(&worker.args_prefix)
-        .arg("run")
-        .arg("--spec")
-        .arg(dir.spec())
-        .arg("--out")
-        .arg(dir.path())
-        .arg("--group")
-        .arg(&run.group)
-        .arg("--sweep")
-        .arg(sweep)
-        .arg("--threads")
-        .arg(threads.to_string())
+        .args(WorkerArgs::for_run(&dir, &run.group, sweep, threads).to_args())
         .envs(worker.env.iter().map(|(k, v)| (k, v)))
-        .env(crate::store::LOCK_FD_ENV, lock_fd.to_string())
+        .env(LOCK_FD_ENV, lock_fd.to_string())
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log)
@@ -243,8 +205,14 @@ pub(crate) fn finish(
         Ok(Some(r)) => return Ok(r.status),
         Ok(None) => None,
         Err(e) => {
+            // Kept beside the run, never written over: if it cannot be moved, the launcher
+            // stops with the reason instead of replacing it.
             let to = dir.unreadable_record(unix_millis());
-            let _ = std::fs::rename(&record_path, to);
+            std::fs::rename(&record_path, &to).map_err(|source| Error::KeepUnreadable {
+                path: record_path.clone(),
+                to,
+                source,
+            })?;
             Some(e.to_string())
         }
     };

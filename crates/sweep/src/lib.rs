@@ -1,20 +1,25 @@
-//! Sweeps for stab: expand a sweep file into runs, execute them locally or on Slurm, and keep
-//! the results in a store that survives crashes, Ctrl-C and concurrent launchers.
+//! Sweeps for stab: expand a sweep file into runs and execute them with a launcher (a local
+//! pool, Slurm), keeping the results in a store (stab-store) that survives crashes, Ctrl-C and
+//! concurrent launchers.
 //!
 //! # Design
 //!
 //! - **Sweeper and launcher are separate** (as in hydra). [`Sweep::load`] turns a sweep file
 //!   into an ordered list of fully resolved [`PlannedRun`]s with stable ids (the content hash
-//!   of the resolved [`stab_spec::RunSpec`]); it knows nothing about execution. Launchers
-//!   ([`run_local`], [`submit_slurm`]) take that list and a [`Store`]; neither knows how a
-//!   sweep was written.
-//! - **The store is the source of truth.** A run is finished when, and only when,
-//!   `runs/<id>/record.json` exists; every file is written atomically (temporary file, fsync,
-//!   rename, directory fsync). No launcher keeps state that the store does not also have, so
-//!   a launcher killed at any moment loses nothing but the runs in flight, and Slurm's
-//!   accounting is never needed (without slurmdbd there is none). The store owns the names of
-//!   its files ([`Store`], [`RunDir`]) and knows nothing of launchers: [`status`] composes its
-//!   counts with what `squeue` says of the store's jobs.
+//!   of the resolved [`stab_spec::RunSpec`]); it knows nothing about execution. The file is
+//!   read in three steps, one module each: its schema (`schema.rs`: what serde reads), the
+//!   checker (`checker.rs`: every key and value against the run spec, errors located) and the
+//!   expansion (`expand.rs`: groups × axes into runs, one at a time).
+//! - **One launcher interface.** Every launcher implements [`Launcher`] (launch runs of a
+//!   store, tell what its queue holds of it) and is listed in [`LAUNCHERS`]; its settings are
+//!   the sweep file's table of its name (`[slurm]`, `[local]`). `stab sweep` and [`status`]
+//!   go through the list and name no launcher; a new one is a module and an entry.
+//! - **The store is the source of truth** ([`stab_store`]). A run is finished when, and only
+//!   when, `runs/<id>/record.json` exists; every file is written atomically. No launcher keeps
+//!   state that the store does not also have, so a launcher killed at any moment loses nothing
+//!   but the runs in flight, and Slurm's accounting is never needed (without slurmdbd there is
+//!   none). The store knows nothing of launchers: [`status`] composes its counts with what
+//!   each launcher's queue says of the store's jobs.
 //! - **A lock per run, held by the worker.** Whoever executes a run holds an exclusive `flock`
 //!   on `runs/<id>/lock`, and the worker process inherits the descriptor. Two launchers on the
 //!   same store (local, Slurm, or both) therefore never execute a run twice, and a launcher
@@ -60,9 +65,12 @@
 //! epochs = [1, 3]
 //! warmup_fraction = [0.0, 0.1]
 //!
-//! [slurm]                      # defaults for --launcher slurm (flags win)
+//! [slurm]                      # settings of --launcher slurm (flags win)
 //! time = "00:30:00"
 //! max_parallel = 4
+//!
+//! [local]                      # settings of the local launcher (flags win)
+//! workers = 2
 //! ```
 //!
 //! Any run-spec field can be an axis, including `preset`, `task`, `init_seed` and `data_seed`
@@ -101,40 +109,54 @@
 //! # Using it
 //!
 //! ```no_run
-//! use stab_sweep::{run_local, LocalOptions, Overrides, Store, Sweep, WorkerCommand};
+//! use stab_sweep::{run_local, LocalOptions, Overrides, Sweep, WorkerCommand};
 //! # fn main() -> Result<(), stab_sweep::Error> {
 //! let sweep = Sweep::load("experiments/quickstart.toml".as_ref(), &Overrides::from_env())?;
-//! let store = Store::create("results".as_ref(), &sweep)?;
+//! let store = sweep.create_store("results".as_ref())?;
 //! let worker = WorkerCommand::current_exe().expect("own path");
 //! let summary = run_local(&store, &sweep.runs, &LocalOptions::new(worker))?;
 //! println!("{summary}\n{}", stab_sweep::status(&store)?);
 //! # Ok(()) }
 //! ```
 
+mod checker;
 mod exec;
+mod expand;
 mod gpus;
+mod launcher;
 mod local;
 mod plan;
+mod progress_log;
+mod schema;
 mod slurm;
 mod status;
-mod store;
-mod sweep;
 
 use std::path::PathBuf;
 
-pub use exec::WorkerCommand;
+pub use exec::{execute_one, WorkerCommand};
+pub use expand::{Expansion, Overrides, Sweep};
 pub use gpus::{parse_gpus, GpuError};
-pub use local::{run_local, GpuSlots, LocalOptions, Summary};
+pub use launcher::{
+    launcher, settings, Launch, Launched, Launcher, QueueSummary, SettingsError, LAUNCHERS,
+};
+pub use local::{run_local, GpuSlots, Local, LocalOptions, LocalSettings, Summary};
 pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
+pub use progress_log::PROGRESS_INTERVAL_ENV;
 pub use slurm::{
-    queue_summary, run_slurm_task, slurm_jobs, submit_slurm, QueueSummary, SlurmJob, SlurmOptions,
+    queue_summary, run_slurm_task, slurm_jobs, submit_slurm, Slurm, SlurmDefaults, SlurmJob,
+    SlurmOptions,
 };
-pub use status::{status, SweepStatus};
-pub use store::{
-    keep_earlier_record, lock_run_dir, prepare_run_dir, write_atomic, Expanded, HeldLock, RunDir,
-    RunLock, RunState, StatusSummary, Store, StoreScan, LOCK_FD_ENV,
-};
-pub use sweep::{Expansion, Overrides, PlannedRun, SlurmDefaults, Sweep};
+/// The store's types in the launchers' signatures.
+pub use stab_store::{PlannedRun, Store};
+pub use status::{status, status_with, SweepStatus};
+
+/// Maps an I/O error on `path` to [`Error::Io`].
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// Errors of the sweeper and the launchers. Failures of individual runs are not errors: they
 /// are records.
@@ -156,11 +178,17 @@ pub enum Error {
     },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
-    /// Another process holds the run's lock: it is executing the run in that directory.
-    #[error("{}: another process is executing this run (its lock file is held); wait for it to finish or choose another directory", path.display())]
-    Busy { path: PathBuf },
     #[error(transparent)]
-    Record(#[from] stab_spec::RecordError),
+    Store(#[from] stab_store::Error),
+    /// A worker's record that could not be read could not be moved aside either; the
+    /// launcher stops rather than write the run's error record over it.
+    #[error("could not keep the unreadable record {} as {}", path.display(), to.display())]
+    KeepUnreadable {
+        path: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not start or wait for worker {}", program.display())]
     Worker {
         program: PathBuf,
@@ -169,6 +197,14 @@ pub enum Error {
     },
     #[error("slurm: {0}")]
     Slurm(String),
+    /// A launcher's settings (its sweep-file table with the flags on top) that it cannot take.
+    #[error("{launcher} launcher: {error}")]
+    Settings {
+        launcher: &'static str,
+        error: SettingsError,
+    },
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
     /// A launch override (`--set`, `--model`, `--data-dir`) that no run can take.
     #[error(transparent)]
     Spec(#[from] stab_spec::SpecError),

@@ -8,11 +8,81 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use stab_spec::RunStatus;
+use stab_store::{held_by_orphan, is_locked, PlannedRun, RunLock, Store};
 
 use crate::exec::{self, Claim, WorkerCommand};
-use crate::store::Store;
-use crate::sweep::PlannedRun;
+use crate::launcher::{settings, Launch, Launched, Launcher, QueueSummary, SettingsError};
 use crate::Error;
+
+/// The local launcher ([`run_local`] behind the [`Launcher`] interface): settings from the
+/// sweep file's `[local]` table ([`LocalSettings`]); it keeps no queue (its running runs show
+/// through their locks).
+pub struct Local;
+
+/// The settings of the local launcher: the sweep file's `[local]` table, flags on top.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Worker processes at once (default: cores / threads per run).
+    pub workers: Option<usize>,
+    /// GPUs to pin workers to: `all` or a list like `0,1` ([`crate::parse_gpus`]).
+    pub gpus: Option<String>,
+    /// Runs sharing each GPU at once (needs `gpus`).
+    pub runs_per_gpu: Option<usize>,
+}
+
+impl Launcher for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn check_settings(&self, table: &toml::Table) -> Result<(), SettingsError> {
+        settings::<LocalSettings>(table).map(|_| ())
+    }
+
+    fn launch(
+        &self,
+        store: &Store,
+        runs: &[PlannedRun],
+        launch: &Launch,
+    ) -> Result<Launched, Error> {
+        let s = settings::<LocalSettings>(&launch.settings).map_err(|e| Error::Settings {
+            launcher: self.name(),
+            error: e,
+        })?;
+        let mut o = LocalOptions::new(launch.worker.clone());
+        o.workers = s.workers;
+        o.threads = launch.threads;
+        o.retry = launch.retry;
+        o.progress = launch.progress;
+        if let Some(g) = &s.gpus {
+            o.gpus = crate::parse_gpus(g)?;
+            o.runs_per_gpu = s.runs_per_gpu.unwrap_or(1);
+            let (workers, _) = o.resolve_budget(runs);
+            if launch.progress {
+                eprintln!(
+                    "stab sweep: {} workers on GPUs {} (at most {} runs per GPU)",
+                    o.gpu_slots(workers).len(),
+                    o.gpus.join(","),
+                    o.runs_per_gpu
+                );
+            }
+        } else if s.runs_per_gpu.is_some() {
+            return Err(Error::Settings {
+                launcher: self.name(),
+                error: SettingsError {
+                    field: "runs_per_gpu".into(),
+                    message: "needs gpus (which GPUs to share)".into(),
+                },
+            });
+        }
+        run_local(store, runs, &o).map(Launched::Ran)
+    }
+
+    fn queue(&self, _store: &Store) -> Result<Option<QueueSummary>, Error> {
+        Ok(None)
+    }
+}
 
 /// How long a stopped worker gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -301,7 +371,7 @@ fn first_queue(
     for (i, run) in runs.iter().enumerate() {
         if store.state_unlocked(&run.run_id).is_final(retry) {
             summary.skipped += 1;
-        } else if exec::held_by_orphan(&store.run(&run.run_id)) {
+        } else if held_by_orphan(&store.run(&run.run_id)) {
             todo.push_front(i);
         } else {
             todo.push_back(i);
@@ -366,8 +436,8 @@ impl Pool<'_> {
     /// holder's run is looked at again later.
     fn busy(&self, i: usize) {
         let dir = self.store.run(&self.runs[i].run_id);
-        if exec::held_by_orphan(&dir) {
-            while !self.stop.load(Ordering::SeqCst) && exec::is_locked(&dir) {
+        if held_by_orphan(&dir) {
+            while !self.stop.load(Ordering::SeqCst) && is_locked(&dir) {
                 std::thread::sleep(BUSY_POLL);
             }
             self.queue.lock().unwrap().ready.push_front(i);
@@ -387,12 +457,21 @@ impl Pool<'_> {
     ) -> Option<Error> {
         let mut fatal = None;
         let mut killed_at: Option<Instant> = None;
+        let mut log = crate::progress_log::ProgressLog::new(self.opts.progress, &self.sweep);
+        let running = || self.children.lock().unwrap().len();
         loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            let event = rx.recv_timeout(Duration::from_millis(50));
+            if let Some(log) = &mut log {
+                log.tick(summary, running(), false);
+            }
+            match event {
                 Ok(Event::Finished(s)) => {
                     summary.count(s);
                     bar.inc(1);
                     bar.set_message(bar_message(summary));
+                    if let Some(log) = &mut log {
+                        log.tick(summary, running(), true);
+                    }
                 }
                 Ok(Event::Skipped) => {
                     summary.skipped += 1;
@@ -441,7 +520,7 @@ impl Pool<'_> {
     fn execute(
         &self,
         run: &PlannedRun,
-        lock: &crate::store::RunLock,
+        lock: &RunLock,
         worker: &Worker<'_>,
     ) -> Result<RunStatus, Error> {
         let index = worker.index;

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use stab_data::BUILTIN_TRAIN_SIZES as TRAIN_SIZES;
 use stab_spec::{RunRecord, RunSpec, RunStatus};
 
-use crate::store::{RunState, Store};
-use crate::sweep::{Expansion, PlannedRun};
+use stab_store::{PlannedRun, RunState, Store};
+
+use crate::expand::Expansion;
 use crate::Error;
 
 /// One line of a dry run.
@@ -170,7 +171,8 @@ fn past_speed(store: &Store, keys: &HashSet<SpeedKey>) -> Option<(f64, usize)> {
         }
     }
     for root in roots {
-        for dir in Store::open(root).run_dirs() {
+        // An estimate: folders that cannot be read only leave it with fewer samples.
+        for dir in Store::open(root).run_dirs().0 {
             if let Ok(r) = RunRecord::read(&dir.record()) {
                 if r.status == RunStatus::Ok && r.timing.train_examples_per_second > 0.0 {
                     records.push(r);

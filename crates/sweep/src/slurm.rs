@@ -6,20 +6,97 @@
 //! the same store. Slurm's own accounting is not needed: without slurmdbd there is no `sacct`,
 //! and a cancelled pending task leaves no trace in Slurm at all, so the store decides what has
 //! finished; `squeue` only tells what is still queued.
+//!
+//! The launcher's files in the store: `slurm-jobs.json` (submissions: job id → run ids; a
+//! corrupt file is an error, never read as "nothing queued"), `slurm-jobs.lock` (held while
+//! it is updated) and `slurm/` (sbatch scripts and array-task output).
 
-use std::fmt;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
+use stab_spec::unix_seconds;
+use stab_store::{write_atomic, PlannedRun, Store};
 
 use crate::exec::WorkerCommand;
+use crate::launcher::{settings, Launch, Launched, Launcher, QueueSummary, SettingsError};
 use crate::local::{run_local, LocalOptions, Summary};
-use crate::store::{io_err, write_atomic, Store};
-use crate::sweep::{PlannedRun, SlurmDefaults};
-use crate::Error;
-use stab_spec::unix_seconds;
+use crate::{io_err, Error};
+
+/// The Slurm launcher ([`submit_slurm`] behind the [`Launcher`] interface): settings from the
+/// sweep file's `[slurm]` table ([`SlurmDefaults`]), queue from `squeue`.
+pub struct Slurm;
+
+impl Launcher for Slurm {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn check_settings(&self, table: &toml::Table) -> Result<(), SettingsError> {
+        settings::<SlurmDefaults>(table).map(|_| ())
+    }
+
+    fn launch(
+        &self,
+        store: &Store,
+        runs: &[PlannedRun],
+        launch: &Launch,
+    ) -> Result<Launched, Error> {
+        let resources =
+            settings::<SlurmDefaults>(&launch.settings).map_err(|e| Error::Settings {
+                launcher: self.name(),
+                error: e,
+            })?;
+        let mut o = SlurmOptions::new(launch.task.clone(), resources);
+        o.retry = launch.retry;
+        o.threads = launch.threads;
+        Ok(Launched::Queued(
+            submit_slurm(store, runs, &o)?.map(|job| format!("submitted {job:?}")),
+        ))
+    }
+
+    fn queue(&self, store: &Store) -> Result<Option<QueueSummary>, Error> {
+        queue_summary(store)
+    }
+}
+
+/// `slurm-jobs.json`: the Slurm submissions of the store.
+fn jobs_file(store: &Store) -> PathBuf {
+    store.root().join("slurm-jobs.json")
+}
+
+/// `slurm-jobs.lock`: held while `slurm-jobs.json` is updated.
+fn jobs_lock(store: &Store) -> PathBuf {
+    store.root().join("slurm-jobs.lock")
+}
+
+/// `slurm/`: sbatch scripts and the output of array tasks.
+fn slurm_dir(store: &Store) -> PathBuf {
+    store.root().join("slurm")
+}
+
+/// Slurm resources given in the sweep file's `[slurm]` table (flags win over them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmDefaults {
+    pub partition: Option<String>,
+    /// Wall-clock limit per array task, in any `sbatch --time` format (`01:30:00`).
+    pub time: Option<String>,
+    pub cpus_per_task: Option<usize>,
+    /// `--gpus-per-task` value (`1`, `a100:1`).
+    pub gpus: Option<String>,
+    /// `--mem` value (`16G`).
+    pub mem: Option<String>,
+    /// At most this many array tasks at once (`--array=…%N`).
+    pub max_parallel: Option<usize>,
+    /// Runs packed into one array task, executed at once by that many workers sharing the
+    /// task's allocation (one GPU with `gpus = "1"`); `None`: 1.
+    pub runs_per_gpu: Option<usize>,
+    /// Further `#SBATCH` lines, verbatim (`--account=foo`).
+    #[serde(default)]
+    pub extra: Vec<String>,
+}
 
 /// Options of [`submit_slurm`].
 #[derive(Debug, Clone)]
@@ -38,6 +115,8 @@ pub struct SlurmOptions {
     pub resources: SlurmDefaults,
     /// The `sbatch` program.
     pub sbatch: PathBuf,
+    /// The `squeue` program.
+    pub squeue: PathBuf,
     /// Directory the tasks start in (relative model and data paths resolve there); `None`:
     /// the current directory.
     pub workdir: Option<PathBuf>,
@@ -51,6 +130,7 @@ impl SlurmOptions {
             retry: false,
             resources,
             sbatch: PathBuf::from("sbatch"),
+            squeue: PathBuf::from(SQUEUE),
             workdir: None,
         }
     }
@@ -64,7 +144,8 @@ pub struct SlurmJob {
     pub script: PathBuf,
     /// Run ids in array order: task i executes `runs[i·K .. i·K + K]`.
     pub runs: Vec<String>,
-    /// K, the runs each array task executes at once (1 in files written before it existed).
+    /// K, the runs each array task executes at once; optional in `slurm-jobs.json`, 1 when
+    /// absent.
     #[serde(default = "one")]
     pub runs_per_task: usize,
 }
@@ -89,13 +170,15 @@ struct JobsFile {
 
 /// Writes the sbatch script for the runs of `runs` that still need running (no final record,
 /// not running now, not already queued in one of this store's jobs), submits it and records
-/// the job in `slurm-jobs.json`. `Ok(None)` when nothing needs submitting.
+/// the job in `slurm-jobs.json`. `Ok(None)` when nothing needs submitting. When the store has
+/// jobs but `squeue` cannot say which of them are still queued, nothing is submitted (queued
+/// runs would be submitted twice): that is an error.
 pub fn submit_slurm(
     store: &Store,
     runs: &[PlannedRun],
     opts: &SlurmOptions,
 ) -> Result<Option<SlurmJob>, Error> {
-    let queued = queued_runs(store);
+    let queued = queued_runs(store, &opts.squeue)?;
     let pending: Vec<&PlannedRun> = runs
         .iter()
         .filter(|r| store.state(&r.run_id).needs_running(opts.retry) && !queued.contains(&r.run_id))
@@ -109,7 +192,7 @@ pub fn submit_slurm(
         .max(1);
     // Absolute: the array tasks start elsewhere (`--chdir`).
     let store = Store::open(std::path::absolute(store.root()).map_err(io_err(store.root()))?);
-    let slurm_dir = store.slurm_dir();
+    let slurm_dir = slurm_dir(&store);
     std::fs::create_dir_all(&slurm_dir).map_err(io_err(&slurm_dir))?;
     let workdir = match &opts.workdir {
         Some(w) => w.clone(),
@@ -172,7 +255,7 @@ fn sbatch_script(
     line(format!("--array=0-{}{throttle}", tasks - 1));
     line(format!(
         "--output={}",
-        store.slurm_dir().join("%A_%a.out").display()
+        slurm_dir(store).join("%A_%a.out").display()
     ));
     line(format!("--chdir={}", workdir.display()));
     line("--ntasks=1".into());
@@ -247,7 +330,7 @@ fn quote(s: &str) -> String {
 }
 
 fn record_job(store: &Store, job: &SlurmJob) -> Result<(), Error> {
-    let lock_path = store.slurm_jobs_lock();
+    let lock_path = jobs_lock(store);
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -257,13 +340,13 @@ fn record_job(store: &Store, job: &SlurmJob) -> Result<(), Error> {
     lock.lock().map_err(io_err(&lock_path))?;
     let mut file = read_jobs(store)?;
     file.jobs.push(job.clone());
-    let path = store.slurm_jobs_file();
+    let path = jobs_file(store);
     let json = serde_json::to_string_pretty(&file).expect("jobs serialise");
     write_atomic(&path, json.as_bytes()).map_err(io_err(&path))
 }
 
 fn read_jobs(store: &Store) -> Result<JobsFile, Error> {
-    let path = store.slurm_jobs_file();
+    let path = jobs_file(store);
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path,
@@ -287,11 +370,14 @@ struct QueuedTask {
     state: String,
 }
 
-fn squeue() -> Result<Vec<QueuedTask>, String> {
-    let out = Command::new("squeue")
+/// The `squeue` program `stab status` asks.
+const SQUEUE: &str = "squeue";
+
+fn squeue(program: &Path) -> Result<Vec<QueuedTask>, String> {
+    let out = Command::new(program)
         .args(["-h", "-r", "-o", "%i|%T"])
         .output()
-        .map_err(|e| format!("could not run squeue: {e}"))?;
+        .map_err(|e| format!("could not run {}: {e}", program.display()))?;
     if !out.status.success() {
         return Err(format!(
             "squeue failed: {}",
@@ -326,29 +412,37 @@ struct StoreQueue {
 }
 
 /// The jobs of `store` and their queued tasks; `None` when the store was never submitted to
-/// Slurm (then `squeue` is not asked).
-fn queue_of(store: &Store) -> Option<StoreQueue> {
-    let jobs = read_jobs(store).ok()?.jobs;
+/// Slurm (then `squeue` is not asked). A `slurm-jobs.json` that cannot be read is an error.
+fn queue_of(store: &Store, squeue_program: &Path) -> Result<Option<StoreQueue>, Error> {
+    let jobs = read_jobs(store)?.jobs;
     if jobs.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let tasks = squeue().map(|q| {
+    let tasks = squeue(squeue_program).map(|q| {
         q.into_iter()
             .filter(|t| jobs.iter().any(|j| j.job_id == t.job_id))
             .collect()
     });
-    Some(StoreQueue { jobs, tasks })
+    Ok(Some(StoreQueue { jobs, tasks }))
 }
 
-/// Run ids of this store queued (pending or running) in Slurm right now, best effort.
-fn queued_runs(store: &Store) -> Vec<String> {
-    let Some(StoreQueue {
-        jobs,
-        tasks: Ok(tasks),
-    }) = queue_of(store)
-    else {
-        return Vec::new();
+/// Run ids of this store queued (pending or running) in Slurm right now. An error when the
+/// store has jobs and `squeue` cannot be asked.
+fn queued_runs(store: &Store, squeue_program: &Path) -> Result<Vec<String>, Error> {
+    let Some(StoreQueue { jobs, tasks }) = queue_of(store, squeue_program)? else {
+        return Ok(Vec::new());
     };
+    let tasks = tasks.map_err(|e| {
+        Error::Slurm(format!(
+            "{e}; not submitting: without the queue, runs of {} still queued in jobs {} would be \
+             submitted twice (check `squeue`, then launch again)",
+            store.root().display(),
+            jobs.iter()
+                .map(|j| j.job_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
     let mut out = Vec::new();
     for t in tasks {
         let Some(job) = jobs.iter().find(|j| j.job_id == t.job_id) else {
@@ -360,39 +454,19 @@ fn queued_runs(store: &Store) -> Vec<String> {
             None => out.extend(job.runs.iter().cloned()),
         }
     }
-    out
-}
-
-/// What `squeue` says about this store's jobs.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct QueueSummary {
-    pub jobs: Vec<String>,
-    pub pending: usize,
-    pub running: usize,
-    pub other: usize,
-    /// Why the queue could not be read, if it could not.
-    pub error: Option<String>,
-}
-
-impl fmt::Display for QueueSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "slurm jobs {}: ", self.jobs.join(", "))?;
-        match &self.error {
-            Some(e) => writeln!(f, "queue unknown ({e})"),
-            None => writeln!(
-                f,
-                "{} tasks running, {} pending, {} in other states (squeue)",
-                self.running, self.pending, self.other
-            ),
-        }
-    }
+    Ok(out)
 }
 
 /// What `squeue` says about the jobs of `store`; `None` when the store was never submitted to
-/// Slurm.
-pub fn queue_summary(store: &Store) -> Option<QueueSummary> {
-    let StoreQueue { jobs, tasks } = queue_of(store)?;
+/// Slurm. A `squeue` that fails is reported in the summary; a corrupt `slurm-jobs.json` is an
+/// error.
+pub fn queue_summary(store: &Store) -> Result<Option<QueueSummary>, Error> {
+    let Some(StoreQueue { jobs, tasks }) = queue_of(store, Path::new(SQUEUE))? else {
+        return Ok(None);
+    };
     let mut s = QueueSummary {
+        launcher: "slurm".into(),
+        source: "squeue".into(),
         jobs: jobs.into_iter().map(|j| j.job_id).collect(),
         ..QueueSummary::default()
     };
@@ -408,7 +482,7 @@ pub fn queue_summary(store: &Store) -> Option<QueueSummary> {
             }
         }
     }
-    Some(s)
+    Ok(Some(s))
 }
 
 /// The body of one array task: executes the runs `run_ids` of the store (as listed in its
@@ -447,6 +521,48 @@ pub fn run_slurm_task(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corrupt_jobs_file_is_an_error_not_an_empty_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        assert_eq!(queue_summary(&store).unwrap(), None, "never submitted");
+        std::fs::write(jobs_file(&store), "{ torn").unwrap();
+        for e in [
+            queue_summary(&store).unwrap_err(),
+            queued_runs(&store, Path::new(SQUEUE)).unwrap_err(),
+        ] {
+            let text = e.to_string();
+            assert!(text.contains("slurm-jobs.json"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_failed_squeue_stops_a_submission() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path());
+        let job = SlurmJob {
+            job_id: "7".into(),
+            submitted_unix: 0.0,
+            script: "s".into(),
+            runs: vec!["a".into()],
+            runs_per_task: 1,
+        };
+        record_job(&store, &job).unwrap();
+        let missing = dir.path().join("no-squeue");
+        let e = queued_runs(&store, &missing).unwrap_err().to_string();
+        assert!(
+            e.contains("could not run") && e.contains("no-squeue"),
+            "{e}"
+        );
+        assert!(e.contains("not submitting") && e.contains("jobs 7"), "{e}");
+        // Without jobs there is nothing to ask squeue about.
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            queued_runs(&Store::open(empty.path()), &missing).unwrap(),
+            Vec::<String>::new()
+        );
+    }
 
     #[test]
     fn squeue_lines_parse() {
@@ -530,7 +646,7 @@ mod tests {
         assert_eq!(job.task_runs(0), &ids[0..4]);
         assert_eq!(job.task_runs(2), &ids[8..10]);
         assert!(job.task_runs(3).is_empty());
-        // Job files written before K existed read as one run per task.
+        // `runs_per_task` is optional in slurm-jobs.json: a job without it runs one per task.
         let old: SlurmJob = serde_json::from_str(
             r#"{"job_id":"1","submitted_unix":0.0,"script":"s","runs":["a","b"]}"#,
         )

@@ -1,38 +1,49 @@
-//! What `stab status` shows: the store's counts of runs by state, composed with what Slurm's
-//! queue says about the store's jobs (the store itself knows nothing of launchers).
+//! What `stab status` shows: the store's counts of runs by state, composed with what each
+//! launcher's queue says about the store's jobs (the store itself knows nothing of launchers,
+//! and this code knows none by name).
 
 use std::fmt;
 
-use crate::slurm::{queue_summary, QueueSummary};
-use crate::store::{StatusSummary, Store};
+use stab_store::{StatusSummary, Store};
+
+use crate::launcher::{Launcher, QueueSummary, LAUNCHERS};
 use crate::Error;
 
-/// A sweep's status: the store's counts and, when it was submitted to Slurm, the queue.
+/// A sweep's status: the store's counts and the queues of the launchers that hold its jobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepStatus {
     /// What the store says (records and locks).
     pub runs: StatusSummary,
-    /// Array tasks of this store's Slurm jobs that `squeue` still lists; `None` when the
-    /// sweep was never submitted to Slurm.
-    pub queue: Option<QueueSummary>,
+    /// What each launcher that keeps a queue for this store says of it (for example the array
+    /// tasks of its Slurm jobs that `squeue` still lists); empty when none does.
+    pub queues: Vec<QueueSummary>,
 }
 
 impl fmt::Display for SweepStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.runs)?;
-        if let Some(q) = &self.queue {
+        for q in &self.queues {
             write!(f, "  {q}")?;
         }
         Ok(())
     }
 }
 
-/// The status of the sweep in `store`: its counts by state, plus the Slurm queue of its jobs
-/// (asked of `squeue` only when the store has submitted some).
+/// The status of the sweep in `store`: its counts by state, plus the queue of every launcher
+/// in [`LAUNCHERS`] that keeps one for it.
 pub fn status(store: &Store) -> Result<SweepStatus, Error> {
+    status_with(store, LAUNCHERS)
+}
+
+/// [`status`] asking the given launchers.
+pub fn status_with(store: &Store, launchers: &[&dyn Launcher]) -> Result<SweepStatus, Error> {
+    let mut queues = Vec::new();
+    for l in launchers {
+        queues.extend(l.queue(store)?);
+    }
     Ok(SweepStatus {
         runs: store.status()?,
-        queue: queue_summary(store),
+        queues,
     })
 }
 
@@ -51,16 +62,18 @@ mod tests {
         };
         let plain = SweepStatus {
             runs: runs.clone(),
-            queue: None,
+            queues: Vec::new(),
         };
         assert_eq!(plain.to_string(), runs.to_string());
         let queued = SweepStatus {
             runs: runs.clone(),
-            queue: Some(QueueSummary {
+            queues: vec![QueueSummary {
+                launcher: "slurm".into(),
+                source: "squeue".into(),
                 jobs: vec!["7".into()],
                 pending: 1,
                 ..QueueSummary::default()
-            }),
+            }],
         };
         let text = queued.to_string();
         assert!(text.starts_with(&runs.to_string()), "{text}");
@@ -81,9 +94,9 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let store = Store::create(dir.path(), &sweep).unwrap();
+        let store = sweep.create_store(dir.path()).unwrap();
         let s = status(&store).unwrap();
-        assert_eq!(s.queue, None);
+        assert_eq!(s.queues, Vec::new());
         assert_eq!((s.runs.total, s.runs.pending), (2, 2));
     }
 }

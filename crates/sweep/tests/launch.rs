@@ -6,7 +6,8 @@ mod util;
 use std::time::Duration;
 
 use stab_spec::RunStatus;
-use stab_sweep::{dry_run, run_local, RunState, Store};
+use stab_store::{RunLock, RunState};
+use stab_sweep::{dry_run, run_local};
 use util::*;
 
 fn assert_each_ran_once(env: &Env, n: usize) {
@@ -172,10 +173,10 @@ fn max_concurrency(env: &Env) -> usize {
     max
 }
 
-/// Issue 14: after a SIGKILLed launcher, the relaunched one counts the orphaned workers it
-/// waits for against `--workers` instead of starting new workers beside them.
+/// After a SIGKILLed launcher, the relaunched one counts the orphaned workers it waits for
+/// against `--workers` instead of starting new workers beside them.
 #[test]
-fn issue14_relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
+fn relaunch_after_sigkill_counts_orphans_against_the_worker_budget() {
     let env = Env::new("[axes]\nseed = { start = 0, end = 6 }\nmax_steps = [1500]\n");
     let store = env.store();
     let mut first = env.spawn_launcher(2, &[]);
@@ -242,7 +243,7 @@ fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
     let store = env.store();
     let sweep = env.sweep();
     run_local(&store, &sweep.runs[..1], &env.options(1)).unwrap();
-    let lock = stab_sweep::RunLock::try_acquire(&store.run_dir(&sweep.runs[1].run_id))
+    let lock = RunLock::try_acquire(&store.run_dir(&sweep.runs[1].run_id))
         .unwrap()
         .unwrap();
     let st = store.status().unwrap();
@@ -264,9 +265,9 @@ fn status_reports_running_for_a_held_lock_and_dry_run_counts_done_runs() {
     drop(lock);
 }
 
-/// Issue 14: `stab status` counts unreadable records, so that its counts add up to the total.
+/// `stab status` counts unreadable records, so that its counts add up to the total.
 #[test]
-fn issue14_status_counts_add_up_with_an_unreadable_record() {
+fn status_counts_add_up_with_an_unreadable_record() {
     let env = Env::new("max_steps = 5\n[axes]\nseed = [0, 1, 2]\n");
     let store = env.store();
     let sweep = env.sweep();
@@ -286,7 +287,7 @@ fn issue14_status_counts_add_up_with_an_unreadable_record() {
 fn dry_run_of_an_unlaunched_sweep_writes_nothing() {
     let env = Env::new("[axes]\nseed = [0, 1]\n");
     let sweep = env.sweep();
-    let store = Store::for_sweep(&env.results(), &sweep);
+    let store = sweep.store_in(&env.results());
     let d = dry_run(&store, &sweep.runs, 1, false);
     assert_eq!(d.to_run().count(), 2);
     assert!(d.to_string().contains("no past records"));
@@ -342,7 +343,7 @@ fn example_sweeps_in_experiments_expand() {
     let c = load("feature-based-conll.toml");
     assert_eq!(c.runs.len(), 24);
     assert_eq!(c.groups()[0], "embeddings");
-    // Issue 10 item 5: the sweep runs Table 7's weighted sums, not the unweighted sum.
+    // The sweep runs Table 7's weighted sums, not the unweighted sum.
     for mode in ["weighted-sum-last-four", "weighted-sum-all-layers"] {
         assert!(c.groups().contains(&mode));
         let run = c.runs.iter().find(|r| r.group == mode).unwrap();

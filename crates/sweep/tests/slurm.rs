@@ -11,7 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use stab_spec::RunStatus;
-use stab_sweep::{run_local, submit_slurm, SlurmDefaults, SlurmOptions, WorkerCommand};
+use stab_sweep::{
+    run_local, settings, submit_slurm, SlurmDefaults, SlurmOptions, Sweep, WorkerCommand,
+};
 use util::*;
 
 struct Cluster {
@@ -66,9 +68,14 @@ fn half_crashing(text: &str) -> Env {
     env
 }
 
+/// The sweep file's `[slurm]` table.
+fn slurm_settings(sweep: &Sweep) -> SlurmDefaults {
+    settings(&sweep.launcher_settings("slurm")).unwrap()
+}
+
 /// Array tasks run the harness's `task` command with the fake worker, counting executions in
 /// the env's log, from the env's folder.
-fn slurm_options(env: &Env, sweep: &stab_sweep::Sweep) -> SlurmOptions {
+fn slurm_options(env: &Env, sweep: &Sweep) -> SlurmOptions {
     let task = WorkerCommand::new(HARNESS)
         .arg("task")
         .arg("--worker")
@@ -78,7 +85,7 @@ fn slurm_options(env: &Env, sweep: &stab_sweep::Sweep) -> SlurmOptions {
         .arg("--worker-arg")
         .arg(path_str(&env.count_log()))
         .env(MISBEHAVE_ENV, &env.misbehave);
-    let mut opts = SlurmOptions::new(task, sweep.slurm.clone());
+    let mut opts = SlurmOptions::new(task, slurm_settings(sweep));
     opts.workdir = Some(env.dir.path().to_path_buf());
     opts
 }
@@ -103,7 +110,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     assert_eq!(sweep.runs.len(), 8);
     let opts = slurm_options(&env, &sweep);
     assert_eq!(
-        sweep.slurm,
+        slurm_settings(&sweep),
         SlurmDefaults {
             max_parallel: Some(2),
             time: Some("00:05:00".into()),
@@ -122,7 +129,8 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     // While the array runs, a second submission finds nothing new to queue.
     assert!(submit_slurm(&store, &sweep.runs, &opts).unwrap().is_none());
     let st = stab_sweep::status(&store).unwrap();
-    let q = st.queue.clone().expect("queue summary");
+    let q = st.queues[0].clone();
+    assert_eq!(st.queues.len(), 1, "{st}");
     assert_eq!(q.jobs, vec![job.job_id.clone()]);
     assert!(q.error.is_none(), "{st}");
 
@@ -161,7 +169,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
     );
     // Afterwards the queue holds none of our tasks.
     assert!(wait_for(Duration::from_secs(10), || {
-        let q = stab_sweep::status(&store).unwrap().queue.unwrap();
+        let q = stab_sweep::status(&store).unwrap().queues.remove(0);
         q.running + q.pending == 0
     }));
 
@@ -170,7 +178,7 @@ fn sweep_through_slurm_matches_the_local_launcher() {
         half_crashing(&SWEEP.replace("max_parallel = 2", "max_parallel = 2\nruns_per_gpu = 2"));
     let packed_store = packed.store();
     let packed_sweep = packed.sweep();
-    assert_eq!(packed_sweep.slurm.runs_per_gpu, Some(2));
+    assert_eq!(slurm_settings(&packed_sweep).runs_per_gpu, Some(2));
     let opts = slurm_options(&packed, &packed_sweep);
     let job = submit_slurm(&packed_store, &packed_sweep.runs, &opts)
         .unwrap()

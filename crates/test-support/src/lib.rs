@@ -1,9 +1,16 @@
 //! Paths the stab test suites share, in one place instead of a copy per test file.
 //!
-//! A dev-dependency only, with no dependencies of its own: every crate can use it (stab-data
-//! included, without a dependency cycle) and none gains LibTorch through it.
+//! A dev-dependency only, with no dependencies of its own by default: every crate can use it
+//! (stab-data included, without a dependency cycle) and none gains LibTorch through it. The
+//! `hub` feature adds a simulated Hugging Face Hub ([`hub`]) and GLUE parquet files in the
+//! Hub's schema ([`glue_parquet`]) for the tests of stab-hub and the binary.
 
 use std::path::{Path, PathBuf};
+
+#[cfg(feature = "hub")]
+pub mod glue_parquet;
+#[cfg(feature = "hub")]
+pub mod hub;
 
 /// The environment variable naming the shared data folder. The same name as
 /// `stab_data::DATA_DIR_ENV` (checked by stab-data's tests; this crate cannot depend on

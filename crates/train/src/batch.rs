@@ -118,6 +118,24 @@ pub fn targets(items: &[Item], indices: &[usize], kind: TaskKind, len: usize) ->
     }
 }
 
+/// How many terms the mean loss of `items[indices]` averages over: labelled examples, or for
+/// tagging labelled words (first sub-tokens). Micro-batches of one accumulated step weigh
+/// their mean losses by it, so that the step's loss and gradient are the whole batch's.
+pub fn loss_terms(items: &[Item], indices: &[usize], kind: TaskKind) -> usize {
+    let rows = indices.iter().map(|&i| &items[i]);
+    match kind {
+        TaskKind::Classification => rows
+            .filter(|it| it.label.and_then(Label::class).is_some())
+            .count(),
+        TaskKind::Regression => rows
+            .filter(|it| it.label.and_then(Label::score).is_some())
+            .count(),
+        TaskKind::Tagging => rows
+            .map(|it| it.word_starts.iter().filter(|s| s.is_some()).count())
+            .sum(),
+    }
+}
+
 /// Produces each epoch's batches from one ChaCha stream seeded with the data seed.
 pub struct BatchOrder {
     rng: ChaCha8Rng,

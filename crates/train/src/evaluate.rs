@@ -117,9 +117,9 @@ mod tests {
         );
     }
 
-    /// Issue 9 item 2: a prediction that LibTorch cannot hand back is an error, not class 0.
+    /// A prediction that LibTorch cannot hand back is an error, not class 0.
     #[test]
-    fn issue9_unreadable_predictions_are_errors_not_class_0() {
+    fn unreadable_predictions_are_errors_not_class_0() {
         // argmax over an empty class dimension fails in LibTorch.
         let empty = Tensor::zeros([2, 0], (Kind::Float, Device::Cpu));
         assert!(labels_of(&empty, TaskKind::Classification).is_err());

@@ -231,10 +231,10 @@ mod tests {
     use super::*;
     use tch::Kind;
 
-    /// Issue 10 item 4: a batch of word features carries each sentence's length (for packing)
+    /// A batch of word features carries each sentence's length (for packing)
     /// and the tags line up with the words that kept a sub-token — the words the cache holds.
     #[test]
-    fn issue10_word_feature_batches_carry_lengths_and_aligned_tags() {
+    fn word_feature_batches_carry_lengths_and_aligned_tags() {
         let cache = vec![
             Tensor::ones([3, 2], (Kind::Float, Device::Cpu)),
             Tensor::ones([1, 2], (Kind::Float, Device::Cpu)),
@@ -279,7 +279,7 @@ mod tests {
         let m = FeatureBased {
             bert: Box::new(stab_bert::BertModel::new(
                 vs.root() / "bert",
-                &stab_bert::BertConfig::tiny(10),
+                &stab_bert::EncoderConfig::tiny(10),
             )),
             head: FeatureModel::new(
                 &vs.root(),

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stab_bert::{BertInput, Checkpoint, Encoder};
+use stab_bert::{Checkpoint, Encoder, EncoderInput};
 use stab_spec::Pooling;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -145,13 +145,17 @@ pub fn extract(opts: &FeatureOptions) -> Result<FeatureSummary, TrainError> {
     let t0 = std::time::Instant::now();
     tch::set_num_threads(opts.threads as i32);
     let texts = read_source(&opts.source)?;
-    let ck = Checkpoint::open(&opts.model)?;
+    let ck = Checkpoint::open(&crate::model_dir::resolve(&opts.model)?.dir)?;
     let tok = ck.tokenizer(opts.max_length)?;
     ck.check_limits(&tok, opts.max_length)?;
     let mut vs = VarStore::new(Device::Cpu);
     let bert = ck.encoder(vs.root())?;
-    // A fine-tuned checkpoint's head is not needed here: its tensors may be left unused.
-    stab_bert::load_checkpoint(&mut vs, &ck, bert.head_prefixes())?;
+    // A fine-tuned checkpoint's head is not needed here: its tensors may be left unused. Nor
+    // is the pooler (hidden states only): a checkpoint saved without one (a masked-LM class)
+    // loads, as transformers' `AutoModel` loads it.
+    let mut unused = vec!["pooler."];
+    unused.extend(bert.head_prefixes());
+    stab_bert::load_checkpoint(&mut vs, &ck, &unused)?;
     vs.set_device(opts.device);
     let layers = hidden_indices(&opts.layers, ck.config.num_hidden_layers + 1)?;
 
@@ -311,7 +315,7 @@ pub(crate) fn hidden_states_by_length(
     tch::no_grad(|| {
         for chunk in order.chunks(batch_size.max(1)) {
             let b = make_batch(items, chunk, None, pad_id, device);
-            let input = BertInput {
+            let input = EncoderInput {
                 input_ids: &b.input_ids,
                 token_type_ids: Some(&b.token_type_ids),
                 attention_mask: Some(&b.attention_mask),

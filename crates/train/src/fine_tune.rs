@@ -4,7 +4,7 @@
 //! Tagging heads predict every sub-token; a word's prediction is its first sub-token's, as
 //! HF's `label_all_tokens = False` trains it.
 
-use stab_bert::{BertInput, Encoder};
+use stab_bert::{Encoder, EncoderInput};
 use stab_data::TaskKind;
 use stab_spec::Precision;
 use tch::nn::VarStore;
@@ -50,7 +50,7 @@ impl FineTuned {
     }
 
     fn forward(&self, b: &Batch, train: bool) -> Tensor {
-        let input = BertInput {
+        let input = EncoderInput {
             input_ids: &b.input_ids,
             token_type_ids: Some(&b.token_type_ids),
             attention_mask: Some(&b.attention_mask),

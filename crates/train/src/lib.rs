@@ -14,8 +14,9 @@
 //! - [`trainer`]: [`run`] assembles the parts and turns every outcome — errors and panics
 //!   included — into a record.
 //!
-//! Building blocks: [`optim`] (our own Adam with decoupled weight decay and the
-//! bias-correction switch, explicit because the update rule is the science), [`schedule`]
+//! Building blocks: [`optim`] (our own Adam with decoupled weight decay — toward 0 or toward
+//! the pre-trained weights — and the bias-correction switch, explicit because the update rule
+//! is the science), [`mixout`] (Mixout on every linear weight, as Zhang et al. run it), [`schedule`]
 //! (HF's linear warmup/decay and constant schedules), [`batch`] (seeded batch order, dynamic
 //! padding, length grouping, loss targets), [`task_model`] (the networks: fine-tuned BERT +
 //! head; linear, BiLSTM and scalar-mix heads on features), [`amp`] (bf16 autocast), and
@@ -30,6 +31,8 @@ pub mod evaluate;
 pub mod feature_based;
 pub mod features;
 pub mod fine_tune;
+pub mod mixout;
+pub mod model_dir;
 pub mod optim;
 pub mod policy;
 pub mod record;
@@ -51,7 +54,9 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] stab_data::DataError),
     #[error(transparent)]
-    Model(#[from] stab_bert::BertError),
+    Model(#[from] stab_bert::ModelError),
+    #[error(transparent)]
+    Hub(#[from] stab_hub::HubError),
     #[error("LibTorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{0}")]

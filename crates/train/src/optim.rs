@@ -18,6 +18,20 @@
 //!   θ ← θ · (1 − lr·λ)                          decoupled weight decay on the new θ
 //! ```
 //!
+//! With `prior` weight decay (Zhang et al.'s `PriorWD`, `prior_wd_optim.py`) the decay pulls
+//! toward the parameter's value when it was added to the optimizer (θ₀: the pre-trained
+//! weight; for a new head or a re-initialised layer, its initial value) instead of toward 0,
+//! before the update, for either placement, and the update itself then decays nothing:
+//!
+//! ```text
+//!   θ ← θ − lr·λ·(θ − θ₀)                       then the update above with λ = 0
+//! ```
+//!
+//! `PriorWD` wraps the optimizer and sets the groups' own weight decay to 0, then decays with
+//! the group's current learning rate before calling the wrapped `step()`: the same order for
+//! torch's AdamW and transformers' AdamW, which is why stab does not move it after the hf
+//! update. Parameters without weight decay (biases, norms) are not decayed toward anything.
+//!
 //! The two placements differ only through ε: hf's ε acts like ε/√c₂ in torch's, which is
 //! ≈31.6·ε at t = 1 (β₂ = 0.999) and fades to ε as c₂ → 1; and through the O(lr²·λ) order of
 //! the decay. Mosbach's code is hf, Zhang's `--use_torch_adamw` is torch, so each preset takes
@@ -40,6 +54,8 @@ struct Slot {
     v: Tensor,
     lr_scale: f64,
     weight_decay: f64,
+    /// θ₀ of weight decay toward the starting value (`None`: decay toward 0).
+    prior: Option<Tensor>,
 }
 
 /// Hyper-parameters of [`Adam`].
@@ -69,7 +85,7 @@ impl Adam {
         }
     }
 
-    /// Adds a parameter with its learning-rate factor and weight decay.
+    /// Adds a parameter with its learning-rate factor and weight decay (toward 0).
     pub fn add(&mut self, param: &Tensor, lr_scale: f64, weight_decay: f64) {
         self.slots.push(Slot {
             m: param.zeros_like(),
@@ -77,7 +93,16 @@ impl Adam {
             param: param.shallow_clone(),
             lr_scale,
             weight_decay,
+            prior: None,
         });
+    }
+
+    /// Adds a parameter whose weight decay pulls toward its current value θ₀ (Zhang et al.'s
+    /// `PriorWD`; see the module docs) instead of toward 0.
+    pub fn add_toward_current(&mut self, param: &Tensor, lr_scale: f64, weight_decay: f64) {
+        self.add(param, lr_scale, weight_decay);
+        let slot = self.slots.last_mut().expect("just added");
+        slot.prior = Some(param.detach().copy());
     }
 
     pub fn len(&self) -> usize {
@@ -115,14 +140,20 @@ impl Adam {
         };
         tch::no_grad(|| -> Result<(), TchError> {
             for s in &mut self.slots {
-                let g = s.param.grad();
-                if !g.defined() {
-                    continue;
-                }
                 let lr = lr * s.lr_scale;
                 // In-place ops only, one temporary (the denominator): the update runs over
                 // every parameter each step, so passes over memory are what it costs.
                 let decay = s.weight_decay != 0.0 && lr != 0.0;
+                if let (true, Some(prior)) = (decay, &s.prior) {
+                    // PriorWD: θ ← θ − lr·λ·(θ − θ₀), before the update, gradient or not.
+                    let pull = s.param.f_sub(prior)?;
+                    let _ = s.param.f_add_(&pull.f_mul_scalar(-lr * s.weight_decay)?)?;
+                }
+                let decay = decay && s.prior.is_none();
+                let g = s.param.grad();
+                if !g.defined() {
+                    continue;
+                }
                 if decay && c.update == AdamUpdate::Torch {
                     let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
                 }

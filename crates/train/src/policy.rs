@@ -28,6 +28,9 @@ pub struct ParamPolicy {
     /// Layer-wise learning-rate decay ξ (1: none).
     pub layerwise_lr_decay: f64,
     pub weight_decay: f64,
+    /// Weight decay toward each parameter's value when the optimizer is built (after loading
+    /// and re-initialisation) instead of toward 0 (Zhang et al.'s `PriorWD`).
+    pub prior_weight_decay: bool,
 }
 
 impl ParamPolicy {
@@ -51,6 +54,7 @@ impl ParamPolicy {
             freeze_encoder: false,
             layerwise_lr_decay: spec.layerwise_lr_decay,
             weight_decay: spec.weight_decay,
+            prior_weight_decay: spec.prior_weight_decay,
         })
     }
 
@@ -98,7 +102,13 @@ impl ParamPolicy {
 
     /// An optimizer holding every trainable variable of `vs`, in name order, with its
     /// learning-rate scale and weight decay (groups as `encoder` classifies them); frozen
-    /// variables stop requiring gradients.
+    /// variables stop requiring gradients and are never decayed. With prior weight decay the
+    /// values decayed toward are the variables' values now: build the optimizer after loading
+    /// and re-initialisation, so that a re-initialised layer decays toward its re-initialised
+    /// value and a new head toward its initial value — what Zhang's `PriorWD` does, whose
+    /// `exclude_last_group` (meant to decay the head toward 0) never triggers (`i ==
+    /// len(groups)`), and whose last group has no weight decay in both of `run_glue.py`'s
+    /// groupings anyway.
     pub fn optimizer(&self, vs: &VarStore, encoder: &dyn Encoder, config: AdamConfig) -> Adam {
         let mut optimizer = Adam::new(config);
         let variables = vs.variables();
@@ -111,7 +121,12 @@ impl ParamPolicy {
                 let _ = var.set_requires_grad(false);
                 continue;
             }
-            optimizer.add(&var, self.lr_scale(group), self.weight_decay(name));
+            let (scale, decay) = (self.lr_scale(group), self.weight_decay(name));
+            if self.prior_weight_decay {
+                optimizer.add_toward_current(&var, scale, decay);
+            } else {
+                optimizer.add(&var, scale, decay);
+            }
         }
         optimizer
     }
@@ -168,17 +183,18 @@ mod tests {
             freeze_encoder,
             layerwise_lr_decay: decay,
             weight_decay: 0.01,
+            prior_weight_decay: false,
         }
     }
 
-    /// Issue 10 item 6: Zhang et al.'s exponents — head and pooler η, top layer η·ξ, layer i
+    /// Zhang et al.'s exponents — head and pooler η, top layer η·ξ, layer i
     /// η·ξ^(L−i), embeddings η·ξ^(L+1) (was: top layer η, embeddings η·ξ^L).
     #[test]
-    fn issue10_layerwise_lr_decay_follows_zhang() {
+    fn layerwise_lr_decay_follows_zhang() {
         let p = policy(0, false, 0.5);
         // The groups as the run sees them: BERT's own classification of its names.
         let vs = VarStore::new(tch::Device::Cpu);
-        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::BertConfig::tiny(10));
+        let bert = stab_bert::BertModel::new(vs.root(), &stab_bert::EncoderConfig::tiny(10));
         let group = |name: &str| Encoder::param_group(&bert, name);
         let scale = |name: &str| p.lr_scale(group(name));
         assert_eq!(scale("classifier.weight"), 1.0);

@@ -61,6 +61,8 @@ pub fn record(
             train_tokens_per_second: out.tokens as f64 / seconds,
             ..Timing::default()
         },
+        model_source: None,
+        newly_initialised: Vec::new(),
     }
 }
 

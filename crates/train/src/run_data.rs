@@ -9,7 +9,7 @@
 //! The first evaluation set is always the selection set; the report half (when the dev set is
 //! split, Zhang et al.) and MNLI's mismatched set follow, each marked with its [`Role`].
 
-use stab_bert::{BertConfig, BertTokenizer};
+use stab_bert::{EncoderConfig, Tokenizer};
 use stab_data::{Answers, Dataset, Example, Label, Metrics, Task, TaskKind};
 use stab_spec::{RunSpec, MISMATCHED_PREFIX};
 
@@ -65,8 +65,8 @@ impl RunData {
     /// model (`config`, read from `config_path`) can embed it.
     pub fn load(
         spec: &RunSpec,
-        tok: &BertTokenizer,
-        config: &BertConfig,
+        tok: &Tokenizer,
+        config: &EncoderConfig,
         config_path: &std::path::Path,
     ) -> Result<RunData, TrainError> {
         let task = stab_data::task(&spec.task)?;
@@ -118,7 +118,7 @@ impl RunData {
     /// Sentence pairs use token type 1: a model with one token type cannot embed them.
     fn check_token_types(
         &self,
-        config: &BertConfig,
+        config: &EncoderConfig,
         config_path: &std::path::Path,
     ) -> Result<(), TrainError> {
         let max_type = self
@@ -202,7 +202,7 @@ impl Splits {
 
 /// Tokenises a dataset into items: sentences (pairs) in one batch call; tagged sentences word
 /// by word, each word's tag on its first sub-token.
-pub fn encode(tok: &BertTokenizer, data: &Dataset) -> Result<Vec<Item>, TrainError> {
+pub fn encode(tok: &Tokenizer, data: &Dataset) -> Result<Vec<Item>, TrainError> {
     match data {
         Dataset::Sentences(ex) => {
             let inputs: Vec<(&str, Option<&str>)> = ex
@@ -240,7 +240,7 @@ pub fn encode(tok: &BertTokenizer, data: &Dataset) -> Result<Vec<Item>, TrainErr
 
 /// Unlabelled sentence (pair) items of raw texts, as [`encode`] makes them.
 pub fn encode_texts(
-    tok: &BertTokenizer,
+    tok: &Tokenizer,
     texts: &[(String, Option<String>)],
 ) -> Result<Vec<Item>, TrainError> {
     let examples = texts
@@ -272,7 +272,7 @@ pub fn word_starts(word_ids: &[Option<u32>], words: usize) -> Vec<Option<usize>>
     starts
 }
 
-fn eval_set(tok: &BertTokenizer, role: Role, data: &Dataset) -> Result<EvalSet, TrainError> {
+fn eval_set(tok: &Tokenizer, role: Role, data: &Dataset) -> Result<EvalSet, TrainError> {
     Ok(EvalSet {
         role,
         items: encode(tok, data)?,

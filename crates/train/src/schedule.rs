@@ -50,10 +50,10 @@ mod tests {
         assert_eq!(s.factor(100), 0.0);
     }
 
-    /// Issue 10 item 9: `int(T·w)` as the reference codes, not ⌈T·w⌉ (which gave 4 for T = 33
+    /// `int(T·w)` as the reference codes, not ⌈T·w⌉ (which gave 4 for T = 33
     /// and one warmup step, a first update at rate 0, for T = 9).
     #[test]
-    fn issue10_warmup_steps_truncate() {
+    fn warmup_steps_truncate() {
         assert_eq!(LrSchedule::new(Schedule::Linear, 33, 0.1).warmup_steps, 3);
         assert_eq!(LrSchedule::new(Schedule::Linear, 468, 0.1).warmup_steps, 46);
         assert_eq!(LrSchedule::new(Schedule::Linear, 9, 0.1).warmup_steps, 0);

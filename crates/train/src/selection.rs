@@ -92,9 +92,9 @@ mod tests {
         RunSpec::resolve("devlin", &t).unwrap()
     }
 
-    /// Issue 10 item 3: Zhang's 10 evaluations per run — every ⌊T/10⌋ steps and at T.
+    /// Zhang's 10 evaluations per run — every ⌊T/10⌋ steps and at T.
     #[test]
-    fn issue10_evals_per_run_every_floor_t_over_n_and_at_t() {
+    fn evals_per_run_every_floor_t_over_n_and_at_t() {
         let zhang = RunSpec::resolve("zhang-longer", &toml::Table::new()).unwrap();
         let steps: Vec<u64> = eval_steps(&zhang, 20, 400).into_iter().collect();
         assert_eq!(steps, (1..=10).map(|i| i * 40).collect::<Vec<_>>());
@@ -119,9 +119,9 @@ mod tests {
         );
     }
 
-    /// Issue 10 item 10: Mosbach evaluates before the first step.
+    /// Mosbach evaluates before the first step.
     #[test]
-    fn issue10_mosbach_evaluates_at_step_0() {
+    fn mosbach_evaluates_at_step_0() {
         let m = RunSpec::resolve("mosbach", &toml::Table::new()).unwrap();
         let steps: Vec<u64> = eval_steps(&m, 6, 12).into_iter().collect();
         assert_eq!(steps, [0, 2, 4, 6, 8, 10, 12]);

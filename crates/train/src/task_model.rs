@@ -28,7 +28,7 @@
 //! running one batch per length or reversing each valid prefix would need per-direction LSTMs
 //! of our own; packing keeps LibTorch's fused kernel and its parameter layout.
 
-use stab_bert::{BertInput, Encoder, LinearHead, SequenceHead};
+use stab_bert::{Encoder, EncoderInput, LinearHead, SequenceHead};
 use stab_data::TaskKind;
 use stab_spec::{FeatureHead, FeatureMode, Pooling};
 use tch::nn;
@@ -330,7 +330,7 @@ impl FineTuneModel {
     }
 
     /// Logits [B, C], regression values [B, 1] or token logits [B, T, C].
-    pub fn forward_t(&self, input: &BertInput, train: bool) -> Tensor {
+    pub fn forward_t(&self, input: &EncoderInput, train: bool) -> Tensor {
         let out = self.bert.forward_t(input, train, false);
         match &self.head {
             TaskHead::Family(head) => head.forward_t(&out, train),
@@ -390,11 +390,11 @@ mod tests {
         assert_eq!(feature_layers(FeatureMode::ScalarMix, 6).len(), 7);
     }
 
-    /// Issue 10 item 5: "weighted sum of all 12 layers" mixes the 12 encoder layers (not the
+    /// "weighted sum of all 12 layers" mixes the 12 encoder layers (not the
     /// 13 hidden states with the embeddings); "weighted sum of last four" is a learned mix of
     /// the last four.
     #[test]
-    fn issue10_weighted_sums_mix_encoder_layers_with_learned_weights() {
+    fn weighted_sums_mix_encoder_layers_with_learned_weights() {
         assert_eq!(
             feature_layers(FeatureMode::WeightedSumAllLayers, 12),
             (1..=12).collect::<Vec<_>>()
@@ -479,10 +479,10 @@ mod tests {
         (vs, m)
     }
 
-    /// Issue 10 item 4: the BiLSTM reads each sentence over its own length, so its logits are
+    /// The BiLSTM reads each sentence over its own length, so its logits are
     /// the same alone and zero-padded in a batch of longer sentences.
     #[test]
-    fn issue10_bilstm_logits_do_not_depend_on_batch_padding() {
+    fn bilstm_logits_do_not_depend_on_batch_padding() {
         let (_vs, m) = bilstm_model(3);
         let lengths = [7i64, 2, 5];
         let sentences: Vec<Tensor> = lengths

@@ -1,6 +1,16 @@
 //! The optimisation loop: batches in the data seed's order, one optimizer step each, the
 //! planned evaluations, and the ways a run stops early — returned as an [`Outcome`].
 //!
+//! With gradient accumulation over k micro-batches, a step's batch is drawn as one batch of
+//! k × `batch_size` examples (the order a run with that batch size has) and cut into k
+//! micro-batches whose mean losses are weighted by their share of the batch's loss terms:
+//! the step's loss and gradient are the large batch's, up to float rounding (a test says so).
+//! Zhang et al.'s `run_glue.py` divides each micro-batch's loss by k instead, which is the
+//! same when the micro-batches are full, and carries an epoch's left-over micro-batches into
+//! the next epoch's first step; stab's last step of an epoch takes the remainder, as a
+//! large batch would. Mixout ([`crate::mixout`]) draws its masks per micro-batch, as a
+//! `MixLinear` does per forward.
+//!
 //! A non-finite loss or gradient norm ends the run as diverged at that step (counted from 1,
 //! as the curves are), after the update is applied as the reference codes apply it: the model
 //! scored at divergence is the one they carry on with. An interrupt ends it as interrupted,
@@ -14,8 +24,9 @@ use stab_spec::{RunSpec, RunStatus};
 use tch::nn::VarStore;
 use tch::Device;
 
-use crate::batch::{batches_per_epoch, make_batch, BatchOrder};
+use crate::batch::{batches_per_epoch, loss_terms, make_batch, BatchOrder};
 use crate::evaluate::evaluate_at;
+use crate::mixout::Mixout;
 use crate::optim::{clip_grad_norm, global_norm, Adam};
 use crate::run_data::RunData;
 use crate::schedule::LrSchedule;
@@ -32,8 +43,12 @@ pub struct Run {
     pub optimizer: Adam,
     pub device: Device,
     pub pad_id: i64,
+    /// Mixout on the linear weights (`mixout > 0`).
+    pub mixout: Option<Mixout>,
     /// Owns the variables the model and optimizer use.
     pub vs: VarStore,
+    /// Modules the checkpoint lacked, initialised as the family does (for the record).
+    pub newly_initialised: Vec<String>,
 }
 
 /// How the loop ended and what it saw on the way.
@@ -76,14 +91,15 @@ impl Run {
     pub fn train(&mut self, ctx: &RunContext) -> Result<Outcome, TrainError> {
         let spec = self.spec.clone();
         let n = self.data.train.len();
-        let per_epoch = batches_per_epoch(n, spec.batch_size) as u64;
+        let step_batch = spec.batch_size * spec.gradient_accumulation_steps as usize;
+        let per_epoch = batches_per_epoch(n, step_batch) as u64;
         let total = spec.max_steps.unwrap_or(spec.epochs as u64 * per_epoch);
         let schedule = LrSchedule::new(spec.schedule, total, spec.warmup_fraction);
         let evals = eval_steps(&spec, per_epoch, total);
         let lengths = spec
             .length_grouped
             .then(|| self.data.train.iter().map(|i| i.ids.len()).collect());
-        let mut order = BatchOrder::new(n, spec.batch_size, spec.data_seed, lengths);
+        let mut order = BatchOrder::new(n, step_batch, spec.data_seed, lengths);
         tch::manual_seed(spec.data_seed as i64);
         let bar = ctx.progress.then(|| {
             let b = stab_spec::progress_bar(
@@ -94,8 +110,18 @@ impl Run {
             b
         });
         let mut out = Outcome::start(total);
+        // Without a terminal (nohup, Slurm output files, a sweep's log.txt) the bar draws
+        // nothing: one line per evaluation says how the run is going instead.
+        let lines = ctx.progress && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let started = Instant::now();
+        let log = |data: &RunData, out: &Outcome| {
+            if lines {
+                eprintln!("{}", evaluation_line(data, &spec, out, total, started));
+            }
+        };
         if evals.contains(&0) {
             self.evaluate(&mut out, 0, per_epoch)?;
+            log(&self.data, &out);
         }
         let mut since_best = 0u32;
         'epochs: while out.steps_done < total {
@@ -126,7 +152,9 @@ impl Run {
                 if !evals.contains(&step) {
                     continue;
                 }
-                if self.evaluate(&mut out, step, per_epoch)? {
+                let best = self.evaluate(&mut out, step, per_epoch)?;
+                log(&self.data, &out);
+                if best {
                     since_best = 0;
                     continue;
                 }
@@ -147,16 +175,37 @@ impl Run {
         Ok(out)
     }
 
-    /// One optimizer step on the training items `indices`.
+    /// One optimizer step on the training items `indices`, in micro-batches of `batch_size`
+    /// when the run accumulates gradients.
     fn step(&mut self, indices: &[usize], lr: f64) -> Result<Step, TrainError> {
         let t0 = Instant::now();
         let spec = &self.spec;
         let pad_to = spec.pad_to_max_length.then_some(spec.max_length);
-        let batch = make_batch(&self.data.train, indices, pad_to, self.pad_id, self.device);
-        let (outputs, targets) = self.model.train_outputs(&self.data, &batch)?;
-        let l = loss(&outputs, &targets, self.data.kind)?;
-        let lv = l.f_double_value(&[])?;
-        l.backward();
+        let micro: Vec<&[usize]> = indices.chunks(spec.batch_size).collect();
+        let kind = self.data.kind;
+        let terms: Vec<usize> = micro
+            .iter()
+            .map(|m| loss_terms(&self.data.train, m, kind))
+            .collect();
+        let total_terms = terms.iter().sum::<usize>().max(1) as f64;
+        let (mut lv, mut tokens) = (0.0, 0);
+        for (i, (chunk, &t)) in micro.iter().zip(&terms).enumerate() {
+            let batch = make_batch(&self.data.train, chunk, pad_to, self.pad_id, self.device);
+            if let Some(m) = self.mixout.as_mut() {
+                m.mix(i > 0)?;
+            }
+            let (outputs, targets) = self.model.train_outputs(&self.data, &batch)?;
+            let mut l = loss(&outputs, &targets, kind)?;
+            if micro.len() > 1 {
+                l = l.f_mul_scalar(t as f64 / total_terms)?;
+            }
+            lv += l.f_double_value(&[])?;
+            l.backward();
+            if let Some(m) = self.mixout.as_mut() {
+                m.unmix()?;
+            }
+            tokens += batch.real_tokens;
+        }
         let grads = self.optimizer.grads();
         let norm = if spec.max_grad_norm > 0.0 {
             clip_grad_norm(&grads, spec.max_grad_norm)?
@@ -175,8 +224,8 @@ impl Run {
         Ok(Step::Done(StepStats {
             loss: lv,
             lr,
-            examples: batch.indices.len(),
-            tokens: batch.real_tokens,
+            examples: indices.len(),
+            tokens,
             seconds: t0.elapsed().as_secs_f64(),
         }))
     }
@@ -245,4 +294,38 @@ impl Outcome {
         self.lrs.push(step.lr);
         self.steps_done += 1;
     }
+}
+
+/// One progress line after an evaluation: step, epoch, the selection metric, speed and the
+/// time left at that speed.
+fn evaluation_line(
+    data: &RunData,
+    spec: &RunSpec,
+    out: &Outcome,
+    total: u64,
+    started: Instant,
+) -> String {
+    let step = out.steps_done;
+    let elapsed = started.elapsed().as_secs_f64();
+    let metric = &data.selection_metric;
+    let value = out
+        .evaluations
+        .list
+        .last()
+        .and_then(|e| e.metrics.get(metric).copied())
+        .map(|v| format!("{v:.4}"))
+        .unwrap_or_else(|| "-".into());
+    let left = if step > 0 {
+        let secs = elapsed / step as f64 * total.saturating_sub(step) as f64;
+        format!(", about {} left", stab_spec::human_duration(secs))
+    } else {
+        String::new()
+    };
+    format!(
+        "run {} {}: step {step}/{total} (epoch {:.2}), {metric} {value}, {:.1} examples/s{left}",
+        &spec.run_id()[..12.min(spec.run_id().len())],
+        data.task.name(),
+        out.evaluations.list.last().map(|e| e.epoch).unwrap_or(0.0),
+        out.examples as f64 / elapsed.max(1e-9),
+    )
 }

@@ -15,7 +15,7 @@
 //! loaded (the `load` callback: loading and re-initialisation), so the same init seed gives
 //! the same head whatever the approach does after.
 
-use stab_bert::{BertConfig, Checkpoint, Dropouts, Encoder, LayerKnobs};
+use stab_bert::{Checkpoint, Dropouts, Encoder, EncoderConfig, LayerKnobs};
 use stab_data::TaskKind;
 use stab_spec::{Precision, RunSpec};
 use tch::nn::{self, VarStore};
@@ -60,7 +60,7 @@ pub struct Setup<'a> {
     pub spec: &'a RunSpec,
     /// The checkpoint: its family builds the encoder.
     pub checkpoint: &'a Checkpoint,
-    pub config: &'a BertConfig,
+    pub config: &'a EncoderConfig,
     pub device: Device,
     pub pad_id: i64,
     pub kind: TaskKind,

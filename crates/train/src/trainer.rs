@@ -29,6 +29,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 use crate::batch::BatchOrder;
+use crate::mixout::Mixout;
 use crate::optim::AdamConfig;
 use crate::policy::{reinitialise, ParamPolicy};
 use crate::run_data::RunData;
@@ -52,8 +53,16 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     let started = Instant::now();
     let started_unix = stab_spec::unix_seconds();
     // A LibTorch error surfaces as a panic in tch's infallible API; it still becomes a record.
+    let mut model_source = None;
+    let mut newly_initialised = Vec::new();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut run = prepare(spec)?;
+        let model = crate::model_dir::resolve(&spec.model)?;
+        model_source = model.source.clone();
+        let mut run = prepare(spec, &model.dir)?;
+        newly_initialised = run.newly_initialised.clone();
+        if !newly_initialised.is_empty() {
+            eprintln!("newly initialised: {}", newly_initialised.join(", "));
+        }
         let outcome = run.train(ctx)?;
         let trainable = run.optimizer.numel();
         Ok::<_, TrainError>(crate::record::record(spec, &run.data, trainable, outcome))
@@ -75,6 +84,8 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
         message.unwrap_or_else(|message| RunRecord::error(spec.clone(), RunStatus::Error, message));
     record.group = ctx.group.clone();
     record.sweep = ctx.sweep.clone();
+    record.model_source = model_source;
+    record.newly_initialised = newly_initialised;
     record.versions = versions(spec);
     record.timing.started_unix = started_unix;
     record.timing.wall_seconds = started.elapsed().as_secs_f64();
@@ -92,7 +103,7 @@ pub struct InitialState {
 
 /// Builds a run as [`run`] would and returns its initial head and first-epoch batch order.
 pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
-    let run = prepare(spec)?;
+    let run = prepare(spec, &crate::model_dir::resolve(&spec.model)?.dir)?;
     let head = run
         .vs
         .variables()
@@ -111,7 +122,7 @@ pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
 fn is_torch(e: &TrainError) -> bool {
     matches!(
         e,
-        TrainError::Torch(_) | TrainError::Model(stab_bert::BertError::Torch(_))
+        TrainError::Torch(_) | TrainError::Model(stab_bert::ModelError::Torch(_))
     )
 }
 
@@ -204,14 +215,14 @@ fn device_of(spec: &RunSpec) -> Result<Device, TrainError> {
 /// Assembles a run from its parts: checkpoint and tokenizer first (a model that cannot take
 /// these inputs fails before the data is read), then the data, what is trained (variables
 /// from the init seed, then the checkpoint's weights), and the optimizer the policy fills.
-fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
+fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainError> {
     spec.validate()?;
     tch::set_num_threads(spec.threads as i32);
     let device = device_of(spec)?;
     if spec.precision == Precision::Bf16 {
         crate::amp::set_autocast_bf16(device);
     }
-    let checkpoint = Checkpoint::open(&spec.model)?;
+    let checkpoint = Checkpoint::open(model_dir)?;
     let config = checkpoint.config.clone();
     let tokenizer = checkpoint.tokenizer(spec.max_length)?;
     checkpoint.check_limits(&tokenizer, spec.max_length)?;
@@ -235,12 +246,16 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
         kind: data.kind,
         outputs: data.outputs,
     };
+    let mut newly_initialised = Vec::new();
     let mut load = |vs: &mut VarStore, encoder: &dyn Encoder| -> Result<(), TrainError> {
         // New heads may be missing from the checkpoint, and a checkpoint's own sequence head
-        // (a fine-tuned one, ModernBERT's pre-trained `head`) may be left unused.
-        let mut new = vec!["classifier.", "scalar_mix.", "lstm."];
+        // (a fine-tuned one, ModernBERT's pre-trained `head`) may be left unused. A checkpoint
+        // saved from a masked-LM class has no pooler: as in transformers, the pooler then
+        // keeps the family's initialisation (drawn from the init seed with the rest).
+        let mut new = vec!["classifier.", "scalar_mix.", "lstm.", "pooler."];
         new.extend(encoder.head_prefixes());
-        load_checkpoint(vs, &checkpoint, &new)?;
+        let report = load_checkpoint(vs, &checkpoint, &new)?;
+        newly_initialised = modules_of(&report.initialised);
         reinitialise(vs, spec, encoder, config.initializer_range);
         Ok(())
     };
@@ -260,15 +275,33 @@ fn prepare(spec: &RunSpec) -> Result<Run, TrainError> {
             update: spec.optimizer.update,
         },
     );
+    // After loading, re-initialisation and freezing: the targets are the weights training
+    // starts from, and frozen weights are left alone.
+    let mixout = (spec.mixout > 0.0).then(|| Mixout::new(&vs, spec.mixout));
     Ok(Run {
+        newly_initialised,
         spec: spec.clone(),
         data,
         model,
         optimizer,
         device,
         pad_id: tokenizer.pad_id(),
+        mixout,
         vs,
     })
+}
+
+/// Module names of variable names (`pooler.dense.weight`, `pooler.dense.bias` →
+/// `pooler.dense`), in order of first appearance.
+fn modules_of(variables: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in variables {
+        let m = v.rsplit_once('.').map(|(m, _)| m).unwrap_or(v).to_string();
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Issue 12: real few-step RTE runs on the tiny random checkpoint of every non-BERT family
+//! Real few-step RTE runs on the tiny random checkpoint of every non-BERT family
 //! (`crates/bert/tests/fixtures/<family>/`, made by HF Transformers with a tokenizer of the
 //! family's kind), with freezing, layer-wise LR decay and re-initialisation exercised, plus the
 //! feature-based mode; ALBERT's shared layers refuse the knobs they give no meaning.
@@ -53,14 +53,14 @@ fn assert_ok(family: &str, r: &RunRecord) {
 }
 
 #[test]
-fn issue12_every_family_fine_tunes_with_freezing_llrd_and_reinit() {
+fn every_family_fine_tunes_with_freezing_llrd_and_reinit() {
     for family in ["roberta", "electra", "deberta-v3", "modernbert"] {
         assert_ok(family, &run(&spec(family, &knobs())));
     }
 }
 
 #[test]
-fn issue12_every_family_runs_the_feature_based_mode_and_cls_pooling() {
+fn every_family_runs_the_feature_based_mode_and_cls_pooling() {
     for family in ["roberta", "electra", "albert", "deberta-v3", "modernbert"] {
         let r = run(&spec(family, &[("feature_mode", "second-to-last".into())]));
         assert_ok(family, &r);
@@ -70,7 +70,7 @@ fn issue12_every_family_runs_the_feature_based_mode_and_cls_pooling() {
 }
 
 #[test]
-fn issue12_albert_takes_all_or_nothing_of_its_shared_layers() {
+fn albert_takes_all_or_nothing_of_its_shared_layers() {
     let all = [
         ("freeze_layers", 3.into()),
         ("reinit_layers", 3.into()),
@@ -90,5 +90,30 @@ fn issue12_albert_takes_all_or_nothing_of_its_shared_layers() {
         let m = r.message.unwrap();
         assert!(m.contains(field) && m.contains("share"), "{m}");
         assert_eq!(r.steps_done, 0);
+    }
+}
+
+/// Mixout (every dropout off), weight decay toward the pre-trained weights and gradient
+/// accumulation on every family `stab run` supports besides BERT (whose runs
+/// `tests/train.rs` checks).
+#[test]
+fn every_family_fine_tunes_with_mixout_prior_weight_decay_and_accumulation() {
+    let stabilizers = [
+        ("mixout", toml::Value::from(0.1)),
+        ("hidden_dropout", 0.0.into()),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("prior_weight_decay", true.into()),
+        ("gradient_accumulation_steps", 2.into()),
+        ("batch_size", 4.into()),
+    ];
+    for family in ["roberta", "electra", "albert", "deberta-v3", "modernbert"] {
+        let r = run(&spec(family, &stabilizers));
+        assert_ok(family, &r);
+        assert_eq!(r.spec.mixout, 0.1, "{family}");
+        assert!(
+            r.train_loss.values.iter().all(|l| l.is_finite()),
+            "{family}"
+        );
     }
 }

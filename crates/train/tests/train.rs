@@ -15,7 +15,7 @@ fn tiny_model() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let config = stab_bert::BertConfig::tiny(30522);
+        let config = stab_bert::EncoderConfig::tiny(30522);
         stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 11).unwrap();
         dir
     })
@@ -50,7 +50,7 @@ fn run(spec: &RunSpec) -> RunRecord {
 }
 
 /// Parity with the goldens of `tests/golden/make_adam_golden.py`: torch's AdamW and BERTAdam
-/// (the `torch` update) and, issue 10 item 8, transformers' AdamW as Mosbach et al. run it (the
+/// (the `torch` update) and transformers' AdamW as Mosbach et al. run it (the
 /// `hf` update), with and without bias correction.
 #[test]
 fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
@@ -137,7 +137,7 @@ fn same_spec_same_threads_gives_a_bit_identical_record() {
     let s = spec("mosbach", &[("epochs", 1.into()), ("threads", 1.into())]);
     let a = run(&s);
     assert_eq!(a.status, RunStatus::Ok, "{:?}", a.message);
-    // Issue 10 item 10: at step 0, then 3 times per epoch.
+    // At step 0, then 3 times per epoch.
     assert_eq!(
         a.evaluations.iter().map(|e| e.step).collect::<Vec<_>>(),
         [0, 2, 4, 6],
@@ -185,7 +185,7 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
         ],
     ));
     assert_eq!(r.status, RunStatus::Diverged, "{:?}", r.message);
-    // Steps count from 1 as in the curves (issue 14): the diverged step is the one after the
+    // Steps count from 1 as in the curves: the diverged step is the one after the
     // last finite loss, and the message says the same step.
     let at = r.diverged_at_step.unwrap();
     assert_eq!(at, r.steps_done + 1, "{r:?}");
@@ -193,7 +193,7 @@ fn a_run_that_blows_up_is_recorded_as_diverged() {
     let message = r.message.unwrap();
     assert!(message.contains("non-finite"), "{message}");
     assert!(message.ends_with(&format!("at step {at}")), "{message}");
-    // Issue 10 item 1: the diverged model is scored, not dropped. Its NaN logits predict class
+    // The diverged model is scored, not dropped. Its NaN logits predict class
     // 0 (argmax of NaN, as the reference codes), on the report half of the dev split.
     let last = r.evaluations.last().unwrap();
     assert_eq!(last.step, at);
@@ -225,11 +225,11 @@ fn report_half_labels(task: &str, seed: u64) -> Vec<Label> {
     report.iter().map(|&i| labels[i]).collect()
 }
 
-/// Issue 10 item 1: a diverged regression run (STS-B) gets a well-defined score — its NaN
+/// A diverged regression run (STS-B) gets a well-defined score — its NaN
 /// outputs are a constant prediction, correlation 0 — and best-checkpoint selection (Mosbach)
 /// still sees it, after the step-0 evaluation.
 #[test]
-fn issue10_a_diverged_regression_run_is_scored() {
+fn a_diverged_regression_run_is_scored() {
     let r = run(&spec(
         "mosbach",
         &[
@@ -261,10 +261,10 @@ fn issue10_a_diverged_regression_run_is_scored() {
     assert_eq!(r.selection_metric, "pearson");
 }
 
-/// Issue 10 item 7: Mosbach selects MRPC on the mean of accuracy and F1, Zhang on accuracy;
+/// Mosbach selects MRPC on the mean of accuracy and F1, Zhang on accuracy;
 /// the reported metric stays F1.
 #[test]
-fn issue10_mrpc_selects_on_the_references_metric() {
+fn mrpc_selects_on_the_references_metric() {
     for (preset, selection) in [("mosbach", "combined"), ("zhang-longer", "accuracy")] {
         let r = run(&spec(
             preset,
@@ -297,10 +297,10 @@ fn issue10_mrpc_selects_on_the_references_metric() {
     }
 }
 
-/// Issue 10 item 3: a Zhang run evaluates 10 times (every ⌊T/10⌋ steps and at T) on the
+/// A Zhang run evaluates 10 times (every ⌊T/10⌋ steps and at T) on the
 /// selection half and reports on the other, stratified half.
 #[test]
-fn issue10_zhang_runs_evaluate_ten_times_on_split_dev() {
+fn zhang_runs_evaluate_ten_times_on_split_dev() {
     let r = run(&spec(
         "zhang-longer",
         &[("max_steps", 23.into()), ("dev_split_seed", 1.into())],
@@ -324,10 +324,10 @@ fn issue10_zhang_runs_evaluate_ten_times_on_split_dev() {
     }
 }
 
-/// Issue 14: limits of the model are checked when the run is prepared, with a message naming
+/// Limits of the model are checked when the run is prepared, with a message naming
 /// the field, the value and the limit — not a LibTorch panic mid-run.
 #[test]
-fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
+fn inputs_beyond_the_model_limits_are_named_errors() {
     let r = run(&spec(
         "devlin",
         &[
@@ -345,7 +345,7 @@ fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
 
     // all-MiniLM-L6-v2's tokenizer (ids up to 30521) on a model with 1000 embeddings.
     let small = tempfile::tempdir().unwrap();
-    let config = stab_bert::BertConfig::tiny(1000);
+    let config = stab_bert::EncoderConfig::tiny(1000);
     stab_bert::checkpoint::write_random_checkpoint(small.path(), &config, &minilm(), 3).unwrap();
     let model = small.path().display().to_string();
     let r = run(&spec("devlin", &[("model", model.into())]));
@@ -358,7 +358,7 @@ fn issue14_inputs_beyond_the_model_limits_are_named_errors() {
 
     // One token type, sentence pairs (RTE).
     let single = tempfile::tempdir().unwrap();
-    let mut config = stab_bert::BertConfig::tiny(30522);
+    let mut config = stab_bert::EncoderConfig::tiny(30522);
     config.type_vocab_size = 1;
     stab_bert::checkpoint::write_random_checkpoint(single.path(), &config, &minilm(), 3).unwrap();
     let model = single.path().display().to_string();
@@ -413,13 +413,13 @@ fn freezing_leaves_only_the_unfrozen_parameters_to_the_optimizer() {
     );
 }
 
-/// Issue 10 item 5: Table 7's weighted sums learn their weights — the scalar mix's w (one per
+/// Table 7's weighted sums learn their weights — the scalar mix's w (one per
 /// layer mixed) and γ are handed to the optimizer with the head. The tiny model has 2 encoder
 /// layers: "all layers" mixes those 2 (the embeddings are not a layer), "last four" the 2
 /// there are; `scalar-mix` keeps its old meaning (3 hidden states) and `sum-last-four` stays
 /// an unweighted sum with nothing to learn.
 #[test]
-fn issue10_weighted_sum_modes_hand_their_mix_weights_to_the_optimizer() {
+fn weighted_sum_modes_hand_their_mix_weights_to_the_optimizer() {
     let head = 32 * 2 + 2;
     for (mode, mix) in [
         (FeatureMode::WeightedSumAllLayers, 2 + 1),
@@ -505,7 +505,7 @@ fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
     // std, which LibTorch rejects (a panic in tch's infallible API). Limits that can be checked
     // beforehand (positions, vocabulary, token types) are, so this one is not.
     let dir = tempfile::tempdir().unwrap();
-    let mut config = stab_bert::BertConfig::tiny(30522);
+    let mut config = stab_bert::EncoderConfig::tiny(30522);
     config.initializer_range = -0.02;
     stab_bert::checkpoint::write_random_checkpoint(dir.path(), &config, &minilm(), 3).unwrap();
     let r = run(&spec(
@@ -521,7 +521,7 @@ fn a_libtorch_failure_inside_a_run_is_an_error_record_with_its_first_line() {
         m.starts_with("internal error: LibTorch: normal expects std"),
         "{m}"
     );
-    // Issue 14: the first line only; C++ frames go to the log (stderr), never the record.
+    // The first line only; C++ frames go to the log (stderr), never the record.
     assert!(
         !m.contains('\n') && !m.contains("\\n") && !m.contains("frame #"),
         "{m}"
@@ -618,4 +618,218 @@ fn mnli_reports_matched_and_mismatched() {
     );
     // Selection and the run's score stay on matched dev.
     assert_eq!(r.score, r.selected_metrics.get("accuracy").copied());
+}
+
+fn golden(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn assert_close(got: &Tensor, want: &[f64], tol: f64, what: &str) {
+    let got = Vec::<f64>::try_from(got.detach().to_kind(Kind::Double).view([-1])).unwrap();
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1.0),
+            "{what}[{i}]: {a} vs {b}"
+        );
+    }
+}
+
+/// Parity with `tests/golden/make_mixout_golden.py`: one mixout linear layer, two micro-batches
+/// with fixed masks, against Zhang et al.'s rule (forward T + M(W − T)/(1 − p), backward M·∂L/∂W̃,
+/// one mask row repeated over the output rows); W itself is back after each backward.
+#[test]
+fn mixout_matches_zhangs_mixlinear_forward_and_backward() {
+    use stab_train::mixout::{column_mask, Mixout};
+    let g = golden("mixout.json");
+    let shape: Vec<i64> = g["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_i64().unwrap())
+        .collect();
+    let (out, inp) = (shape[0], shape[1]);
+    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let layer = tch::nn::linear(vs.root() / "dense", inp, out, Default::default());
+    vs.double();
+    let target = Tensor::from_slice(&floats(&g["target"])).view([out, inp]);
+    let weight = Tensor::from_slice(&floats(&g["weight"])).view([out, inp]);
+    tch::no_grad(|| {
+        layer.ws.shallow_clone().copy_(&target);
+        layer
+            .bs
+            .as_ref()
+            .unwrap()
+            .shallow_clone()
+            .copy_(&Tensor::from_slice(&floats(&g["bias"])));
+    });
+    // Installed on the pre-trained weight, then training has moved it to `weight`.
+    let mut mixout = Mixout::new(&vs, g["p"].as_f64().unwrap());
+    assert_eq!(mixout.names(), vec!["dense.weight"]);
+    tch::no_grad(|| layer.ws.shallow_clone().copy_(&weight));
+    for (i, step) in g["steps"].as_array().unwrap().iter().enumerate() {
+        let keep: Vec<bool> = floats(&g["masks"][i]).iter().map(|&m| m == 1.0).collect();
+        mixout
+            .mix_with(vec![column_mask(&keep, Kind::Double)], i > 0)
+            .unwrap();
+        let x = Tensor::from_slice(&floats(&step["x"])).view([-1, inp]);
+        let r = Tensor::from_slice(&floats(&step["r"])).view([-1, out]);
+        let y = tch::nn::Module::forward(&layer, &x);
+        assert_close(&y, &floats(&step["y"]), 1e-12, "y");
+        (&y * &r).sum(Kind::Double).backward();
+        mixout.unmix().unwrap();
+        assert_close(&layer.ws, &floats(&g["weight"]), 0.0, "weight restored");
+        assert_close(&layer.ws.grad(), &floats(&step["weight_grad"]), 1e-12, "∂W");
+        let bias_grad = layer.bs.as_ref().unwrap().grad();
+        assert_close(&bias_grad, &floats(&step["bias_grad"]), 1e-12, "∂b");
+    }
+}
+
+/// Parity with `tests/golden/make_prior_wd_golden.py`: three steps of weight decay toward the
+/// pre-trained weights (Zhang et al.'s `PriorWD` around torch's AdamW, and around transformers'
+/// AdamW without bias correction) on parameters of the held tiny checkpoint and a new head,
+/// with two learning-rate scales and a parameter without weight decay.
+#[test]
+fn prior_weight_decay_matches_zhangs_prior_wd_on_the_tiny_checkpoint() {
+    let g = golden("prior_wd.json");
+    let ckpt =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bert/tests/golden/tiny/model.safetensors");
+    let tensors: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&ckpt)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let names: Vec<&str> = g["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let scales = floats(&g["scales"]);
+    let decays = floats(&g["decays"]);
+    for (update, bias_correction, eps, key) in [
+        (AdamUpdate::Torch, true, 1e-8, "torch_adamw"),
+        (AdamUpdate::Hf, false, 1e-6, "hf_bertadam"),
+    ] {
+        let mut p0: Vec<Tensor> = names
+            .iter()
+            .map(|n| tensors[*n].to_kind(Kind::Double))
+            .collect();
+        p0.push(Tensor::from_slice(&floats(&g["head_p0"])).view([2, 32]));
+        let params: Vec<Tensor> = p0
+            .iter()
+            .map(|p| p.copy().set_requires_grad(true))
+            .collect();
+        let mut adam = Adam::new(AdamConfig {
+            beta1: g["beta1"].as_f64().unwrap(),
+            beta2: g["beta2"].as_f64().unwrap(),
+            eps,
+            bias_correction,
+            update,
+        });
+        for (i, p) in params.iter().enumerate() {
+            adam.add_toward_current(p, scales[i], decays[i]);
+        }
+        for (step, lr) in floats(&g["lrs"]).iter().enumerate() {
+            let loss = params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let grad = Tensor::from_slice(&floats(&g["grads"][step][i])).view_as(p);
+                    (p * grad).sum(Kind::Double)
+                })
+                .reduce(|a, b| a + b)
+                .unwrap();
+            loss.backward();
+            adam.step(*lr).unwrap();
+            adam.zero_grad();
+            for (i, p) in params.iter().enumerate() {
+                let want = floats(&g[key][step][i]);
+                assert_close(p, &want, 1e-12, &format!("{key} step {step} param {i}"));
+            }
+        }
+    }
+}
+
+/// Batch 8 × accumulation 2 trains what batch 16 trains: the same examples per step, the same
+/// loss and so the same model, within float rounding (dropout off: masks are drawn per
+/// micro-batch).
+#[test]
+fn gradient_accumulation_equals_the_larger_batch() {
+    let no_dropout = [
+        ("hidden_dropout", toml::Value::from(0.0)),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("train_subset", 44.into()), // the last step of an epoch is a short one
+    ];
+    let mut big = no_dropout.to_vec();
+    big.push(("batch_size", 16.into()));
+    let mut acc = no_dropout.to_vec();
+    acc.push(("batch_size", 8.into()));
+    acc.push(("gradient_accumulation_steps", 2.into()));
+    let a = run(&spec("devlin", &big));
+    let b = run(&spec("devlin", &acc));
+    assert_eq!(
+        (a.status, b.status),
+        (RunStatus::Ok, RunStatus::Ok),
+        "{:?}",
+        b.message
+    );
+    assert_eq!(
+        a.steps_done, 6,
+        "3 steps per epoch (16 + 16 + 12 examples), 2 epochs"
+    );
+    assert_eq!(b.steps_done, a.steps_done);
+    for (x, y) in a.train_loss.values.iter().zip(&b.train_loss.values) {
+        assert!(
+            (x - y).abs() < 1e-5,
+            "{:?} vs {:?}",
+            a.train_loss.values,
+            b.train_loss.values
+        );
+    }
+    let (x, y) = (a.final_score.unwrap(), b.final_score.unwrap());
+    assert!((x - y).abs() < 1e-9, "final score {x} vs {y}");
+}
+
+/// Mixout and weight decay toward the pre-trained weights change the run, are recorded in its
+/// spec, and repeat exactly under the same seeds.
+#[test]
+fn mixout_and_prior_weight_decay_runs_repeat_under_their_seeds() {
+    let no_dropout = [
+        ("hidden_dropout", toml::Value::from(0.0)),
+        ("attention_dropout", 0.0.into()),
+        ("classifier_dropout", 0.0.into()),
+        ("weight_decay", 0.5.into()),
+    ];
+    let plain = run(&spec("devlin", &no_dropout));
+    let mut m = no_dropout.to_vec();
+    m.push(("mixout", 0.5.into()));
+    let mixed = run(&spec("devlin", &m));
+    let again = run(&spec("devlin", &m));
+    let mut w = no_dropout.to_vec();
+    w.push(("prior_weight_decay", true.into()));
+    let prior = run(&spec("devlin", &w));
+    for r in [&plain, &mixed, &prior] {
+        assert_eq!(r.status, RunStatus::Ok, "{:?}", r.message);
+    }
+    assert_eq!(mixed.spec.mixout, 0.5);
+    assert!(prior.spec.prior_weight_decay);
+    assert_eq!(mixed.train_loss.values, again.train_loss.values);
+    assert_eq!(mixed.final_score, again.final_score);
+    // The first step's loss is the same model's, mixed or not (mixing starts from T = W)…
+    assert!((mixed.train_loss.values[0] - plain.train_loss.values[0]).abs() < 1e-6);
+    // …and then the runs part.
+    assert_ne!(mixed.train_loss.values, plain.train_loss.values);
+    assert_ne!(prior.train_loss.values, plain.train_loss.values);
 }

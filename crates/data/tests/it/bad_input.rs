@@ -118,9 +118,9 @@ fn missing_and_unknown_split() {
     assert!(matches!(err, DataError::UnknownSplit { .. }), "{err}");
 }
 
-/// Issue 14: a data folder that does not exist is reported as such, not as a missing train.tsv.
+/// A data folder that does not exist is reported as such, not as a missing train.tsv.
 #[test]
-fn issue14_missing_data_folder_is_named() {
+fn missing_data_folder_is_named() {
     let dir = tempdir().unwrap();
     let gone = dir.path().join("no-such-folder");
     for name in ["RTE", "CoNLL-2003"] {

@@ -185,7 +185,7 @@ fn bad_descriptions() {
     assert!(matches!(err, DataError::TaskSpec { .. }), "{err}");
 }
 
-/// Issue 15, item 3: `stab data check` accepts a custom task description as `stab run --task`
+/// `stab data check` accepts a custom task description as `stab run --task`
 /// does (it used to fail listing the .toml as a directory).
 #[test]
 fn data_check_accepts_a_task_toml() {

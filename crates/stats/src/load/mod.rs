@@ -4,7 +4,7 @@
 //! Design decisions:
 //! - **A sweep store is read as `stab status` reads it.** A directory holding `expanded.json`
 //!   is a store of `stab sweep`: its runs are exactly the runs of the current expansion whose
-//!   record `stab status` counts (`stab_sweep::Store::scan`, the same code as `status`).
+//!   record `stab status` counts (`stab_store::Store::scan`, the same code as `status`).
 //!   Records under `runs/` that are not runs of the current expansion, and records whose run id is not
 //!   their folder's, are left out *and listed* as problems; the store's counts are kept in
 //!   [`ReportInput::stores`] and printed. Other directories are searched for `record.json`.

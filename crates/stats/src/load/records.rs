@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use stab_spec::{error_chain, RunRecord, Selection};
-use stab_sweep::Store;
+use stab_store::Store;
 
 use super::{
     Analysis, InputProblem, Outcome, ReportInput, RunEntry, SelectionRule, StoreCounts,

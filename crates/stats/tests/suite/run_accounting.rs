@@ -6,7 +6,7 @@
 use stab_spec::{RunRecord, RunStatus};
 use stab_stats::synthetic::record;
 use stab_stats::*;
-use stab_sweep::{Expanded, PlannedRun, Store};
+use stab_store::{Expanded, PlannedRun, Store};
 
 use super::util::*;
 

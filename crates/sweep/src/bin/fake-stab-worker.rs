@@ -1,4 +1,6 @@
-//! A stand-in for `stab run` in tests and benchmarks: same command line, no LibTorch.
+//! A stand-in for `stab run` in tests and benchmarks: the same worker protocol (its command
+//! line is [`WorkerArgs`], its run goes through [`stab_store::execute_run`]: lock check,
+//! run-directory rules, atomic record, exit code), no LibTorch.
 //!
 //! `fake-stab-worker [--count-log FILE] run --spec SPEC --out DIR --group G --sweep S --threads T`
 //!
@@ -13,97 +15,92 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand};
 use stab_spec::{RunRecord, RunSpec, RunStatus};
-use stab_sweep::RunDir;
+use stab_store::{exit_code, WorkerArgs, NO_RECORD_EXIT_CODE};
 
 /// The variable naming the runs that misbehave, and how.
 const MISBEHAVE_ENV: &str = "STAB_FAKE_WORKER_MISBEHAVE";
 
 /// The command line.
-struct Args {
+#[derive(Parser)]
+struct Cli {
+    /// Append `start ID` and `finish ID` lines to this file.
+    #[arg(long)]
     count_log: Option<PathBuf>,
-    spec: PathBuf,
-    out: RunDir,
-    group: Option<String>,
-    sweep: Option<String>,
-    threads: usize,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn main() {
-    let args = parse_args();
-    let text = std::fs::read_to_string(&args.spec).unwrap_or_else(|e| die(&e.to_string()));
+#[derive(Subcommand)]
+enum Command {
+    /// One run, as `stab run` executes it for a launcher.
+    Run(WorkerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Run(args) = &cli.command;
+    let spec_path = args
+        .spec
+        .clone()
+        .unwrap_or_else(|| die("--spec is required"));
+    let out = args.out.clone().unwrap_or_else(|| die("--out is required"));
+    let text = std::fs::read_to_string(&spec_path).unwrap_or_else(|e| die(&e.to_string()));
     let spec: RunSpec = serde_json::from_str(&text).unwrap_or_else(|e| die(&e.to_string()));
     let id = spec.run_id();
-    log(&args, "start", &id);
-    let dir = args.out.path();
-    std::fs::write(dir.join("worker.pid"), std::process::id().to_string()).unwrap();
-    if let Ok(gpu) = std::env::var("CUDA_VISIBLE_DEVICES") {
-        std::fs::write(dir.join("worker.gpu"), gpu).unwrap();
-    }
-    let t0 = Instant::now();
-    let started_unix = stab_spec::unix_seconds();
-    println!(
-        "fake worker: run {id} of sweep {:?} group {:?}, {} threads",
-        args.sweep, args.group, args.threads
-    );
-    std::thread::sleep(Duration::from_millis(spec.max_steps.unwrap_or(0)));
-    let behaviour = misbehaviour(&id);
-    match behaviour.as_str() {
-        "crash" => crash(),
-        "crash-once" if !dir.join("crashed-once").exists() => {
-            std::fs::write(dir.join("crashed-once"), "").unwrap();
-            crash()
+    let executed = stab_store::execute_run(&out, &spec, |begun| {
+        log(&cli, "start", &id);
+        let dir = begun.dir.path();
+        std::fs::write(dir.join("worker.pid"), std::process::id().to_string()).unwrap();
+        if let Ok(gpu) = std::env::var("CUDA_VISIBLE_DEVICES") {
+            std::fs::write(dir.join("worker.gpu"), gpu).unwrap();
         }
-        "exit3" => {
-            eprintln!("fake worker: exiting with 3");
-            std::process::exit(3)
+        let t0 = Instant::now();
+        let started_unix = stab_spec::unix_seconds();
+        println!(
+            "fake worker: run {id} of sweep {:?} group {:?}, {} threads",
+            args.sweep,
+            args.group,
+            args.threads.unwrap_or(1)
+        );
+        std::thread::sleep(Duration::from_millis(spec.max_steps.unwrap_or(0)));
+        let behaviour = misbehaviour(&id);
+        match behaviour.as_str() {
+            "crash" => crash(),
+            "crash-once" if !dir.join("crashed-once").exists() => {
+                std::fs::write(dir.join("crashed-once"), "").unwrap();
+                crash()
+            }
+            "exit3" => {
+                eprintln!("fake worker: exiting with 3");
+                std::process::exit(3)
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    let status = match behaviour.as_str() {
-        "diverge" => RunStatus::Diverged,
-        "fail" => RunStatus::Error,
-        _ => RunStatus::Ok,
-    };
-    let mut r = record(&spec, status, &args);
-    r.timing.started_unix = started_unix;
-    r.timing.wall_seconds = t0.elapsed().as_secs_f64();
-    r.timing.train_seconds = r.timing.wall_seconds;
-    stab_sweep::write_atomic(&args.out.record(), r.to_json().as_bytes())
-        .unwrap_or_else(|e| die(&e.to_string()));
-    log(&args, "finish", &id);
-    std::process::exit(if status == RunStatus::Error { 1 } else { 0 });
-}
-
-fn parse_args() -> Args {
-    let mut args = std::env::args().skip(1);
-    let mut count_log: Option<PathBuf> = None;
-    let (mut spec, mut out, mut group, mut sweep, mut threads) = (None, None, None, None, 1usize);
-    while let Some(a) = args.next() {
-        let mut val = || {
-            args.next()
-                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+        let status = match behaviour.as_str() {
+            "diverge" => RunStatus::Diverged,
+            "fail" => RunStatus::Error,
+            _ => RunStatus::Ok,
         };
-        match a.as_str() {
-            "--count-log" => count_log = Some(val().into()),
-            "run" => {}
-            "--spec" => spec = Some(PathBuf::from(val())),
-            "--out" => out = Some(RunDir::new(val())),
-            "--group" => group = Some(val()),
-            "--sweep" => sweep = Some(val()),
-            "--threads" => threads = val().parse().unwrap_or_else(|_| die("bad --threads")),
-            other => die(&format!("unknown argument {other}")),
+        let mut r = record(&spec, status, args);
+        r.timing.started_unix = started_unix;
+        r.timing.wall_seconds = t0.elapsed().as_secs_f64();
+        r.timing.train_seconds = r.timing.wall_seconds;
+        r
+    });
+    match executed {
+        Ok(done) => {
+            log(&cli, "finish", &id);
+            ExitCode::from(exit_code(done.record.status))
         }
-    }
-    Args {
-        count_log,
-        spec: spec.unwrap_or_else(|| die("--spec is required")),
-        out: out.unwrap_or_else(|| die("--out is required")),
-        group,
-        sweep,
-        threads,
+        Err(e) => {
+            eprintln!("fake-stab-worker: {}", stab_spec::error_chain(&e));
+            ExitCode::from(NO_RECORD_EXIT_CODE)
+        }
     }
 }
 
@@ -118,7 +115,7 @@ fn misbehaviour(id: &str) -> String {
 }
 
 /// The record of a run that ended with `status` (not crashed).
-fn record(spec: &RunSpec, status: RunStatus, args: &Args) -> RunRecord {
+fn record(spec: &RunSpec, status: RunStatus, args: &WorkerArgs) -> RunRecord {
     let steps = spec.max_steps.unwrap_or(1);
     let score = ((spec.init_seed * 7 + spec.data_seed * 3) % 100) as f64 / 100.0;
     let mut r = RunRecord::error(spec.clone(), status, String::new());
@@ -136,15 +133,15 @@ fn record(spec: &RunSpec, status: RunStatus, args: &Args) -> RunRecord {
         r.final_score = Some(score);
         r.selected_step = Some(steps);
     }
-    r.versions.threads = args.threads;
+    r.versions.threads = args.threads.unwrap_or(1);
     r.versions.stab = "fake".into();
     r.timing.train_examples_per_second = 1000.0;
     r
 }
 
 /// Appends `what id` to the `--count-log` file, if one was given.
-fn log(args: &Args, what: &str, id: &str) {
-    if let Some(p) = &args.count_log {
+fn log(cli: &Cli, what: &str, id: &str) {
+    if let Some(p) = &cli.count_log {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -161,5 +158,5 @@ fn crash() -> ! {
 
 fn die(msg: &str) -> ! {
     eprintln!("fake-stab-worker: {msg}");
-    std::process::exit(2)
+    std::process::exit(NO_RECORD_EXIT_CODE.into())
 }

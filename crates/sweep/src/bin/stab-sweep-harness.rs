@@ -112,7 +112,7 @@ impl Args {
 
 fn launch(a: &Args) -> Result<i32, Error> {
     let sweep = a.sweep()?;
-    let store = Store::create(&a.need(&a.results, "--results"), &sweep)?;
+    let store = sweep.create_store(&a.need(&a.results, "--results"))?;
     let mut o = LocalOptions::new(a.worker());
     o.workers = a.workers;
     o.threads = a.threads;
@@ -143,7 +143,7 @@ fn status(a: &Args) -> Result<i32, Error> {
 
 fn dry(a: &Args) -> Result<i32, Error> {
     let sweep = a.sweep()?;
-    let store = Store::for_sweep(&a.need(&a.results, "--results"), &sweep);
+    let store = sweep.store_in(&a.need(&a.results, "--results"));
     print!(
         "{}",
         dry_run(&store, &sweep.runs, a.workers.unwrap_or(1), a.retry)

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: temporary sweeps, the fake worker, execution logs.
 #![allow(dead_code)]
 
+pub mod deferred;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,7 +66,7 @@ impl Env {
     }
 
     pub fn store(&self) -> Store {
-        Store::create(&self.results(), &self.sweep()).unwrap()
+        self.sweep().create_store(&self.results()).unwrap()
     }
 
     pub fn worker(&self) -> WorkerCommand {

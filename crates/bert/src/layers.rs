@@ -1,22 +1,24 @@
-//! The BERT encoder, mirroring Hugging Face Transformers' `modeling_bert.py`
-//! (v4.57, <https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/bert/modeling_bert.py>).
+//! The building blocks the families share: HF-initialised linear, LayerNorm and embedding
+//! helpers, BERT's embeddings, attention, feed-forward and layer (RoBERTa and ELECTRA use them
+//! as they are; ALBERT the embeddings, DeBERTa-v2 the feed-forward), the encoder loop
+//! [`run_layers`], attention-mask biases, the dropout settings and the input type.
 //!
+//! The modules mirror HF Transformers' `modeling_bert.py`
+//! (v4.57, <https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/bert/modeling_bert.py>).
 //! Parameter paths are HF's, built through `nn::Path` (`embeddings/word_embeddings`,
 //! `encoder/layer/<i>/attention/self/query`, `LayerNorm`…), so `model.safetensors` maps onto
 //! the variable store name for name. Every module that carries dropout implements
 //! [`nn::ModuleT`]-style `forward_t(…, train)`: dropout is real in training and off in eval.
+//! Variables are created with HF's initialisation (N(0, initializer_range) weights, zero
+//! biases, LayerNorm 1/0).
 //!
-//! Variables are created with HF's initialisation (`BertPreTrainedModel._init_weights`):
-//! N(0, initializer_range) for linear and embedding weights, zero biases, LayerNorm 1/0. A
-//! checkpoint overwrites them; what it does not cover (new heads, re-initialised layers) keeps
-//! this initialisation, drawn from LibTorch's generator after `tch::manual_seed(init_seed)`.
+//! This module imports no family: every family file imports it, and [`crate::encoder`] only
+//! for the [`Dropouts`] and [`EncoderInput`] types of its interface.
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{Activation, BertConfig};
-use crate::encoder::{Encoder, EncoderOutput, PooledLinearHead, SequenceHead};
-use crate::params::ParamGroup;
+use crate::config::{Activation, EncoderConfig};
 
 /// Dropout probabilities actually used (config values unless a run overrides them).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +28,7 @@ pub struct Dropouts {
 }
 
 impl Dropouts {
-    pub fn from_config(c: &BertConfig) -> Self {
+    pub fn from_config(c: &EncoderConfig) -> Self {
         Dropouts {
             hidden: c.hidden_dropout_prob,
             attention: c.attention_probs_dropout_prob,
@@ -35,22 +37,12 @@ impl Dropouts {
 }
 
 /// Inputs of a forward pass. `token_type_ids` default to zeros, `attention_mask` to all ones.
-pub struct BertInput<'a> {
+pub struct EncoderInput<'a> {
     /// [batch, seq] int64 token ids.
     pub input_ids: &'a Tensor,
     pub token_type_ids: Option<&'a Tensor>,
     /// [batch, seq], 1 for real tokens, 0 for padding.
     pub attention_mask: Option<&'a Tensor>,
-}
-
-/// What the encoder returns.
-pub struct BertOutput {
-    /// [batch, seq, hidden]
-    pub last_hidden_state: Tensor,
-    /// [batch, hidden]: tanh(W·h_CLS + b)
-    pub pooled_output: Tensor,
-    /// On request: the embedding output followed by every layer's output (L + 1 tensors).
-    pub hidden_states: Option<Vec<Tensor>>,
 }
 
 pub(crate) fn linear(p: nn::Path, input: i64, output: i64, range: f64) -> nn::Linear {
@@ -107,7 +99,7 @@ pub struct Embeddings {
 
 impl Embeddings {
     /// Embeddings of width `dim` (`hidden_size` for BERT, `embedding_size` for ELECTRA/ALBERT).
-    pub(crate) fn new(p: nn::Path, c: &BertConfig, dim: i64) -> Self {
+    pub(crate) fn new(p: nn::Path, c: &EncoderConfig, dim: i64) -> Self {
         let r = c.initializer_range;
         Embeddings {
             word_embeddings: embedding(&p / "word_embeddings", c.vocab_size, dim, r),
@@ -156,7 +148,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(p: nn::Path, c: &BertConfig) -> Self {
+    fn new(p: nn::Path, c: &EncoderConfig) -> Self {
         let (h, r) = (c.hidden_size, c.initializer_range);
         let s = &p / "self";
         let o = &p / "output";
@@ -207,7 +199,7 @@ pub(crate) struct FeedForward {
 }
 
 impl FeedForward {
-    pub(crate) fn new(p: &nn::Path, c: &BertConfig) -> Self {
+    pub(crate) fn new(p: &nn::Path, c: &EncoderConfig) -> Self {
         let r = c.initializer_range;
         FeedForward {
             intermediate: linear(
@@ -248,7 +240,7 @@ pub(crate) struct Layer {
 }
 
 impl Layer {
-    pub(crate) fn new(p: nn::Path, c: &BertConfig) -> Self {
+    pub(crate) fn new(p: nn::Path, c: &EncoderConfig) -> Self {
         Layer {
             attention: Attention::new(&p / "attention", c),
             feed_forward: FeedForward::new(&p, c),
@@ -267,83 +259,6 @@ impl Layer {
     }
 }
 
-/// `BertModel`: embeddings, encoder, pooler.
-#[derive(Debug)]
-pub struct BertModel {
-    embeddings: Embeddings,
-    layers: Vec<Layer>,
-    pooler: nn::Linear,
-    dropouts: Dropouts,
-    config: BertConfig,
-}
-
-impl BertModel {
-    /// Creates the variables under `p` (the checkpoint's root, or `bert` for task models).
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        let layer_root = &p / "encoder" / "layer";
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::new(&layer_root / i, config))
-            .collect();
-        BertModel {
-            embeddings: Embeddings::new(&p / "embeddings", config, config.hidden_size),
-            layers,
-            pooler: linear(
-                &p / "pooler" / "dense",
-                config.hidden_size,
-                config.hidden_size,
-                config.initializer_range,
-            ),
-            dropouts: Dropouts::from_config(config),
-            config: config.clone(),
-        }
-    }
-
-    pub fn config(&self) -> &BertConfig {
-        &self.config
-    }
-
-    pub fn num_layers(&self) -> usize {
-        self.layers.len()
-    }
-
-    /// Overrides the dropout probabilities of the encoder.
-    pub fn set_dropouts(&mut self, dropouts: Dropouts) {
-        self.dropouts = dropouts;
-    }
-
-    pub fn dropouts(&self) -> Dropouts {
-        self.dropouts
-    }
-
-    /// Forward pass. With `all_hidden_states`, also returns embeddings + every layer.
-    pub fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> BertOutput {
-        let ids = input.input_ids;
-        let zeros;
-        let type_ids = match input.token_type_ids {
-            Some(t) => t,
-            None => {
-                zeros = ids.zeros_like();
-                &zeros
-            }
-        };
-        let d = self.dropouts;
-        let positions = Tensor::arange(ids.size()[1], (Kind::Int64, ids.device())).unsqueeze(0);
-        let h = self
-            .embeddings
-            .forward_t(ids, type_ids, &positions, d.hidden, train);
-        let mask_bias = mask_bias(input.attention_mask, ids, h.kind());
-        let (h, hidden_states) = run_layers(h, &self.layers, all_hidden_states, |layer, h| {
-            layer.forward_t(h, &mask_bias, &d, train)
-        });
-        let pooled_output = self.pooler.forward(&h.select(1, 0)).tanh();
-        BertOutput {
-            last_hidden_state: h,
-            pooled_output,
-            hidden_states,
-        }
-    }
-}
-
 /// The activation HF's `ACT2FN[name]` applies.
 pub(crate) fn activate(x: &Tensor, a: Activation) -> Tensor {
     match a {
@@ -353,8 +268,6 @@ pub(crate) fn activate(x: &Tensor, a: Activation) -> Tensor {
     }
 }
 
-/// HF's extended attention mask: (1 − mask) · finfo(dtype).min as [batch, 1, 1, seq], added to
-/// the attention scores (broadcast over heads and query positions); zeros without a mask.
 /// Runs `h` through `layers` in order, each step given by `forward`; with `keep_all`, also
 /// returns every hidden state, the input first (HF's `output_hidden_states`: the embeddings,
 /// then each layer's output). Every family's encoder loop is this one.
@@ -374,6 +287,8 @@ pub(crate) fn run_layers<L>(
     (h, all)
 }
 
+/// HF's extended attention mask: (1 − mask) · finfo(dtype).min as [batch, 1, 1, seq], added to
+/// the attention scores (broadcast over heads and query positions); zeros without a mask.
 pub(crate) fn mask_bias(mask: Option<&Tensor>, ids: &Tensor, kind: Kind) -> Tensor {
     match mask {
         Some(m) => (m.to_kind(kind).ones_like() - m.to_kind(kind))
@@ -384,7 +299,7 @@ pub(crate) fn mask_bias(mask: Option<&Tensor>, ids: &Tensor, kind: Kind) -> Tens
 }
 
 /// `token_type_ids`, or zeros like `ids`.
-pub(crate) fn type_ids_or_zeros(input: &BertInput) -> Tensor {
+pub(crate) fn type_ids_or_zeros(input: &EncoderInput) -> Tensor {
     match input.token_type_ids {
         Some(t) => t.shallow_clone(),
         None => input.input_ids.zeros_like(),
@@ -397,70 +312,5 @@ pub(crate) fn min_value(kind: Kind) -> f64 {
         Kind::BFloat16 => -3.3895313892515355e38,
         Kind::Double => f64::MIN,
         _ => f32::MIN as f64,
-    }
-}
-
-/// The BERT family (`model_type = "bert"`).
-#[derive(Debug)]
-pub struct Bert;
-
-impl crate::encoder::Family for Bert {
-    fn model_types(&self) -> &'static [&'static str] {
-        &["bert"]
-    }
-    fn checkpoint_prefix(&self) -> &'static str {
-        "bert"
-    }
-    fn ignored_prefixes(&self) -> &'static [&'static str] {
-        // `BertForPreTraining`'s MLM and next-sentence heads.
-        &["cls."]
-    }
-    fn build(
-        &self,
-        p: nn::Path,
-        config: &BertConfig,
-        _raw: &serde_json::Value,
-        _path: &std::path::Path,
-    ) -> Result<Box<dyn Encoder>, crate::BertError> {
-        Ok(Box::new(BertModel::new(p, config)))
-    }
-}
-
-impl Encoder for BertModel {
-    fn model_type(&self) -> &'static str {
-        "bert"
-    }
-    fn config(&self) -> &BertConfig {
-        &self.config
-    }
-    fn num_layers(&self) -> usize {
-        self.layers.len()
-    }
-    fn dropouts(&self) -> Dropouts {
-        self.dropouts
-    }
-    fn set_dropouts(&mut self, dropouts: Dropouts) {
-        self.dropouts = dropouts;
-    }
-    fn forward_t(&self, input: &BertInput, train: bool, all_hidden_states: bool) -> EncoderOutput {
-        let out = BertModel::forward_t(self, input, train, all_hidden_states);
-        EncoderOutput {
-            last_hidden_state: out.last_hidden_state,
-            pooled_output: Some(out.pooled_output),
-            hidden_states: out.hidden_states,
-        }
-    }
-    fn param_group(&self, name: &str) -> ParamGroup {
-        ParamGroup::of(name)
-    }
-    /// `BertForSequenceClassification`: dropout on the pooled output, then `classifier`.
-    fn sequence_head(&self, p: &nn::Path, outputs: i64, dropout: f64) -> Box<dyn SequenceHead> {
-        Box::new(PooledLinearHead::new(
-            p,
-            self.config.hidden_size,
-            outputs,
-            dropout,
-            self.config.initializer_range,
-        ))
     }
 }

@@ -5,8 +5,8 @@
 //! results/<sweep>/
 //!   sweep.toml          the sweep file as given (latest launch)
 //!   expanded.json       the expansion: every run with its id, group, axis values and spec
-//!   slurm-jobs.json     Slurm submissions (job id → run ids), if any; slurm-jobs.lock guards it
-//!   slurm/              sbatch scripts and array-task output, if any
+//!   (launcher files)    whatever a launcher keeps beside the runs, under names it owns
+//!                       (the Slurm launcher: slurm-jobs.json, slurm-jobs.lock, slurm/)
 //!   runs/<id>/spec.json     the resolved spec the worker reads
 //!   runs/<id>/record.json   written only when the run finished (any status)
 //!   runs/<id>/log.txt       worker stdout and stderr, one header line per attempt
@@ -16,17 +16,18 @@
 //!
 //! Every file is written atomically ([`write_atomic`]), so a reader sees either the old or the
 //! new content, never a torn one, and a crash leaves at most a stray temporary file. The store
-//! knows nothing of launchers: what Slurm's queue says is composed above it (`status.rs`).
+//! knows nothing of launchers: what a launcher's queue says is composed above it (stab-sweep's
+//! `status`).
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use stab_spec::{RunRecord, RunStatus};
+use stab_spec::{RunRecord, RunSpec, RunStatus};
 
-use crate::sweep::{PlannedRun, Sweep};
+use crate::lock::RunLock;
 use crate::Error;
 
 /// Writes `bytes` to `path` atomically and durably: a temporary file in the same directory,
@@ -48,6 +49,7 @@ const SWEEP_FILE: &str = "sweep.toml";
 const EXPANDED_FILE: &str = "expanded.json";
 const RUNS_DIR: &str = "runs";
 
+/// Maps an I/O error on `path` to [`Error::Io`].
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -132,6 +134,21 @@ impl RunState {
     }
 }
 
+/// One run of an expanded sweep: a fully resolved spec, its id and where it sits in the sweep.
+/// The store keeps the expansion (`expanded.json`); how a sweep file expands is stab-sweep's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    /// Position in the expansion (file order: groups, then axes, first axis outermost).
+    pub index: usize,
+    /// Content hash of `spec` ([`RunSpec::run_id`]).
+    pub run_id: String,
+    /// Group label: what this run is compared as.
+    pub group: String,
+    /// The axis values that produced this run, as `(axis, value)` in axis order.
+    pub axes: Vec<(String, String)>,
+    pub spec: RunSpec,
+}
+
 /// The on-disk form of `expanded.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expanded {
@@ -151,26 +168,22 @@ impl Store {
         Store { root: root.into() }
     }
 
-    /// The store of `sweep` under `results_dir`, without touching the disk.
-    pub fn for_sweep(results_dir: &Path, sweep: &Sweep) -> Store {
-        Store::open(results_dir.join(&sweep.name))
-    }
-
-    /// Creates (or updates) the store of `sweep` under `results_dir`: writes `sweep.toml`,
-    /// `expanded.json` and each run's `spec.json` (only when missing or different). Runs already
-    /// in the store are kept, whether or not the sweep still lists them.
-    pub fn create(results_dir: &Path, sweep: &Sweep) -> Result<Store, Error> {
-        let store = Store::for_sweep(results_dir, sweep);
+    /// Creates (or updates) the store at `root` (`results/<sweep>`) for an expansion: writes
+    /// `sweep.toml` (the sweep file's text, `source`), `expanded.json` and each run's
+    /// `spec.json` (only when missing or different). Runs already in the store are kept,
+    /// whether or not the expansion still lists them.
+    pub fn create(
+        root: impl Into<PathBuf>,
+        source: &str,
+        expanded: &Expanded,
+    ) -> Result<Store, Error> {
+        let store = Store::open(root);
         let runs_dir = store.runs_dir();
         std::fs::create_dir_all(&runs_dir).map_err(io_err(&runs_dir))?;
-        store.write_if_changed(&store.root.join(SWEEP_FILE), sweep.source.as_bytes())?;
-        let expanded = Expanded {
-            sweep: sweep.name.clone(),
-            runs: sweep.runs.clone(),
-        };
-        let json = serde_json::to_string_pretty(&expanded).expect("expansion serialises");
+        store.write_if_changed(&store.root.join(SWEEP_FILE), source.as_bytes())?;
+        let json = serde_json::to_string_pretty(expanded).expect("expansion serialises");
         store.write_if_changed(&store.expanded_file(), json.as_bytes())?;
-        for run in &sweep.runs {
+        for run in &expanded.runs {
             let dir = store.run(&run.run_id);
             std::fs::create_dir_all(dir.path()).map_err(io_err(dir.path()))?;
             let spec = serde_json::to_string_pretty(&run.spec).expect("spec serialises");
@@ -207,34 +220,37 @@ impl Store {
     }
 
     /// Every folder under `runs/`, by name, whether or not the expansion lists it (none when
-    /// the store does not exist).
-    pub fn run_dirs(&self) -> Vec<RunDir> {
-        let mut dirs: Vec<PathBuf> = match std::fs::read_dir(self.runs_dir()) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(_) => Vec::new(),
+    /// the store does not exist), and the entries that could not be read, with why: a folder
+    /// that cannot be listed is not the same as an empty one.
+    pub fn run_dirs(&self) -> (Vec<RunDir>, Vec<(PathBuf, String)>) {
+        let runs = self.runs_dir();
+        let mut problems = Vec::new();
+        let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&runs) {
+            Ok(rd) => rd
+                .filter_map(|e| match e {
+                    Ok(e) => Some(e.path()),
+                    Err(e) => {
+                        problems.push((runs.clone(), format!("could not read an entry: {e}")));
+                        None
+                    }
+                })
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                problems.push((
+                    runs.clone(),
+                    format!("could not list the runs' folders: {e}"),
+                ));
+                Vec::new()
+            }
         };
         dirs.sort();
-        dirs.into_iter().map(RunDir).collect()
+        (dirs.into_iter().map(RunDir).collect(), problems)
     }
 
     /// `expanded.json`.
     fn expanded_file(&self) -> PathBuf {
         self.root.join(EXPANDED_FILE)
-    }
-
-    /// `slurm-jobs.json`: the Slurm submissions of this store.
-    pub fn slurm_jobs_file(&self) -> PathBuf {
-        self.root.join("slurm-jobs.json")
-    }
-
-    /// `slurm-jobs.lock`: held while `slurm-jobs.json` is updated.
-    pub fn slurm_jobs_lock(&self) -> PathBuf {
-        self.root.join("slurm-jobs.lock")
-    }
-
-    /// `slurm/`: sbatch scripts and the output of array tasks.
-    pub fn slurm_dir(&self) -> PathBuf {
-        self.root.join("slurm")
     }
 
     /// The expansion saved by the last launch.
@@ -276,7 +292,7 @@ impl Store {
     }
 
     /// The state of one run from its record alone (no lock probe).
-    pub(crate) fn state_unlocked(&self, run_id: &str) -> RunState {
+    pub fn state_unlocked(&self, run_id: &str) -> RunState {
         self.read_state(run_id).0
     }
 
@@ -297,14 +313,15 @@ impl Store {
     }
 
     /// Counts of the runs of the last expansion by state (what the store alone knows; `stab
-    /// status` adds the Slurm queue, [`crate::status`]).
+    /// status` adds the launchers' queues).
     pub fn status(&self) -> Result<StatusSummary, Error> {
         self.tally(None)
     }
 
     /// What `stab report` reads from a store: the records of exactly the runs [`Store::status`]
     /// counts as finished (the same code walks the store for both), and every `record.json`
-    /// under `runs/` that `status` does not count, with the reason.
+    /// under `runs/` that `status` does not count, with the reason; entries of `runs/` that
+    /// could not be read are listed there too.
     pub fn scan(&self) -> Result<StoreScan, Error> {
         let mut records = Vec::new();
         let status = self.tally(Some(&mut records))?;
@@ -314,8 +331,8 @@ impl Store {
             .into_iter()
             .map(|r| r.run_id)
             .collect();
-        let mut left_out = Vec::new();
-        for dir in self.run_dirs() {
+        let (dirs, mut left_out) = self.run_dirs();
+        for dir in dirs {
             let record = dir.record();
             let name = dir
                 .path()
@@ -391,7 +408,8 @@ pub struct StoreScan {
     pub status: StatusSummary,
     /// The records of the runs `status` counts as finished, in expansion order.
     pub records: Vec<RunRecord>,
-    /// Records that `status` does not count as a finished run, with why: (path, reason).
+    /// Records that `status` does not count as a finished run, and entries of `runs/` that
+    /// could not be read, with why: (path, reason).
     pub left_out: Vec<(PathBuf, String)>,
 }
 
@@ -442,50 +460,6 @@ pub fn prepare_run_dir(dir: &Path, run_id: &str) -> Result<Option<PathBuf>, Erro
         }
     }
     keep_earlier_record(dir)
-}
-
-/// The environment variable in which a launcher names, to its worker, the descriptor of the
-/// run's lock that the worker inherited ([`crate::exec`]). With it, the worker's
-/// [`lock_run_dir`] knows the run is already locked on its behalf.
-pub const LOCK_FD_ENV: &str = "STAB_RUN_LOCK_FD";
-
-/// How `stab run --out DIR` holds the lock of the run it executes.
-#[derive(Debug)]
-pub enum HeldLock {
-    /// A launcher took the lock and this process inherited it ([`LOCK_FD_ENV`]).
-    Inherited,
-    /// This process took it; released on drop.
-    Own(RunLock),
-}
-
-/// Locks the run in `dir` for `stab run --out DIR`, under the same rule as sweeps: whoever
-/// executes a run holds its lock. A launcher's worker already holds it: `inherited_fd` is the
-/// value of [`LOCK_FD_ENV`], and the descriptor is checked to be `dir`'s lock file, not
-/// trusted blindly. Anyone else takes the lock here, and a run that another process is
-/// executing is refused with [`Error::Busy`], since two processes in one directory would each
-/// overwrite the other's `record.json`.
-pub fn lock_run_dir(dir: &Path, inherited_fd: Option<&str>) -> Result<HeldLock, Error> {
-    let lock_path = RunDir::new(dir).lock();
-    if let Some(fd) = inherited_fd.and_then(|v| v.trim().parse::<u32>().ok()) {
-        if same_file(Path::new(&format!("/proc/self/fd/{fd}")), &lock_path) {
-            return Ok(HeldLock::Inherited);
-        }
-    }
-    match RunLock::try_acquire(dir).map_err(io_err(&lock_path))? {
-        Some(lock) => Ok(HeldLock::Own(lock)),
-        None => Err(Error::Busy {
-            path: dir.to_path_buf(),
-        }),
-    }
-}
-
-/// Whether two paths name the same file (device and inode; symbolic links followed).
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
 }
 
 /// The counts `stab status` prints.
@@ -540,71 +514,9 @@ impl fmt::Display for StatusSummary {
     }
 }
 
-/// An exclusive `flock` on [`RunDir::lock`], released when dropped (or when the last process
-/// holding the descriptor exits: the worker inherits it, so a run stays locked while its worker
-/// lives even if the launcher is killed).
-#[derive(Debug)]
-pub struct RunLock {
-    file: File,
-}
-
-impl RunLock {
-    /// Takes the lock of the run in `dir` if nobody holds it; `Ok(None)` if somebody does.
-    pub fn try_acquire(dir: &Path) -> io::Result<Option<RunLock>> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(RunDir::new(dir).lock())?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(RunLock { file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
-    }
-
-    pub(crate) fn file(&self) -> &File {
-        &self.file
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_run_dir_is_locked_once_unless_the_lock_was_inherited() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = lock_run_dir(dir.path(), None).unwrap();
-        assert!(matches!(held, HeldLock::Own(_)));
-        // A second executor of the same directory is refused, naming it.
-        let e = lock_run_dir(dir.path(), None).unwrap_err();
-        assert!(matches!(e, Error::Busy { .. }), "{e}");
-        assert!(e
-            .to_string()
-            .contains("another process is executing this run"));
-        drop(held);
-        assert!(matches!(
-            lock_run_dir(dir.path(), None).unwrap(),
-            HeldLock::Own(_)
-        ));
-    }
-
-    #[test]
-    fn the_inherited_descriptor_must_be_this_runs_lock() {
-        use std::os::fd::AsRawFd;
-        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let lock = RunLock::try_acquire(a.path()).unwrap().unwrap();
-        let fd = lock.file().as_raw_fd().to_string();
-        let inherited = lock_run_dir(a.path(), Some(&fd)).unwrap();
-        assert!(matches!(inherited, HeldLock::Inherited));
-        // The descriptor is another directory's lock: b is locked the normal way.
-        let other = lock_run_dir(b.path(), Some(&fd)).unwrap();
-        assert!(matches!(other, HeldLock::Own(_)));
-        // A descriptor that is not open at all is no excuse either.
-        let e = lock_run_dir(a.path(), Some("987654")).unwrap_err();
-        assert!(matches!(e, Error::Busy { .. }), "{e}");
-    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporaries() {
@@ -616,19 +528,10 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// `stab run --out DIR` on a directory of another run is refused; a record of the same run
+    /// (readable or not) is kept in `attempts/`, never overwritten.
     #[test]
-    fn lock_is_exclusive_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = RunLock::try_acquire(dir.path()).unwrap().unwrap();
-        assert!(RunLock::try_acquire(dir.path()).unwrap().is_none());
-        drop(a);
-        assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
-    }
-
-    /// Issue 14: `stab run --out DIR` on a directory of another run is refused; a record of the
-    /// same run (readable or not) is kept in `attempts/`, never overwritten.
-    #[test]
-    fn issue14_a_run_directory_is_never_taken_over() {
+    fn a_run_directory_is_never_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let spec = stab_spec::preset("devlin").unwrap();
         let other = stab_spec::preset("mosbach").unwrap();

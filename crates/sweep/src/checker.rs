@@ -1,23 +1,28 @@
-//! The sweeper: parses a sweep file and expands it into an ordered list of resolved runs.
+//! The checker: reads a sweep file ([`crate::schema`]) step by step and validates every key and
+//! value against the run spec, into the settings, groups and axes the expansion
+//! (`expand.rs`) combines.
 //!
-//! The format is documented in the crate docs (`lib.rs`). Every error points at the file, line
-//! and column of the offending key or value, using the spans toml keeps for [`Spanned`] values.
+//! Every error points at the file, line and column of the offending key or value, using the
+//! spans toml keeps for [`Spanned`] values ([`stab_spec::line_col`], the same as run-spec
+//! files).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
-use stab_spec::{RunSpec, SpecError};
+use stab_spec::{line_col, RunSpec, SpecError};
 use toml::Spanned;
 
+use crate::expand::{apply, display_value};
+use crate::launcher::LAUNCHERS;
+use crate::schema::{
+    AxisValues, GroupEntry, SpannedTable, SweepFile, ZipFields, KEYS, MAX_RANGE_VALUES,
+};
 use crate::Error;
 
 /// Keys that select a seed; axes made only of these do not define a group (runs that differ
 /// only in seeds are the repetitions being compared).
-const SEED_KEYS: &[&str] = &[
+pub(crate) const SEED_KEYS: &[&str] = &[
     "seed",
     "init_seed",
     "data_seed",
@@ -25,285 +30,14 @@ const SEED_KEYS: &[&str] = &[
     "dev_split_seed",
 ];
 
-/// Settings given at launch that win over everything in the sweep file (for example the data
-/// directory, from `--data-dir` or `STAB_DATA_DIR`). They are part of the resolved specs, so
-/// they change run ids: prefer the same relative paths everywhere.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// Replaces every run's `data_dir`.
-    pub data_dir: Option<PathBuf>,
-    /// Replaces every run's `model`.
-    pub model: Option<PathBuf>,
-    /// Further run-spec fields (dotted keys allowed, `optimizer.eps`).
-    pub set: toml::Table,
-}
-
-impl Overrides {
-    /// Overrides with `data_dir` taken from the `STAB_DATA_DIR` environment variable, if set.
-    pub fn from_env() -> Overrides {
-        Overrides {
-            data_dir: std::env::var_os(stab_data::DATA_DIR_ENV).map(PathBuf::from),
-            ..Overrides::default()
-        }
-    }
-
-    fn table(&self) -> toml::Table {
-        let mut t = self.set.clone();
-        if let Some(d) = &self.data_dir {
-            t.insert("data_dir".into(), path_value(d));
-        }
-        if let Some(m) = &self.model {
-            t.insert("model".into(), path_value(m));
-        }
-        t
-    }
-}
-
-fn path_value(p: &Path) -> toml::Value {
-    toml::Value::String(p.to_string_lossy().into_owned())
-}
-
-/// Slurm resources given in the sweep file's `[slurm]` table (flags win over them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlurmDefaults {
-    pub partition: Option<String>,
-    /// Wall-clock limit per array task, in any `sbatch --time` format (`01:30:00`).
-    pub time: Option<String>,
-    pub cpus_per_task: Option<usize>,
-    /// `--gpus-per-task` value (`1`, `a100:1`).
-    pub gpus: Option<String>,
-    /// `--mem` value (`16G`).
-    pub mem: Option<String>,
-    /// At most this many array tasks at once (`--array=…%N`).
-    pub max_parallel: Option<usize>,
-    /// Runs packed into one array task, executed at once by that many workers sharing the
-    /// task's allocation (one GPU with `gpus = "1"`); `None`: 1.
-    pub runs_per_gpu: Option<usize>,
-    /// Further `#SBATCH` lines, verbatim (`--account=foo`).
-    #[serde(default)]
-    pub extra: Vec<String>,
-}
-
-/// One run of an expanded sweep: a fully resolved spec, its id and where it sits in the sweep.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedRun {
-    /// Position in the expansion (file order: groups, then axes, first axis outermost).
-    pub index: usize,
-    /// Content hash of `spec` ([`RunSpec::run_id`]).
-    pub run_id: String,
-    /// Group label: what this run is compared as (see the crate docs).
-    pub group: String,
-    /// The axis values that produced this run, as `(axis, value)` in axis order.
-    pub axes: Vec<(String, String)>,
-    pub spec: RunSpec,
-}
-
-/// A parsed and expanded sweep file.
-#[derive(Debug, Clone)]
-pub struct Sweep {
-    /// Name of the sweep: the store lives in `<results>/<name>/`.
-    pub name: String,
-    pub description: Option<String>,
-    /// The file the sweep was read from (for messages).
-    pub path: PathBuf,
-    /// The file's text, saved as `sweep.toml` in the store.
-    pub source: String,
-    pub slurm: SlurmDefaults,
-    /// The runs, in order, with distinct ids.
-    pub runs: Vec<PlannedRun>,
-}
-
-impl Sweep {
-    /// Reads and expands a sweep file.
-    pub fn load(path: &Path, overrides: &Overrides) -> Result<Sweep, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Sweep::parse(path, &text, overrides)
-    }
-
-    /// Expands sweep text; `path` names the file in messages and gives the default name.
-    pub fn parse(path: &Path, text: &str, overrides: &Overrides) -> Result<Sweep, Error> {
-        let expansion = Expansion::new(path, text, overrides)?;
-        let mut runs = Vec::new();
-        expansion.for_each_run(|run| {
-            runs.push(run);
-            Ok(())
-        })?;
-        Ok(Sweep {
-            name: expansion.name,
-            description: expansion.description,
-            path: path.to_path_buf(),
-            source: text.to_string(),
-            slurm: expansion.slurm,
-            runs,
-        })
-    }
-
-    /// Names of the groups, in order of first appearance.
-    pub fn groups(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.runs {
-            if !out.contains(&r.group.as_str()) {
-                out.push(&r.group);
-            }
-        }
-        out
-    }
-}
-
-/// A checked sweep file, ready to be expanded run by run.
-///
-/// [`Sweep::parse`] collects the runs; [`Expansion::for_each_run`] hands them out one at a time
-/// and keeps only their ids, so listing a sweep of a million runs (`--dry-run`) needs memory
-/// for the ids, not for a million specs.
-pub struct Expansion<'a> {
-    /// The file, for locating errors.
-    checker: Checker<'a>,
-    name: String,
-    description: Option<String>,
-    slurm: SlurmDefaults,
-    base: Vec<Setting>,
-    groups: Vec<Group>,
-    axes: Vec<Axis>,
-    group_by: Vec<String>,
-    launch: toml::Table,
-}
-
-impl<'a> Expansion<'a> {
-    /// Parses and checks sweep text (every key and value; cross-field rules are checked per run
-    /// by [`Expansion::for_each_run`]). Each step below reads one part of the file.
-    pub fn new(
-        path: &'a Path,
-        text: &'a str,
-        overrides: &Overrides,
-    ) -> Result<Expansion<'a>, Error> {
-        let checker = Checker { path, text };
-        let file = read_sweep_file(&checker)?;
-        let name = sweep_name(&checker, file.name.as_ref())?;
-        let base = checker.settings(&file.base)?;
-        let groups = groups(&checker, &file.group)?;
-        let axes = axes(&checker, &file.axes, &file.zip)?;
-        let group_by = group_by(&checker, file.group_by.as_ref(), &axes)?;
-        let launch = launch_table(overrides)?;
-        Ok(Expansion {
-            checker,
-            name,
-            description: file.description,
-            slurm: file.slurm.unwrap_or_default(),
-            base,
-            groups,
-            axes,
-            group_by,
-            launch,
-        })
-    }
-
-    /// The sweep's name (its store is `<results>/<name>`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Resolves the runs in order and hands each to `on_run`; returns how many there were.
-    /// Stops at the first error (a run that does not resolve, two runs with the same spec, or
-    /// an error of `on_run`).
-    pub fn for_each_run(
-        &self,
-        mut on_run: impl FnMut(PlannedRun) -> Result<(), Error>,
-    ) -> Result<usize, Error> {
-        // Run ids as numbers (16 hex digits): a million-run sweep keeps 16 MB of them, not
-        // its runs.
-        let mut ids: HashMap<u64, usize> = HashMap::new();
-        let mut index = 0;
-        for (group_name, group_settings) in &self.groups {
-            for combo in Combinations::new(&self.axes) {
-                let mut settings: Vec<&Setting> = self.base.iter().chain(group_settings).collect();
-                let mut labels = Vec::new();
-                for (axis, point) in self.axes.iter().zip(&combo) {
-                    settings.extend(&axis.points[*point].settings);
-                    labels.push((axis.name.clone(), axis.points[*point].label.clone()));
-                }
-                let spec = resolve(&settings, &self.launch)
-                    .map_err(|(e, span)| self.run_error(e, span, &labels))?;
-                let group = group_label(group_name.as_deref(), &labels, &self.group_by);
-                let run_id = spec.run_id();
-                let key = u64::from_str_radix(&run_id, 16).expect("run ids are 16 hex digits");
-                if let Some(prev) = ids.insert(key, index) {
-                    return Err(self.checker.err(
-                        0..0,
-                        format!(
-                            "runs #{prev} and #{index} ({group}) resolve to the same spec \
-                             (id {run_id}); remove the duplicate"
-                        ),
-                    ));
-                }
-                on_run(PlannedRun {
-                    index,
-                    run_id,
-                    group,
-                    axes: labels,
-                    spec,
-                })?;
-                index += 1;
-            }
-        }
-        Ok(index)
-    }
-
-    /// The error of a run that does not resolve: at the setting that set the offending field,
-    /// naming the run by its axis values; a field given at launch is blamed on the launch.
-    fn run_error(
-        &self,
-        e: SpecError,
-        span: Option<Range<usize>>,
-        labels: &[(String, String)],
-    ) -> Error {
-        let what = if labels.is_empty() {
-            String::new()
-        } else {
-            format!(" (run {})", axis_values(labels.iter()))
-        };
-        match e {
-            // A value given at launch wins over the file: no place in it to show.
-            SpecError::Field { field, message } if sets(&self.launch, &field) => {
-                Error::Spec(SpecError::Field {
-                    message: format!("{message} (given at launch){what}"),
-                    field,
-                })
-            }
-            e => self.checker.err(span.unwrap_or(0..0), format!("{e}{what}")),
-        }
-    }
-}
-
-/// `axis=value` pairs joined by commas.
-fn axis_values<'l>(labels: impl Iterator<Item = &'l (String, String)>) -> String {
-    let pairs: Vec<String> = labels.map(|(k, v)| format!("{k}={v}")).collect();
-    pairs.join(",")
-}
-
-/// A run's group label: its `[[group]]` name, then `axis=value` for the axes of `group_by`,
-/// joined by `/`; `all` when there is neither.
-fn group_label(group: Option<&str>, labels: &[(String, String)], group_by: &[String]) -> String {
-    let mut parts: Vec<String> = group.iter().map(|g| g.to_string()).collect();
-    let by = axis_values(labels.iter().filter(|(k, _)| group_by.contains(k)));
-    if !by.is_empty() {
-        parts.push(by);
-    }
-    if parts.is_empty() {
-        "all".to_string()
-    } else {
-        parts.join("/")
-    }
-}
-
 /// Step 1: the file's tables, refusing a file that sets nothing.
-fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
+pub(crate) fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
     let file: SweepFile = toml::from_str(checker.text).map_err(|e: toml::de::Error| {
         checker.err(e.span().unwrap_or(0..0), e.message().trim().to_string())
     })?;
+    for key in file.other.keys() {
+        launcher_of(checker, key)?;
+    }
     if file.base.is_empty() && file.group.is_empty() && file.axes.is_empty() && file.zip.is_empty()
     {
         return Err(checker.err(
@@ -318,7 +52,10 @@ fn read_sweep_file(checker: &Checker) -> Result<SweepFile, Error> {
 
 /// Step 2: the sweep's name, which names its results directory: `name`, else the file name
 /// without its extension.
-fn sweep_name(checker: &Checker, name: Option<&Spanned<String>>) -> Result<String, Error> {
+pub(crate) fn sweep_name(
+    checker: &Checker,
+    name: Option<&Spanned<String>>,
+) -> Result<String, Error> {
     let Some(n) = name else {
         return Ok(checker
             .path
@@ -345,7 +82,7 @@ fn sweep_name(checker: &Checker, name: Option<&Spanned<String>>) -> Result<Strin
 
 /// Step 3: the `[[group]]`s, named sets of overrides (the sweep is groups × axes); one unnamed
 /// empty group when there are none.
-fn groups(checker: &Checker, entries: &[GroupEntry]) -> Result<Vec<Group>, Error> {
+pub(crate) fn groups(checker: &Checker, entries: &[GroupEntry]) -> Result<Vec<Group>, Error> {
     let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
     let mut groups = Vec::new();
     for g in entries {
@@ -365,7 +102,7 @@ fn groups(checker: &Checker, entries: &[GroupEntry]) -> Result<Vec<Group>, Error
 }
 
 /// Step 4: the axes, from `[axes]` and `[zip.*]` blocks, in file order.
-fn axes(
+pub(crate) fn axes(
     checker: &Checker,
     axes: &BTreeMap<Spanned<String>, Spanned<AxisValues>>,
     zips: &BTreeMap<Spanned<String>, ZipFields>,
@@ -392,7 +129,7 @@ fn axes(
 
 /// Step 5: the axes that make a run's group label: `group_by` as given, else every axis that
 /// is not only seeds.
-fn group_by(
+pub(crate) fn group_by(
     checker: &Checker,
     group_by: Option<&Spanned<Vec<Spanned<String>>>>,
     axes: &[Axis],
@@ -422,254 +159,87 @@ fn group_by(
     Ok(out)
 }
 
-/// Step 6: the launch overrides as a table. A value of the wrong type is wrong for every run:
-/// it is reported once, up front.
-fn launch_table(overrides: &Overrides) -> Result<toml::Table, Error> {
-    let launch = overrides.table();
-    if let Err(e @ SpecError::Value { .. }) = RunSpec::resolve(stab_spec::DEFAULT_PRESET, &launch) {
-        return Err(Error::Spec(e));
+/// Step 6: the launchers' tables (`[slurm]`, `[local]`): every top-level key that the schema
+/// does not know must name a launcher, and its table must be settings that launcher takes.
+pub(crate) fn launcher_tables(
+    checker: &Checker,
+    other: &BTreeMap<String, toml::Value>,
+) -> Result<BTreeMap<String, toml::Table>, Error> {
+    let mut out = BTreeMap::new();
+    for (key, value) in other {
+        let at = stab_spec::value_offset(checker.text, key).unwrap_or(0);
+        let launcher = launcher_of(checker, key)?;
+        let toml::Value::Table(table) = value else {
+            return Err(checker.err(
+                at..at,
+                format!("`{key}`: expected a table of settings of the {key} launcher"),
+            ));
+        };
+        if let Err(e) = launcher.check_settings(table) {
+            let field = format!("{key}.{}", e.field);
+            let at = stab_spec::value_offset(checker.text, &field).unwrap_or(at);
+            return Err(checker.err(at..at, format!("{field}: {}", e.message)));
+        }
+        out.insert(key.clone(), table.clone());
     }
-    Ok(launch)
+    Ok(out)
 }
 
-/// Builds the merged override table of one run and resolves it. On failure, returns the span of
-/// the setting that last set the offending field, when one did.
-fn resolve(
-    settings: &[&Setting],
-    launch: &toml::Table,
-) -> Result<RunSpec, (SpecError, Option<Range<usize>>)> {
-    let preset = settings
-        .iter()
-        .rev()
-        .find(|s| s.key == "preset")
-        .and_then(|s| s.value.as_str())
-        .unwrap_or(stab_spec::DEFAULT_PRESET);
-    let mut table = toml::Table::new();
-    for s in settings {
-        apply(&mut table, &s.key, s.value.clone());
-    }
-    for (k, v) in launch {
-        apply(&mut table, k, v.clone());
-    }
-    RunSpec::resolve(preset, &table).map_err(|e| {
-        let span = match &e {
-            SpecError::Field { field, .. } => settings
-                .iter()
-                .rev()
-                .find(|s| {
-                    s.key == *field
-                        || field.starts_with(&format!("{}.", s.key))
-                        || (s.key == "seed" && (field == "init_seed" || field == "data_seed"))
-                })
-                .map(|s| s.span.clone()),
-            SpecError::UnknownPreset(_) => settings
-                .iter()
-                .rev()
-                .find(|s| s.key == "preset")
-                .map(|s| s.span.clone()),
-            _ => None,
-        };
-        (e, span)
+/// The launcher a top-level key that the schema does not know names; an unknown field if none.
+fn launcher_of(checker: &Checker, key: &str) -> Result<&'static dyn crate::Launcher, Error> {
+    crate::launcher(key).ok_or_else(|| {
+        let at = stab_spec::value_offset(checker.text, key).unwrap_or(0);
+        let mut known: Vec<String> = KEYS.iter().map(|k| format!("`{k}`")).collect();
+        known.extend(LAUNCHERS.iter().map(|l| format!("`{}`", l.name())));
+        checker.err(
+            at..at,
+            format!(
+                "unknown field `{key}`, expected one of {}",
+                known.join(", ")
+            ),
+        )
     })
 }
 
-/// Whether launch overrides set `field` (dotted: `optimizer.eps`), directly or through its
-/// table.
-fn sets(launch: &toml::Table, field: &str) -> bool {
-    launch.contains_key(field)
-        || field
-            .split_once('.')
-            .is_some_and(|(head, rest)| match launch.get(head) {
-                Some(toml::Value::Table(t)) => sets(t, rest),
-                _ => false,
-            })
-}
-
-/// Sets `key` (dotted keys reach into nested tables; `seed` sets both init and data seeds).
-fn apply(table: &mut toml::Table, key: &str, value: toml::Value) {
-    if key == "seed" {
-        apply(table, "init_seed", value.clone());
-        apply(table, "data_seed", value);
-        return;
-    }
-    stab_spec::merge_override(table, key, value);
-}
-
-/// The cartesian product of axis point indices, first axis outermost, one at a time.
-struct Combinations {
-    sizes: Vec<usize>,
-    next: Option<Vec<usize>>,
-}
-
-impl Combinations {
-    fn new(axes: &[Axis]) -> Combinations {
-        let sizes: Vec<usize> = axes.iter().map(|a| a.points.len()).collect();
-        let next = sizes.iter().all(|&n| n > 0).then(|| vec![0; sizes.len()]);
-        Combinations { sizes, next }
-    }
-}
-
-impl Iterator for Combinations {
-    type Item = Vec<usize>;
-
-    fn next(&mut self) -> Option<Vec<usize>> {
-        let current = self.next.take()?;
-        let mut following = current.clone();
-        for i in (0..following.len()).rev() {
-            following[i] += 1;
-            if following[i] < self.sizes[i] {
-                self.next = Some(following);
-                break;
-            }
-            following[i] = 0;
-        }
-        Some(current)
-    }
-}
-
-/// A value as it appears in group labels and listings.
-pub(crate) fn display_value(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Float(f) => {
-            let a = f.abs();
-            if a != 0.0 && !(1e-3..1e6).contains(&a) {
-                format!("{f:e}")
-            } else {
-                format!("{f}")
-            }
-        }
-        other => other.to_string(),
-    }
-}
-
+/// One `key = value` of the file, checked, with where it is written.
 #[derive(Debug, Clone)]
-struct Setting {
-    key: String,
-    value: toml::Value,
-    span: Range<usize>,
+pub(crate) struct Setting {
+    pub key: String,
+    pub value: toml::Value,
+    pub span: Range<usize>,
+}
+
+/// One value of an axis: its label and what it sets.
+#[derive(Debug)]
+pub(crate) struct Point {
+    pub label: String,
+    pub settings: Vec<Setting>,
 }
 
 #[derive(Debug)]
-struct Point {
-    label: String,
-    settings: Vec<Setting>,
-}
-
-#[derive(Debug)]
-struct Axis {
-    name: String,
-    span: Range<usize>,
-    seed_only: bool,
-    points: Vec<Point>,
+pub(crate) struct Axis {
+    pub name: String,
+    pub span: Range<usize>,
+    pub seed_only: bool,
+    pub points: Vec<Point>,
 }
 
 /// A zip-block field: (position in the file, key, values with their spans).
 type Column = (usize, String, Vec<(toml::Value, Range<usize>)>);
 
 /// A `[[group]]`: its name (`None` for the one implicit group) and its settings.
-type Group = (Option<String>, Vec<Setting>);
-
-/// The fields of one `[zip.*]` block.
-type ZipFields = BTreeMap<Spanned<String>, Spanned<AxisValues>>;
-
-type SpannedTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SweepFile {
-    name: Option<Spanned<String>>,
-    description: Option<String>,
-    #[serde(default)]
-    base: SpannedTable,
-    #[serde(default)]
-    group: Vec<GroupEntry>,
-    #[serde(default)]
-    axes: BTreeMap<Spanned<String>, Spanned<AxisValues>>,
-    #[serde(default)]
-    zip: BTreeMap<Spanned<String>, ZipFields>,
-    group_by: Option<Spanned<Vec<Spanned<String>>>>,
-    slurm: Option<SlurmDefaults>,
-    /// The study's pre-registered analysis (`contrasts`, `alpha`, `equivalence_margin`): read
-    /// by `stab report` from the `sweep.toml` saved in the store; no part of any run.
-    #[allow(dead_code)]
-    analysis: Option<toml::Table>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GroupEntry {
-    name: Spanned<String>,
-    #[serde(default)]
-    set: SpannedTable,
-}
-
-/// The most values a range axis may have (a million seeds is already more than any sweep runs).
-const MAX_RANGE_VALUES: i64 = 1_000_000;
-
-/// An axis: a list of values, or an integer range `{ start, end, step }` (end exclusive).
-enum AxisValues {
-    List(Vec<Spanned<toml::Value>>),
-    Range { start: i64, end: i64, step: i64 },
-}
-
-impl<'de> Deserialize<'de> for AxisValues {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        const EXPECTED: &str = "a list of values or a range `{ start = 0, end = 5 }`";
-        impl<'de> Visitor<'de> for V {
-            type Value = AxisValues;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(EXPECTED)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AxisValues, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element::<Spanned<toml::Value>>()? {
-                    out.push(v);
-                }
-                if out.is_empty() {
-                    return Err(de::Error::custom("an axis needs at least one value"));
-                }
-                Ok(AxisValues::List(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AxisValues, A::Error> {
-                let (mut start, mut end, mut step) = (None, None, None);
-                while let Some(k) = map.next_key::<String>()? {
-                    let slot = match k.as_str() {
-                        "start" => &mut start,
-                        "end" => &mut end,
-                        "step" => &mut step,
-                        other => {
-                            return Err(de::Error::unknown_field(other, &["start", "end", "step"]))
-                        }
-                    };
-                    *slot = Some(map.next_value::<i64>()?);
-                }
-                let start = start.ok_or_else(|| de::Error::missing_field("start"))?;
-                let end = end.ok_or_else(|| de::Error::missing_field("end"))?;
-                let step = step.unwrap_or(1);
-                if step <= 0 || end <= start {
-                    return Err(de::Error::custom(
-                        "expected a non-empty range: start < end (end exclusive) and step ≥ 1",
-                    ));
-                }
-                Ok(AxisValues::Range { start, end, step })
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+pub(crate) type Group = (Option<String>, Vec<Setting>);
 
 /// Validates keys and values against the run spec, one at a time, so that the error can point
 /// at the exact value.
 #[derive(Clone, Copy)]
-struct Checker<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(crate) struct Checker<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
 }
 
 impl Checker<'_> {
-    fn err(&self, span: Range<usize>, message: String) -> Error {
+    pub(crate) fn err(&self, span: Range<usize>, message: String) -> Error {
         located(self.path, self.text, span, message)
     }
 
@@ -702,7 +272,7 @@ impl Checker<'_> {
         }
     }
 
-    fn settings(&self, table: &SpannedTable) -> Result<Vec<Setting>, Error> {
+    pub(crate) fn settings(&self, table: &SpannedTable) -> Result<Vec<Setting>, Error> {
         let mut out = Vec::new();
         for (k, v) in table {
             self.check(k.get_ref(), v.get_ref(), v.span())?;
@@ -871,20 +441,6 @@ fn zip_points(n: usize, columns: &[Column], labels: Option<&[String]>) -> Vec<Po
         .collect()
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before, |i| &before[i + 1..])
-        .chars()
-        .count()
-        + 1;
-    (line, col)
-}
-
 fn located(path: &Path, text: &str, span: Range<usize>, message: String) -> Error {
     let (line, column) = line_col(text, span.start);
     Error::Sweep {
@@ -897,7 +453,10 @@ fn located(path: &Path, text: &str, span: Range<usize>, message: String) -> Erro
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::expand::{group_label, launch_table, Expansion, Overrides, Sweep};
 
     fn parse(text: &str) -> Result<Sweep, Error> {
         Sweep::parse(Path::new("exp/t.toml"), text, &Overrides::default())
@@ -1056,6 +615,33 @@ mod tests {
     }
 
     #[test]
+    fn launcher_tables_are_their_launchers_settings_checked_where_written() {
+        let s =
+            parse("[axes]\nseed = [1]\n[slurm]\ntime = \"1:00\"\n[local]\nworkers = 2\n").unwrap();
+        assert_eq!(s.launcher_settings("slurm")["time"].as_str(), Some("1:00"));
+        assert_eq!(
+            s.launcher_settings("local")["workers"].as_integer(),
+            Some(2)
+        );
+        assert!(s.launcher_settings("other").is_empty());
+        let e = err("[axes]\nseed = [1]\n[slurm]\ntime = \"1:00\"\npartiton = \"gpu\"\n");
+        assert!(
+            e.starts_with("exp/t.toml:5:12: slurm.partiton: unknown field `partiton`"),
+            "{e}"
+        );
+        let e = err("[axes]\nseed = [1]\n[local]\nworkers = \"two\"\n");
+        assert!(
+            e.starts_with("exp/t.toml:4:11: local.workers: invalid type"),
+            "{e}"
+        );
+        let e = err("[axes]\nseed = [1]\n[slurn]\ntime = 1\n");
+        assert!(e.contains("unknown field `slurn`, expected one of"), "{e}");
+        assert!(e.contains("`slurm`") && e.contains("`local`"), "{e}");
+        let e = err("slurm = 3\n[axes]\nseed = [1]\n");
+        assert!(e.contains("expected a table of settings"), "{e}");
+    }
+
+    #[test]
     fn cross_field_errors_point_at_the_axis_value_and_name_the_run() {
         // (bf16 on CPU, the cross-field error this test used first, is valid since CPU
         // autocast exists.)
@@ -1072,9 +658,9 @@ mod tests {
         assert!(e.contains("same spec"), "{e}");
     }
 
-    /// Issue 14: a sweep file that sets nothing would plan one run of the defaults, silently.
+    /// A sweep file that sets nothing would plan one run of the defaults, silently.
     #[test]
-    fn issue14_an_empty_sweep_is_an_error() {
+    fn an_empty_sweep_is_an_error() {
         for text in ["", "name = \"x\"\n", "[base]\n"] {
             let e = err(text);
             assert!(
@@ -1085,9 +671,9 @@ mod tests {
         assert_eq!(parse("[base]\ntask = \"RTE\"\n").unwrap().runs.len(), 1);
     }
 
-    /// Issue 14: type errors name the field and the value, in the file and in `--set`.
+    /// Type errors name the field and the value, in the file and in `--set`.
     #[test]
-    fn issue14_type_errors_name_field_and_value() {
+    fn type_errors_name_field_and_value() {
         let e = err("[axes]\nepochs = [1, \"two\"]\n");
         assert_eq!(
             e,
@@ -1113,10 +699,10 @@ mod tests {
         assert_eq!(e, "batch_size: must be at least 1 (given at launch)");
     }
 
-    /// Issue 14: the expansion can be consumed run by run (a million-run `--dry-run`
-    /// streams), in the same order and with the same runs as `Sweep::parse`.
+    /// The expansion can be consumed run by run (a million-run `--dry-run` streams), in the
+    /// same order and with the same runs as `Sweep::parse`.
     #[test]
-    fn issue14_expansion_hands_out_the_runs_one_at_a_time() {
+    fn expansion_hands_out_the_runs_one_at_a_time() {
         let text = "[[group]]\nname = \"a\"\n[[group]]\nname = \"b\"\nset = { epochs = 2 }\n\
                     [axes]\nseed = { start = 0, end = 50 }\nlearning_rate = [1e-5, 2e-5]\n";
         let all = parse(text).unwrap().runs;
