@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::ProgressBar;
 use stab_stats::{
-    load_results, load_scores_csv, terminal_table, write_sectioned_report, Progress, ReportInput,
-    ReportOptions, Unscored,
+    load_results, load_scores_csv, terminal_table, write_sectioned_report, Analysis, Progress,
+    ReportInput, ReportOptions, ScoreChoice, Unscored,
 };
 
 #[derive(Args)]
@@ -44,6 +44,31 @@ pub struct StatsArgs {
     /// from the failure rate. The findings name them either way.
     #[arg(long, value_parser = ["failed", "excluded"], default_value = "failed")]
     unscored: String,
+    /// A planned contrast: compare group A with group B (repeatable). With contrasts, exactly
+    /// these pairs are compared and p-values are Holm-adjusted over them. Default: the
+    /// `contrasts` of the sweep file's `[analysis]` table.
+    #[arg(long, value_name = "A:B", value_parser = parse_contrast)]
+    contrast: Vec<(String, String)>,
+    /// Test equivalence within ±δ (score units) with TOST; without a margin no equivalence is
+    /// claimed. Default: the sweep file's `[analysis] equivalence_margin`.
+    #[arg(long, value_name = "δ")]
+    equivalence_margin: Option<f64>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScoreArg {
+    Final,
+    Selected,
+}
+
+/// `A:B` → (A, B), split at the first `:` (group labels hold `=` and `,`, not `:`).
+fn parse_contrast(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_string(), b.trim().to_string()))
+        }
+        _ => Err(format!("expected A:B (two group labels), got `{s}`")),
+    }
 }
 
 #[derive(Args)]
@@ -54,6 +79,11 @@ pub struct ReportArgs {
     /// `optimizer.bias_correction,freeze_layers`.
     #[arg(long)]
     group_by: Option<String>,
+    /// Which score of each run to compare: `final` (the model after the last step) or
+    /// `selected` (the checkpoint each run's selection rule picked). Default: final whenever
+    /// the groups select their checkpoints differently, else selected.
+    #[arg(long, value_enum)]
+    score: Option<ScoreArg>,
     #[command(flatten)]
     stats: StatsArgs,
 }
@@ -83,7 +113,20 @@ fn parse_tau(s: &str) -> Result<f64, String> {
     }
 }
 
-fn options(a: &StatsArgs, title: String) -> ReportOptions {
+/// The report's options: the flags, then the sweep file's `[analysis]` table where a flag is
+/// not given.
+fn options(
+    a: &StatsArgs,
+    title: String,
+    analysis: Option<&Analysis>,
+    score: ScoreChoice,
+) -> ReportOptions {
+    let defaults = ReportOptions::default();
+    let contrasts = if a.contrast.is_empty() {
+        analysis.map(|x| x.contrasts.clone()).unwrap_or_default()
+    } else {
+        a.contrast.clone()
+    };
     ReportOptions {
         bootstrap_iterations: a.bootstrap,
         seed: a.seed,
@@ -98,7 +141,15 @@ fn options(a: &StatsArgs, title: String) -> ReportOptions {
         } else {
             Unscored::Failed
         },
-        ..ReportOptions::default()
+        score,
+        contrasts,
+        equivalence_margin: a
+            .equivalence_margin
+            .or_else(|| analysis.and_then(|x| x.equivalence_margin)),
+        confidence_level: analysis
+            .and_then(|x| x.alpha)
+            .map_or(defaults.confidence_level, |alpha| 1.0 - alpha),
+        ..defaults
     }
 }
 
@@ -172,7 +223,13 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     let input = load_results(&a.dir, a.group_by.as_deref())?;
     let out = a.stats.out.clone().unwrap_or_else(|| a.dir.join("report"));
     let title = format!("Stability report: {}", a.dir.display());
-    finish(input, out, options(&a.stats, title))
+    let score = match a.score {
+        None => ScoreChoice::Auto,
+        Some(ScoreArg::Final) => ScoreChoice::Final,
+        Some(ScoreArg::Selected) => ScoreChoice::Selected,
+    };
+    let opts = options(&a.stats, title, input.analysis.as_ref(), score);
+    finish(input, out, opts)
 }
 
 pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
@@ -183,5 +240,9 @@ pub fn compare(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("report"));
     let title = format!("Comparison: {}", a.file.display());
-    finish(input, out, options(&a.stats, title))
+    finish(
+        input,
+        out,
+        options(&a.stats, title, None, ScoreChoice::Auto),
+    )
 }

@@ -85,7 +85,8 @@ pub fn preset(name: &str) -> Result<RunSpec, SpecError> {
         evals_per_run: None,
         eval_at_start: false,
         selection: Selection::Last,
-        // Mosbach's MRPC configs select on `acc_and_f1` (`early_stopping_metric`).
+        // Mosbach's early-stopping MRPC configs select on `acc_and_f1`; their Devlin configs
+        // name `acc`, which picks nothing under `selection = last` (docs/presets.md).
         selection_metric: per_task(&[("MRPC", "combined")]),
         early_stopping_patience: None,
         metric: None,

@@ -2,7 +2,7 @@
 //! - `records`: 10,000 synthetic run records in 8 groups, ASO for all 28 group pairs, at 1 and
 //!   2 rayon threads;
 //! - `csv`: what `stab compare` does with 100,000 CSV rows in 4 groups (6 pairs) and in 1,000
-//!   groups (45 pairs among the top 10 by mean), at 2 threads (issue 14, item 5).
+//!   groups (45 pairs among the top 10 by mean), at 2 threads.
 //!
 //! `cargo bench -p stab-stats --bench report [-- records|csv]`
 

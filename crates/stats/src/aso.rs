@@ -138,6 +138,17 @@ fn resampled_quantiles(
     }
 }
 
+/// deepsig's multiple-comparison adjustment of the confidence level: c + (1−c)/m for m > 1
+/// comparisons, c itself for one (not Bonferroni's 1 − (1−c)/m; see the module docs). The one
+/// place the level is computed, so the level a report prints is the level ASO used.
+pub fn adjusted_confidence(confidence_level: f64, num_comparisons: usize) -> f64 {
+    let mut conf = confidence_level;
+    if num_comparisons > 1 {
+        conf += (1.0 - conf) / num_comparisons as f64;
+    }
+    conf
+}
+
 /// Almost Stochastic Order between A and B.
 ///
 /// Degenerate: an empty sample, zero bootstrap iterations, or both samples constant. deepsig
@@ -185,10 +196,7 @@ pub fn aso(a: &[f64], b: &[f64], opts: &AsoOptions, salt: u64) -> Result<AsoResu
     let mu = scaled.iter().sum::<f64>() / scaled.len() as f64;
     let sigma =
         (scaled.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / scaled.len() as f64).sqrt();
-    let mut conf = opts.confidence_level;
-    if opts.num_comparisons > 1 {
-        conf += (1.0 - conf) / opts.num_comparisons as f64;
-    }
+    let conf = adjusted_confidence(opts.confidence_level, opts.num_comparisons);
     let z = Normal::standard().inverse_cdf(1.0 - conf);
     let eps = |v: f64| (v - sigma / c * z).clamp(0.0, 1.0);
     Ok(AsoResult {

@@ -74,4 +74,6 @@ pub enum StatsError {
     },
     #[error("invalid option: {0}")]
     Options(String),
+    #[error("{path}: invalid [analysis] table: {message}")]
+    Analysis { path: PathBuf, message: String },
 }

@@ -8,28 +8,26 @@
 //!   `report.json` (`failure_ci_exact`).
 //! - **"No significant difference" is not "the same".** A non-significant Fisher test on three
 //!   seeds per group says so, and says it is not evidence of equal rates.
-//! - **The same pairs as the tables.** Sentences cover exactly the pairs the report compares
-//!   (`--baseline-group` / `--top-k`); past three pairs they are summarised per test, naming the
-//!   pairs that are significant. p-values are not adjusted for multiple comparisons, and the
-//!   findings say so whenever there is more than one pair; α = 1 − the confidence level.
+//! - **Every group's failure rate.** The failure sentence covers every group, whatever
+//!   `--top-k` keeps for the pairwise tests.
+//! - **The same pairs as the tables.** Test sentences cover exactly the pairs the report
+//!   compares (`--contrast` / `--baseline-group` / `--top-k`); past three pairs they are
+//!   summarised per test, naming the pairs that are significant. With more than one pair,
+//!   decisions use each test's Holm-adjusted p over those pairs ([`crate::family`]);
+//!   α = 1 − the confidence level.
+//! - **Absence of evidence is said as such.** A non-significant mean difference reads
+//!   "inconclusive at n = …" with the smallest difference the data can exclude; equivalence is
+//!   claimed only by TOST with a stated margin. A collapsed group's spread is not compared.
+//! - **Each test words its own sentence** (the entries of [`crate::pairwise::TESTS`]); this
+//!   module orders them and words what concerns no single test.
 //! - **Degenerate inputs give sentences, never errors**: no runs, no baseline, one group, a test
 //!   that is n/a.
 
-use serde::{Deserialize, Serialize};
-
 use std::collections::HashMap;
 
-use crate::fmt::{p_value, percent, short_labels};
-use crate::summary::{Comparison, GroupSummary, ReportSummary};
-
-/// The findings of a report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Findings {
-    /// Plain sentences, in order: failure rates, then per pair failure rate, spread, dominance.
-    pub sentences: Vec<String>,
-    /// Significance level of the wording: 1 − the confidence level.
-    pub alpha: f64,
-}
+use crate::fmt::{percent, short_labels};
+use crate::pairwise::{findings_order, Row};
+use crate::summary::{Comparison, Findings, GroupSummary, ReportSummary};
 
 /// Pairs up to which every pair gets its own sentences.
 const PAIRS_IN_FULL: usize = 3;
@@ -43,6 +41,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let names = Names::new(s);
     let n = &names;
     let mut sentences = Vec::new();
+    sentences.extend(s.score.warning.clone());
     sentences.extend(names.legend());
     sentences.extend(failure_rates(s, n));
     sentences.extend(unscored_runs(s, n));
@@ -54,11 +53,14 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
             _ => format!("No pair of groups was compared ({}).", s.pair_rule),
         });
     } else if s.comparisons.len() <= PAIRS_IN_FULL {
+        let tests = findings_order(&s.options, alpha);
         for c in &s.comparisons {
-            let (a, b) = (group(s, &c.a), group(s, &c.b));
-            sentences.push(fisher_sentence(c, a, b, alpha, n));
-            sentences.push(spread_sentence(c, a, b, alpha, n));
-            sentences.push(aso_sentence(c, s.options.aso_tau, n));
+            let row = row(s, c, alpha, n);
+            for t in &tests {
+                if let Some(r) = c.result(t.key()) {
+                    sentences.extend(t.sentence(r, &row));
+                }
+            }
         }
     } else {
         sentences.extend(summarised(s, alpha, n));
@@ -66,8 +68,8 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let m = s.comparisons.len();
     if m > 1 {
         sentences.push(format!(
-            "Pairs compared: {}. The {m} p-values are not adjusted for multiple comparisons (α = {alpha}); ASO's confidence is, by deepsig's rule.",
-            s.pair_rule
+            "Pairs compared: {}. Each test's p-values are Holm–Bonferroni adjusted over these {m} pairs and the sentences above decide on the adjusted p (α = {alpha}); ASO's confidence is adjusted by deepsig's rule c + (1−c)/m = {:.4}, which is weaker than Bonferroni.",
+            s.pair_rule, s.aso_confidence
         ));
     }
     Findings { sentences, alpha }
@@ -126,18 +128,16 @@ fn group<'s>(s: &'s ReportSummary, name: &str) -> Option<&'s GroupSummary> {
     s.groups.iter().find(|g| g.group == name)
 }
 
-/// The groups the sentences name: those in a compared pair, or every group when none is.
-fn in_scope(s: &ReportSummary) -> Vec<&GroupSummary> {
-    let named = |g: &&GroupSummary| {
-        s.comparisons
-            .iter()
-            .any(|c| c.a == g.group || c.b == g.group)
-    };
-    let some: Vec<&GroupSummary> = s.groups.iter().filter(named).collect();
-    if some.is_empty() {
-        s.groups.iter().take(s.options.top_k.max(2)).collect()
-    } else {
-        some
+/// A comparison's row as the sentences name it.
+fn row<'s>(s: &'s ReportSummary, c: &'s Comparison, alpha: f64, n: &'s Names) -> Row<'s> {
+    Row {
+        name_a: n.of(&c.a),
+        name_b: n.of(&c.b),
+        a: group(s, &c.a),
+        b: group(s, &c.b),
+        opts: &s.options,
+        alpha,
+        family: s.comparisons.len(),
     }
 }
 
@@ -156,7 +156,9 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
                 .into(),
         );
     }
-    let scope = in_scope(s);
+    // Every group, whatever the pairwise tests keep (`--top-k`): the groups that fail most are
+    // the ones a stability report must not leave out.
+    let scope: Vec<&GroupSummary> = s.groups.iter().collect();
     // Groups with the same count share one entry ("`a`, `b` and `c` 0 of 3 each (…)"): with
     // seven groups that all had no failure, seven identical entries hide the one that differs.
     // (failed, judged) when the group has a verdict, and the groups with that count.
@@ -185,16 +187,10 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
             }
         })
         .collect();
-    let more = s.groups.len() - scope.len();
     Some(format!(
-        "Failed runs (final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.{}",
+        "Failed runs (diverged, or final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.",
         s.options.confidence_level * 100.0,
-        parts.join("; "),
-        if more > 0 {
-            format!(" {more} further group(s) are in the table.")
-        } else {
-            String::new()
-        }
+        parts.join("; ")
     ))
 }
 
@@ -245,126 +241,6 @@ fn and_list(items: impl Iterator<Item = String>) -> String {
     }
 }
 
-fn fisher_sentence(
-    c: &Comparison,
-    a: Option<&GroupSummary>,
-    b: Option<&GroupSummary>,
-    alpha: f64,
-    n: &Names,
-) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    let (f, a, b) = match (&c.fisher, a, b) {
-        (Ok(f), Some(a), Some(b)) => (f, a, b),
-        (Err(d), _, _) => {
-            return format!(
-                "Failure rates of `{ca}` and `{cb}` were not compared: {}.",
-                d.reason
-            )
-        }
-        _ => return format!("Failure rates of `{ca}` and `{cb}` were not compared."),
-    };
-    let p = p_value(f.p);
-    if a.failed == 0 && b.failed == 0 {
-        return format!(
-            "No run failed in `{}` or `{}` ({} and {} runs), so there is no difference in failure rate to test (Fisher p = {p}).",
-            n.of(&a.group), n.of(&b.group), a.judged, b.judged
-        );
-    }
-    if a.failed == a.judged && b.failed == b.judged {
-        return format!(
-            "Every run failed in both `{}` and `{}` (Fisher p = {p}).",
-            n.of(&a.group),
-            n.of(&b.group)
-        );
-    }
-    if f.p < alpha {
-        let (hi, lo) = if rate(a) >= rate(b) { (a, b) } else { (b, a) };
-        format!(
-            "`{}` fails more often than `{}`: {} vs {} of runs (Fisher's exact test, two-sided, p = {p}).",
-            n.of(&hi.group),
-            n.of(&lo.group),
-            percent(rate(hi)),
-            percent(rate(lo))
-        )
-    } else {
-        format!(
-            "No significant difference in failure rate between `{}` ({}) and `{}` ({}): Fisher's exact test, two-sided, p = {p}; with {} and {} runs this is not evidence that the rates are equal.",
-            n.of(&a.group),
-            percent(rate(a)),
-            n.of(&b.group),
-            percent(rate(b)),
-            a.judged,
-            b.judged
-        )
-    }
-}
-
-fn std_text(g: Option<&GroupSummary>) -> String {
-    match g.and_then(|g| g.stats.as_ref()).and_then(|d| d.std) {
-        Some(sd) => format!("{sd:.4}"),
-        None => "n/a".into(),
-    }
-}
-
-/// Brown–Forsythe (Levene with the median, SciPy's default): which group varies more.
-fn spread_sentence(
-    c: &Comparison,
-    a: Option<&GroupSummary>,
-    b: Option<&GroupSummary>,
-    alpha: f64,
-    n: &Names,
-) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    let t = match &c.levene_median {
-        Ok(t) => t,
-        Err(d) => {
-            return format!(
-                "Whether `{ca}` or `{cb}` varies more was not tested (Brown–Forsythe): {}.",
-                d.reason
-            )
-        }
-    };
-    let (sa, sb) = (std_text(a), std_text(b));
-    let p = p_value(t.p);
-    if t.p < alpha {
-        let a_more = a.and_then(|g| g.stats.as_ref()?.std) >= b.and_then(|g| g.stats.as_ref()?.std);
-        let (hi, lo, shi, slo) = if a_more {
-            (ca, cb, sa, sb)
-        } else {
-            (cb, ca, sb, sa)
-        };
-        format!(
-            "`{hi}` varies more than `{lo}` (std {shi} vs {slo}; Brown–Forsythe test, p = {p})."
-        )
-    } else {
-        format!(
-            "No significant difference in spread between `{ca}` and `{cb}` (std {sa} vs {sb}; Brown–Forsythe test, p = {p})."
-        )
-    }
-}
-
-fn aso_sentence(c: &Comparison, tau: f64, n: &Names) -> String {
-    let (ca, cb) = (n.of(&c.a), n.of(&c.b));
-    match &c.aso {
-        Err(d) => format!(
-            "Almost stochastic order of `{ca}` and `{cb}` was not computed: {}.",
-            d.reason
-        ),
-        Ok(r) if r.eps_min_ab < tau && r.eps_min_ab <= r.eps_min_ba => format!(
-            "`{ca}` almost stochastically dominates `{cb}` (ASO ε_min = {:.3} < τ = {tau}).",
-            r.eps_min_ab
-        ),
-        Ok(r) if r.eps_min_ba < tau => format!(
-            "`{cb}` almost stochastically dominates `{ca}` (ASO ε_min = {:.3} < τ = {tau}).",
-            r.eps_min_ba
-        ),
-        Ok(r) => format!(
-            "Neither `{ca}` nor `{cb}` almost stochastically dominates the other (ASO ε_min = {:.3} and {:.3}, both ≥ τ = {tau}).",
-            r.eps_min_ab, r.eps_min_ba
-        ),
-    }
-}
-
 /// With many pairs: one sentence per test naming the significant pairs.
 fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
     let m = s.comparisons.len();
@@ -389,52 +265,16 @@ fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
             }
         )
     };
-    // "`a` vs `b` (p = …)" for each pair whose p (of one test) is below α.
-    let significant = |p_of: &dyn Fn(&Comparison) -> Option<f64>| -> Vec<String> {
-        s.comparisons
-            .iter()
-            .filter_map(|c| {
-                let p = p_of(c).filter(|p| *p < alpha)?;
-                Some(format!(
-                    "`{}` vs `{}` (p = {})",
-                    n.of(&c.a),
-                    n.of(&c.b),
-                    p_value(p)
-                ))
-            })
-            .collect()
-    };
-    let fisher = significant(&|c| c.fisher.as_ref().ok().map(|f| f.p));
-    let spread = significant(&|c| c.levene_median.as_ref().ok().map(|t| t.p));
-    let tau = s.options.aso_tau;
-    let dominance: Vec<String> = s
-        .comparisons
-        .iter()
-        .filter_map(|c| {
-            let r = c.aso.as_ref().ok()?;
-            let (w, l, e) = if r.eps_min_ab <= r.eps_min_ba {
-                (&c.a, &c.b, r.eps_min_ab)
-            } else {
-                (&c.b, &c.a, r.eps_min_ba)
-            };
-            (e < tau).then(|| format!("`{}` ≻ `{}` (ε_min = {e:.3})", n.of(w), n.of(l)))
+    findings_order(&s.options, alpha)
+        .into_iter()
+        .filter_map(|t| {
+            let (what, test) = t.summary_phrase(alpha, &s.options)?;
+            let hits = s
+                .comparisons
+                .iter()
+                .filter_map(|c| t.hit(c.result(t.key())?, &row(s, c, alpha, n)))
+                .collect();
+            Some(named(hits, &what, &test))
         })
-        .collect();
-    vec![
-        named(
-            fisher,
-            &format!("differ in failure rate at p < {alpha}"),
-            "Fisher's exact test, two-sided",
-        ),
-        named(
-            spread,
-            &format!("differ in spread at p < {alpha}"),
-            "Brown–Forsythe test",
-        ),
-        named(
-            dominance,
-            "show almost stochastic dominance",
-            &format!("ASO ε_min < τ = {tau}"),
-        ),
-    ]
+        .collect()
 }

@@ -8,10 +8,20 @@
 //!   score, a diverged or errored run: each is counted per group or listed as an
 //!   [`InputProblem`] and shown in every output. Diverged runs enter every statistic with the
 //!   score of their predictions at divergence (in a stability study they are the signal) and
-//!   are marked in tables and plots; a diverged record without a score still counts as failed.
-//!   Failed runs are those whose dev score *at the end of training* is at or below the majority
-//!   baseline (Mosbach et al. 2021; Dodge et al. 2020). A sweep store is counted exactly as
-//!   `stab status` counts it, and runs of different tasks or metrics are never pooled.
+//!   are marked in tables and plots. Failed runs are the diverged ones (by definition) and those
+//!   whose dev score *at the end of training* is at or below the majority baseline (Mosbach et
+//!   al. 2021; Dodge et al. 2020). A sweep store is counted exactly as `stab status` counts it,
+//!   and runs of different tasks, metrics or dev sets (a report half) are never pooled or
+//!   compared.
+//! - **Like with like.** Groups that select their checkpoints differently (the last one, the
+//!   best on the dev set it is scored on, the best on a held-out half) are compared on their
+//!   final scores unless `--score selected` says otherwise, and every output says which score
+//!   it compares ([`ScoreUsed`]). A run whose selected checkpoint is the untrained model is
+//!   "never improved" and failed in the selected-checkpoint column.
+//! - **Adjusted for the family; no absence of evidence read as evidence** ([`family`]): each
+//!   test's p-values are Holm-adjusted over the pairs compared (or the planned contrasts), and
+//!   the findings decide on the adjusted p; "no difference larger than δ" comes only from
+//!   TOST, otherwise a non-significant difference reads "inconclusive at n = …".
 //! - **Undefined is not NaN, and an artifact is not evidence.** A single run has no standard
 //!   deviation: the types say `None` and the tables say "n/a (1 run)". A test whose input is
 //!   degenerate (constant groups, two runs per group for Levene, too few runs) returns a
@@ -25,9 +35,12 @@
 //! - **ASO follows deepsig 1.2.8** (see [`aso`]) including its Riemann grid and its
 //!   multiple-comparison adjustment of the confidence level, c + (1−c)/m (not Bonferroni), but draws its bootstrap from our own RNG.
 //! - **Findings first, claiming only what is tested** ([`Findings`]): every report opens with
-//!   plain sentences — failure rate per group with its Wilson interval, Fisher's exact test of
-//!   two failure rates, which group varies more (Brown–Forsythe) and which dominates (ASO), each
-//!   with its p or ε — over the same bounded pairs as the tables. Fisher's test and the
+//!   plain sentences — failure rate of every group with its Wilson interval, Fisher's exact
+//!   test of two failure rates, which group varies more (Brown–Forsythe; a collapsed group is
+//!   said to be collapsed), which scores higher (Welch) and which dominates (ASO), each with its
+//!   p or ε — over the same bounded pairs as the tables.
+//! - **One table of pairwise tests.** Every pairwise test is one module and one entry of a
+//!   table that the report, the terminal, the CSV, the JSON and the findings all read. Fisher's test and the
 //!   binomial intervals ([`counts`]) are checked against SciPy (`tests/golden/make_counts.py`).
 //! - **One document, two renderings.** `report.md` and `report.html` are rendered from one
 //!   document model, so their sections cannot drift apart; each chart is one file over a shared
@@ -49,6 +62,7 @@
 //! assert!(welch(&a, &b).unwrap().p < 1.0);
 //! ```
 
+mod analyze;
 pub mod anova;
 pub mod aso;
 pub mod bootstrap;
@@ -56,29 +70,32 @@ pub mod counts;
 pub mod describe;
 mod error;
 pub mod expected_max;
+pub mod family;
 mod findings;
 mod fmt;
 pub mod hypothesis;
 mod load;
+mod pairwise;
 mod plots;
 mod report;
 mod summary;
 pub mod synthetic;
 
+pub use analyze::{summarize, summarize_with_progress};
 pub use anova::{seed_variance, SeedVariance};
-pub use aso::{aso, violation_ratio, AsoOptions, AsoResult};
+pub use aso::{adjusted_confidence, aso, violation_ratio, AsoOptions, AsoResult};
 pub use bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
 pub use describe::{describe, Describe};
 pub use error::StatsError;
 pub use expected_max::{expected_max_at, expected_max_curve, report_ns, ExpectedMax};
-pub use findings::Findings;
+pub use family::{excludable_difference, holm, tost, TostResult};
 pub use hypothesis::{
     levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
     TestResult, WelchResult,
 };
 pub use load::{
-    load_results, load_scores_csv, InputProblem, Outcome, ReportInput, RunEntry, StoreCounts,
-    AXIS_FIELDS, MISMATCHED_PREFIX,
+    load_results, load_scores_csv, Analysis, InputProblem, Outcome, ReportInput, RunEntry,
+    ScoreKind, SelectionRule, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
 };
 pub use plots::{PlotError, PlotFile};
 pub use report::{
@@ -86,6 +103,6 @@ pub use report::{
     write_sectioned_report, SectionReport, SummaryRow,
 };
 pub use summary::{
-    summarize, summarize_with_progress, Comparison, GroupSummary, NoProgress, Progress,
-    ReportOptions, ReportSummary, Tested, Unscored,
+    Comparison, Fields, Findings, GroupSummary, NoProgress, Progress, ReportOptions, ReportSummary,
+    ScoreChoice, ScoreUsed, Tested, Unscored,
 };

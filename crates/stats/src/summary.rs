@@ -1,21 +1,21 @@
-//! Per-group statistics and pairwise comparisons: the numbers every output is rendered from.
+//! What every output is rendered from — the types of a report's summary — and the per-group
+//! statistics. The pairwise tests are computed in [`crate::pairwise`], the findings in
+//! [`crate::findings`], and [`crate::analyze`] puts the three together; this module imports
+//! neither of them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::anova::{seed_variance, SeedVariance};
-use crate::aso::{aso, AsoOptions, AsoResult};
 use crate::bootstrap::{bootstrap_cis, BootstrapCis, BootstrapOptions, Interval};
-use crate::counts::{clopper_pearson, fisher_exact, wilson, FisherResult};
+use crate::counts::{clopper_pearson, wilson};
 use crate::describe::{describe, Describe};
 use crate::expected_max::{expected_max_at, report_ns, ExpectedMax};
-use crate::findings::{findings, Findings};
-use crate::hypothesis::{
-    levene, mann_whitney, welch, Degenerate, DegenerateKind, LeveneCenter, MannWhitneyResult,
-    TestResult, WelchResult,
+use crate::hypothesis::Degenerate;
+use crate::load::{
+    InputProblem, Outcome, ReportInput, RunEntry, ScoreKind, SelectionRule, StoreCounts,
 };
-use crate::load::{InputProblem, Outcome, ReportInput, RunEntry, StoreCounts};
 
 /// Settings of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,18 @@ pub struct ReportOptions {
     /// Whether finished runs without a finite score count as failed (`--unscored`).
     #[serde(default)]
     pub unscored: Unscored,
+    /// Which score of each run to compare (`--score`); by default the final one whenever the
+    /// groups select their checkpoints differently.
+    #[serde(default)]
+    pub score: ScoreChoice,
+    /// Planned contrasts (`--contrast A:B`): when given, exactly these pairs are compared and
+    /// form the family the p-values are adjusted over.
+    #[serde(default)]
+    pub contrasts: Vec<(String, String)>,
+    /// Margin δ in score units of the TOST equivalence test (`--equivalence-margin`); without
+    /// it, no equivalence is claimed and a non-significant difference reads "inconclusive".
+    #[serde(default)]
+    pub equivalence_margin: Option<f64>,
 }
 
 /// What a finished run without a finite score (an empty or NaN cell in a CSV: a run that
@@ -74,9 +86,89 @@ impl Unscored {
     }
 }
 
+/// `--score`: which score of each run the statistics compare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreChoice {
+    /// The final score whenever the groups' selection rules differ, else the selected one.
+    #[default]
+    Auto,
+    Final,
+    Selected,
+}
+
+/// The score a report compares, why, and the warning when it compares unlike scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreUsed {
+    pub kind: ScoreKind,
+    /// One sentence: which score and why.
+    pub reason: String,
+    /// Set when the statistics compare scores of different selection rules (`--score
+    /// selected` over groups that select differently).
+    #[serde(default)]
+    pub warning: Option<String>,
+}
+
+impl Default for ScoreUsed {
+    fn default() -> Self {
+        ScoreUsed {
+            kind: ScoreKind::Selected,
+            reason: String::new(),
+            warning: None,
+        }
+    }
+}
+
 /// A finished run that has no finite score, hence no failure verdict of its own.
 fn unscored(r: &RunEntry) -> bool {
     r.outcome == Outcome::Ok && r.finite_score().is_none() && r.failed().is_none()
+}
+
+/// Decides which score of each run the statistics compare (see [`ScoreChoice`]).
+pub(crate) fn score_used(input: &ReportInput, choice: ScoreChoice) -> ScoreUsed {
+    let mut rules: Vec<SelectionRule> = input.runs.iter().filter_map(|r| r.selection).collect();
+    rules.sort();
+    rules.dedup();
+    let listed = rules
+        .iter()
+        .map(|r| r.describe())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mixed = rules.len() > 1;
+    let kind = match choice {
+        ScoreChoice::Final => ScoreKind::Final,
+        ScoreChoice::Selected => ScoreKind::Selected,
+        ScoreChoice::Auto if mixed => ScoreKind::Final,
+        ScoreChoice::Auto => ScoreKind::Selected,
+    };
+    let reason = match (kind, choice, rules.as_slice()) {
+        (ScoreKind::Final, ScoreChoice::Auto, _) => format!(
+            "final score (the model after the last step) of every run: the groups select their checkpoints differently ({listed}), so their selected scores are not alike; `--score selected` compares the selected checkpoints instead"
+        ),
+        (ScoreKind::Final, _, _) => "final score (the model after the last step) of every run, as asked (`--score final`)".into(),
+        (ScoreKind::Selected, _, []) => "the score given for each run".into(),
+        (ScoreKind::Selected, _, [SelectionRule::Last]) => {
+            "the score of the last checkpoint of every run (its final score)".into()
+        }
+        (ScoreKind::Selected, _, [SelectionRule::BestOnScoredSet]) => "the selected checkpoint of every run: the best evaluation on the dev set it is also scored on — optimistic, but alike for every group; `--score final` compares final scores".into(),
+        (ScoreKind::Selected, _, [rule]) => format!(
+            "the selected checkpoint of every run: {}",
+            rule.describe()
+        ),
+        (ScoreKind::Selected, _, _) => format!(
+            "the selected checkpoint of every run, as asked (`--score selected`), although the groups select differently ({listed})"
+        ),
+    };
+    let warning = (kind == ScoreKind::Selected && mixed).then(|| {
+        format!(
+            "Warning: these statistics compare selected scores of groups that select their checkpoints differently ({listed}); a checkpoint chosen on the dev set it is scored on is optimistic against one that is not. `--score final` compares like with like."
+        )
+    });
+    ScoreUsed {
+        kind,
+        reason,
+        warning,
+    }
 }
 
 impl Default for ReportOptions {
@@ -92,6 +184,9 @@ impl Default for ReportOptions {
             baseline_group: None,
             top_k: 10,
             unscored: Unscored::default(),
+            score: ScoreChoice::Auto,
+            contrasts: Vec::new(),
+            equivalence_margin: None,
         }
     }
 }
@@ -124,9 +219,26 @@ pub struct GroupSummary {
     /// Clopper–Pearson ("exact") interval of `failed / judged`, the conservative alternative.
     #[serde(default)]
     pub failure_ci_exact: Option<Interval>,
-    /// The same judged on the selected checkpoint's score (labelled as such).
+    /// The same judged on the selected checkpoint's score (labelled as such); includes the
+    /// runs that never improved.
     #[serde(default)]
     pub failed_selected: usize,
+    /// Runs whose selected checkpoint is the untrained model (step 0): "never improved".
+    #[serde(default)]
+    pub never_improved: usize,
+    /// Steps of the selected checkpoints of the runs that have one, ascending.
+    #[serde(default)]
+    pub selected_steps: Vec<u64>,
+    /// Scored runs that did not fail, and the standard deviation of their scores (`None`
+    /// under 2 such runs): the spread of the runs that trained.
+    #[serde(default)]
+    pub n_not_failed: usize,
+    #[serde(default)]
+    pub std_not_failed: Option<f64>,
+    /// Why the group's spread says nothing, when it collapsed: every run failed, or every
+    /// score is the same.
+    #[serde(default)]
+    pub collapsed: Option<String>,
     pub diverged: usize,
     /// Diverged runs without a score (old records): counted as failed, not in the statistics.
     #[serde(default)]
@@ -201,39 +313,146 @@ mod tested {
     }
 }
 
-/// Comparison of two groups A and B. A test whose input is degenerate holds the reason
-/// instead of a result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Comparison of two groups A and B: every test of [`crate::pairwise`]'s table, keyed by the
+/// test's key, with its result or the reason its input is degenerate.
+///
+/// In report.json a comparison is one object: `a`, `b`, then each test's result under its key
+/// (the result's fields, or `{"degenerate": {kind, reason}}`), then `notes`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     pub a: String,
     pub b: String,
-    /// Levene's test with the mean as centre.
-    #[serde(with = "tested")]
-    pub levene_mean: Tested<TestResult>,
-    /// Brown–Forsythe: Levene's test with the median as centre.
-    #[serde(with = "tested")]
-    pub levene_median: Tested<TestResult>,
-    #[serde(with = "tested")]
-    pub welch: Tested<WelchResult>,
-    #[serde(with = "tested")]
-    pub mann_whitney: Tested<MannWhitneyResult>,
-    #[serde(with = "tested")]
-    pub aso: Tested<AsoResult>,
-    /// Fisher's exact test (two-sided) of the failure rates, on `[[failed, judged − failed]]`
-    /// of A and B.
-    #[serde(with = "tested")]
-    pub fisher: Tested<FisherResult>,
+    /// (test key, result) in the order of the tests' table.
+    pub tests: Vec<(String, Tested<Fields>)>,
     pub notes: Vec<String>,
 }
 
-impl Comparison {
-    /// Levene's result for a given centre.
-    pub fn levene(&self, center: LeveneCenter) -> &Tested<TestResult> {
-        match center {
-            LeveneCenter::Mean => &self.levene_mean,
-            LeveneCenter::Median => &self.levene_median,
+impl Serialize for Comparison {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Stored<'a>(&'a Tested<Fields>);
+        impl Serialize for Stored<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                tested::serialize(self.0, s)
+            }
+        }
+        let mut m = s.serialize_map(Some(self.tests.len() + 3))?;
+        m.serialize_entry("a", &self.a)?;
+        m.serialize_entry("b", &self.b)?;
+        for (k, r) in &self.tests {
+            m.serialize_entry(k, &Stored(r))?;
+        }
+        m.serialize_entry("notes", &self.notes)?;
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Comparison {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Comparison;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a comparison object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Comparison, M::Error> {
+                #[derive(Deserialize)]
+                struct Stored(#[serde(with = "tested")] Tested<Fields>);
+                let (mut a, mut b, mut notes, mut tests) = (None, None, Vec::new(), Vec::new());
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "a" => a = Some(m.next_value()?),
+                        "b" => b = Some(m.next_value()?),
+                        "notes" => notes = m.next_value()?,
+                        _ => {
+                            let Stored(r) = m.next_value()?;
+                            tests.push((k, r));
+                        }
+                    }
+                }
+                Ok(Comparison {
+                    a: a.ok_or_else(|| serde::de::Error::missing_field("a"))?,
+                    b: b.ok_or_else(|| serde::de::Error::missing_field("b"))?,
+                    tests,
+                    notes,
+                })
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// A test's result as stored in a [`Comparison`]: its fields (scalars) in the order the test
+/// writes them, so that report.json lists them as the test's own type does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields(pub Vec<(String, serde_json::Value)>);
+
+impl Fields {
+    /// The value of field `key`.
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets field `key` (appended when new).
+    pub fn insert(&mut self, key: &str, value: serde_json::Value) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key.to_string(), value)),
         }
     }
+}
+
+impl std::ops::Index<&str> for Fields {
+    type Output = serde_json::Value;
+    /// The value of field `key`, `null` when there is none.
+    fn index(&self, key: &str) -> &serde_json::Value {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a test result object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Fields, M::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    v.push(entry);
+                }
+                Ok(Fields(v))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// The findings of a report: plain sentences, each claiming only what its test supports
+/// (written by [`crate::findings`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    /// Plain sentences, in order: failure rates, then per pair failure rate, spread, dominance.
+    pub sentences: Vec<String>,
+    /// Significance level of the wording: 1 − the confidence level.
+    pub alpha: f64,
 }
 
 /// Receives progress of long work; `stab` draws it as a progress bar. Every method has a
@@ -259,6 +478,9 @@ pub struct ReportSummary {
     pub grouping: String,
     pub metric: Option<String>,
     pub options: ReportOptions,
+    /// Which score of each run the statistics compare, and why.
+    #[serde(default)]
+    pub score: ScoreUsed,
     /// Confidence level ASO used after deepsig's adjustment c + (1−c)/m over the m pairs
     /// compared (not Bonferroni's 1 − (1−c)/m; see [`crate::aso`]).
     pub aso_confidence: f64,
@@ -293,18 +515,23 @@ pub(crate) fn group_order(labels: &mut [String]) {
     }
 }
 
-/// Runs of the input grouped in report order, with the baseline override applied. When the
-/// runs mix tasks or metrics, each group is of one section and labelled `section | group`.
+/// Runs of the input grouped in report order, with the baseline override applied and scored
+/// as [`score_used`] decides. When the runs mix tasks or metrics, each group is of one section
+/// and labelled `section | group`.
 pub(crate) fn grouped_runs(
     input: &ReportInput,
     opts: &ReportOptions,
 ) -> Vec<(String, Vec<RunEntry>)> {
     let multi = input.section_labels().len() > 1;
+    let kind = score_used(input, opts.score).kind;
     let mut map: BTreeMap<String, Vec<RunEntry>> = BTreeMap::new();
     for r in &input.runs {
         let mut r = r.clone();
         if opts.baseline.is_some() {
             r.baseline = opts.baseline;
+        }
+        if kind == ScoreKind::Final && r.selection.is_some() {
+            r.score = r.final_score;
         }
         if multi {
             r.group = format!("{} | {}", r.section(), r.group);
@@ -361,6 +588,14 @@ fn summarize_group(
         .filter(|r| r.failed_selected() == Some(true))
         .count();
     let diverged_unscored = runs.iter().filter(|r| r.unscored_diverged()).count();
+    let never_improved = runs.iter().filter(|r| r.never_improved()).count();
+    let mut selected_steps: Vec<u64> = runs.iter().filter_map(|r| r.selected_step).collect();
+    selected_steps.sort_unstable();
+    let not_failed: Vec<f64> = runs
+        .iter()
+        .filter(|r| scored(r) && r.failed() == Some(false))
+        .filter_map(|r| r.score)
+        .collect();
     let without_div: Vec<f64> = runs
         .iter()
         .filter(|r| scored(r) && r.outcome != Outcome::Diverged)
@@ -387,6 +622,11 @@ fn summarize_group(
         failure_ci: wilson(failed as u64, judged as u64, opts.confidence_level),
         failure_ci_exact: clopper_pearson(failed as u64, judged as u64, opts.confidence_level),
         failed_selected,
+        never_improved,
+        selected_steps,
+        n_not_failed: not_failed.len(),
+        std_not_failed: describe(&not_failed).and_then(|d| d.std),
+        collapsed: collapsed(&scores, failed, judged),
         diverged: count(Outcome::Diverged),
         diverged_unscored,
         errors,
@@ -407,6 +647,18 @@ fn summarize_group(
     };
     g.notes = group_notes(&g, baselines.len());
     g
+}
+
+/// Why a group's spread says nothing: every judged run failed, or every score is equal (at
+/// least 2 runs).
+fn collapsed(scores: &[f64], failed: usize, judged: usize) -> Option<String> {
+    if judged > 0 && failed == judged {
+        return Some(format!("every run failed: {failed} of {judged}"));
+    }
+    if scores.len() >= 2 && scores.windows(2).all(|w| w[0] == w[1]) {
+        return Some(format!("every score is {:.4}", scores[0]));
+    }
+    None
 }
 
 /// Plain-language caveats of a group, from its counts and its number of distinct baselines.
@@ -437,8 +689,14 @@ fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
     }
     if g.diverged_unscored > 0 {
         notes.push(format!(
-            "{} diverged run(s) whose record has no score (written before the trainer scored diverged runs): counted as failed, not in n or the statistics",
+            "{} diverged run(s) whose record has no score: counted as failed, not in n or the statistics",
             g.diverged_unscored
+        ));
+    }
+    if g.never_improved > 0 {
+        notes.push(format!(
+            "{} run(s) never improved: the selected checkpoint is the untrained model (step 0); counted as failed in `failed (selected ckpt)`",
+            g.never_improved
         ));
     }
     if g.errors + g.interrupted > 0 {
@@ -482,72 +740,15 @@ fn seed_decomposition(runs: &[RunEntry]) -> (Option<SeedVariance>, Option<Degene
     }
 }
 
-/// Which pairs of groups to compare: indices into `comparable`, and the rule in words.
-fn select_pairs(
-    comparable: &[&GroupSummary],
-    opts: &ReportOptions,
-) -> (Vec<(usize, usize)>, String) {
-    let k = comparable.len();
-    let same = |i: usize, j: usize| comparable[i].section == comparable[j].section;
-    if let Some(base) = &opts.baseline_group {
-        if let Some(b) = comparable.iter().position(|g| &g.group == base) {
-            let pairs = (0..k)
-                .filter(|&i| i != b && same(i, b))
-                .map(|i| if i < b { (i, b) } else { (b, i) })
-                .collect();
-            return (
-                pairs,
-                format!("every group against the baseline group `{base}`"),
-            );
-        }
-    }
-    let all = |idx: &[usize]| -> Vec<(usize, usize)> {
-        idx.iter()
-            .enumerate()
-            .flat_map(|(x, &i)| idx[x + 1..].iter().map(move |&j| (i, j)))
-            .filter(|&(i, j)| same(i, j))
-            .collect()
-    };
-    let top_k = opts.top_k.max(2);
-    if k <= top_k {
-        return (
-            all(&(0..k).collect::<Vec<_>>()),
-            "all pairs of groups".into(),
-        );
-    }
-    let mut by_mean: Vec<usize> = (0..k).collect();
-    let mean = |i: usize| {
-        comparable[i]
-            .stats
-            .as_ref()
-            .map_or(f64::NEG_INFINITY, |d| d.mean)
-    };
-    by_mean.sort_by(|&i, &j| mean(j).total_cmp(&mean(i)).then(i.cmp(&j)));
-    by_mean.truncate(top_k);
-    by_mean.sort_unstable();
-    (
-        all(&by_mean),
-        format!(
-            "all pairs among the {top_k} groups with the highest mean score (of {k} groups with scores); \
-             --top-k N or --baseline-group G to change"
-        ),
-    )
-}
-
-/// Computes every statistic of the report (no files are written).
-pub fn summarize(input: &ReportInput, opts: &ReportOptions) -> ReportSummary {
-    summarize_with_progress(input, opts, &NoProgress)
-}
-
-/// [`summarize`], reporting progress of the long stages.
-pub fn summarize_with_progress(
+/// Every group's statistics, in report order.
+pub(crate) fn group_summaries(
     input: &ReportInput,
     opts: &ReportOptions,
     progress: &dyn Progress,
-) -> ReportSummary {
+) -> Vec<GroupSummary> {
     let grouped = grouped_runs(input, opts);
     progress.start("group statistics", grouped.len());
-    let groups: Vec<GroupSummary> = grouped
+    let groups = grouped
         .iter()
         .enumerate()
         .map(|(i, (l, runs))| {
@@ -557,66 +758,11 @@ pub fn summarize_with_progress(
         })
         .collect();
     progress.finish();
-    let sections = input.section_labels();
-    let notes = report_notes(input, opts, &groups, &sections);
-    let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
-    let k = comparable.len();
-    let (pairs, mut pair_rule) = select_pairs(&comparable, opts);
-    if sections.len() > 1 {
-        pair_rule += ", within each task · metric only";
-    }
-    let num_comparisons = pairs.len().max(1);
-    let aso_opts = AsoOptions {
-        confidence_level: opts.confidence_level,
-        num_comparisons,
-        bootstrap_iterations: opts.bootstrap_iterations,
-        dt: 0.005,
-        seed: opts.seed,
-    };
-    let mut aso_confidence = opts.confidence_level;
-    if num_comparisons > 1 {
-        aso_confidence += (1.0 - aso_confidence) / num_comparisons as f64;
-    }
-    progress.start("pairwise tests and ASO", pairs.len());
-    let mut comparisons = Vec::with_capacity(pairs.len());
-    for &(i, j) in &pairs {
-        let (a, b) = (comparable[i], comparable[j]);
-        let salt = 1_000_003 + (i * k + j) as u64;
-        comparisons.push(Comparison {
-            a: a.group.clone(),
-            b: b.group.clone(),
-            levene_mean: levene(&[&a.scores, &b.scores], LeveneCenter::Mean),
-            levene_median: levene(&[&a.scores, &b.scores], LeveneCenter::Median),
-            welch: welch(&a.scores, &b.scores),
-            mann_whitney: mann_whitney(&a.scores, &b.scores),
-            aso: aso(&a.scores, &b.scores, &aso_opts, salt),
-            fisher: fisher_of(a, b),
-            notes: Vec::new(),
-        });
-        progress.advance(1);
-    }
-    progress.finish();
-    let mut summary = ReportSummary {
-        source: input.source.clone(),
-        grouping: input.grouping.clone(),
-        metric: input.metric.clone(),
-        options: opts.clone(),
-        aso_confidence,
-        pair_rule,
-        groups,
-        comparisons,
-        problems: input.problems.clone(),
-        stores: input.stores.clone(),
-        notes,
-        findings: Findings::default(),
-        files: Vec::new(),
-    };
-    summary.findings = findings(&summary);
-    summary
+    groups
 }
 
 /// Report-level caveats: mixed sections, nothing scored, a baseline group without runs.
-fn report_notes(
+pub(crate) fn report_notes(
     input: &ReportInput,
     opts: &ReportOptions,
     groups: &[GroupSummary],
@@ -644,21 +790,4 @@ fn report_notes(
         }
     }
     notes
-}
-
-/// Fisher's exact test of two groups' failure rates; degenerate when a group has no verdict.
-fn fisher_of(a: &GroupSummary, b: &GroupSummary) -> Tested<FisherResult> {
-    for g in [a, b] {
-        if g.judged == 0 {
-            return Err(Degenerate::new(
-                DegenerateKind::TooFewRuns,
-                format!(
-                    "group `{}` has no run with a failure verdict (no majority baseline or no final score)",
-                    g.group
-                ),
-            ));
-        }
-    }
-    let row = |g: &GroupSummary| [g.failed as u64, (g.judged - g.failed) as u64];
-    Ok(fisher_exact([row(a), row(b)]))
 }

@@ -605,6 +605,17 @@ mod tests {
     }
 
     #[test]
+    fn an_analysis_table_is_accepted_and_changes_no_run() {
+        let plain = parse("[axes]\nseed = [0, 1]\n").unwrap();
+        let with = parse(
+            "[axes]\nseed = [0, 1]\n[analysis]\ncontrasts = [[\"a\", \"b\"]]\nalpha = 0.05\n",
+        )
+        .unwrap();
+        let ids = |s: &Sweep| s.runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&plain), ids(&with));
+    }
+
+    #[test]
     fn structural_errors_have_positions() {
         let e = err("[axis]\nseed = [1]\n");
         assert!(e.starts_with("exp/t.toml:1:"), "{e}");

@@ -46,6 +46,10 @@ pub(crate) struct SweepFile {
     pub group_by: Option<Spanned<Vec<Spanned<String>>>>,
     /// Raises (or lowers) [`crate::MAX_RUNS`] for this sweep.
     pub max_runs: Option<Spanned<u64>>,
+    /// The study's pre-registered analysis (`contrasts`, `alpha`, `equivalence_margin`): read
+    /// by `stab report` from the `sweep.toml` saved in the store; no part of any run.
+    #[allow(dead_code)]
+    pub analysis: Option<toml::Table>,
     /// Every other top-level key: the launchers' tables (`[slurm]`, `[local]`), or a mistake
     /// that the checker reports (the schema does not know the launchers).
     #[serde(flatten)]

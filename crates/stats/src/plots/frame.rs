@@ -390,6 +390,8 @@ pub(super) struct RunMarks {
     /// (point, failed) of diverged runs.
     diverged: Vec<((f64, f64), bool)>,
     unscored: usize,
+    /// Runs whose selected checkpoint is the untrained model: ringed.
+    never_improved: Vec<(f64, f64)>,
 }
 
 impl RunMarks {
@@ -400,6 +402,9 @@ impl RunMarks {
         }
         if let Some(v) = run.finite_score() {
             let p = (x, v);
+            if run.never_improved() {
+                self.never_improved.push(p);
+            }
             if run.outcome == Outcome::Diverged {
                 self.diverged.push((p, run.failed() == Some(true)));
             } else if run.failed() == Some(true) {
@@ -451,6 +456,16 @@ impl RunMarks {
                 }))?
                 .label("diverged run (scored at divergence; red: failed)")
                 .legend(|(x, y)| TriangleMarker::new((x + 10, y), 8, FAILED.filled()));
+        }
+        if !self.never_improved.is_empty() {
+            chart
+                .draw_series(
+                    self.never_improved
+                        .iter()
+                        .map(|&p| Circle::new(p, 8, DIVERGED.stroke_width(2))),
+                )?
+                .label("never improved (selected checkpoint: the untrained model)")
+                .legend(|(x, y)| Circle::new((x + 10, y), 8, DIVERGED.stroke_width(2)));
         }
         if self.unscored > 0 {
             legend_note(

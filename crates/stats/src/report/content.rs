@@ -2,9 +2,7 @@
 //! `report.md`, `report.html` and the terminal summary, and of the index of a sectioned report.
 
 use super::document::{Block, Cell, Document, Figure, Table};
-use super::tables::{
-    comparison_table, expected_max_table, group_table, seed_table, FULL_HEADERS, SHORT_HEADERS,
-};
+use super::tables::{comparison_table, expected_max_table, group_table, seed_table, Style};
 use super::SectionReport;
 use crate::load::ReportInput;
 use crate::plots::PlotFile;
@@ -19,9 +17,7 @@ pub(crate) fn report_document(s: &ReportSummary, plots: &[PlotFile]) -> Document
     if !s.comparisons.is_empty() {
         d.section(
             "Comparisons",
-            [Block::Table(comparison_table(s, &FULL_HEADERS, |r| {
-                r.full()
-            }))],
+            [Block::Table(comparison_table(s, Style::Full))],
         );
     }
     if s.groups.iter().any(|g| g.n > 0) {
@@ -74,7 +70,7 @@ pub fn terminal_table(s: &ReportSummary) -> String {
     out += &group_table(s, false).text();
     if !s.comparisons.is_empty() {
         out += &format!("\nPairs compared: {}.\n\n", s.pair_rule);
-        out += &comparison_table(s, &SHORT_HEADERS, |r| r.short()).text();
+        out += &comparison_table(s, Style::Short).text();
     }
     let problems = problem_lines(s);
     if !problems.is_empty() {
@@ -97,10 +93,16 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
     for c in &s.stores {
         v.push(format!("Runs: {c}. The report counts exactly these runs."));
     }
-    if let Some(m) = &s.metric {
-        v.push(format!(
-            "Score: `{m}` of each run (its reported/selected checkpoint; a diverged run: its predictions at divergence)"
-        ));
+    let metric = s
+        .metric
+        .as_ref()
+        .map_or(String::new(), |m| format!("`{m}`, "));
+    v.push(format!(
+        "Score compared: {metric}{} (a diverged run: its predictions at divergence). `--score final|selected` chooses.",
+        s.score.reason
+    ));
+    if let Some(w) = &s.score.warning {
+        v.push(w.clone());
     }
     let sections: std::collections::BTreeSet<&str> =
         s.groups.iter().map(|g| g.section.as_str()).collect();
@@ -111,7 +113,7 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         ));
     }
     v.push(format!(
-        "Failed run: dev score at the end of training at or below the majority-class baseline{} (Mosbach et al. 2021; Dodge et al. 2020), or diverged without a score; `failed (selected ckpt)` applies the same rule to the selected checkpoint's score. Failure rates: failed / runs with a verdict, with Wilson score intervals (Clopper–Pearson in report.json); Fisher's exact test (two-sided) compares two groups' rates.",
+        "Failed run: diverged (failed by definition), or dev score at the end of training at or below the majority-class baseline{} (Mosbach et al. 2021; Dodge et al. 2020); `failed (selected ckpt)` applies the same rule to the selected checkpoint's score and also counts the runs that never improved (selected checkpoint: the untrained model at step 0). Failure rates: failed / runs with a verdict, with Wilson score intervals (Clopper–Pearson in report.json); Fisher's exact test (two-sided) compares two groups' rates.",
         match s.options.baseline {
             Some(b) => format!(" (given: {b})"),
             None => " of the run's task".into(),
@@ -134,6 +136,17 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         s.options.bootstrap_iterations
     ));
     v.push(format!("Pairs compared: {}.", s.pair_rule));
+    if s.comparisons.len() > 1 {
+        v.push(format!(
+            "p-values: raw, then Holm–Bonferroni adjusted over the {} pairs compared, per test (`Holm …`; CSV `<test>_p_holm`); findings decide on the adjusted p.",
+            s.comparisons.len()
+        ));
+    }
+    if let Some(d) = s.options.equivalence_margin {
+        v.push(format!(
+            "TOST: two one-sided Welch tests of equivalence within ±{d} (score units): p < α means the mean scores differ by less than {d}."
+        ));
+    }
     v.push(
         "n/a: degenerate (…): the test's input is degenerate (constant groups, zero within-group spread, too few runs) and any p-value would be an artifact; see the stab-stats `hypothesis` docs for the rules and where they differ from SciPy."
             .into(),

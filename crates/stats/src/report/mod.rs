@@ -4,8 +4,8 @@
 //! Design decisions:
 //! - **One document model** ([`document`]): what a report says and in which order is decided
 //!   once ([`content`]) and rendered to Markdown and HTML, so the two cannot drift apart.
-//! - **One row type per comparison** ([`tables::ComparisonRow`]) formats a pair for the report,
-//!   the terminal and `comparisons.csv`.
+//! - **One table of pairwise tests** ([`crate::pairwise::TESTS`]) gives the columns of a
+//!   comparison in the report, the terminal and `comparisons.csv`.
 //! - **Findings first**: every report (and its JSON) opens with the plain sentences of
 //!   [`crate::findings`].
 //! - **No write is ignored**: every CSV record, flush and file write reports its path.
@@ -18,13 +18,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::summarize_with_progress;
 use crate::load::ReportInput;
 use crate::plots::render_plots;
-use crate::summary::{summarize_with_progress, NoProgress, Progress, ReportOptions, ReportSummary};
+use crate::summary::{NoProgress, Progress, ReportOptions, ReportSummary};
 use crate::StatsError;
 pub use content::terminal_table;
 use content::{index_document, report_document};
-use tables::{ComparisonRow, CSV_HEADERS};
+use tables::{comparison_cells, comparison_headers, Style};
 
 /// One tidy row per group for `summary.csv` / `summary.json` (pandas-friendly: flat columns,
 /// empty/null where undefined).
@@ -75,6 +76,12 @@ pub struct SummaryRow {
     pub failure_ci_low: Option<f64>,
     #[serde(default)]
     pub failure_ci_high: Option<f64>,
+    /// Runs whose selected checkpoint is the untrained model (counted in `failed_selected`).
+    #[serde(default)]
+    pub never_improved: usize,
+    /// Standard deviation of the scores of the runs that did not fail.
+    #[serde(default)]
+    pub std_not_failed: Option<f64>,
 }
 
 /// The tidy rows of a summary.
@@ -119,6 +126,8 @@ pub fn summary_rows(s: &ReportSummary) -> Vec<SummaryRow> {
                 judged: g.judged,
                 failure_ci_low: g.failure_ci.map(|i| i.lower),
                 failure_ci_high: g.failure_ci.map(|i| i.upper),
+                never_improved: g.never_improved,
+                std_not_failed: g.std_not_failed,
             }
         })
         .collect()
@@ -188,7 +197,27 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn check_options(input: &ReportInput, opts: &ReportOptions) -> Result<(), StatsError> {
+/// The input's groups for an error message: at most 20, then "…".
+fn group_list(input: &ReportInput) -> String {
+    let mut groups: Vec<&str> = input.runs.iter().map(|r| r.group.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let shown: Vec<String> = groups.iter().take(20).map(|g| format!("`{g}`")).collect();
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if groups.len() > 20 { ", …" } else { "" }
+    )
+}
+
+/// Checks the options against the input. `contrasts`: whether every contrast must name groups
+/// of this input (a section of a sectioned report may lack a contrast's groups: the contrast
+/// is then listed as not compared there).
+fn check_options(
+    input: &ReportInput,
+    opts: &ReportOptions,
+    contrasts: bool,
+) -> Result<(), StatsError> {
     if !(opts.confidence_level > 0.0 && opts.confidence_level < 1.0) {
         return Err(StatsError::Options(format!(
             "confidence level must lie in (0, 1), got {}",
@@ -201,16 +230,33 @@ fn check_options(input: &ReportInput, opts: &ReportOptions) -> Result<(), StatsE
             opts.top_k
         )));
     }
+    if let Some(d) = opts.equivalence_margin {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(StatsError::Options(format!(
+                "--equivalence-margin must be a positive number of score units, got {d}"
+            )));
+        }
+    }
+    for (a, b) in opts.contrasts.iter().filter(|_| contrasts) {
+        if a == b {
+            return Err(StatsError::Options(format!(
+                "contrast `{a}:{b}` compares a group with itself"
+            )));
+        }
+        for g in [a, b] {
+            if !input.runs.iter().any(|r| &r.group == g) {
+                return Err(StatsError::Options(format!(
+                    "contrast `{a}:{b}`: `{g}` is not a group of the input (groups: {})",
+                    group_list(input)
+                )));
+            }
+        }
+    }
     if let Some(base) = &opts.baseline_group {
         if !input.runs.iter().any(|r| &r.group == base) {
-            let mut groups: Vec<&str> = input.runs.iter().map(|r| r.group.as_str()).collect();
-            groups.sort_unstable();
-            groups.dedup();
-            let shown: Vec<String> = groups.iter().take(20).map(|g| format!("`{g}`")).collect();
             return Err(StatsError::Options(format!(
-                "baseline group `{base}` is not a group of the input (groups: {}{})",
-                shown.join(", "),
-                if groups.len() > 20 { ", …" } else { "" }
+                "baseline group `{base}` is not a group of the input (groups: {})",
+                group_list(input)
             )));
         }
     }
@@ -235,7 +281,16 @@ pub fn write_report_with_progress(
     opts: &ReportOptions,
     progress: &dyn Progress,
 ) -> Result<ReportSummary, StatsError> {
-    check_options(input, opts)?;
+    check_options(input, opts, true)?;
+    write_checked(out_dir, input, opts, progress)
+}
+
+fn write_checked(
+    out_dir: &Path,
+    input: &ReportInput,
+    opts: &ReportOptions,
+    progress: &dyn Progress,
+) -> Result<ReportSummary, StatsError> {
     stab_store::create_dir_all(out_dir).map_err(|source| StatsError::Write {
         path: out_dir.to_path_buf(),
         source,
@@ -251,10 +306,12 @@ pub fn write_report_with_progress(
     let comparisons = s
         .comparisons
         .iter()
-        .map(|c| ComparisonRow::new(c, &s).csv());
+        .map(|c| comparison_cells(c, &s, Style::Csv));
+    let headers = comparison_headers(Style::Csv, &s.options);
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     write_csv(
         &out_dir.join("comparisons.csv"),
-        Some(&CSV_HEADERS),
+        Some(&headers),
         comparisons,
     )?;
     s.files = [
@@ -324,6 +381,7 @@ pub fn write_sectioned_report(
     opts: &ReportOptions,
     progress: &dyn Progress,
 ) -> Result<Vec<SectionReport>, StatsError> {
+    check_options(input, opts, true)?;
     let parts = input.sections();
     if parts.len() <= 1 {
         let (section, part) = parts.into_iter().next().unwrap_or_default();
@@ -347,7 +405,8 @@ pub fn write_sectioned_report(
         if matches!(&o.baseline_group, Some(b) if !part.runs.iter().any(|r| &r.group == b)) {
             o.baseline_group = None;
         }
-        let summary = write_report_with_progress(&dir, part, &o, progress)?;
+        check_options(part, &o, false)?;
+        let summary = write_checked(&dir, part, &o, progress)?;
         out.push(SectionReport {
             section: label.clone(),
             dir,

@@ -1,10 +1,10 @@
-//! The report's tables, built once from a [`ReportSummary`] and shared by every output; one
-//! [`ComparisonRow`] type formats a comparison for the report, the terminal and the CSV.
+//! The report's tables, built once from a [`ReportSummary`] and shared by every output; the
+//! comparisons' columns come from the pairwise tests' table ([`crate::pairwise::TESTS`]) for
+//! the report, the terminal and the CSV alike.
 
-use crate::aso::AsoResult;
-use crate::fmt::{p_value, percent, score};
-use crate::hypothesis::Degenerate;
-use crate::summary::{Comparison, GroupSummary, ReportSummary, Tested};
+use crate::fmt::{percent, score};
+use crate::pairwise::{adjusted, enabled, table_order, Kind, Row, Test};
+use crate::summary::{Comparison, GroupSummary, ReportOptions, ReportSummary};
 use crate::Interval;
 
 use super::document::Table;
@@ -54,7 +54,24 @@ const GROUP_HEADERS: [&str; 13] = [
     "IQR",
 ];
 
-fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
+/// "800 (0–1200)": median and range of the selected steps; "–" without any.
+fn steps_cell(g: &GroupSummary) -> String {
+    let st = &g.selected_steps;
+    match (st.first(), st.last()) {
+        (Some(lo), Some(hi)) => {
+            let mid = st.len() / 2;
+            let median = if st.len() % 2 == 1 {
+                st[mid] as f64
+            } else {
+                (st[mid - 1] + st[mid]) as f64 / 2.0
+            };
+            format!("{median} ({lo}–{hi})")
+        }
+        _ => "–".into(),
+    }
+}
+
+fn group_row(g: &GroupSummary, any_div: bool, steps: bool, with_ci: bool) -> Vec<String> {
     let st = g.stats.as_ref();
     let failed = |n: usize| {
         if g.baseline.is_some() || n > 0 {
@@ -71,7 +88,15 @@ fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
             format!("{} of {}", g.n, g.runs)
         },
         failed(g.failed),
-        failed(g.failed_selected),
+        if g.never_improved > 0 {
+            format!(
+                "{} ({} never improved)",
+                failed(g.failed_selected),
+                g.never_improved
+            )
+        } else {
+            failed(g.failed_selected)
+        },
         if g.diverged_unscored > 0 {
             format!("{} ({} without score)", g.diverged, g.diverged_unscored)
         } else {
@@ -90,6 +115,9 @@ fn group_row(g: &GroupSummary, any_div: bool, with_ci: bool) -> Vec<String> {
         r.insert(2, g.n_without_diverged.to_string());
         r.push(score(g.mean_without_diverged));
     }
+    if steps {
+        r.push(steps_cell(g));
+    }
     if with_ci {
         r.push(failure_rate(g));
         r.push(interval(g.ci.map(|c| c.mean)));
@@ -107,6 +135,10 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
         headers.insert(2, "n w/o diverged".into());
         headers.push("mean w/o diverged".into());
     }
+    let steps = s.groups.iter().any(|g| !g.selected_steps.is_empty());
+    if steps {
+        headers.push("selected step: median (range)".into());
+    }
     let lvl = (s.options.confidence_level * 100.0).round();
     if with_ci {
         headers.push(format!("failure rate [{lvl}% Wilson]"));
@@ -117,231 +149,104 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
     let rows = s
         .groups
         .iter()
-        .map(|g| group_row(g, any_div, with_ci))
+        .map(|g| group_row(g, any_div, steps, with_ci))
         .collect();
     Table::of_text(headers, rows)
 }
 
-/// One test of a comparison: its result as shown, its p-value and raw numbers for the CSV, or
-/// why its input is degenerate.
-enum TestCell<'a> {
-    Done {
-        shown: String,
-        p: f64,
-        /// CSV columns before the p-value (statistics), empty cells for undefined ones.
-        raw: Vec<String>,
-    },
-    Degenerate(&'a Degenerate),
+/// Which rendering of a comparison: the report's table, the terminal's or `comparisons.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    Full,
+    Short,
+    Csv,
 }
 
-impl<'a> TestCell<'a> {
-    fn of<T>(t: &'a Tested<T>, f: impl FnOnce(&T) -> (String, f64, Vec<String>)) -> Self {
-        match t {
-            Ok(v) => {
-                let (shown, p, raw) = f(v);
-                TestCell::Done { shown, p, raw }
-            }
-            Err(d) => TestCell::Degenerate(d),
-        }
+/// The headers of the comparisons in `style`: A, B, then every test's columns; the CSV ends
+/// with each p-value test's Holm-adjusted p (its p column's name + `_holm`, e.g.
+/// `welch_p_holm`).
+pub(crate) fn comparison_headers(style: Style, opts: &ReportOptions) -> Vec<String> {
+    let (a, b) = match style {
+        Style::Csv => ("a", "b"),
+        _ => ("A", "B"),
+    };
+    let mut h = vec![a.to_string(), b.to_string()];
+    let tests = tests_in(style, opts);
+    for t in &tests {
+        let c = t.columns();
+        let cols = match style {
+            Style::Full => c.full,
+            Style::Short => c.short,
+            Style::Csv => c.csv,
+        };
+        h.extend(cols.iter().map(|c| c.to_string()));
     }
-
-    fn full(&self) -> String {
-        match self {
-            TestCell::Done { shown, .. } => shown.clone(),
-            TestCell::Degenerate(d) => d.cell(),
-        }
-    }
-
-    fn short(&self) -> String {
-        match self {
-            TestCell::Done { p, .. } => p_value(*p),
-            TestCell::Degenerate(d) => d.short_cell(),
-        }
-    }
-
-    /// The statistics' columns, then the p-value's; a degenerate test leaves the statistics
-    /// empty and puts its reason in the p-value's cell.
-    fn csv(&self, stats: usize) -> Vec<String> {
-        match self {
-            TestCell::Done { p, raw, .. } => raw.iter().cloned().chain([p.to_string()]).collect(),
-            TestCell::Degenerate(d) => vec![String::new(); stats]
-                .into_iter()
-                .chain([d.cell()])
-                .collect(),
-        }
-    }
-}
-
-/// A comparison of two groups, formatted from one place for the report table
-/// ([`ComparisonRow::full`]), the terminal ([`ComparisonRow::short`]) and `comparisons.csv`
-/// ([`ComparisonRow::csv`]).
-pub(crate) struct ComparisonRow<'a> {
-    a: &'a str,
-    b: &'a str,
-    levene_mean: TestCell<'a>,
-    levene_median: TestCell<'a>,
-    welch: TestCell<'a>,
-    mann_whitney: TestCell<'a>,
-    fisher: TestCell<'a>,
-    aso: &'a Tested<AsoResult>,
-    tau: f64,
-}
-
-/// Headers of [`ComparisonRow::full`].
-pub(crate) const FULL_HEADERS: [&str; 10] = [
-    "A",
-    "B",
-    "Levene (centre: mean) F, p",
-    "Brown–Forsythe (centre: median) F, p",
-    "Welch t (df), p",
-    "Mann–Whitney U, p",
-    "failed A vs B, Fisher p",
-    "ASO ε_min(A,B)",
-    "ASO ε_min(B,A)",
-    "ASO verdict",
-];
-
-/// Headers of [`ComparisonRow::short`].
-pub(crate) const SHORT_HEADERS: [&str; 9] = [
-    "A",
-    "B",
-    "Levene(mean) p",
-    "B–F(median) p",
-    "Welch p",
-    "M–W p",
-    "Fisher p",
-    "ε(A,B)",
-    "ε(B,A)",
-];
-
-/// Headers of [`ComparisonRow::csv`] (new columns go last: scripts read by position too).
-pub(crate) const CSV_HEADERS: [&str; 15] = [
-    "a",
-    "b",
-    "levene_mean_f",
-    "levene_mean_p",
-    "levene_median_f",
-    "levene_median_p",
-    "welch_t",
-    "welch_df",
-    "welch_p",
-    "mannwhitney_u",
-    "mannwhitney_p",
-    "aso_eps_min_ab",
-    "aso_eps_min_ba",
-    "fisher_odds_ratio",
-    "fisher_p",
-];
-
-impl<'a> ComparisonRow<'a> {
-    pub fn new(c: &'a Comparison, s: &ReportSummary) -> Self {
-        let counts = |name: &str| {
-            s.groups
+    if style == Style::Csv {
+        h.extend(
+            tests
                 .iter()
-                .find(|g| g.group == name)
-                .map_or("?".to_string(), |g| format!("{}/{}", g.failed, g.judged))
-        };
-        let (fa, fb) = (counts(&c.a), counts(&c.b));
-        let levene = |t: &crate::TestResult| {
-            let shown = format!("{:.3}, {}", t.statistic, p_value(t.p));
-            (shown, t.p, vec![t.statistic.to_string()])
-        };
-        ComparisonRow {
-            a: &c.a,
-            b: &c.b,
-            levene_mean: TestCell::of(&c.levene_mean, levene),
-            levene_median: TestCell::of(&c.levene_median, levene),
-            welch: TestCell::of(&c.welch, |w| {
-                let shown = format!("{:.3} ({:.1}), {}", w.t, w.df, p_value(w.p));
-                (shown, w.p, vec![w.t.to_string(), w.df.to_string()])
-            }),
-            mann_whitney: TestCell::of(&c.mann_whitney, |m| {
-                let exact = if m.exact { " (exact)" } else { "" };
-                let shown = format!("{}, {}{exact}", m.u, p_value(m.p));
-                (shown, m.p, vec![m.u.to_string()])
-            }),
-            fisher: TestCell::of(&c.fisher, |f| {
-                let shown = format!("{fa} vs {fb}, {}", p_value(f.p));
-                let or = f.odds_ratio.map_or(String::new(), |o| o.to_string());
-                (shown, f.p, vec![or])
-            }),
-            aso: &c.aso,
-            tau: s.options.aso_tau,
-        }
+                .filter(|t| t.kind() == Kind::PValue)
+                .map(|t| format!("{}_holm", t.columns().csv.last().unwrap_or(&t.key()))),
+        );
     }
+    h
+}
 
-    /// ε_min(A,B) and ε_min(B,A); a degenerate ASO gives its reason in the first cell only.
-    fn aso_cells(&self, cell: fn(&Degenerate) -> String) -> [String; 2] {
-        match self.aso {
-            Ok(a) => [
-                format!("{:.3}", a.eps_min_ab),
-                format!("{:.3}", a.eps_min_ba),
-            ],
-            Err(d) => [cell(d), "n/a: degenerate".into()],
-        }
-    }
-
-    fn verdict(&self) -> String {
-        match self.aso {
-            Ok(a) if a.eps_min_ab < self.tau => format!("{} ≻ {}", self.a, self.b),
-            Ok(a) if a.eps_min_ba < self.tau => format!("{} ≻ {}", self.b, self.a),
-            Ok(_) => "neither".into(),
-            Err(_) => "n/a".into(),
-        }
-    }
-
-    fn tests(&self) -> [&TestCell<'a>; 5] {
-        [
-            &self.levene_mean,
-            &self.levene_median,
-            &self.welch,
-            &self.mann_whitney,
-            &self.fisher,
-        ]
-    }
-
-    pub fn full(&self) -> Vec<String> {
-        let mut r = vec![self.a.to_string(), self.b.to_string()];
-        r.extend(self.tests().iter().map(|t| t.full()));
-        r.extend(self.aso_cells(Degenerate::cell));
-        r.push(self.verdict());
-        r
-    }
-
-    pub fn short(&self) -> Vec<String> {
-        let mut r = vec![self.a.to_string(), self.b.to_string()];
-        r.extend(self.tests().iter().map(|t| t.short()));
-        r.extend(self.aso_cells(Degenerate::short_cell));
-        r
-    }
-
-    pub fn csv(&self) -> Vec<String> {
-        let mut r = vec![self.a.to_string(), self.b.to_string()];
-        r.extend(self.levene_mean.csv(1));
-        r.extend(self.levene_median.csv(1));
-        r.extend(self.welch.csv(2));
-        r.extend(self.mann_whitney.csv(1));
-        r.extend(match self.aso {
-            Ok(a) => [a.eps_min_ab.to_string(), a.eps_min_ba.to_string()],
-            Err(d) => [d.cell(), d.cell()],
-        });
-        r.extend(self.fisher.csv(1));
-        r
+/// The tests in the order of `style`: the tables show the tests with a p-value first; the CSV
+/// keeps the table's order (new columns go last: scripts read by position too).
+fn tests_in(style: Style, opts: &ReportOptions) -> Vec<&'static dyn Test> {
+    match style {
+        Style::Csv => enabled(opts),
+        _ => table_order(opts),
     }
 }
 
-/// The comparisons as a table of `headers` with cells from `cells`.
-pub(crate) fn comparison_table(
-    s: &ReportSummary,
-    headers: &[&str],
-    cells: fn(&ComparisonRow) -> Vec<String>,
-) -> Table {
+/// One comparison's cells in `style`, from the tests' table.
+pub(crate) fn comparison_cells(c: &Comparison, s: &ReportSummary, style: Style) -> Vec<String> {
+    let find = |name: &str| s.groups.iter().find(|g| g.group == name);
+    let row = Row {
+        name_a: &c.a,
+        name_b: &c.b,
+        a: find(&c.a),
+        b: find(&c.b),
+        opts: &s.options,
+        alpha: s.findings.alpha,
+        family: s.comparisons.len(),
+    };
+    let mut cells = vec![c.a.clone(), c.b.clone()];
+    let tests = tests_in(style, &s.options);
+    for t in &tests {
+        let width = match style {
+            Style::Full => t.columns().full.len(),
+            Style::Short => t.columns().short.len(),
+            Style::Csv => t.columns().csv.len(),
+        };
+        match c.result(t.key()) {
+            Some(r) => cells.extend(match style {
+                Style::Full => t.full(r, &row),
+                Style::Short => t.short(r, &row),
+                Style::Csv => t.csv(r),
+            }),
+            None => cells.extend(std::iter::repeat_n("not run".to_string(), width)),
+        }
+    }
+    if style == Style::Csv {
+        for t in tests.iter().filter(|t| t.kind() == Kind::PValue) {
+            let adj = c.result(t.key()).and_then(adjusted);
+            cells.push(adj.map_or(String::new(), |p| p.to_string()));
+        }
+    }
+    cells
+}
+
+/// The comparisons as a table in `style` (report or terminal).
+pub(crate) fn comparison_table(s: &ReportSummary, style: Style) -> Table {
     let rows = s
         .comparisons
         .iter()
-        .map(|c| cells(&ComparisonRow::new(c, s)))
+        .map(|c| comparison_cells(c, s, style))
         .collect();
-    Table::of_text(headers.iter().map(|h| h.to_string()).collect(), rows)
+    Table::of_text(comparison_headers(style, &s.options), rows)
 }
 
 /// Expected maximum at n = 1, 2, 3, 5, 10, 20, … up to each group's N.

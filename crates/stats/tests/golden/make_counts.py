@@ -1,5 +1,5 @@
 """Writes counts.json: SciPy's Fisher's exact test and binomial confidence intervals, for the
-parity tests of `stab_stats::counts` (issue 11, item 4: the report's findings).
+parity tests of `stab_stats::counts` (the failure rates and Fisher tests of the findings).
 
 Run from the repository root:
     PYTHONPATH="$(scripts/setup-reference.sh --pythonpath)" python3 crates/stats/tests/golden/make_counts.py

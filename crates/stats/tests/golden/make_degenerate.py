@@ -1,5 +1,5 @@
 """Writes degenerate.json: what SciPy (and deepsig, numpy) return on degenerate inputs, for the
-tests of `stab_stats::hypothesis` rules (issue 15). Alongside each degenerate case the file keeps
+tests of `stab_stats::hypothesis` rules. Alongside each degenerate case the file keeps
 near-degenerate but valid cases, where stab must agree with SciPy.
 
 Run from the repository root:

@@ -1,8 +1,9 @@
 mod bad_input;
+mod claims;
 mod counts;
 mod degenerate;
-mod issue10;
-mod issue11;
+mod findings_and_axes;
 mod parity;
 mod report;
+mod run_accounting;
 mod util;

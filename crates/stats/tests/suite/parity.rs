@@ -208,11 +208,11 @@ fn seed_variance_matches_numpy_anova() {
     }
 }
 
-/// Issue 10, item 11: seed groups of 3–8 runs get SciPy's exact Mann–Whitney p
+/// Seed groups of 3–8 runs get SciPy's exact Mann–Whitney p
 /// (`method="auto"`: exact when a sample has ≤ 8 runs and nothing is tied), not the normal
 /// approximation (which is up to 3.6× off on these vectors; `p_asymptotic` in the golden file).
 #[test]
-fn issue10_mann_whitney_is_exact_for_small_samples() {
+fn mann_whitney_is_exact_for_small_samples() {
     let g = golden();
     let cases = g["mannwhitney_small"].as_array().unwrap();
     assert!(cases.len() >= 8);

@@ -1,5 +1,4 @@
-//! Issue 11, items 4 and 5: findings at the top of every report, and plots against a swept
-//! numeric axis.
+//! Findings at the top of every report, and plots against a swept numeric axis.
 
 use stab_stats::counts::fisher_exact;
 use stab_stats::synthetic::record;
@@ -74,7 +73,7 @@ fn findings_state_failure_rates_and_the_tests_behind_them() {
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",fisher_odds_ratio,fisher_p"),
+            .ends_with(",fisher_odds_ratio,fisher_p,levene_mean_p_holm,levene_median_p_holm,welch_p_holm,mannwhitney_p_holm,fisher_p_holm"),
         "{csv}"
     );
     assert!(terminal_table(&s).starts_with("Findings:\n"));
@@ -138,7 +137,8 @@ fn degenerate_inputs_give_honest_sentences() {
         f.contains("`a` 0 of 10") && f.contains("Only one group"),
         "{f}"
     );
-    // Two runs per group, constant: the spread and ASO are n/a, and the sentences say why.
+    // Two runs per group, constant: both groups collapsed, so their spreads are not compared;
+    // ASO is n/a, and the sentences say why.
     let s = summarize(
         &csv_input(
             dir.path(),
@@ -148,7 +148,13 @@ fn degenerate_inputs_give_honest_sentences() {
         &opts(),
     );
     let f = sentences(&s);
-    assert!(f.contains("was not tested (Brown–Forsythe): "), "{f}");
+    assert!(
+        f.contains(
+            "`a` collapsed (every score is 0.6000) and `b` collapsed (every score is 0.7000)"
+        ),
+        "{f}"
+    );
+    assert!(!f.contains("varies more"), "{f}");
     assert!(
         f.contains("Almost stochastic order of `a` and `b` was not computed"),
         "{f}"
@@ -221,11 +227,15 @@ fn many_groups_use_the_bounded_pairs() {
     let s = summarize(&csv_input(dir.path(), &groups, Some(0.5)), &opts());
     assert_eq!(s.comparisons.len(), 45);
     let f = sentences(&s);
-    assert!(f.contains("2 further group(s) are in the table."), "{f}");
+    // Every group's failure rate, whatever --top-k keeps for the tests.
+    assert!(f.contains("`g10` and `g11` 0 of 4 each"), "{f}");
     assert!(f.contains("of the 45 compared pairs"), "{f}");
-    assert!(f.contains("not adjusted for multiple comparisons"), "{f}");
+    assert!(
+        f.contains("Holm–Bonferroni adjusted over these 45 pairs"),
+        "{f}"
+    );
     assert!(f.contains("10 groups with the highest mean"), "{f}");
-    assert!(s.findings.sentences.len() <= 6, "{f}");
+    assert!(s.findings.sentences.len() <= 7, "{f}");
 }
 
 fn with_lr(group: &str, seed: u64, lr: f64) -> stab_spec::RunRecord {

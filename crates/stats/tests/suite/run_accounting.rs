@@ -1,7 +1,7 @@
-//! Issue 10: every run counts (diverged runs scored and marked, failed = final score at or
-//! below the baseline), the report counts exactly the runs `stab status` counts, tasks and
-//! metrics are never pooled, MNLI matched and mismatched are reported apart, and ASO's
-//! confidence adjustment is named for what it is.
+//! Every run counts (diverged runs scored and marked, failed = final score at or below the
+//! baseline), the report counts exactly the runs `stab status` counts, tasks and metrics are
+//! never pooled, MNLI matched and mismatched are reported apart, and ASO's confidence
+//! adjustment is named for what it is.
 
 use stab_spec::{RunRecord, RunStatus};
 use stab_stats::synthetic::record;
@@ -46,10 +46,10 @@ fn store(dir: &std::path::Path, expanded: &[&RunRecord], placed: &[(&str, &RunRe
     }
 }
 
-/// Item 0: records left from an earlier sweep file and a record in another run's folder are
+/// Records left from an earlier sweep file and a record in another run's folder are
 /// left out and listed; the report counts exactly what `stab status` counts.
 #[test]
-fn issue10_report_counts_what_status_counts() {
+fn report_counts_what_status_counts() {
     let results = tempfile::tempdir().unwrap();
     let dir = results.path().join("s");
     std::fs::create_dir_all(&dir).unwrap();
@@ -131,9 +131,9 @@ fn issue10_report_counts_what_status_counts() {
     }
 }
 
-/// Item 0: RTE accuracy and CoLA MCC are never pooled or compared with each other.
+/// RTE accuracy and CoLA MCC are never pooled or compared with each other.
 #[test]
-fn issue10_tasks_and_metrics_are_never_pooled() {
+fn tasks_and_metrics_are_never_pooled() {
     let mut recs = Vec::new();
     for g in ["devlin", "mosbach"] {
         for s in 0..4 {
@@ -178,11 +178,11 @@ fn issue10_tasks_and_metrics_are_never_pooled() {
     assert!(index.contains("never pooled") && index.contains("CoLA-mcc/report.md"));
 }
 
-/// Items 1 and 2: diverged runs count everywhere (scored ones in n and the statistics, unscored
+/// Diverged runs count everywhere (scored ones in n and the statistics, unscored
 /// ones as failed), errored ones are counted apart, and failed runs are judged on the final
 /// score; the selected checkpoint's count is labelled separately.
 #[test]
-fn issue10_every_run_counts_and_failed_is_the_final_score() {
+fn every_run_counts_and_failed_is_the_final_score() {
     let mut recs: Vec<RunRecord> = (0..5)
         .map(|s| rec("devlin", s, 0.70 + s as f64 * 0.01))
         .collect();
@@ -246,9 +246,9 @@ fn issue10_every_run_counts_and_failed_is_the_final_score() {
     assert!(csv.lines().next().unwrap().contains("failed_selected"));
 }
 
-/// Item 12: MNLI's matched and mismatched dev scores are two sections, never pooled.
+/// MNLI's matched and mismatched dev scores are two sections, never pooled.
 #[test]
-fn issue10_mnli_matched_and_mismatched_are_reported_apart() {
+fn mnli_matched_and_mismatched_are_reported_apart() {
     let mut recs = Vec::new();
     for s in 0..3 {
         let mut r = rec("mosbach", s, 0.80 + s as f64 * 0.01);
@@ -284,9 +284,9 @@ fn issue10_mnli_matched_and_mismatched_are_reported_apart() {
         .any(|n| n.contains("matched dev set only")));
 }
 
-/// Item 12: the ASO confidence adjustment is deepsig's c + (1−c)/m, not Bonferroni.
+/// The ASO confidence adjustment is deepsig's c + (1−c)/m, not Bonferroni.
 #[test]
-fn issue10_aso_adjustment_is_named() {
+fn aso_adjustment_is_named() {
     let mut recs = two_recipes(3);
     for r in two_recipes(3).into_iter().take(9) {
         let mut r = r;
@@ -304,4 +304,37 @@ fn issue10_aso_adjustment_is_named() {
     let md = read(&out.path().join("report.md"));
     assert!(md.contains("deepsig's rule c + (1−c)/m"), "{md}");
     assert!(!md.contains("Bonferroni-adjusted"), "{md}");
+}
+
+/// A store's saved sweep file may carry the study's pre-registered analysis (`[analysis]`):
+/// its contrasts, α and equivalence margin reach the report input; a malformed table is an
+/// error naming the file.
+#[test]
+fn the_sweep_files_analysis_table_is_read() {
+    let results = tempfile::tempdir().unwrap();
+    let dir = results.path().join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs: Vec<RunRecord> = ["devlin", "mosbach"]
+        .iter()
+        .flat_map(|g| (0..2).map(move |s| rec(g, s, 0.6 + s as f64 * 0.01)))
+        .collect();
+    let expanded: Vec<&RunRecord> = runs.iter().collect();
+    let placed: Vec<(&str, &RunRecord)> = runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
+    store(&dir, &expanded, &placed);
+    std::fs::write(
+        dir.join("sweep.toml"),
+        "name = \"s\"\n[analysis]\ncontrasts = [[\"devlin\", \"mosbach\"]]\nalpha = 0.01\nequivalence_margin = 0.02\n",
+    )
+    .unwrap();
+    let input = load_results(results.path(), None).unwrap();
+    let a = input.analysis.expect("the [analysis] table");
+    assert_eq!(a.contrasts, [("devlin".to_string(), "mosbach".to_string())]);
+    assert_eq!((a.alpha, a.equivalence_margin), (Some(0.01), Some(0.02)));
+
+    std::fs::write(dir.join("sweep.toml"), "[analysis]\ncontrast = []\n").unwrap();
+    let e = load_results(results.path(), None).unwrap_err().to_string();
+    assert!(
+        e.contains("sweep.toml: invalid [analysis] table") && e.contains("contrast"),
+        "{e}"
+    );
 }
