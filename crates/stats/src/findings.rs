@@ -246,7 +246,13 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
             None => "score at or below the baseline".to_string(),
         }
     } else {
-        "diverged, or final dev score at or below the majority baseline".to_string()
+        // On a split dev set (Zhang) runs are judged on its report half.
+        let set = if s.score.label.starts_with("dev (report half)") {
+            "final score on the report half of dev"
+        } else {
+            "final dev score"
+        };
+        format!("diverged, or {set} at or below the majority baseline")
     };
     Some(format!(
         "Failed runs ({rule}; {:.0}% Wilson intervals): {}.",
@@ -277,6 +283,10 @@ fn unscored_runs(s: &ReportSummary, n: &Names) -> Option<String> {
         return None;
     }
     let how = match s.options.unscored {
+        crate::summary::Unscored::Failed if s.scores_only => {
+            "they count as failed runs when a baseline is given (`--unscored failed`; \
+             `--unscored excluded` leaves them out of the failure rate)"
+        }
         crate::summary::Unscored::Failed => {
             "they count as failed runs where a majority baseline is known (`--unscored failed`; \
              `--unscored excluded` leaves them out of the failure rate)"

@@ -5,7 +5,7 @@
 //! at T. The best one is picked by the task's `selection_metric` on the selection set; ties
 //! keep the earlier checkpoint (both references compare with `>`) and a NaN never wins.
 
-use stab_spec::{Evaluation, RunSpec, Selection};
+use stab_spec::{Evaluation, Selection};
 
 /// Optimizer steps after which the model is evaluated: defined with the spec, so that the
 /// sweep's cost estimate counts the same evaluations the loop runs.
@@ -56,6 +56,8 @@ impl Evaluations {
 
 #[cfg(test)]
 mod tests {
+    use stab_spec::RunSpec;
+
     use super::*;
 
     fn spec_with(o: &[(&str, toml::Value)]) -> RunSpec {

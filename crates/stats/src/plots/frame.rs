@@ -410,6 +410,8 @@ pub(super) struct RunMarks {
     linked: Vec<((f64, f64), (f64, f64), bool, RGBColor)>,
     /// Some run is a row of a table of scores (no final score, no checkpoints).
     scores_only: bool,
+    /// Finished runs without a finite score (an empty cell): not drawn, counted in the legend.
+    no_score: usize,
 }
 
 impl RunMarks {
@@ -418,6 +420,8 @@ impl RunMarks {
         self.scores_only |= run.selection.is_none();
         if run.unscored_diverged() {
             self.unscored += 1;
+        } else if run.outcome == Outcome::Ok && run.finite_score().is_none() {
+            self.no_score += 1;
         }
         if let Some(v) = run.finite_score() {
             let p = (x, v);
@@ -549,6 +553,16 @@ impl RunMarks {
                 )?
                 .label("never improved (selected checkpoint: the untrained model)")
                 .legend(|(x, y)| Circle::new((x + 10, y), 8, DIVERGED.stroke_width(2)));
+        }
+        if self.no_score > 0 {
+            legend_note(
+                chart,
+                format!(
+                    "{} run(s) without a score (empty or NaN): not drawn, see the findings",
+                    self.no_score
+                ),
+                |(x, y)| Cross::new((x + 10, y), 5, RGBColor(150, 150, 150).stroke_width(1)),
+            )?;
         }
         if self.unscored > 0 {
             legend_note(

@@ -26,7 +26,7 @@ pub(crate) fn report_document(s: &ReportSummary, plots: &[PlotFile]) -> Document
     }
     if s.groups.iter().any(|g| g.n > 0) {
         d.section(
-            "Expected maximum after n runs",
+            &format!("Expected maximum after n runs ({})", s.score.label),
             [
                 Block::Paragraph("Each cell: Dodge et al. (2019) estimate (with replacement) ± its standard deviation / unbiased estimate (without replacement).".into()),
                 Block::Table(expected_max_table(s)),
