@@ -84,13 +84,28 @@ impl Chart for BoxPlot<'_> {
         let k = self.groups.len();
         let x_range = -0.5..k as f64 - 0.5;
         let y = self.y_range();
+        // Where every run's marks go (jitter drawn once, in run order), so that the legend
+        // is placed by the marks as drawn, both scores of a run included.
+        let mut rng = stream_rng(self.seed, 0xB0C5);
+        let xs: Vec<Vec<f64>> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let values: Vec<Option<f64>> = g.runs.iter().map(|r| r.finite_score()).collect();
+                jitters(&values, 0.2, &mut rng)
+                    .into_iter()
+                    .map(|j| i as f64 + j)
+                    .collect()
+            })
+            .collect();
         let (corner, hidden) = legend_placement(
-            self.groups.iter().enumerate().flat_map(|(i, g)| {
-                g.runs.iter().flat_map(move |r| {
+            self.groups.iter().zip(&xs).flat_map(|(g, xs)| {
+                g.runs.iter().zip(xs).flat_map(|(r, &x)| {
                     [r.finite_score(), r.finite_final_score()]
                         .into_iter()
                         .flatten()
-                        .map(move |v| (i as f64, v))
+                        .map(move |v| (x, v))
                 })
             }),
             &x_range,
@@ -128,14 +143,12 @@ impl Chart for BoxPlot<'_> {
             y_fmt: None,
         }
         .draw(root)?;
-        let mut rng = stream_rng(self.seed, 0xB0C5);
         let mut marks = RunMarks::default();
-        for (i, g) in self.groups.iter().enumerate() {
+        for (i, (g, xs)) in self.groups.iter().zip(&xs).enumerate() {
             let scores: Vec<f64> = g.runs.iter().filter_map(|r| r.finite_score()).collect();
             draw_box(&mut chart, i as f64, 0.28, &scores, color(i))?;
-            let values: Vec<Option<f64>> = g.runs.iter().map(|r| r.finite_score()).collect();
-            for (r, jitter) in g.runs.iter().zip(jitters(&values, 0.2, &mut rng)) {
-                marks.push(r, i as f64 + jitter, color(i));
+            for (r, &x) in g.runs.iter().zip(xs) {
+                marks.push(r, x, color(i));
             }
         }
         marks.draw(&mut chart)?;

@@ -262,7 +262,9 @@ pub(super) fn legend_placement(
     for (px, py) in points {
         let u = (px - x.start) / (x.end - x.start);
         let v = (py - y.start) / (y.end - y.start);
-        let (right, left) = (u > 0.55, u < 0.45);
+        // A legend box spans about half the width: a mark just right of the centre is under
+        // a right-hand legend.
+        let (right, left) = (u > 0.42, u < 0.58);
         let (top, bottom) = (v > 0.6, v < 0.4);
         for (i, hit) in [right && bottom, right && top, left && bottom, left && top]
             .into_iter()
@@ -844,6 +846,11 @@ mod tests {
         let rising = pts.map(|(x, y)| (12.0 - x, y));
         let corner = legend_corner(rising.into_iter(), &(-0.5..12.5), &(0.52..0.71));
         assert!(matches!(corner, SeriesLabelPosition::LowerRight));
+        // One group's marks jittered ±0.2 about its centre fill every corner: the caller
+        // then makes room above the data instead of covering marks.
+        let one = [(0.2, 0.0), (0.2, 0.25), (-0.2, 0.0), (-0.2, 0.25)];
+        let (_, hidden) = legend_placement(one.into_iter(), &(-0.5..0.5), &(-0.03..0.26));
+        assert!(hidden > 0);
     }
 
     fn entry(score: f64, last: f64) -> RunEntry {
