@@ -907,7 +907,14 @@ fn print_spec_checks_layer_knobs_against_the_model() {
     // layers all or nothing.
     let reinit = |model: &Path, layers: &str| {
         stab()
-            .args(["run", "--preset", "zhang-reinit", "--print-spec", "--set", layers])
+            .args([
+                "run",
+                "--preset",
+                "zhang-reinit",
+                "--print-spec",
+                "--set",
+                layers,
+            ])
             .arg("--model")
             .arg(model)
             .output()
@@ -935,7 +942,10 @@ fn print_spec_lists_every_field_and_compare_explains_its_columns() {
         .output()
         .unwrap());
     let text = stdout(&out);
-    assert!(text.contains("# evaluations: evals_per_run = 10 is in force"), "{text}");
+    assert!(
+        text.contains("# evaluations: evals_per_run = 10 is in force"),
+        "{text}"
+    );
     for line in [
         "mixout = 0.0",
         "gradient_accumulation_steps = 1",

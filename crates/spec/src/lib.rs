@@ -29,8 +29,8 @@ pub use record::{
     MISMATCHED_PREFIX, RECORD_SCHEMA_VERSION, SELECTION_HALF_PREFIX,
 };
 pub use spec::{
-    eval_steps, merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec,
-    Pooling, Precision, RunSpec, Schedule, Selection, SpecError,
+    eval_steps, merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode,
+    OptimizerSpec, Pooling, Precision, RunSpec, Schedule, Selection, SpecError,
 };
 pub use support::{
     error_chain, hostname, human_duration, line_col, unix_millis, unix_seconds, utc_timestamp,

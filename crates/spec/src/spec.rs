@@ -1005,7 +1005,12 @@ mod tests {
     fn the_listing_names_every_field_and_the_schedule_in_force() {
         let s = RunSpec::resolve("zhang-reinit", &toml::Table::new()).unwrap();
         let (table, unset) = s.listed();
-        for k in ["gradient_accumulation_steps", "mixout", "prior_weight_decay", "evals_per_run"] {
+        for k in [
+            "gradient_accumulation_steps",
+            "mixout",
+            "prior_weight_decay",
+            "evals_per_run",
+        ] {
             assert!(table.contains_key(k), "{k}");
         }
         for k in ["max_steps", "train_subset", "eval_every_steps", "metric"] {

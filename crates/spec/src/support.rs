@@ -120,12 +120,18 @@ mod tests {
     #[test]
     fn unix_times_read_as_utc_dates() {
         assert_eq!(super::utc_timestamp(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(super::utc_timestamp(951_782_400.0), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            super::utc_timestamp(951_782_400.0),
+            "2000-02-29 00:00:00 UTC"
+        );
         assert_eq!(
             super::utc_timestamp(1_796_305_499.25),
             "2026-12-03 13:44:59 UTC"
         );
-        assert_eq!(super::utc_timestamp(4_102_444_800.0), "2100-01-01 00:00:00 UTC");
+        assert_eq!(
+            super::utc_timestamp(4_102_444_800.0),
+            "2100-01-01 00:00:00 UTC"
+        );
     }
 
     #[test]

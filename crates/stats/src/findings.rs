@@ -87,6 +87,13 @@ impl Names {
     fn new(s: &ReportSummary) -> Self {
         let full: Vec<&str> = s.groups.iter().map(|g| g.group.as_str()).collect();
         match short_labels(&full) {
+            // Nothing shortened and nothing shared: the names are the labels, no legend.
+            Some(l) if l.shared.is_empty() && l.short().iter().zip(&full).all(|(s, f)| s == f) => {
+                Names {
+                    short: HashMap::new(),
+                    shared: Vec::new(),
+                }
+            }
             Some(l) => Names {
                 short: full.iter().map(|f| f.to_string()).zip(l.short()).collect(),
                 shared: l.shared,

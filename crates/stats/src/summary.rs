@@ -182,7 +182,11 @@ pub(crate) fn score_used(input: &ReportInput, choice: ScoreChoice) -> ScoreUsed 
 /// half, so every axis names its half. A CSV's scores are named by their column only: no dev
 /// set, no checkpoints.
 fn score_label(input: &ReportInput, kind: ScoreKind) -> String {
-    let mut metrics: Vec<&str> = input.runs.iter().filter_map(|r| r.metric.as_deref()).collect();
+    let mut metrics: Vec<&str> = input
+        .runs
+        .iter()
+        .filter_map(|r| r.metric.as_deref())
+        .collect();
     metrics.sort_unstable();
     metrics.dedup();
     let metric = (metrics.len() == 1).then(|| metrics[0]);
@@ -741,10 +745,7 @@ fn nothing_learned(runs: &[RunEntry]) -> Option<String> {
     if !judged.iter().all(|r| near(r)) {
         return None;
     }
-    let above = judged
-        .iter()
-        .filter(|r| r.failed() == Some(false))
-        .count();
+    let above = judged.iter().filter(|r| r.failed() == Some(false)).count();
     let n = judged.len();
     Some(if above == 0 {
         format!("every run failed: {n} of {n} at or below the majority baseline")

@@ -57,12 +57,7 @@ impl DryRun {
     pub fn estimated_seconds(&self) -> Option<f64> {
         let examples: u64 = self.to_run().map(|e| e.examples).sum::<Option<u64>>()?;
         let evals: Option<u64> = self.to_run().map(|e| e.evals).sum();
-        Some(estimate(
-            examples,
-            evals,
-            &self.speed()?,
-            self.workers,
-        ))
+        Some(estimate(examples, evals, &self.speed()?, self.workers))
     }
 
     fn speed(&self) -> Option<PastSpeed> {
@@ -264,9 +259,7 @@ fn past_speed(store: &Store, keys: &HashSet<SpeedKey>) -> Option<PastSpeed> {
     let per_eval = median(
         used.iter()
             .filter(|r| !r.evaluations.is_empty() && r.timing.wall_seconds > r.timing.train_seconds)
-            .map(|r| {
-                (r.timing.wall_seconds - r.timing.train_seconds) / r.evaluations.len() as f64
-            })
+            .map(|r| (r.timing.wall_seconds - r.timing.train_seconds) / r.evaluations.len() as f64)
             .collect(),
     );
     Some(PastSpeed {
@@ -369,7 +362,8 @@ impl Listing {
     }
 
     fn workers(&self) -> usize {
-        self.workers.unwrap_or_else(|| default_workers(self.threads))
+        self.workers
+            .unwrap_or_else(|| default_workers(self.threads))
     }
 
     fn estimated_seconds(&self, speed: Option<&PastSpeed>) -> Option<f64> {
@@ -492,7 +486,10 @@ mod tests {
         assert!(text.contains("evaluation 5.0 s each"), "{text}");
         assert!(!text.contains("not included"), "{text}");
         assert!(
-            text.contains(&format!("{} workers (the sweep's default", default_workers(1))),
+            text.contains(&format!(
+                "{} workers (the sweep's default",
+                default_workers(1)
+            )),
             "{text}"
         );
     }

@@ -4,8 +4,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::frame::{
-    category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend,
-    jitters, legend_placement, score_range, Chart, Frame, Keyed, RunMarks,
+    category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend, jitters,
+    legend_placement, score_range, Chart, Frame, Keyed, RunMarks,
 };
 use super::PlotError;
 use crate::bootstrap::stream_rng;
@@ -40,7 +40,12 @@ impl BoxPlot<'_> {
 
     /// "baseline" for a table of scores (given with `--baseline`), else "majority baseline".
     fn baseline_name(&self) -> &'static str {
-        if self.groups.iter().flat_map(|g| &g.runs).all(|r| r.selection.is_none()) {
+        if self
+            .groups
+            .iter()
+            .flat_map(|g| &g.runs)
+            .all(|r| r.selection.is_none())
+        {
             "baseline"
         } else {
             "majority baseline"
@@ -152,7 +157,12 @@ impl Chart for BoxPlot<'_> {
             }
         }
         marks.draw(&mut chart)?;
-        draw_baselines(&mut chart, &self.baseline_segments(), &y, self.baseline_name())?;
+        draw_baselines(
+            &mut chart,
+            &self.baseline_segments(),
+            &y,
+            self.baseline_name(),
+        )?;
         draw_legend(&mut chart, corner)
     }
 }

@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::frame::{
-    color, draw_baselines, draw_legend, legend_note, legend_placement, padded, Chart, Frame,
-    Keyed, Plot, DIVERGED, FAILED,
+    color, draw_baselines, draw_legend, legend_note, legend_placement, padded, Chart, Frame, Keyed,
+    Plot, DIVERGED, FAILED,
 };
 use super::PlotError;
 
@@ -208,8 +208,11 @@ impl Chart for CurvePlot<'_> {
         }
         .draw(root)?;
         let labelled = self.draw_curves(&mut chart)?;
-        let segments: Vec<(f64, f64, f64)> =
-            self.baselines.iter().map(|&b| (x.start, x.end, b)).collect();
+        let segments: Vec<(f64, f64, f64)> = self
+            .baselines
+            .iter()
+            .map(|&b| (x.start, x.end, b))
+            .collect();
         draw_baselines(&mut chart, &segments, &y, self.baseline_name)?;
         if let Some(note) = &self.baseline_note {
             let grey = RGBColor(120, 120, 120);

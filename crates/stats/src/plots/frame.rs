@@ -508,26 +508,21 @@ impl RunMarks {
                         .iter()
                         .map(|&(p, _, _, c)| Circle::new(p, 5, c.stroke_width(2))),
                 )?
-                .label("○ the same run's plotted (selected) score, linked to its final score")
+                .label("the same run's plotted (selected) score, linked to its final score")
                 .legend(move |(x, y)| {
                     EmptyElement::at((x, y))
                         + Circle::new((4, 0), 5, color(0).stroke_width(2))
                         + PathElement::new(vec![(9, 0), (16, 0)], grey.stroke_width(1))
                         + Cross::new((20, 0), 4, FAILED.stroke_width(2))
                 });
-            let bars: Vec<(f64, f64)> = self
-                .linked
-                .iter()
-                .filter(|l| !l.2)
-                .map(|l| l.1)
-                .collect();
+            let bars: Vec<(f64, f64)> = self.linked.iter().filter(|l| !l.2).map(|l| l.1).collect();
             if !bars.is_empty() {
                 chart
                     .draw_series(bars.iter().map(|&(x, y)| {
                         EmptyElement::at((x, y))
                             + PathElement::new(vec![(-7, 0), (7, 0)], BLACK.stroke_width(3))
                     }))?
-                    .label("▬ final score of a run that did not fail")
+                    .label("final score of a run that did not fail")
                     .legend(|(x, y)| {
                         PathElement::new(vec![(x + 3, y), (x + 17, y)], BLACK.stroke_width(3))
                     });
@@ -903,7 +898,11 @@ mod tests {
     #[test]
     fn equal_scores_get_distinct_marks() {
         let mut rng = crate::bootstrap::stream_rng(0, 1);
-        let j = jitters(&[Some(0.0), Some(0.5), Some(0.0), None, Some(0.0)], 0.2, &mut rng);
+        let j = jitters(
+            &[Some(0.0), Some(0.5), Some(0.0), None, Some(0.0)],
+            0.2,
+            &mut rng,
+        );
         assert_eq!(j[3], 0.0);
         // The three runs at 0.0 are spread over the whole width, one apart from another.
         let mut at_zero = [j[0], j[2], j[4]];

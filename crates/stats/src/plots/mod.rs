@@ -193,7 +193,15 @@ fn curve_plots(
     } else {
         ("majority baseline", "majority baseline")
     };
-    type Kind = (&'static str, &'static str, String, Points, Vec<f64>, Option<String>, &'static str);
+    type Kind = (
+        &'static str,
+        &'static str,
+        String,
+        Points,
+        Vec<f64>,
+        Option<String>,
+        &'static str,
+    );
     let kinds: [Kind; 3] = [
         (
             "train_loss",

@@ -131,7 +131,8 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
                 None => " (none given: `--baseline B`)".into(),
             }
         ));
-    } else { v.push(format!(
+    } else {
+        v.push(format!(
         "Failed run: diverged (failed by definition), or dev score at the end of training at or below the majority-class baseline{} (Mosbach et al. 2021; Dodge et al. 2020); `failed (selected ckpt)` applies the same rule to the selected checkpoint's score and also counts the runs that never improved (selected checkpoint: the untrained model at step 0). Failure rates: failed / runs with a verdict, with Wilson score intervals (Clopper–Pearson in report.json); Fisher's exact test (two-sided) compares two groups' rates.",
         match s.options.baseline {
             Some(b) => format!(" (given: {b})"),

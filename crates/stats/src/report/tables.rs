@@ -154,8 +154,16 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
     if s.scores_only {
         // A table of scores has no checkpoints, divergence or errors: those columns go, and
         // the failure column says what it counts.
-        let drop = ["failed (selected ckpt)", "diverged", "errors", "interrupted"];
-        let keep: Vec<bool> = headers.iter().map(|h| !drop.contains(&h.as_str())).collect();
+        let drop = [
+            "failed (selected ckpt)",
+            "diverged",
+            "errors",
+            "interrupted",
+        ];
+        let keep: Vec<bool> = headers
+            .iter()
+            .map(|h| !drop.contains(&h.as_str()))
+            .collect();
         let filter = |v: Vec<String>| -> Vec<String> {
             v.into_iter()
                 .zip(&keep)

@@ -6,5 +6,5 @@ mod findings_and_axes;
 mod parity;
 mod report;
 mod run_accounting;
-mod what_it_shows;
 mod util;
+mod what_it_shows;

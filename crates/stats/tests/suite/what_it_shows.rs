@@ -35,7 +35,13 @@ fn failure_marks_sit_at_the_final_score_and_axes_name_their_score() {
     for s in 0..4 {
         // Selected 0.60–0.63 (above the baseline), final 0.50 (failed) for seeds 0 and 1.
         let last = if s < 2 { 0.50 } else { 0.60 + s as f64 * 0.01 };
-        recs.push(run_of("mosbach", "mosbach", s, 0.60 + s as f64 * 0.01, last));
+        recs.push(run_of(
+            "mosbach",
+            "mosbach",
+            s,
+            0.60 + s as f64 * 0.01,
+            last,
+        ));
     }
     let dir = sweep_dir(&recs);
     let input = load_results(dir.path(), None).unwrap();
@@ -47,7 +53,10 @@ fn failure_marks_sit_at_the_final_score_and_axes_name_their_score() {
     let b = svg(&out, "scores_box");
     assert!(b.contains("dev accuracy, selected checkpoint"), "axis");
     assert!(b.contains("failed run, at its final score"), "legend");
-    assert!(b.contains("linked to its final score"), "legend of the ring");
+    assert!(
+        b.contains("linked to its final score"),
+        "legend of the ring"
+    );
     let md = read(&out.join("report.md"));
     assert!(
         md.contains("## Scores per group (dev accuracy, selected checkpoint's score)"),
@@ -140,7 +149,10 @@ fn split_dev_plots_name_their_half_and_draw_its_baseline() {
     assert!(s.score.label.starts_with("dev (report half) accuracy"));
     let sel = svg(&out, "dev_score");
     assert!(sel.contains("dev (selection half) accuracy"), "axis");
-    assert!(sel.contains("majority baseline (selection half)"), "baseline");
+    assert!(
+        sel.contains("majority baseline (selection half)"),
+        "baseline"
+    );
     let rep = svg(&out, "dev_score_report_half");
     assert!(rep.contains("dev (report half) accuracy"), "axis");
     assert!(rep.contains("majority baseline (report half)"), "baseline");
@@ -230,7 +242,11 @@ fn a_table_of_scores_is_spoken_of_as_scores() {
     let s = write_report(&out, &input, &opts()).unwrap();
     assert!(s.scores_only);
     assert_eq!(s.score.label, "score (score)");
-    let fisher = s.comparisons[0].result("fisher").unwrap().clone().unwrap_err();
+    let fisher = s.comparisons[0]
+        .result("fisher")
+        .unwrap()
+        .clone()
+        .unwrap_err();
     assert!(fisher.reason.starts_with("no baseline given"), "{fisher:?}");
     let md = read(&out.join("report.md"));
     for word in ["checkpoint", "final dev score", "diverged", "selected ckpt"] {
