@@ -365,6 +365,7 @@ fn incomparable(a: &GroupSummary, b: &GroupSummary) -> Option<String> {
 /// pairs skipped with the reason.
 fn select_pairs(
     comparable: &[&GroupSummary],
+    all: &[GroupSummary],
     opts: &ReportOptions,
 ) -> (Vec<(usize, usize)>, String, Vec<String>) {
     let k = comparable.len();
@@ -390,6 +391,11 @@ fn select_pairs(
                         pairs.push((i, j));
                     }
                 }
+                // In a report of one section (task · metric · dev set), a contrast of another
+                // section's groups is that section's, not a missing comparison here.
+                _ if !all.iter().any(|g| &g.group == a || &g.group == b) => missing.push(format!(
+                    "contrast `{a}` vs `{b}`: not in this section (its groups have no runs here)"
+                )),
                 _ => missing.push(format!(
                     "contrast `{a}` vs `{b}` not compared: a group has no scored run"
                 )),
@@ -474,7 +480,7 @@ pub(crate) fn compare(
     progress: &dyn Progress,
 ) -> Compared {
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
-    let (pairs, mut pair_rule, skipped) = select_pairs(&comparable, opts);
+    let (pairs, mut pair_rule, skipped) = select_pairs(&comparable, groups, opts);
     if sections > 1 {
         pair_rule += ", within each task · metric · evaluation set only";
     }
