@@ -155,7 +155,6 @@ fn options(
         confidence_level: analysis
             .and_then(|x| x.alpha)
             .map_or(defaults.confidence_level, |alpha| 1.0 - alpha),
-        ..defaults
     }
 }
 

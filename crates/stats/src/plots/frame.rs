@@ -409,12 +409,15 @@ pub(super) struct RunMarks {
     never_improved: Vec<(f64, f64)>,
     /// (plotted score, final score, failed, colour) of runs whose verdict comes from a final
     /// score drawn elsewhere.
-    linked: Vec<((f64, f64), (f64, f64), bool, RGBColor)>,
+    linked: Vec<Link>,
     /// Some run is a row of a table of scores (no final score, no checkpoints).
     scores_only: bool,
     /// Finished runs without a finite score (an empty cell): not drawn, counted in the legend.
     no_score: usize,
 }
+
+/// (plotted score, final score, failed, colour) of one run drawn at two scores.
+type Link = ((f64, f64), (f64, f64), bool, RGBColor);
 
 impl RunMarks {
     /// Adds `run` at horizontal position `x`.

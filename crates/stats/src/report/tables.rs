@@ -171,7 +171,12 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
                 .map(|(c, _)| c)
                 .collect()
         };
-        headers = filter(headers);
+        headers = headers
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect();
         for h in headers.iter_mut() {
             if h == "failed (final score)" {
                 *h = "failed (score ≤ baseline)".into();
