@@ -76,6 +76,7 @@ mod fmt;
 pub mod hypothesis;
 mod load;
 mod pairwise;
+pub mod plan;
 mod plots;
 mod report;
 mod summary;
@@ -96,6 +97,9 @@ pub use hypothesis::{
 pub use load::{
     load_results, load_scores_csv, Analysis, InputProblem, Outcome, ReportInput, RunEntry,
     ScoreKind, SelectionRule, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
+};
+pub use plan::{
+    plan_from_pilot, sample_size, Effect, PilotPlan, PlanOptions, PowerPoint, SampleSize,
 };
 pub use plots::{PlotError, PlotFile};
 pub use report::{

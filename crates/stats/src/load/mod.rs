@@ -104,6 +104,12 @@ pub struct RunEntry {
     pub train_loss: Vec<(u64, f64)>,
     /// Dev score over training, (step, score).
     pub dev_scores: Vec<(u64, f64)>,
+    /// Wall-clock seconds the run took, from its record (`stab plan` prices a study with it).
+    #[serde(default)]
+    pub wall_seconds: Option<f64>,
+    /// Device the run trained on (`cpu`, `cuda:0`), from its record.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 impl RunEntry {

@@ -340,6 +340,8 @@ mod tests {
             settings: Default::default(),
             train_loss: Vec::new(),
             dev_scores: Vec::new(),
+            wall_seconds: None,
+            device: None,
         };
         let grouped = vec![
             ("last".to_string(), vec![entry("last", "last")]),

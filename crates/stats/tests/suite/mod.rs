@@ -7,3 +7,4 @@ mod parity;
 mod report;
 mod run_accounting;
 mod util;
+mod plan;

@@ -177,6 +177,8 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 settings: Default::default(),
                 train_loss: Vec::new(),
                 dev_scores: Vec::new(),
+                wall_seconds: None,
+                device: None,
             })
         })
         .collect();
