@@ -101,7 +101,7 @@ pub use load::{
 pub use plan::{
     plan_from_pilot, sample_size, Effect, PilotPlan, PlanOptions, PowerPoint, SampleSize,
 };
-pub use plots::{PlotError, PlotFile};
+pub use plots::{power_plot, PlotError, PlotFile};
 pub use report::{
     csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress,
     write_sectioned_report, SectionReport, SummaryRow,

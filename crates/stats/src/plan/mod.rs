@@ -19,6 +19,8 @@
 
 mod pilot;
 pub mod power;
+pub mod sequential;
+mod text;
 
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,9 @@ use statrs::function::factorial::ln_binomial;
 use crate::counts::wilson;
 pub use pilot::{plan_from_pilot, ContrastPlan, Cost, PilotGroup, PilotPlan, PilotSection};
 use power::{fisher_power, tost_power, welch_power};
+pub use text::{
+    answer, precision_lines, render_effect_plan, render_pilot_plan, EffectPlan, PrecisionLine,
+};
 
 /// Level, target power and search range of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -243,6 +248,23 @@ pub struct SampleSize {
     pub curve: Vec<PowerPoint>,
     /// Why the power cannot be reached, when it cannot.
     pub unreachable: Option<String>,
+}
+
+impl SampleSize {
+    /// A plan that cannot be made, and why.
+    pub fn not_planned(effect: Effect, opts: &PlanOptions, reason: String) -> SampleSize {
+        SampleSize {
+            effect,
+            alpha: opts.alpha,
+            target_power: opts.power,
+            n: None,
+            power_at_n: None,
+            n_stable: None,
+            checked_to: 0,
+            curve: Vec::new(),
+            unreachable: Some(reason),
+        }
+    }
 }
 
 /// Smallest n per group reaching `opts.power` for `effect` (see [`SampleSize`]).

@@ -201,6 +201,17 @@ fn cost(n: usize, a: &PilotGroup, b: &PilotGroup) -> Cost {
     }
 }
 
+fn constant_reason(groups: &[&str]) -> String {
+    format!(
+        "{} constant in the pilot (every run the same score): its spread is unknown, so no plan for the means; plan with `stab plan --means … --sd …` on a spread you assume",
+        groups
+            .iter()
+            .map(|g| format!("`{g}` is"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    )
+}
+
 fn plan_contrast(
     a: &PilotGroup,
     b: &PilotGroup,
@@ -215,28 +226,41 @@ fn plan_contrast(
         (Some(ma), Some(mb), Some(sa), Some(sb)) => Some((ma, mb, sa, sb)),
         _ => None,
     };
+    // A pilot group without spread (every run collapsed to one score) says nothing about σ:
+    // planning on σ = 0 would promise power from two seeds.
+    let constant: Vec<&str> = [a, b]
+        .iter()
+        .filter(|g| g.sd == Some(0.0))
+        .map(|g| g.group.as_str())
+        .collect();
     let welch = moments.map(|(mean_a, mean_b, sd_a, sd_b)| {
-        sample_size(
-            &Effect::Welch {
-                mean_a,
-                mean_b,
-                sd_a,
-                sd_b,
-            },
-            opts,
-        )
+        let e = Effect::Welch {
+            mean_a,
+            mean_b,
+            sd_a,
+            sd_b,
+        };
+        if constant.is_empty() {
+            sample_size(&e, opts)
+        } else {
+            SampleSize::not_planned(e, opts, constant_reason(&constant))
+        }
     });
     let tost = match (moments, margin) {
-        (Some((mean_a, mean_b, sd_a, sd_b)), Some(margin)) => Some(sample_size(
-            &Effect::Tost {
+        (Some((mean_a, mean_b, sd_a, sd_b)), Some(margin)) => {
+            let e = Effect::Tost {
                 mean_a,
                 mean_b,
                 sd_a,
                 sd_b,
                 margin,
-            },
-            opts,
-        )),
+            };
+            Some(if constant.is_empty() {
+                sample_size(&e, opts)
+            } else {
+                SampleSize::not_planned(e, opts, constant_reason(&constant))
+            })
+        }
         _ => None,
     };
     let priced = |s: &Option<SampleSize>| {

@@ -16,6 +16,7 @@ mod box_plot;
 mod curves;
 mod expected_max;
 mod frame;
+mod power;
 mod setting;
 
 use std::collections::BTreeSet;
@@ -55,6 +56,31 @@ fn score_label(s: &ReportSummary) -> String {
         Some(m) => format!("dev score ({m})"),
         None => "dev score".into(),
     }
+}
+
+/// Draws power against seeds per group for `lines` (label, sample size) into
+/// `dir/<name>.png` and `.svg` (`stab plan --plot DIR`).
+pub fn power_plot(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    lines: Vec<(String, &crate::plan::SampleSize)>,
+    target: f64,
+) -> Result<PlotFile, StatsError> {
+    frame::register_font().map_err(|source| StatsError::Plot {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| StatsError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let plot = power::PowerPlot {
+        title: title.into(),
+        lines,
+        target,
+    };
+    render(dir, name, &plot)
 }
 
 /// Draws every plot that the input supports into `dir`.

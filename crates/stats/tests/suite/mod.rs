@@ -8,3 +8,4 @@ mod report;
 mod run_accounting;
 mod util;
 mod plan;
+mod sequential;
