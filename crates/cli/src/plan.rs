@@ -114,13 +114,17 @@ pub fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
                     .contrasts
                     .iter()
                     .flat_map(|c| {
-                        [("Fisher", &c.fisher), ("Welch", &c.welch), ("TOST", &c.tost)]
-                            .into_iter()
-                            .filter_map(move |(t, s)| {
-                                s.as_ref()
-                                    .filter(|s| s.unreachable.is_none())
-                                    .map(|s| (format!("{} vs {} · {t}", c.a, c.b), s))
-                            })
+                        [
+                            ("Fisher", &c.fisher),
+                            ("Welch", &c.welch),
+                            ("TOST", &c.tost),
+                        ]
+                        .into_iter()
+                        .filter_map(move |(t, s)| {
+                            s.as_ref()
+                                .filter(|s| s.unreachable.is_none())
+                                .map(|s| (format!("{} vs {} · {t}", c.a, c.b), s))
+                        })
                     })
                     .collect();
                 if lines.is_empty() {
@@ -191,7 +195,10 @@ pub fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
     let sizes: Vec<_> = effects.iter().map(|e| sample_size(e, &opts)).collect();
     let mut precision: Vec<_> = Vec::new();
     for line in effects.iter().flat_map(precision_lines) {
-        if !precision.iter().any(|l: &stab_stats::plan::PrecisionLine| l.what == line.what) {
+        if !precision
+            .iter()
+            .any(|l: &stab_stats::plan::PrecisionLine| l.what == line.what)
+        {
             precision.push(line);
         }
     }
@@ -208,7 +215,13 @@ pub fn plan(a: PlanArgs) -> anyhow::Result<ExitCode> {
             .map(|s| (s.effect.test_name().to_string(), s))
             .collect();
         if !lines.is_empty() {
-            power_plot(out, "power", "Power against seeds per group", lines, opts.power)?;
+            power_plot(
+                out,
+                "power",
+                "Power against seeds per group",
+                lines,
+                opts.power,
+            )?;
         }
     }
     if a.json {

@@ -367,8 +367,8 @@ impl stab_sweep::Analyst for SequentialAnalyst {
                 );
             }
         }
-        let json = serde_json::to_string_pretty(&self.report)
-            .map_err(|e| corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(&self.report).map_err(|e| corrupt(e.to_string()))?;
         for (name, text) in [
             ("sequential.json", json),
             ("sequential.md", self.report.markdown()),
@@ -406,7 +406,8 @@ fn sequential(
     let mut analyst = SequentialAnalyst { report };
     let looks = rule.seeds_per_look();
     loop {
-        match stab_sweep::sequential_step(store, &sweep.runs, rule, launcher, launch, &mut analyst)? {
+        match stab_sweep::sequential_step(store, &sweep.runs, rule, launcher, launch, &mut analyst)?
+        {
             stab_sweep::Step::Stopped { reason, .. } => {
                 println!("sequential sweep: {reason}");
                 println!(

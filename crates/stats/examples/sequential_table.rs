@@ -22,7 +22,10 @@ fn main() {
         ("C3", 0, 2),
         ("C4", 2, 3),
     ];
-    for (title, alpha) in [("one contrast at α = 0.05", 0.05), ("four contrasts, α = 0.05/4 each (Bonferroni)", 0.0125)] {
+    for (title, alpha) in [
+        ("one contrast at α = 0.05", 0.05),
+        ("four contrasts, α = 0.05/4 each (Bonferroni)", 0.0125),
+    ] {
         println!("\n### {title}\n");
         println!("| contrast | failure rates | rates planned on | fixed 25: power | Pocock: P(significant) | Pocock: E[seeds/group] | O'Brien–Fleming: P(significant) | O'Brien–Fleming: E[seeds/group] |");
         println!("|---|---|---|---|---|---|---|---|");
@@ -32,7 +35,11 @@ fn main() {
             let (ka, kb) = (cells[i].1, cells[j].1);
             for (label, pa, pb) in [
                 ("raw", ka as f64 / 10.0, kb as f64 / 10.0),
-                ("Jeffreys", (ka as f64 + 0.5) / 11.0, (kb as f64 + 0.5) / 11.0),
+                (
+                    "Jeffreys",
+                    (ka as f64 + 0.5) / 11.0,
+                    (kb as f64 + 0.5) / 11.0,
+                ),
             ] {
                 let fixed = fisher_power(pa, pb, 25, 25, alpha);
                 let p = fisher_operating(&poc, pa, pb);

@@ -90,13 +90,13 @@ impl Stopping {
             ContrastSpec::Many(v) => v,
         };
         if contrasts.is_empty() {
-            return Err(("contrast".into(), "needs at least one pair of groups".into()));
-        }
-        if let Some((a, _)) = contrasts.iter().find(|(a, b)| a == b) {
             return Err((
                 "contrast".into(),
-                format!("`{a}` is compared with itself"),
+                "needs at least one pair of groups".into(),
             ));
+        }
+        if let Some((a, _)) = contrasts.iter().find(|(a, b)| a == b) {
+            return Err(("contrast".into(), format!("`{a}` is compared with itself")));
         }
         if !["fisher", "welch"].contains(&f.test.as_str()) {
             return Err((
@@ -114,7 +114,10 @@ impl Stopping {
             ));
         }
         if !(f.alpha > 0.0 && f.alpha < 1.0) {
-            return Err(("alpha".into(), format!("must be in (0, 1), got {}", f.alpha)));
+            return Err((
+                "alpha".into(),
+                format!("must be in (0, 1), got {}", f.alpha),
+            ));
         }
         if f.look_every == 0 {
             return Err(("look_every".into(), "must be at least 1".into()));
@@ -297,7 +300,10 @@ mod tests {
             e(&format!("{base}test = \"fisher\"\nspending = \"linear\"\n")).0,
             "spending"
         );
-        assert_eq!(e(&format!("{base}test = \"fisher\"\nalpha = 1.5\n")).0, "alpha");
+        assert_eq!(
+            e(&format!("{base}test = \"fisher\"\nalpha = 1.5\n")).0,
+            "alpha"
+        );
         assert_eq!(
             e("contrast = [\"a\", \"b\"]\ntest = \"fisher\"\nlook_every = 5\nmax_seeds = 3\n").0,
             "max_seeds"

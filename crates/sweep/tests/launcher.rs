@@ -168,8 +168,7 @@ fn a_sequential_sweep_stops_at_the_first_pocock_look_through_a_queueing_launcher
     // A fresh driver (a resumed `stab sweep`) analyses look 1: 5/5 vs 0/5 failed, Fisher
     // p = 0.0079 < Pocock's nominal 0.0148 at look 1 of 5.
     let mut resumed = FisherAnalyst::new(Spending::Pocock);
-    let step =
-        sequential_step(&store, &sweep.runs, &rule, &Deferred, &l, &mut resumed).unwrap();
+    let step = sequential_step(&store, &sweep.runs, &rule, &Deferred, &l, &mut resumed).unwrap();
     assert!(
         matches!(&step, Step::Stopped { look: 0, reason } if reason.contains("look 1 of 5")),
         "{step:?}"
@@ -181,7 +180,10 @@ fn a_sequential_sweep_stops_at_the_first_pocock_look_through_a_queueing_launcher
     let again = sequential_step(&store, &sweep.runs, &rule, &Deferred, &l, &mut resumed).unwrap();
     assert!(matches!(again, Step::Stopped { look: 0, .. }));
     assert_eq!(env.executions().len(), 10);
-    assert_eq!(store.status().unwrap().ok + store.status().unwrap().diverged, 10);
+    assert_eq!(
+        store.status().unwrap().ok + store.status().unwrap().diverged,
+        10
+    );
 }
 
 #[test]

@@ -22,7 +22,6 @@ pub mod power;
 pub mod sequential;
 mod text;
 
-
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 use statrs::function::factorial::ln_binomial;
@@ -138,7 +137,9 @@ impl Effect {
         match *self {
             Effect::Fisher { p_a, p_b } => {
                 if !(0.0..=1.0).contains(&p_a) || !(0.0..=1.0).contains(&p_b) {
-                    Some(format!("failure rates must be in [0, 1], got {p_a} and {p_b}"))
+                    Some(format!(
+                        "failure rates must be in [0, 1], got {p_a} and {p_b}"
+                    ))
                 } else if p_a == p_b {
                     Some(format!(
                         "equal failure rates ({p_a}): no n gives more than α = {alpha} power"
@@ -356,7 +357,9 @@ pub fn sample_size(effect: &Effect, opts: &PlanOptions) -> SampleSize {
                 out.n = Some(hi);
                 out.n_stable = Some(hi);
             }
-            let end = out.n.map_or(opts.n_max, |n| (2 * n).max(10).min(opts.n_max.max(n)));
+            let end = out
+                .n
+                .map_or(opts.n_max, |n| (2 * n).max(10).min(opts.n_max.max(n)));
             out.checked_to = end;
             let step = (end / 60).max(1);
             for m in (2..=end).step_by(step) {

@@ -327,7 +327,12 @@ pub fn plan_from_pilot(
         if planned.is_empty() {
             for i in 0..groups.len() {
                 for j in i + 1..groups.len() {
-                    plans.push(plan_contrast(&groups[i], &groups[j], opts, equivalence_margin));
+                    plans.push(plan_contrast(
+                        &groups[i],
+                        &groups[j],
+                        opts,
+                        equivalence_margin,
+                    ));
                 }
             }
         } else {

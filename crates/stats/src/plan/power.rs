@@ -166,7 +166,8 @@ pub fn tost_power(
         // ln of the χ²_ν density at v = νu², in logs: statrs' pdf overflows for ν ≳ 200.
         let v = df * u * u;
         let half = df / 2.0;
-        let ln_chi = (half - 1.0) * v.ln() - v / 2.0 - half * std::f64::consts::LN_2 - ln_gamma(half);
+        let ln_chi =
+            (half - 1.0) * v.ln() - v / 2.0 - half * std::f64::consts::LN_2 - ln_gamma(half);
         let dens = 2.0 * df * u * ln_chi.exp();
         let hi = (margin - c * sigma * u - diff) / sigma;
         let lo = (-margin + c * sigma * u - diff) / sigma;
@@ -229,8 +230,7 @@ pub fn fisher_p_values(n_a: u64, n_b: u64, m: u64) -> Vec<f64> {
     }
     let lo = m.saturating_sub(n_b);
     let hi = m.min(n_a);
-    let ln_pmf =
-        |x: u64| ln_binomial(n_a, x) + ln_binomial(n_b, m - x) - ln_binomial(total, m);
+    let ln_pmf = |x: u64| ln_binomial(n_a, x) + ln_binomial(n_b, m - x) - ln_binomial(total, m);
     let logs: Vec<f64> = (lo..=hi).map(ln_pmf).collect();
     // Ascending by probability (the order fisher_exact sums in), with running sums.
     let mut sorted: Vec<(f64, f64)> = logs.iter().map(|&l| (l, l.exp())).collect();

@@ -4,8 +4,10 @@
 //! boundary is crossed, up to `max_seeds` per group. Its type I error is held at α by
 //! **Lan–DeMets alpha spending**: by information fraction t = n/max_seeds the design may have
 //! spent α(t) of its α, with
-//! - O'Brien–Fleming type: α(t) = 2 − 2Φ(z₁₋α/₂ / √t) (almost nothing early, nearly the full α
-//!   at the last look: stops early only on overwhelming evidence);
+//! - O'Brien–Fleming type: α(t) = 4 − 4Φ(z₁₋α/₄ / √t), i.e. each side spends α/2 with the
+//!   one-sided O'Brien–Fleming-type function, as R's ldbounds and gsDesign do for symmetric
+//!   two-sided designs (almost nothing early, nearly the full α at the last look: stops early
+//!   only on overwhelming evidence);
 //! - Pocock type: α(t) = α·ln(1 + (e − 1)t) (about evenly spread: stops early more often,
 //!   pays with a stricter last look).
 //!
@@ -65,9 +67,10 @@ impl Spending {
         }
         match self {
             Spending::ObrienFleming => {
+                // Symmetric two-sided: each side spends α/2 with the one-sided function.
                 let n = Normal::standard();
-                let z = n.inverse_cdf(1.0 - alpha / 2.0);
-                2.0 * (1.0 - n.cdf(z / t.sqrt()))
+                let z = n.inverse_cdf(1.0 - alpha / 4.0);
+                4.0 * (1.0 - n.cdf(z / t.sqrt()))
             }
             Spending::Pocock => alpha * (1.0 + (std::f64::consts::E - 1.0) * t).ln(),
         }
@@ -166,10 +169,7 @@ pub fn design(
             seeds.len()
         )));
     }
-    let fractions: Vec<f64> = seeds
-        .iter()
-        .map(|&n| n as f64 / max_seeds as f64)
-        .collect();
+    let fractions: Vec<f64> = seeds.iter().map(|&n| n as f64 / max_seeds as f64).collect();
     let cumulative_alpha: Vec<f64> = fractions
         .iter()
         .map(|&t| spending.spent(t, alpha))
@@ -757,7 +757,10 @@ impl SequentialReport {
         }
         for c in &self.contrasts {
             let _ = writeln!(s, "\n### `{}` vs `{}`\n", c.a, c.b);
-            let _ = writeln!(s, "| look | seeds per group | data | p | nominal level | crossed |");
+            let _ = writeln!(
+                s,
+                "| look | seeds per group | data | p | nominal level | crossed |"
+            );
             let _ = writeln!(s, "|---|---|---|---|---|---|");
             for l in &c.looks {
                 let _ = writeln!(
@@ -778,7 +781,9 @@ impl SequentialReport {
         let _ = writeln!(
             s,
             "\n**Stopping:** {}\n\n{}",
-            self.stopped.as_deref().unwrap_or("not stopped yet (looks still to run)"),
+            self.stopped
+                .as_deref()
+                .unwrap_or("not stopped yet (looks still to run)"),
             self.bias_note
         );
         s

@@ -47,9 +47,10 @@ pub fn precision_lines(effect: &Effect) -> Vec<PrecisionLine> {
             v
         }
         Effect::Welch { sd_a, sd_b, .. } | Effect::Tost { sd_a, sd_b, .. } => {
-            let mut v = vec![line(format!("95 % t interval of a mean score, σ = {sd_a}"), &|n| {
-                mean_interval_width(sd_a, n, 0.95)
-            })];
+            let mut v = vec![line(
+                format!("95 % t interval of a mean score, σ = {sd_a}"),
+                &|n| mean_interval_width(sd_a, n, 0.95),
+            )];
             if sd_b != sd_a {
                 v.push(line(
                     format!("95 % t interval of a mean score, σ = {sd_b}"),
@@ -76,7 +77,9 @@ fn describe(e: &Effect) -> String {
             sd_a,
             sd_b,
             margin,
-        } => format!("equivalence within ±{margin} at means {mean_a} vs {mean_b} (σ {sd_a}, {sd_b})"),
+        } => {
+            format!("equivalence within ±{margin} at means {mean_a} vs {mean_b} (σ {sd_a}, {sd_b})")
+        }
     }
 }
 
@@ -222,7 +225,8 @@ pub fn render_pilot_plan(plan: &PilotPlan) -> String {
                 let Some(s) = s else { continue };
                 let _ = writeln!(out, "    {name}: {}", answer(s));
                 if let Some(cost) = cost {
-                    let hours = |h: Option<f64>| h.map_or("unknown".into(), |h| format!("{h:.1} h"));
+                    let hours =
+                        |h: Option<f64>| h.map_or("unknown".into(), |h| format!("{h:.1} h"));
                     let devices: Vec<String> = sec
                         .groups
                         .iter()
@@ -246,9 +250,18 @@ pub fn render_pilot_plan(plan: &PilotPlan) -> String {
         out.push_str("  Precision view (95 % intervals; failure rates at the planned rate, means at the pilot's sd, E[max of 5] resampling the pilot)\n");
         let mut rows = Vec::new();
         for g in &sec.groups {
-            rows.push((format!("{} · failure rate", short(&g.group)), g.failure_interval_width.clone()));
-            rows.push((format!("{} · mean score", short(&g.group)), g.mean_interval_width.clone()));
-            rows.push((format!("{} · E[max of 5]", short(&g.group)), g.expected_max5_width.clone()));
+            rows.push((
+                format!("{} · failure rate", short(&g.group)),
+                g.failure_interval_width.clone(),
+            ));
+            rows.push((
+                format!("{} · mean score", short(&g.group)),
+                g.mean_interval_width.clone(),
+            ));
+            rows.push((
+                format!("{} · E[max of 5]", short(&g.group)),
+                g.expected_max5_width.clone(),
+            ));
         }
         precision_table(&mut out, &rows);
     }

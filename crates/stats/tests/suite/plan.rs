@@ -39,7 +39,14 @@ fn welch_power_matches_statsmodels_ttestindpower() {
 fn welch_power_with_unequal_spreads_matches_scipy_nct() {
     for c in golden()["welch"].as_array().unwrap() {
         let n = u(c, "n");
-        let got = welch_power(f(c, "diff"), f(c, "sd_a"), f(c, "sd_b"), n, n, f(c, "alpha"));
+        let got = welch_power(
+            f(c, "diff"),
+            f(c, "sd_a"),
+            f(c, "sd_b"),
+            n,
+            n,
+            f(c, "alpha"),
+        );
         assert!((got - f(c, "power")).abs() < 1e-6, "{c}: got {got}");
     }
 }
@@ -98,7 +105,10 @@ fn fisher_seeds_needed_match_exact_enumeration_with_scipy() {
         assert_eq!(s.n_stable, Some(u(c, "n_stable")), "{c}");
         assert_eq!(s.checked_to, u(c, "checked_to"), "{c}");
         for point in c["curve"].as_array().unwrap() {
-            let (n, want) = (point[0].as_u64().unwrap() as usize, point[1].as_f64().unwrap());
+            let (n, want) = (
+                point[0].as_u64().unwrap() as usize,
+                point[1].as_f64().unwrap(),
+            );
             let got = e.power(n, opts.alpha);
             assert!((got - want).abs() < 1e-12, "{c} at n = {n}: got {got}");
         }

@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stab_stats::plan::sequential::{
-    design, fisher_operating, simulate, SequentialReport, SequentialTest, Spending, LookData,
+    design, fisher_operating, simulate, LookData, SequentialReport, SequentialTest, Spending,
 };
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -54,7 +54,11 @@ fn fisher_sequential_designs_hold_alpha_under_no_difference_by_simulation() {
             // The simulation agrees with the exact enumeration.
             let exact = fisher_operating(&d, p, p).reject;
             let se = (exact * (1.0 - exact) / studies as f64).sqrt();
-            assert!((o.reject - exact).abs() <= 4.0 * se + 1e-3, "{} vs {exact}", o.reject);
+            assert!(
+                (o.reject - exact).abs() <= 4.0 * se + 1e-3,
+                "{} vs {exact}",
+                o.reject
+            );
         }
     }
 }
@@ -70,20 +74,46 @@ fn a_large_effect_stops_early_and_saves_seeds() {
 #[test]
 fn a_study_report_stops_when_every_contrast_has_crossed() {
     let contrasts = [("a".to_string(), "b".to_string())];
-    let mut r =
-        SequentialReport::new(SequentialTest::Fisher, 0.05, Spending::ObrienFleming, 5, 25, &contrasts)
-            .unwrap();
+    let mut r = SequentialReport::new(
+        SequentialTest::Fisher,
+        0.05,
+        Spending::ObrienFleming,
+        5,
+        25,
+        &contrasts,
+    )
+    .unwrap();
     let data = |fa: usize, n: usize| -> std::collections::BTreeMap<String, LookData> {
         [
-            ("a".to_string(), LookData { failed: fa, judged: n, scores: vec![] }),
-            ("b".to_string(), LookData { failed: 0, judged: n, scores: vec![] }),
+            (
+                "a".to_string(),
+                LookData {
+                    failed: fa,
+                    judged: n,
+                    scores: vec![],
+                },
+            ),
+            (
+                "b".to_string(),
+                LookData {
+                    failed: 0,
+                    judged: n,
+                    scores: vec![],
+                },
+            ),
         ]
         .into_iter()
         .collect()
     };
-    assert!(!r.analyse(0, &data(5, 5)), "O'Brien–Fleming does not stop at 5/5 vs 0/5");
+    assert!(
+        !r.analyse(0, &data(5, 5)),
+        "O'Brien–Fleming does not stop at 5/5 vs 0/5"
+    );
     assert!(r.analyse(1, &data(10, 10)), "but at 10/10 vs 0/10");
     assert_eq!(r.contrasts[0].crossed_at, Some(2));
     let md = r.markdown();
-    assert!(md.contains("stopped at look 2 of 5") && md.contains("biased"), "{md}");
+    assert!(
+        md.contains("stopped at look 2 of 5") && md.contains("biased"),
+        "{md}"
+    );
 }
