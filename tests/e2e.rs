@@ -107,6 +107,34 @@ fn run_writes_a_record_and_print_spec_shows_the_resolved_spec() {
     assert!(stderr(&bad).contains("epoch"), "{}", stderr(&bad));
 }
 
+/// `stab run --print-spec | head -1` ends quietly: a printing command whose reader has gone
+/// ends as `ls | head` does, without a "Broken pipe" panic on stderr.
+#[test]
+fn a_printing_command_ends_quietly_when_its_reader_closes_the_pipe() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose read end is closed before the command writes a byte: every write fails.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just created by pipe(2) and are owned here only.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    let out = stab()
+        .args(["run", "--preset", "mosbach", "--print-spec"])
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}\n{stderr}",
+        out.status
+    );
+}
+
 /// `stab run --preset zhang-reinit --print-spec` shows Zhang's values — the dev split, eps 1e-8,
 /// 10 evaluations per run — and the reference's selection metrics.
 #[test]

@@ -61,6 +61,34 @@ enum Command {
     Plan(plan::PlanArgs),
 }
 
+impl Command {
+    /// Commands that read and print, and write nothing a signal could cut short (a report's
+    /// files are written before its table is printed).
+    fn only_prints(&self) -> bool {
+        match self {
+            Command::Run(a) => a.print_spec,
+            Command::Sweep(a) => a.dry_run,
+            Command::Status(_) | Command::Report(_) | Command::Compare(_) => true,
+            Command::Data { command } => matches!(command, data::DataCommand::Check { .. }),
+            _ => false,
+        }
+    }
+}
+
+/// `stab status … | head` ends quietly, as `ls | head` does.
+///
+/// Rust ignores SIGPIPE, so a closed pipe makes `println!` panic ("failed printing to stdout:
+/// Broken pipe"). Commands that only print get the default action back (the process ends,
+/// silently, when its reader is gone). Commands that train or launch keep ignoring it: a
+/// launcher must outlive a closed pipe to record its runs, and sees the error instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: sets a signal disposition to its default; called before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Keeps freed activation memory in the process between training steps.
 ///
 /// LibTorch frees and re-allocates hundreds of MiB of activations every step. With glibc's
@@ -79,6 +107,9 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if cli.command.only_prints() {
+        restore_sigpipe();
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

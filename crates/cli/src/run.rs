@@ -54,7 +54,7 @@ pub struct RunArgs {
     data_dir: Option<PathBuf>,
     /// Print the resolved spec (TOML) and its run id, then exit without running.
     #[arg(long)]
-    print_spec: bool,
+    pub(crate) print_spec: bool,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,

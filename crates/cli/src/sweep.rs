@@ -47,7 +47,7 @@ pub struct SweepArgs {
     results: PathBuf,
     /// List the runs, how many are done, and the estimated cost; run nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Re-run runs that ended in `error` (diverged runs are results and are kept).
     #[arg(long)]
     retry: bool,

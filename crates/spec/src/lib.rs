@@ -13,8 +13,9 @@
 //! - **Stable content hash as run id.** [`RunSpec::run_id`] hashes the canonical JSON of the
 //!   resolved spec (fields in declaration order, floats round-tripped exactly). Adding seeds to a
 //!   sweep adds runs and keeps the ids of existing ones.
-//! - **Records are versioned.** [`RunRecord`] carries [`RECORD_SCHEMA_VERSION`]; readers reject
-//!   newer schemas with a clear error rather than misreading them.
+//! - **Records are versioned.** [`RunRecord`] carries [`RECORD_SCHEMA_VERSION`], bumped with
+//!   every added field; readers read every version up to theirs (missing fields take their
+//!   defaults) and reject newer schemas with a clear error rather than misreading them.
 
 mod diagnose;
 mod preset;

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::RunSpec;
 
-/// Version of the record layout; bumped on any incompatible change.
-pub const RECORD_SCHEMA_VERSION: u32 = 1;
+/// Version of the record layout, bumped whenever a field is added or changed; every version up
+/// to this one is read (a field a version lacks reads as its default), a newer one is refused.
+///
+/// - 1: the layout up to `newly_initialised`.
+/// - 2: adds `never_improved`.
+pub const RECORD_SCHEMA_VERSION: u32 = 2;
 
 /// Key prefix of MNLI's mismatched-dev scores in a record's metric maps
 /// (`final_metrics["mismatched/accuracy"]`, `selected_metrics[…]`, `baseline_metrics[…]`): the
@@ -173,6 +177,11 @@ pub struct RunRecord {
     pub final_metrics: BTreeMap<String, f64>,
     /// Step of the checkpoint chosen by the spec's `selection`.
     pub selected_step: Option<u64>,
+    /// The selected checkpoint is the untrained model (step 0, evaluated before the first
+    /// update): whatever it scores, the run never improved on it, and statistics count it as
+    /// failed in the selected-checkpoint column. Absent (false) in version-1 records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_improved: bool,
     /// Primary metric of the selected checkpoint on the report split: **the run's score**.
     pub score: Option<f64>,
     pub selected_metrics: BTreeMap<String, f64>,
@@ -258,6 +267,7 @@ impl RunRecord {
             timing: Timing::default(),
             model_source: None,
             newly_initialised: Vec::new(),
+            never_improved: false,
         }
     }
 
@@ -294,5 +304,24 @@ mod tests {
         let back = RunRecord::from_json(Path::new("r.json"), &r.to_json()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.failed(), Some(true));
+    }
+
+    /// A version-1 record (no `never_improved`) is read, the flag false; a version-2 record
+    /// writes the flag only when set.
+    #[test]
+    fn version_1_records_are_read_and_never_improved_is_written_only_when_set() {
+        let spec = crate::preset("mosbach").unwrap();
+        let mut r = RunRecord::error(spec, RunStatus::Ok, "fine".into());
+        assert!(!r.to_json().contains("never_improved"));
+        let mut v1: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        v1["schema_version"] = 1.into();
+        let back = RunRecord::from_json(Path::new("r.json"), &v1.to_string()).unwrap();
+        assert_eq!(back.schema_version, 1);
+        assert!(!back.never_improved);
+        r.never_improved = true;
+        r.selected_step = Some(0);
+        let json = r.to_json();
+        assert!(json.contains("\"never_improved\": true"), "{json}");
+        assert_eq!(RunRecord::from_json(Path::new("r.json"), &json).unwrap(), r);
     }
 }

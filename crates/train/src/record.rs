@@ -49,6 +49,7 @@ pub fn record(
         final_score: final_metrics.get(&data.metric).copied(),
         final_metrics,
         selected_step: chosen.map(|e| e.step),
+        never_improved: chosen.is_some_and(|e| e.step == 0),
         score: selected_metrics.get(&data.metric).copied(),
         selected_metrics,
         evaluations: out.evaluations.list,
