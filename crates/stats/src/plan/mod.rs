@@ -177,7 +177,7 @@ impl Effect {
                     Some(format!(
                         "standard deviations must be ≥ 0 and not both 0, got {sd_a} and {sd_b}"
                     ))
-                } else if !(margin > 0.0) {
+                } else if margin.is_nan() || margin <= 0.0 {
                     Some(format!("the equivalence margin must be > 0, got {margin}"))
                 } else if (mean_a - mean_b).abs() >= margin {
                     Some(format!(
@@ -412,7 +412,7 @@ pub fn expected_wilson_width(p: f64, n: usize, confidence: f64) -> Option<f64> {
 /// Expected width of the t interval of a mean score at n runs with standard deviation `sd`:
 /// 2·t(1 − (1−c)/2; n−1)·E[s]/√n, with E[s] = c₄(n)·σ.
 pub fn mean_interval_width(sd: f64, n: usize, confidence: f64) -> Option<f64> {
-    if n < 2 || !(sd >= 0.0) {
+    if n < 2 || sd.is_nan() || sd < 0.0 {
         return None;
     }
     let df = (n - 1) as f64;
