@@ -903,6 +903,61 @@ fn print_spec_checks_layer_knobs_against_the_model() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("share"), "{}", stderr(&out));
     ok(print(&albert, "freeze_layers=0"));
+    // Re-initialisation by the same rules: a depth beyond the model, and ALBERT's shared
+    // layers all or nothing.
+    let reinit = |model: &Path, layers: &str| {
+        stab()
+            .args([
+                "run",
+                "--preset",
+                "zhang-reinit",
+                "--print-spec",
+                "--set",
+                layers,
+            ])
+            .arg("--model")
+            .arg(model)
+            .output()
+            .unwrap()
+    };
+    let out = reinit(&model, "reinit_layers=9");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("reinit_layers = 9"),
+        "{}",
+        stderr(&out)
+    );
+    ok(reinit(&model, "reinit_layers=1"));
+    let out = reinit(&albert, "reinit_layers=1");
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("re-initialise"), "{}", stderr(&out));
+}
+
+/// `--print-spec` lists every field (the unset ones as comments) and says which evaluation
+/// schedule is in force; `stab compare --help` explains `--group` and `--score`.
+#[test]
+fn print_spec_lists_every_field_and_compare_explains_its_columns() {
+    let out = ok(stab()
+        .args(["run", "--preset", "zhang-standard", "--print-spec"])
+        .output()
+        .unwrap());
+    let text = stdout(&out);
+    assert!(
+        text.contains("# evaluations: evals_per_run = 10 is in force"),
+        "{text}"
+    );
+    for line in [
+        "mixout = 0.0",
+        "gradient_accumulation_steps = 1",
+        "# max_steps = (unset)",
+        "# train_subset = (unset)",
+        "preset = \"zhang-standard\"",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    let help = stdout(&ok(stab().args(["compare", "--help"]).output().unwrap()));
+    assert!(help.contains("names each row's group"), "{help}");
+    assert!(help.contains("holds each row's score"), "{help}");
 }
 
 /// `--threads` above this machine's cores is refused (a 2-step run took minutes at 10 000).

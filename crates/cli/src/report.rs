@@ -90,11 +90,17 @@ pub struct ReportArgs {
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// CSV or TSV of scores.
+    /// CSV or TSV of scores: a header row, then one row per run.
     file: PathBuf,
-    #[arg(long)]
+    /// The column that names each row's group (recipe, setting…); rows with the same value
+    /// are compared as one group. A numeric column is also an axis the scores are plotted
+    /// against.
+    #[arg(long, value_name = "COLUMN")]
     group: String,
-    #[arg(long)]
+    /// The column that holds each row's score (a number; an empty or NaN cell is a run
+    /// without a score, see --unscored). With --baseline, a score at or below it is a failed
+    /// run.
+    #[arg(long, value_name = "COLUMN")]
     score: String,
     #[command(flatten)]
     stats: StatsArgs,

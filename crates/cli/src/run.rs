@@ -252,7 +252,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.print_spec {
         check_model_limits(&spec)?;
         println!("# run id {}", spec.run_id());
-        print!("{}", toml::to_string(&spec)?);
+        println!("# evaluations: {}", spec.evaluation_schedule());
+        let (table, unset) = spec.listed();
+        print!("{}", toml::to_string(&table)?);
+        if !unset.is_empty() {
+            println!("# unset (TOML has no null; set with --set FIELD=VALUE):");
+            for f in unset {
+                println!("# {f} = (unset)");
+            }
+        }
         return Ok(ExitCode::SUCCESS);
     }
     check_threads(spec.threads, "--threads")?;

@@ -243,14 +243,17 @@ fn dry_run(a: &SweepArgs, overrides: &Overrides) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("could not read {}", a.file.display()))?;
     let expansion = Expansion::new(&a.file, &text, overrides)?;
     let store = Store::open(a.results.join(expansion.name()));
+    // The worker count the launch would use: the flag, else the sweep file's `[local]
+    // workers`, else the launcher's default (cores / threads per run).
+    let workers = a.workers.or_else(|| {
+        expansion
+            .launcher_settings("local")
+            .get("workers")
+            .and_then(|v| v.as_integer())
+            .and_then(|n| usize::try_from(n).ok())
+    });
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    dry_run_streamed(
-        &store,
-        &expansion,
-        a.workers.unwrap_or(1),
-        a.retry,
-        &mut out,
-    )?;
+    dry_run_streamed(&store, &expansion, workers, a.retry, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 

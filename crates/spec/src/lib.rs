@@ -27,12 +27,14 @@ pub use diagnose::value_offset;
 pub use preset::{preset, DEFAULT_PRESET, PRESETS};
 pub use record::{
     Curve, Evaluation, ModelSource, RecordError, RunRecord, RunStatus, Timing, Versions,
-    MISMATCHED_PREFIX, RECORD_SCHEMA_VERSION,
+    MISMATCHED_PREFIX, RECORD_SCHEMA_VERSION, SELECTION_HALF_PREFIX,
 };
 pub use spec::{
-    merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode, OptimizerSpec,
-    Pooling, Precision, RunSpec, Schedule, Selection, SpecError,
+    eval_steps, merge_override, parse_preset_name, AdamUpdate, Device, FeatureHead, FeatureMode,
+    OptimizerSpec, Pooling, Precision, RunSpec, Schedule, Selection, SpecError,
 };
-pub use support::{error_chain, hostname, human_duration, line_col, unix_millis, unix_seconds};
+pub use support::{
+    error_chain, hostname, human_duration, line_col, unix_millis, unix_seconds, utc_timestamp,
+};
 #[cfg(feature = "progress")]
 pub use support::{progress_bar, progress_style};

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `devlin` | Devlin et al. 2019 as run by Mosbach et al. (`uds-lsv/bert-stable-fine-tuning`): HF AdamW without bias correction, 3 epochs, last checkpoint |
 //! | `mosbach` | Mosbach et al. 2021: same with bias correction, 20 epochs, best of an evaluation at step 0 and 3 per epoch |
+//! | `zhang-standard` | Zhang et al. 2021 (`sample_commands/debiased_adam_baseline.sh`): the recipe every other `zhang-*` preset changes one thing of — torch AdamW, eps 1e-8, batch 32, no weight decay, 3 epochs, 10 evaluations, dev split in halves — without re-initialisation: the control group of a re-initialisation study |
 //! | `zhang-reinit` | Zhang et al. 2021 (`asappresearch/revisit-bert-finetuning`, `sample_commands/reinit.sh`): torch AdamW, eps 1e-8, batch 32, no weight decay, pooler + top 5 layers re-initialised, 10 evaluations, dev split in halves |
 //! | `zhang-longer` | Zhang et al. 2021 (`sample_commands/debiased_adam_longer.sh`): as `zhang-reinit` without re-initialisation, 400 steps |
 //! | `zhang-mixout` | Zhang et al. 2021 (`sample_commands/mixout.sh`): as `zhang-reinit` without re-initialisation, mixout p = 0.1 with every dropout 0, batch 16 × gradient accumulation 2 |
@@ -33,6 +34,7 @@ pub const DEFAULT_PRESET: &str = "devlin";
 pub const PRESETS: &[&str] = &[
     DEFAULT_PRESET,
     "mosbach",
+    "zhang-standard",
     "zhang-reinit",
     "zhang-longer",
     "zhang-mixout",
@@ -145,6 +147,13 @@ pub fn preset(name: &str) -> Result<RunSpec, SpecError> {
             evals_per_epoch: 3,
             eval_at_start: true,
             ..devlin
+        },
+        // `sample_commands/debiased_adam_baseline.sh`: `reinit.sh` without `--reinit_pooler
+        // --reinit_layers 5`. Its own name, so that a study's control group does not carry
+        // `preset = "zhang-reinit"` in its records.
+        "zhang-standard" => RunSpec {
+            preset: "zhang-standard".into(),
+            ..zhang
         },
         "zhang-reinit" => RunSpec {
             preset: "zhang-reinit".into(),

@@ -22,6 +22,12 @@ pub const RECORD_SCHEMA_VERSION: u32 = 2;
 /// matched dev set is the run's own (selection, `score`), the mismatched one is reported beside it.
 pub const MISMATCHED_PREFIX: &str = "mismatched/";
 
+/// Key prefix, in `baseline_metrics`, of the majority baseline on the *selection* half of a
+/// split dev set (`dev_split_seed`, the Zhang presets): `evaluations[].score` is on that half,
+/// the run's `score` and `majority_baseline` on the report half, and a plot of the evaluations
+/// draws this baseline. Records written before it was added lack the key.
+pub const SELECTION_HALF_PREFIX: &str = "selection_half/";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("could not read run record {path}")]

@@ -1,6 +1,6 @@
 //! The fully resolved run specification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -644,6 +644,69 @@ impl RunSpec {
         serde_json::to_string(self).expect("a RunSpec always serialises")
     }
 
+    /// Every field with its value, as `stab run --print-spec` lists them: a TOML table of the
+    /// set fields — including those the run id's JSON omits at their default value
+    /// (`gradient_accumulation_steps`, `mixout`, `prior_weight_decay`: omitted so that adding
+    /// them kept earlier run ids; listing them at that value resolves to the same spec) — and
+    /// the dotted names of the options left unset, which TOML cannot write.
+    pub fn listed(&self) -> (toml::Table, Vec<String>) {
+        let mut table = toml::Table::try_from(self).expect("a RunSpec always serialises to TOML");
+        let defaults: [(&str, toml::Value); 3] = [
+            (
+                "gradient_accumulation_steps",
+                toml::Value::Integer(self.gradient_accumulation_steps as i64),
+            ),
+            ("mixout", toml::Value::Float(self.mixout)),
+            (
+                "prior_weight_decay",
+                toml::Value::Boolean(self.prior_weight_decay),
+            ),
+        ];
+        for (k, v) in defaults {
+            table.entry(k).or_insert(v);
+        }
+        let json = serde_json::to_value(self).expect("a RunSpec always serialises");
+        let mut unset = Vec::new();
+        fn nulls(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            if let Some(o) = v.as_object() {
+                for (k, x) in o {
+                    let name = format!("{prefix}{k}");
+                    match x {
+                        serde_json::Value::Null => out.push(name),
+                        serde_json::Value::Object(_) => nulls(&format!("{name}."), x, out),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        nulls("", &json, &mut unset);
+        (table, unset)
+    }
+
+    /// Which evaluation schedule is in force, in words: `eval_every_steps` wins over
+    /// `evals_per_run`, which wins over `evals_per_epoch` (as the training loop reads them).
+    pub fn evaluation_schedule(&self) -> String {
+        let start = if self.eval_at_start {
+            ", and once before the first step (eval_at_start)"
+        } else {
+            ""
+        };
+        match (self.eval_every_steps, self.evals_per_run) {
+            (Some(k), _) => format!(
+                "eval_every_steps = {k} is in force (every {k} steps and at the end{start}); evals_per_epoch{} ignored",
+                if self.evals_per_run.is_some() { " and evals_per_run are" } else { " is" }
+            ),
+            (None, Some(n)) => format!(
+                "evals_per_run = {n} is in force (every ⌊T/{n}⌋ steps and at the end{start}); evals_per_epoch = {} is ignored",
+                self.evals_per_epoch
+            ),
+            (None, None) => format!(
+                "evals_per_epoch = {} is in force (and at the end{start})",
+                self.evals_per_epoch
+            ),
+        }
+    }
+
     /// Stable content hash of the resolved spec (16 hex digits): the run id.
     pub fn run_id(&self) -> String {
         let digest = Sha256::digest(self.canonical_json().as_bytes());
@@ -666,6 +729,37 @@ impl RunSpec {
 }
 
 /// A `preset` value: a string naming a known preset.
+/// Optimizer steps after which the model is evaluated (0: before the first step).
+pub fn eval_steps(spec: &RunSpec, per_epoch: u64, total: u64) -> BTreeSet<u64> {
+    let mut steps = BTreeSet::new();
+    if spec.eval_at_start {
+        steps.insert(0);
+    }
+    // Zhang et al.: `logging_steps = t_total // num_loggings`, evaluated when
+    // `global_step % logging_steps == 0 or global_step == t_total` (never at 0 steps apart).
+    let every = spec
+        .eval_every_steps
+        .or_else(|| spec.evals_per_run.map(|n| total / n as u64));
+    match every {
+        Some(0) => {}
+        Some(k) => steps.extend((1..=total / k).map(|i| i * k)),
+        None => {
+            let n = spec.evals_per_epoch as u64;
+            let epochs = total.div_ceil(per_epoch);
+            for e in 0..epochs {
+                for j in 1..=n {
+                    let s = e * per_epoch + (j * per_epoch).div_ceil(n);
+                    if s <= total {
+                        steps.insert(s);
+                    }
+                }
+            }
+        }
+    }
+    steps.insert(total);
+    steps
+}
+
 pub fn parse_preset_name(value: &toml::Value) -> Result<&str, SpecError> {
     match value {
         toml::Value::String(s) if crate::PRESETS.contains(&s.as_str()) => Ok(s.as_str()),
@@ -889,7 +983,7 @@ mod tests {
     /// and take L and T from the published sample commands.
     #[test]
     fn zhang_presets_have_zhangs_values() {
-        for name in ["zhang-reinit", "zhang-longer"] {
+        for name in ["zhang-standard", "zhang-reinit", "zhang-longer"] {
             let z = RunSpec::resolve(name, &toml::Table::new()).unwrap();
             assert_eq!(z.dev_split_seed, Some(1), "{name}");
             assert_eq!(z.optimizer.eps, 1e-8, "{name}");
@@ -903,6 +997,70 @@ mod tests {
         assert_eq!((r.reinit_pooler, r.reinit_layers), (true, 5));
         let l = RunSpec::resolve("zhang-longer", &toml::Table::new()).unwrap();
         assert_eq!(l.max_steps, Some(400));
+    }
+
+    /// `--print-spec`'s listing names every field: the ones omitted from the JSON at their
+    /// default, and the unset options; and says which evaluation schedule is in force.
+    #[test]
+    fn the_listing_names_every_field_and_the_schedule_in_force() {
+        let s = RunSpec::resolve("zhang-reinit", &toml::Table::new()).unwrap();
+        let (table, unset) = s.listed();
+        for k in [
+            "gradient_accumulation_steps",
+            "mixout",
+            "prior_weight_decay",
+            "evals_per_run",
+        ] {
+            assert!(table.contains_key(k), "{k}");
+        }
+        for k in ["max_steps", "train_subset", "eval_every_steps", "metric"] {
+            assert!(unset.contains(&k.to_string()), "{k}: {unset:?}");
+        }
+        // Every field of the JSON is either listed or unset.
+        let json = serde_json::to_value(&s).unwrap();
+        for k in json.as_object().unwrap().keys() {
+            assert!(table.contains_key(k) || unset.contains(k), "{k}");
+        }
+        // Listing the default-omitted fields resolves to the same spec, hence the same id.
+        let back: RunSpec = toml::Value::Table(table).try_into().unwrap();
+        assert_eq!(back.run_id(), s.run_id());
+        assert!(s
+            .evaluation_schedule()
+            .starts_with("evals_per_run = 10 is in force"));
+        let d = RunSpec::resolve("devlin", &toml::Table::new()).unwrap();
+        assert!(d
+            .evaluation_schedule()
+            .starts_with("evals_per_epoch = 1 is in force"));
+    }
+
+    /// `zhang-standard` is `zhang-reinit` without re-initialisation under its own name (Zhang's
+    /// `debiased_adam_baseline.sh`), and adding it left every other preset's run id as it was.
+    #[test]
+    fn zhang_standard_is_the_reinit_recipe_without_reinit_and_other_ids_are_unchanged() {
+        let get = |p: &str| RunSpec::resolve(p, &toml::Table::new()).unwrap();
+        let s = get("zhang-standard");
+        assert_eq!(s.preset, "zhang-standard");
+        let r = get("zhang-reinit");
+        let control = RunSpec {
+            preset: "zhang-standard".into(),
+            reinit_layers: 0,
+            reinit_pooler: false,
+            ..r
+        };
+        assert_eq!(s, control);
+        assert_eq!((s.epochs, s.max_steps), (3, None));
+        // As `stab run --preset P --print-spec` printed them before `zhang-standard` existed.
+        for (p, id) in [
+            ("devlin", "75288cedcdfee78a"),
+            ("mosbach", "917d05ee1251e98a"),
+            ("zhang-reinit", "cd8c68c39b290ef0"),
+            ("zhang-longer", "05422f983f024112"),
+            ("zhang-mixout", "406297702bf26be9"),
+            ("zhang-prior-wd", "61a5d8905eecb489"),
+        ] {
+            assert_eq!(get(p).run_id(), id, "{p}");
+        }
+        assert!(crate::PRESETS.contains(&"zhang-standard"));
     }
 
     /// Re-initialised layers only together with the pooler (the reference asserts it).

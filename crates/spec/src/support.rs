@@ -91,8 +91,49 @@ pub fn human_duration(secs: f64) -> String {
     }
 }
 
+/// A Unix time as a UTC date and time to the second: `2026-12-03 13:44:59 UTC` (for log
+/// lines a person reads; records keep the number). Days to civil date by Howard Hinnant's
+/// `civil_from_days`.
+pub fn utc_timestamp(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    /// Against Python's `datetime.fromtimestamp(t, timezone.utc)`.
+    #[test]
+    fn unix_times_read_as_utc_dates() {
+        assert_eq!(super::utc_timestamp(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            super::utc_timestamp(951_782_400.0),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            super::utc_timestamp(1_796_305_499.25),
+            "2026-12-03 13:44:59 UTC"
+        );
+        assert_eq!(
+            super::utc_timestamp(4_102_444_800.0),
+            "2100-01-01 00:00:00 UTC"
+        );
+    }
+
     #[test]
     fn durations_read_at_a_glance() {
         assert_eq!(super::human_duration(44.6), "45s");

@@ -34,6 +34,7 @@ pub fn summarize_with_progress(
         metric: input.metric.clone(),
         options: opts.clone(),
         score,
+        scores_only: !input.from_records(),
         aso_confidence: compared.aso_confidence,
         pair_rule: compared.pair_rule,
         groups,

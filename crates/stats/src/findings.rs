@@ -41,6 +41,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let names = Names::new(s);
     let n = &names;
     let mut sentences = Vec::new();
+    sentences.extend(nothing_learned(s, n));
     sentences.extend(s.score.warning.clone());
     sentences.extend(names.legend());
     sentences.extend(failure_rates(s, n));
@@ -86,6 +87,13 @@ impl Names {
     fn new(s: &ReportSummary) -> Self {
         let full: Vec<&str> = s.groups.iter().map(|g| g.group.as_str()).collect();
         match short_labels(&full) {
+            // Nothing shortened and nothing shared: the names are the labels, no legend.
+            Some(l) if l.shared.is_empty() && l.short().iter().zip(&full).all(|(s, f)| s == f) => {
+                Names {
+                    short: HashMap::new(),
+                    shared: Vec::new(),
+                }
+            }
             Some(l) => Names {
                 short: full.iter().map(|f| f.to_string()).zip(l.short()).collect(),
                 shared: l.shared,
@@ -141,6 +149,55 @@ fn row<'s>(s: &'s ReportSummary, c: &'s Comparison, alpha: f64, n: &'s Names) ->
     }
 }
 
+/// The first sentence when some group learned nothing ([`GroupSummary::nothing_learned`]):
+/// every run of it diverged or ended (final score) at or within
+/// [`crate::summary::NOTHING_LEARNED_BAND`] above its majority baseline. The rule is stated;
+/// such a group's low spread is that of runs collapsed onto the majority class, not stability,
+/// and its spread is never compared.
+fn nothing_learned(s: &ReportSummary, n: &Names) -> Option<String> {
+    let none: Vec<&GroupSummary> = s
+        .groups
+        .iter()
+        .filter(|g| g.nothing_learned.is_some())
+        .collect();
+    if none.is_empty() {
+        return None;
+    }
+    let band = crate::summary::NOTHING_LEARNED_BAND;
+    let rule = if s.scores_only {
+        format!("every score lies at or within {band} of the baseline")
+    } else {
+        format!(
+            "every run diverged or ended (final score) at or within {band} of the majority baseline — the model predicts (about) the majority class"
+        )
+    };
+    let with_verdict = s.groups.iter().filter(|g| g.judged > 0).count();
+    if none.len() == with_verdict {
+        let whom = if with_verdict == 1 {
+            "in this group".to_string()
+        } else {
+            format!("in any of the {with_verdict} groups")
+        };
+        return Some(format!(
+            "Nothing was learned {whom}: {rule}. The spreads, tests and dominance below compare runs that did not train; they say nothing about stability."
+        ));
+    }
+    let names = and_list(none.iter().map(|g| format!("`{}`", n.of(&g.group))));
+    let verb = if none.len() == 1 { "its" } else { "their" };
+    Some(format!(
+        "Nothing was learned in {names}: {rule}. {} low spread is that of runs collapsed onto the majority class, not stability, and is not compared.",
+        capitalise(verb)
+    ))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
 fn rate(g: &GroupSummary) -> f64 {
     g.failed as f64 / g.judged as f64
 }
@@ -151,10 +208,12 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
         return Some("No runs: nothing to report.".into());
     }
     if s.groups.iter().all(|g| g.judged == 0) {
-        return Some(
+        return Some(if s.scores_only {
+            "Failure rates are not given: no baseline was given (`--baseline B`: a score at or below it is a failed run).".into()
+        } else {
             "Failure rates are not given: no run has both a final score and a majority baseline."
-                .into(),
-        );
+                .into()
+        });
     }
     // Every group, whatever the pairwise tests keep (`--top-k`): the groups that fail most are
     // the ones a stability report must not leave out.
@@ -183,12 +242,27 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
                     percent(ci.lower),
                     percent(ci.upper)
                 ),
+                _ if s.scores_only => format!("{names} no verdict (no score or no baseline given)"),
                 _ => format!("{names} no verdict (no final score or baseline)"),
             }
         })
         .collect();
+    let rule = if s.scores_only {
+        match s.options.baseline {
+            Some(b) => format!("score at or below the baseline {b} given"),
+            None => "score at or below the baseline".to_string(),
+        }
+    } else {
+        // On a split dev set (Zhang) runs are judged on its report half.
+        let set = if s.score.label.starts_with("dev (report half)") {
+            "final score on the report half of dev"
+        } else {
+            "final dev score"
+        };
+        format!("diverged, or {set} at or below the majority baseline")
+    };
     Some(format!(
-        "Failed runs (diverged, or final dev score at or below the majority baseline; {:.0}% Wilson intervals): {}.",
+        "Failed runs ({rule}; {:.0}% Wilson intervals): {}.",
         s.options.confidence_level * 100.0,
         parts.join("; ")
     ))
@@ -216,6 +290,10 @@ fn unscored_runs(s: &ReportSummary, n: &Names) -> Option<String> {
         return None;
     }
     let how = match s.options.unscored {
+        crate::summary::Unscored::Failed if s.scores_only => {
+            "they count as failed runs when a baseline is given (`--unscored failed`; \
+             `--unscored excluded` leaves them out of the failure rate)"
+        }
         crate::summary::Unscored::Failed => {
             "they count as failed runs where a majority baseline is known (`--unscored failed`; \
              `--unscored excluded` leaves them out of the failure rate)"
@@ -241,40 +319,75 @@ fn and_list(items: impl Iterator<Item = String>) -> String {
     }
 }
 
-/// With many pairs: one sentence per test naming the significant pairs.
+/// With many pairs: one sentence per test naming the significant pairs. Each sentence counts
+/// only the pairs the test ran on and that count for it; the others are counted apart, with
+/// their reasons ("None of the 4 pairs tested differ …; 6 of the 10 compared pairs n/a: …").
 fn summarised(s: &ReportSummary, alpha: f64, n: &Names) -> Vec<String> {
     let m = s.comparisons.len();
-    let named = |hits: Vec<String>, what: &str, test: &str| -> String {
-        if hits.is_empty() {
-            return format!("None of the {m} compared pairs {what} ({test}).");
-        }
-        let shown: Vec<&String> = hits.iter().take(PAIRS_NAMED).collect();
-        let rest = hits.len() - shown.len();
-        format!(
-            "{} of the {m} compared pairs {what} ({test}): {}{}.",
-            hits.len(),
-            shown
-                .iter()
-                .map(|h| h.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            if rest > 0 {
-                format!("; and {rest} more in the table")
-            } else {
-                String::new()
-            }
-        )
-    };
     findings_order(&s.options, alpha)
         .into_iter()
         .filter_map(|t| {
             let (what, test) = t.summary_phrase(alpha, &s.options)?;
-            let hits = s
-                .comparisons
+            let mut hits = Vec::new();
+            let mut tested = 0usize;
+            // (reason, pairs) of the pairs left out, in first-seen order.
+            let mut out: Vec<(String, usize)> = Vec::new();
+            for c in &s.comparisons {
+                let Some(r) = c.result(t.key()) else { continue };
+                let row = row(s, c, alpha, n);
+                let why = match (r, t.not_counted(&row)) {
+                    (Err(d), _) => Some(format!("n/a: {}", d.reason)),
+                    (Ok(_), Some(why)) => Some(format!("not counted: {why}")),
+                    (Ok(_), None) => None,
+                };
+                match why {
+                    Some(w) => match out.iter_mut().find(|(k, _)| *k == w) {
+                        Some((_, k)) => *k += 1,
+                        None => out.push((w, 1)),
+                    },
+                    None => {
+                        tested += 1;
+                        hits.extend(t.hit(r, &row));
+                    }
+                }
+            }
+            let parts: Vec<String> = out
                 .iter()
-                .filter_map(|c| t.hit(c.result(t.key())?, &row(s, c, alpha, n)))
+                .map(|(w, k)| format!("{k} of the {m} compared pairs {w}"))
                 .collect();
-            Some(named(hits, &what, &test))
+            if tested == 0 {
+                return Some(format!(
+                    "No pair was tested ({test}), so nothing is said about which pairs {what}: {}.",
+                    parts.join("; ")
+                ));
+            }
+            let left_out = if parts.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", parts.join("; "))
+            };
+            let pairs = if tested == 1 { "pair" } else { "pairs" };
+            if hits.is_empty() {
+                return Some(format!(
+                    "None of the {tested} {pairs} tested {what} ({test}{left_out})."
+                ));
+            }
+            let shown: Vec<&String> = hits.iter().take(PAIRS_NAMED).collect();
+            let rest = hits.len() - shown.len();
+            Some(format!(
+                "{} of the {tested} {pairs} tested {what} ({test}{left_out}): {}{}.",
+                hits.len(),
+                shown
+                    .iter()
+                    .map(|h| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if rest > 0 {
+                    format!("; and {rest} more in the table")
+                } else {
+                    String::new()
+                }
+            ))
         })
         .collect()
 }

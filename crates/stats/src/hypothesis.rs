@@ -65,6 +65,8 @@ pub enum DegenerateKind {
     AllTied,
     /// The design does not support the analysis (e.g. an incomplete seed grid).
     Design,
+    /// Failure needs a majority baseline and none was given or recorded.
+    NoBaseline,
 }
 
 impl DegenerateKind {
@@ -76,6 +78,7 @@ impl DegenerateKind {
             DegenerateKind::ZeroWithinSpread => "zero within-group spread",
             DegenerateKind::AllTied => "all scores tied",
             DegenerateKind::Design => "incomplete design",
+            DegenerateKind::NoBaseline => "no baseline given",
         }
     }
 }
@@ -105,14 +108,21 @@ impl Degenerate {
         )
     }
 
-    /// The cell text: `n/a: degenerate (reason)`.
+    /// The cell text: `n/a: degenerate (reason)`; a missing baseline is no degenerate input
+    /// and reads `n/a: reason`.
     pub fn cell(&self) -> String {
-        format!("n/a: degenerate ({})", self.reason)
+        match self.kind {
+            DegenerateKind::NoBaseline => format!("n/a: {}", self.reason),
+            _ => format!("n/a: degenerate ({})", self.reason),
+        }
     }
 
     /// The short cell text for the terminal.
     pub fn short_cell(&self) -> String {
-        format!("n/a: degenerate ({})", self.kind.short())
+        match self.kind {
+            DegenerateKind::NoBaseline => format!("n/a: {}", self.kind.short()),
+            _ => format!("n/a: degenerate ({})", self.kind.short()),
+        }
     }
 }
 

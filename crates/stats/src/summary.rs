@@ -107,6 +107,10 @@ pub struct ScoreUsed {
     /// selected` over groups that select differently).
     #[serde(default)]
     pub warning: Option<String>,
+    /// The score as every axis and table names it: set, metric and which score, e.g. `dev
+    /// (report half) mcc, final score`; a CSV's column as `score (acc)`.
+    #[serde(default)]
+    pub label: String,
 }
 
 impl Default for ScoreUsed {
@@ -115,6 +119,7 @@ impl Default for ScoreUsed {
             kind: ScoreKind::Selected,
             reason: String::new(),
             warning: None,
+            label: "score".into(),
         }
     }
 }
@@ -168,6 +173,43 @@ pub(crate) fn score_used(input: &ReportInput, choice: ScoreChoice) -> ScoreUsed 
         kind,
         reason,
         warning,
+        label: score_label(input, kind),
+    }
+}
+
+/// What a score axis or table shows (see [`ScoreUsed::label`]). Runs on a split dev set (the
+/// Zhang presets) are scored on its report half and evaluated during training on its selection
+/// half, so every axis names its half. A CSV's scores are named by their column only: no dev
+/// set, no checkpoints.
+fn score_label(input: &ReportInput, kind: ScoreKind) -> String {
+    let mut metrics: Vec<&str> = input
+        .runs
+        .iter()
+        .filter_map(|r| r.metric.as_deref())
+        .collect();
+    metrics.sort_unstable();
+    metrics.dedup();
+    let metric = (metrics.len() == 1).then(|| metrics[0]);
+    if !input.from_records() {
+        return metric.map_or("score".into(), |m| format!("score ({m})"));
+    }
+    let set = if input.runs.iter().any(|r| r.eval_set.is_some()) {
+        "dev (report half)"
+    } else {
+        "dev"
+    };
+    let all_last = input
+        .runs
+        .iter()
+        .all(|r| r.selection.is_none_or(|x| x == SelectionRule::Last));
+    let which = match kind {
+        ScoreKind::Final => "final score",
+        ScoreKind::Selected if all_last => "final score (last checkpoint)",
+        ScoreKind::Selected => "selected checkpoint's score",
+    };
+    match metric {
+        Some(m) => format!("{set} {m}, {which}"),
+        None => format!("{set} score, {which}"),
     }
 }
 
@@ -235,10 +277,14 @@ pub struct GroupSummary {
     pub n_not_failed: usize,
     #[serde(default)]
     pub std_not_failed: Option<f64>,
-    /// Why the group's spread says nothing, when it collapsed: every run failed, or every
-    /// score is the same.
+    /// Why the group's spread says nothing, when it collapsed: every run failed, nothing was
+    /// learned ([`GroupSummary::nothing_learned`]), or every score is the same.
     #[serde(default)]
     pub collapsed: Option<String>,
+    /// Every run with a verdict ended within [`NOTHING_LEARNED_BAND`] of its majority baseline
+    /// (or diverged): the group learned nothing. Says how many runs and the band.
+    #[serde(default)]
+    pub nothing_learned: Option<String>,
     pub diverged: usize,
     /// Diverged runs without a score (old records): counted as failed, not in the statistics.
     #[serde(default)]
@@ -481,6 +527,10 @@ pub struct ReportSummary {
     /// Which score of each run the statistics compare, and why.
     #[serde(default)]
     pub score: ScoreUsed,
+    /// The input is a table of scores (`stab compare`), not run records: no checkpoints, no
+    /// dev set, no divergence; the wording speaks of scores and rows.
+    #[serde(default)]
+    pub scores_only: bool,
     /// Confidence level ASO used after deepsig's adjustment c + (1−c)/m over the m pairs
     /// compared (not Bonferroni's 1 − (1−c)/m; see [`crate::aso`]).
     pub aso_confidence: f64,
@@ -502,17 +552,34 @@ pub struct ReportSummary {
     pub files: Vec<String>,
 }
 
-/// Orders group labels numerically when they all are numbers, else lexically.
+/// Orders group labels: part by part (`k=v, k=v`), numbers by value and everything else
+/// lexically, so that `freeze_layers=2` comes before `freeze_layers=10` and plain numeric
+/// labels sort by value.
 pub(crate) fn group_order(labels: &mut [String]) {
-    if labels.iter().all(|l| l.parse::<f64>().is_ok()) {
-        labels.sort_by(|a, b| {
-            a.parse::<f64>()
-                .unwrap()
-                .total_cmp(&b.parse::<f64>().unwrap())
+    labels.sort_by(|a, b| label_cmp(a, b));
+}
+
+/// [`group_order`]'s comparison.
+fn label_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |l: &str| -> Vec<(String, Option<f64>, String)> {
+        l.split(", ")
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.trim().parse::<f64>().ok(), v.to_string()),
+                None => (String::new(), p.trim().parse::<f64>().ok(), p.to_string()),
+            })
+            .collect()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let o = x.0.cmp(&y.0).then_with(|| match (x.1, y.1) {
+            (Some(u), Some(v)) => u.total_cmp(&v),
+            _ => x.2.cmp(&y.2),
         });
-    } else {
-        labels.sort();
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
     }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
 }
 
 /// Runs of the input grouped in report order, with the baseline override applied and scored
@@ -611,6 +678,7 @@ fn summarize_group(
         level: opts.confidence_level,
     };
     let (seed_variance, seed_variance_note) = seed_decomposition(runs);
+    let nothing = nothing_learned(runs);
     let mut g = GroupSummary {
         group: label.to_string(),
         section: runs.first().map(RunEntry::section).unwrap_or_default(),
@@ -626,7 +694,8 @@ fn summarize_group(
         selected_steps,
         n_not_failed: not_failed.len(),
         std_not_failed: describe(&not_failed).and_then(|d| d.std),
-        collapsed: collapsed(&scores, failed, judged),
+        collapsed: collapsed(&scores, failed, judged, nothing.as_ref()),
+        nothing_learned: nothing,
         diverged: count(Outcome::Diverged),
         diverged_unscored,
         errors,
@@ -645,15 +714,61 @@ fn summarize_group(
         notes: Vec::new(),
         scores,
     };
-    g.notes = group_notes(&g, baselines.len());
+    let scores_only = runs.iter().all(|r| r.selection.is_none());
+    g.notes = group_notes(&g, baselines.len(), scores_only);
     g
 }
 
-/// Why a group's spread says nothing: every judged run failed, or every score is equal (at
-/// least 2 runs).
-fn collapsed(scores: &[f64], failed: usize, judged: usize) -> Option<String> {
+/// The noise band of the "nothing was learned" rule, in units of the metric: a run whose final
+/// score lies no more than this above its majority baseline has learned nothing that the dev
+/// set can tell from predicting the majority class. One point of the metric: on a dev set of
+/// n ≥ 100 examples that is at least one example's worth of accuracy (1/n), and a run this
+/// close to the baseline differs from the constant prediction by a few examples at most. The
+/// rule is stated in every report that applies it.
+pub const NOTHING_LEARNED_BAND: f64 = 0.01;
+
+/// Why the group learned nothing, when every run with a verdict diverged or ended (final
+/// score) at or within [`NOTHING_LEARNED_BAND`] above its majority baseline.
+fn nothing_learned(runs: &[RunEntry]) -> Option<String> {
+    let judged: Vec<&RunEntry> = runs
+        .iter()
+        .filter(|r| r.outcome == Outcome::Diverged || r.baseline.is_some())
+        .filter(|r| r.outcome == Outcome::Diverged || r.finite_final_score().is_some())
+        .collect();
+    if judged.is_empty() {
+        return None;
+    }
+    let near = |r: &RunEntry| match (r.finite_final_score(), r.baseline) {
+        (Some(f), Some(b)) => f <= b + NOTHING_LEARNED_BAND,
+        _ => r.outcome == Outcome::Diverged,
+    };
+    if !judged.iter().all(|r| near(r)) {
+        return None;
+    }
+    let above = judged.iter().filter(|r| r.failed() == Some(false)).count();
+    let n = judged.len();
+    Some(if above == 0 {
+        format!("every run failed: {n} of {n} at or below the majority baseline")
+    } else {
+        format!(
+            "nothing learned: all {n} runs end within {NOTHING_LEARNED_BAND} of the majority baseline ({above} just above it)"
+        )
+    })
+}
+
+/// Why a group's spread says nothing: every judged run failed, nothing was learned, or every
+/// score is equal (at least 2 runs).
+fn collapsed(
+    scores: &[f64],
+    failed: usize,
+    judged: usize,
+    nothing: Option<&String>,
+) -> Option<String> {
     if judged > 0 && failed == judged {
         return Some(format!("every run failed: {failed} of {judged}"));
+    }
+    if let Some(why) = nothing {
+        return Some(why.clone());
     }
     if scores.len() >= 2 && scores.windows(2).all(|w| w[0] == w[1]) {
         return Some(format!("every score is {:.4}", scores[0]));
@@ -662,14 +777,20 @@ fn collapsed(scores: &[f64], failed: usize, judged: usize) -> Option<String> {
 }
 
 /// Plain-language caveats of a group, from its counts and its number of distinct baselines.
-fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
+/// A table of scores (`scores_only`) speaks of rows and cells, not runs and checkpoints.
+fn group_notes(g: &GroupSummary, baselines: usize, scores_only: bool) -> Vec<String> {
     let mut notes = Vec::new();
     if g.n == 0 {
         notes.push("no run with a finite score: no statistics".into());
     } else if g.n == 1 {
         notes.push("a single scored run: standard deviation undefined".into());
     }
-    if g.non_finite > 0 {
+    if g.non_finite > 0 && scores_only {
+        notes.push(format!(
+            "{} row(s) with an empty, NaN or infinite score cell: no score (see the findings for how they count)",
+            g.non_finite
+        ));
+    } else if g.non_finite > 0 {
         notes.push(format!(
             "{} run(s) with a NaN/infinite score excluded",
             g.non_finite
@@ -711,7 +832,11 @@ fn group_notes(g: &GroupSummary, baselines: usize) -> Vec<String> {
         ));
     }
     if baselines == 0 && g.n > 0 {
-        notes.push("no majority baseline: failed runs not counted".into());
+        notes.push(if scores_only {
+            "no baseline given (`--baseline B`): failed runs not counted".into()
+        } else {
+            "no majority baseline: failed runs not counted".into()
+        });
     }
     notes
 }
@@ -733,6 +858,17 @@ fn seed_decomposition(runs: &[RunEntry]) -> (Option<SeedVariance>, Option<Degene
     };
     if !(varies(|s| s.0) && varies(|s| s.1)) {
         return (None, None);
+    }
+    // One `seed` axis sets both seeds alike: every init seed meets one data seed, and the two
+    // sources of variance cannot be told apart. Say how to get the decomposition.
+    if seeds.iter().all(|s| s.0 == s.1) {
+        return (
+            None,
+            Some(Degenerate::new(
+                crate::hypothesis::DegenerateKind::Design,
+                "init and data seeds are tied (one `seed` axis), so their shares cannot be told apart; sweep them as two axes, e.g. `[axes] init_seed = { start = 0, end = 5 }` and `data_seed = { start = 0, end = 5 }` (a full 5 × 5 grid), to get them",
+            )),
+        );
     }
     match seed_variance(&seeds) {
         Ok(v) => (Some(v), None),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Instant;
 
-use stab_spec::{hostname, unix_millis, unix_seconds, RunRecord, RunStatus};
+use stab_spec::{hostname, unix_millis, unix_seconds, utc_timestamp, RunRecord, RunStatus};
 use stab_store::{
     keep_earlier_record, write_atomic, PlannedRun, RunLock, Store, WorkerArgs, LOCK_FD_ENV,
 };
@@ -168,7 +168,8 @@ pub(crate) fn start(
     let on_gpu = gpu.map(|g| format!(", GPU {g}")).unwrap_or_default();
     writeln!(
         log,
-        "--- stab-sweep: attempt started at {started_unix:.3} by launcher pid {} on {}{on_gpu} ---",
+        "--- stab-sweep: attempt started at {} (unix {started_unix:.3}) by launcher pid {} on {}{on_gpu} ---",
+        utc_timestamp(started_unix),
         std::process::id(),
         hostname()
     )

@@ -210,6 +210,11 @@ impl<'a> Expansion<'a> {
         &self.name
     }
 
+    /// The settings of launcher `name` (its `[name]` table; empty when the file has none).
+    pub fn launcher_settings(&self, name: &str) -> toml::Table {
+        self.launchers.get(name).cloned().unwrap_or_default()
+    }
+
     /// Resolves the runs in order and hands each to `on_run`; returns how many there were.
     /// Stops at the first error (a run that does not resolve, two runs with the same spec, or
     /// an error of `on_run`).

@@ -48,6 +48,13 @@ fn sweep_completes_and_a_second_launch_skips_everything() {
     for r in &sweep.runs {
         let dir = store.run_dir(&r.run_id);
         assert!(dir.join("spec.json").exists() && dir.join("log.txt").exists());
+        // The attempt header gives the time as a person reads it, and the number beside it.
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap();
+        let head = log.lines().next().unwrap_or_default();
+        assert!(
+            head.contains(" UTC (unix ") && head.contains("attempt started at 20"),
+            "{head}"
+        );
     }
 
     // Adding seeds adds runs and keeps the finished ones.

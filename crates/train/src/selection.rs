@@ -5,40 +5,11 @@
 //! at T. The best one is picked by the task's `selection_metric` on the selection set; ties
 //! keep the earlier checkpoint (both references compare with `>`) and a NaN never wins.
 
-use std::collections::BTreeSet;
+use stab_spec::{Evaluation, Selection};
 
-use stab_spec::{Evaluation, RunSpec, Selection};
-
-/// Optimizer steps after which the model is evaluated (0: before the first step).
-pub fn eval_steps(spec: &RunSpec, per_epoch: u64, total: u64) -> BTreeSet<u64> {
-    let mut steps = BTreeSet::new();
-    if spec.eval_at_start {
-        steps.insert(0);
-    }
-    // Zhang et al.: `logging_steps = t_total // num_loggings`, evaluated when
-    // `global_step % logging_steps == 0 or global_step == t_total` (never at 0 steps apart).
-    let every = spec
-        .eval_every_steps
-        .or_else(|| spec.evals_per_run.map(|n| total / n as u64));
-    match every {
-        Some(0) => {}
-        Some(k) => steps.extend((1..=total / k).map(|i| i * k)),
-        None => {
-            let n = spec.evals_per_epoch as u64;
-            let epochs = total.div_ceil(per_epoch);
-            for e in 0..epochs {
-                for j in 1..=n {
-                    let s = e * per_epoch + (j * per_epoch).div_ceil(n);
-                    if s <= total {
-                        steps.insert(s);
-                    }
-                }
-            }
-        }
-    }
-    steps.insert(total);
-    steps
-}
+/// Optimizer steps after which the model is evaluated: defined with the spec, so that the
+/// sweep's cost estimate counts the same evaluations the loop runs.
+pub use stab_spec::eval_steps;
 
 /// The evaluations of a run so far, and the best one by the selection metric.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +56,8 @@ impl Evaluations {
 
 #[cfg(test)]
 mod tests {
+    use stab_spec::RunSpec;
+
     use super::*;
 
     fn spec_with(o: &[(&str, toml::Value)]) -> RunSpec {

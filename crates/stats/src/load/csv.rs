@@ -62,6 +62,8 @@ fn csv_run(
         dev_scores: Vec::new(),
         wall_seconds: None,
         device: None,
+        dev_curve_baseline: None,
+        report_half_scores: Vec::new(),
     }
 }
 

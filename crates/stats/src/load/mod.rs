@@ -102,7 +102,8 @@ pub struct RunEntry {
     pub settings: BTreeMap<String, f64>,
     /// Training loss, (step, loss).
     pub train_loss: Vec<(u64, f64)>,
-    /// Dev score over training, (step, score).
+    /// Dev score over training, (step, score): on the selection half when the dev set is
+    /// split ([`RunEntry::eval_set`]).
     pub dev_scores: Vec<(u64, f64)>,
     /// Wall-clock seconds the run took, from its record (`stab plan` prices a study with it).
     #[serde(default)]
@@ -110,6 +111,13 @@ pub struct RunEntry {
     /// Device the run trained on (`cpu`, `cuda:0`), from its record.
     #[serde(default)]
     pub device: Option<String>,
+    /// Majority baseline of the set `dev_scores` are on: the run's own baseline, or on a split
+    /// dev set the selection half's (`None` when the record does not give it).
+    #[serde(default)]
+    pub dev_curve_baseline: Option<f64>,
+    /// Dev score over training on the report half of a split dev set (empty otherwise).
+    #[serde(default)]
+    pub report_half_scores: Vec<(u64, f64)>,
 }
 
 impl RunEntry {
@@ -330,6 +338,12 @@ pub struct Analysis {
 }
 
 impl ReportInput {
+    /// Runs read from run records, which know their checkpoints and dev sets; `false` for a
+    /// CSV of scores (`stab compare`), whose rows are scores and nothing more.
+    pub fn from_records(&self) -> bool {
+        self.runs.iter().any(|r| r.selection.is_some())
+    }
+
     /// The distinct `task · metric` sections of the runs, in order.
     pub fn section_labels(&self) -> Vec<String> {
         let mut v: Vec<String> = self.runs.iter().map(RunEntry::section).collect();

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stab_spec::{error_chain, RunRecord, Selection};
+use stab_spec::{error_chain, RunRecord, Selection, SELECTION_HALF_PREFIX};
 use stab_store::Store;
 
 use super::{
@@ -312,6 +312,22 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
         dev_scores: r.evaluations.iter().map(|e| (e.step, e.score)).collect(),
         wall_seconds: (r.timing.wall_seconds > 0.0).then_some(r.timing.wall_seconds),
         device: (!r.versions.device.is_empty()).then(|| r.versions.device.clone()),
+        dev_curve_baseline: match r.spec.dev_split_seed {
+            Some(_) => metric.as_ref().and_then(|m| {
+                r.baseline_metrics
+                    .get(&format!("{SELECTION_HALF_PREFIX}{m}"))
+                    .copied()
+            }),
+            None => r.majority_baseline,
+        },
+        report_half_scores: match (&r.spec.dev_split_seed, &metric) {
+            (Some(_), Some(m)) => r
+                .evaluations
+                .iter()
+                .filter_map(|e| Some((e.step, *e.report_metrics.as_ref()?.get(m)?)))
+                .collect(),
+            _ => Vec::new(),
+        },
     };
     let mut out = vec![base];
     if is_mnli {
@@ -334,6 +350,8 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
                     task: Some("MNLI-mm".into()),
                     // The curves are of the matched dev set.
                     dev_scores: Vec::new(),
+                    dev_curve_baseline: None,
+                    report_half_scores: Vec::new(),
                     ..out[0].clone()
                 };
                 out.push(mm);
@@ -378,7 +396,10 @@ fn group_label(
         };
         parts.push(part);
     }
-    if keys.len() == 1 {
+    // The sweep's own group label already reads `field=value` (or is a name): kept as it is.
+    // A spec field or the sweep name alone is written `field=value`, as sweeps name groups,
+    // so that `--group-by freeze_layers` labels read `freeze_layers=2`, not a bare `2`.
+    if keys.len() == 1 && keys[0] == Key::Group {
         return Ok(parts.pop().unwrap_or_default());
     }
     Ok(grouping

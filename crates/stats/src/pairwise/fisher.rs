@@ -25,6 +25,16 @@ impl PairTest for Fisher {
 
     /// On `[[failed, judged − failed]]` of A and B; degenerate when a group has no verdict.
     fn run(&self, pair: &Pair) -> Tested<FisherResult> {
+        // No baseline at all is its own reason: no run can fail without one.
+        if pair.a.baseline.is_none()
+            && pair.b.baseline.is_none()
+            && pair.a.judged + pair.b.judged == 0
+        {
+            return Err(Degenerate::new(
+                DegenerateKind::NoBaseline,
+                "no baseline given: a failure verdict needs a majority baseline (`--baseline B`)",
+            ));
+        }
         for g in [pair.a, pair.b] {
             if g.judged == 0 {
                 return Err(Degenerate::new(

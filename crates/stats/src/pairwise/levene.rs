@@ -135,6 +135,13 @@ impl PairTest for LeveneMedian {
         })
     }
 
+    fn not_counted(&self, row: &Row) -> Option<String> {
+        [row.a, row.b]
+            .iter()
+            .any(|g| g.is_some_and(|g| g.collapsed.is_some()))
+            .then(|| "a collapsed group, whose spread says nothing".to_string())
+    }
+
     fn summary_phrase(&self, alpha: f64, _opts: &ReportOptions) -> Option<(String, String)> {
         Some((
             format!("differ in spread at p < {alpha}"),

@@ -186,6 +186,12 @@ pub(crate) trait PairTest: Sync {
         None
     }
 
+    /// Why a result of this pair does not count in a summary sentence although the test ran
+    /// (the spread of a collapsed group says nothing); `None`: it counts.
+    fn not_counted(&self, _row: &Row) -> Option<String> {
+        None
+    }
+
     /// `` `a` vs `b` (p = …) `` when the test finds something in this pair (default: the
     /// adjusted p < α).
     fn hit(&self, r: &Self::Output, adj: Option<f64>, row: &Row) -> Option<String> {
@@ -210,6 +216,7 @@ pub(crate) trait Test: Sync {
     fn sentence(&self, r: &Tested<Fields>, row: &Row) -> Option<String>;
     fn summary_phrase(&self, alpha: f64, opts: &ReportOptions) -> Option<(String, String)>;
     fn hit(&self, r: &Tested<Fields>, row: &Row) -> Option<String>;
+    fn not_counted(&self, row: &Row) -> Option<String>;
 }
 
 /// A stored value read back as the test's output; a value that does not parse (a report.json
@@ -281,6 +288,9 @@ impl<T: PairTest> Test for T {
     }
     fn summary_phrase(&self, alpha: f64, opts: &ReportOptions) -> Option<(String, String)> {
         PairTest::summary_phrase(self, alpha, opts)
+    }
+    fn not_counted(&self, row: &Row) -> Option<String> {
+        PairTest::not_counted(self, row)
     }
     fn hit(&self, r: &Tested<Fields>, row: &Row) -> Option<String> {
         PairTest::hit(
@@ -355,6 +365,7 @@ fn incomparable(a: &GroupSummary, b: &GroupSummary) -> Option<String> {
 /// pairs skipped with the reason.
 fn select_pairs(
     comparable: &[&GroupSummary],
+    all: &[GroupSummary],
     opts: &ReportOptions,
 ) -> (Vec<(usize, usize)>, String, Vec<String>) {
     let k = comparable.len();
@@ -380,6 +391,11 @@ fn select_pairs(
                         pairs.push((i, j));
                     }
                 }
+                // In a report of one section (task · metric · dev set), a contrast of another
+                // section's groups is that section's, not a missing comparison here.
+                _ if !all.iter().any(|g| &g.group == a || &g.group == b) => missing.push(format!(
+                    "contrast `{a}` vs `{b}`: not in this section (its groups have no runs here)"
+                )),
                 _ => missing.push(format!(
                     "contrast `{a}` vs `{b}` not compared: a group has no scored run"
                 )),
@@ -464,8 +480,7 @@ pub(crate) fn compare(
     progress: &dyn Progress,
 ) -> Compared {
     let comparable: Vec<&GroupSummary> = groups.iter().filter(|g| g.n > 0).collect();
-    let k = comparable.len();
-    let (pairs, mut pair_rule, skipped) = select_pairs(&comparable, opts);
+    let (pairs, mut pair_rule, skipped) = select_pairs(&comparable, groups, opts);
     if sections > 1 {
         pair_rule += ", within each task · metric · evaluation set only";
     }
@@ -486,7 +501,7 @@ pub(crate) fn compare(
             b: comparable[j],
             opts,
             aso: &aso_opts,
-            salt: 1_000_003 + (i * k + j) as u64,
+            salt: scores_salt(&comparable[i].scores, &comparable[j].scores),
         };
         comparisons.push(Comparison {
             a: pair.a.group.clone(),
@@ -509,6 +524,29 @@ pub(crate) fn compare(
         comparisons,
         skipped,
     }
+}
+
+/// The seed salt of a pair's random draws, from the two groups' scores alone (FNV-1a over
+/// their bits, in order): the same runs get the same bootstrap whatever the other groups, the
+/// group labels (`--group-by`) or the pair's position. ASO's ε_min then depends on the rest of
+/// the report only through m, the number of pairs compared, by deepsig's confidence
+/// adjustment c + (1−c)/m ([`crate::aso`]), which the report states.
+fn scores_salt(a: &[f64], b: &[f64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |x: u64| {
+        for byte in x.to_le_bytes() {
+            h ^= byte as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for v in a {
+        eat(v.to_bits());
+    }
+    eat(u64::MAX);
+    for v in b {
+        eat(v.to_bits());
+    }
+    h
 }
 
 /// Stores the Holm-adjusted p-value of `test` in each comparison's result, over the

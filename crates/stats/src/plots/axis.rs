@@ -12,10 +12,9 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use rand::Rng;
 
 use super::frame::{
-    bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, legend_note,
+    bounds, color, distinct_baselines, draw_baselines, draw_box, draw_legend, jitters, legend_note,
     legend_placement, render, score_range, Chart, Frame, Keyed, Plot, PlotFile, RunMarks,
 };
 use super::setting::{by_setting, names_axis};
@@ -331,17 +330,32 @@ impl Chart for FailurePlot {
         } else {
             (-0.04..1.08, corner)
         };
+        // A share: ticks from 0 % to 100 % only, whatever room the legend added above.
+        let y_fmt = |v: &f64| {
+            if *v < -1e-9 || *v > 1.0 + 1e-9 {
+                String::new()
+            } else {
+                format!("{:.0}%", v * 100.0)
+            }
+        };
         let mut chart = Frame {
             title: &self.title,
             x_desc: &axis_label,
             y_desc: &y_desc,
-            x: Keyed::at(x, ticks),
+            x: Keyed::at(x.clone(), ticks),
             y,
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: 16,
+            y_fmt: Some(&y_fmt),
         }
         .draw(root)?;
+        // The top of the scale, drawn: the axis may run on above it to make room for the
+        // legend, but no share does.
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x.start, 1.0), (x.end, 1.0)],
+            RGBColor(150, 150, 150).stroke_width(1),
+        )))?;
         self.draw_rates(&mut chart, gap)?;
         draw_legend(&mut chart, corner)
     }
@@ -358,11 +372,27 @@ struct ScoresPlot<'a> {
 }
 
 impl ScoresPlot<'_> {
+    /// "baseline" for a table of scores (given with `--baseline`), else "majority baseline".
+    fn baseline_name(&self) -> &'static str {
+        if self
+            .series
+            .iter()
+            .flat_map(|(_, m)| m.values().flatten())
+            .all(|r| r.selection.is_none())
+        {
+            "baseline"
+        } else {
+            "majority baseline"
+        }
+    }
+
     fn y_range(&self) -> std::ops::Range<f64> {
         let scores = self
             .series
             .iter()
-            .flat_map(|(_, m)| m.values().flatten().filter_map(|r| r.finite_score()));
+            .flat_map(|(_, m)| m.values().flatten())
+            .flat_map(|r| [r.finite_score(), r.finite_final_score()])
+            .flatten();
         // Room above the data for the legend: every value range is full of runs.
         let entries = 4 + if self.series.len() > 1 {
             self.series.len()
@@ -389,11 +419,8 @@ impl ScoresPlot<'_> {
                 let x = x.0 + offset(i, n, gap);
                 let scores: Vec<f64> = runs.iter().filter_map(|r| r.finite_score()).collect();
                 draw_box(chart, x, half, &scores, color(i))?;
-                for r in runs {
-                    let jitter = match r.finite_score() {
-                        Some(_) => rng.gen_range(-0.7..0.7) * half,
-                        None => 0.0,
-                    };
+                let values: Vec<Option<f64>> = runs.iter().map(|r| r.finite_score()).collect();
+                for (r, jitter) in runs.iter().zip(jitters(&values, 0.7 * half, &mut rng)) {
                     marks.push(r, x + jitter, color(i));
                 }
             }
@@ -438,6 +465,7 @@ impl Chart for ScoresPlot<'_> {
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: 16,
+            y_fmt: None,
         }
         .draw(root)?;
         self.draw_runs(&mut chart, gap)?;
@@ -446,7 +474,7 @@ impl Chart for ScoresPlot<'_> {
             .iter()
             .map(|&b| (x.start, x.end, b))
             .collect();
-        draw_baselines(&mut chart, &segments, &y)?;
+        draw_baselines(&mut chart, &segments, &y, self.baseline_name())?;
         draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
@@ -468,7 +496,7 @@ pub(super) fn axis_plots(
         let scores = ScoresPlot {
             title: format!("Scores vs. {} (every run a dot)", axis.label()),
             axis: axis.clone(),
-            y_label: score_label(s),
+            y_label: score_label(s, input),
             series: series_of(&axis, grouped),
             baselines: distinct_baselines(grouped.iter().flat_map(|(_, r)| r)),
             seed: s.options.seed,

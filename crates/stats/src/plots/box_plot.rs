@@ -2,10 +2,9 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use rand::Rng;
 
 use super::frame::{
-    category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend,
+    category_labels, color, distinct_baselines, draw_baselines, draw_box, draw_legend, jitters,
     legend_placement, score_range, Chart, Frame, Keyed, RunMarks,
 };
 use super::PlotError;
@@ -28,12 +27,29 @@ pub(super) struct BoxPlot<'a> {
 
 impl BoxPlot<'_> {
     fn y_range(&self) -> std::ops::Range<f64> {
-        let scores = self
-            .groups
-            .iter()
-            .flat_map(|g| g.runs.iter().filter_map(|r| r.finite_score()));
+        // Final scores too: a failed run's cross sits at its final score.
+        let scores = self.groups.iter().flat_map(|g| {
+            g.runs
+                .iter()
+                .flat_map(|r| [r.finite_score(), r.finite_final_score()])
+                .flatten()
+        });
         let baselines = distinct_baselines(self.groups.iter().flat_map(|g| g.runs.iter().copied()));
         score_range(scores, &baselines, 0.0)
+    }
+
+    /// "baseline" for a table of scores (given with `--baseline`), else "majority baseline".
+    fn baseline_name(&self) -> &'static str {
+        if self
+            .groups
+            .iter()
+            .flat_map(|g| &g.runs)
+            .all(|r| r.selection.is_none())
+        {
+            "baseline"
+        } else {
+            "majority baseline"
+        }
     }
 
     /// Baseline segments: one line across the plot when every run shares one baseline, else
@@ -73,11 +89,29 @@ impl Chart for BoxPlot<'_> {
         let k = self.groups.len();
         let x_range = -0.5..k as f64 - 0.5;
         let y = self.y_range();
+        // Where every run's marks go (jitter drawn once, in run order), so that the legend
+        // is placed by the marks as drawn, both scores of a run included.
+        let mut rng = stream_rng(self.seed, 0xB0C5);
+        let xs: Vec<Vec<f64>> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let values: Vec<Option<f64>> = g.runs.iter().map(|r| r.finite_score()).collect();
+                jitters(&values, 0.2, &mut rng)
+                    .into_iter()
+                    .map(|j| i as f64 + j)
+                    .collect()
+            })
+            .collect();
         let (corner, hidden) = legend_placement(
-            self.groups.iter().enumerate().flat_map(|(i, g)| {
-                g.runs
-                    .iter()
-                    .filter_map(move |r| r.finite_score().map(|v| (i as f64, v)))
+            self.groups.iter().zip(&xs).flat_map(|(g, xs)| {
+                g.runs.iter().zip(xs).flat_map(|(r, &x)| {
+                    [r.finite_score(), r.finite_final_score()]
+                        .into_iter()
+                        .flatten()
+                        .map(move |v| (x, v))
+                })
             }),
             &x_range,
             &y,
@@ -111,24 +145,24 @@ impl Chart for BoxPlot<'_> {
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: ticks.size,
+            y_fmt: None,
         }
         .draw(root)?;
-        let mut rng = stream_rng(self.seed, 0xB0C5);
         let mut marks = RunMarks::default();
-        for (i, g) in self.groups.iter().enumerate() {
+        for (i, (g, xs)) in self.groups.iter().zip(&xs).enumerate() {
             let scores: Vec<f64> = g.runs.iter().filter_map(|r| r.finite_score()).collect();
             draw_box(&mut chart, i as f64, 0.28, &scores, color(i))?;
-            for r in &g.runs {
-                // Only drawn runs draw a jitter, so a run without a score moves no other dot.
-                let jitter = match r.finite_score() {
-                    Some(_) => rng.gen_range(-0.2..0.2),
-                    None => 0.0,
-                };
-                marks.push(r, i as f64 + jitter, color(i));
+            for (r, &x) in g.runs.iter().zip(xs) {
+                marks.push(r, x, color(i));
             }
         }
         marks.draw(&mut chart)?;
-        draw_baselines(&mut chart, &self.baseline_segments(), &y)?;
+        draw_baselines(
+            &mut chart,
+            &self.baseline_segments(),
+            &y,
+            self.baseline_name(),
+        )?;
         draw_legend(&mut chart, corner)
     }
 }

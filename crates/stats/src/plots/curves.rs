@@ -6,7 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::frame::{
-    color, draw_legend, legend_note, padded, Chart, Frame, Keyed, Plot, DIVERGED, FAILED,
+    color, draw_baselines, draw_legend, legend_note, legend_placement, padded, Chart, Frame, Keyed,
+    Plot, DIVERGED, FAILED,
 };
 use super::PlotError;
 
@@ -50,6 +51,12 @@ pub(super) struct CurvePlot<'a> {
     pub y_label: String,
     pub curves: Vec<RunCurve<'a>>,
     pub missing: Vec<MissingCurves<'a>>,
+    /// Majority baselines of the set the curves are on, drawn dashed (none for the loss).
+    pub baselines: Vec<f64>,
+    /// Said in the legend when the set's baseline is not known (records that predate it).
+    pub baseline_note: Option<String>,
+    /// The baselines' legend entry (which half of a split dev set they are of).
+    pub baseline_name: &'static str,
 }
 
 impl CurvePlot<'_> {
@@ -60,6 +67,13 @@ impl CurvePlot<'_> {
         let s = crate::describe::sorted(&pts.iter().map(|p| p.1).collect::<Vec<_>>());
         let lo = s.first().copied().unwrap_or(0.0);
         let hi = crate::describe::percentile_sorted(&s, 0.995).unwrap_or(1.0);
+        // The baseline stays on the axis when it lies within the curves' span of them.
+        let reach = (hi - lo).max(1e-9);
+        let (lo, hi) = self
+            .baselines
+            .iter()
+            .filter(|b| **b >= lo - reach && **b <= hi + reach)
+            .fold((lo, hi), |(l, h), b| (l.min(*b), h.max(*b)));
         (0.0..max_step, padded(lo, hi))
     }
 
@@ -169,26 +183,50 @@ impl Chart for CurvePlot<'_> {
         DB::ErrorType: 'static,
     {
         let (x, y) = self.ranges();
+        let pts: Vec<(f64, f64)> = self.curves.iter().flat_map(|c| c.finite()).collect();
+        let (corner, hidden) = legend_placement(pts.iter().copied(), &x, &y);
+        // Every corner holds curves: make room above them rather than cover any.
+        let (y, corner) = if hidden > 0 {
+            (
+                y.start..y.end + 0.4 * (y.end - y.start),
+                SeriesLabelPosition::UpperRight,
+            )
+        } else {
+            (y, corner)
+        };
         let x_fmt = |v: &f64| format!("{v:.0}");
         let mut chart = Frame {
             title: &self.title,
             x_desc: "optimizer step",
             y_desc: &self.y_label,
-            x: Keyed::auto(x),
+            x: Keyed::auto(x.clone()),
             y: y.clone(),
             x_fmt: &x_fmt,
             x_mesh: true,
             x_label_size: 16,
+            y_fmt: None,
         }
         .draw(root)?;
         let labelled = self.draw_curves(&mut chart)?;
+        let segments: Vec<(f64, f64, f64)> = self
+            .baselines
+            .iter()
+            .map(|&b| (x.start, x.end, b))
+            .collect();
+        draw_baselines(&mut chart, &segments, &y, self.baseline_name)?;
+        if let Some(note) = &self.baseline_note {
+            let grey = RGBColor(120, 120, 120);
+            legend_note(&mut chart, note.clone(), move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(1))
+            })?;
+        }
         self.draw_missing(&mut chart, &labelled)?;
         self.draw_divergence(&mut chart, &y)?;
         if self.curves.iter().any(|c| c.failed) {
             let grey = RGBColor(60, 60, 60).stroke_width(2);
             legend_note(
                 &mut chart,
-                "dashed: failed run (≤ majority baseline)".into(),
+                "dashed: failed run (final score ≤ majority baseline)".into(),
                 move |(x, y)| {
                     EmptyElement::at((x, y))
                         + PathElement::new(vec![(0, 0), (6, 0)], grey)
@@ -197,6 +235,6 @@ impl Chart for CurvePlot<'_> {
                 },
             )?;
         }
-        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)
+        draw_legend(&mut chart, corner)
     }
 }

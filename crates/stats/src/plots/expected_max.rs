@@ -103,6 +103,7 @@ impl Chart for ExpectedMaxPlot<'_> {
             x_fmt: &x_fmt,
             x_mesh: true,
             x_label_size: 16,
+            y_fmt: None,
         }
         .draw(root)?;
         for (i, g) in self.groups.iter().enumerate() {

@@ -164,6 +164,9 @@ pub(super) struct Frame<'f> {
     pub x_mesh: bool,
     /// Font size of the x tick labels (smaller for many categories).
     pub x_label_size: u32,
+    /// Tick labels of the y axis, when not plotters' numbers (a share axis reads 0 %–100 %
+    /// and shows no tick past 100 %).
+    pub y_fmt: Option<&'f dyn Fn(&f64) -> String>,
 }
 
 impl Frame<'_> {
@@ -190,8 +193,11 @@ impl Frame<'_> {
             .label_style(("sans-serif", 16))
             .x_label_style(("sans-serif", self.x_label_size))
             .axis_desc_style(("sans-serif", 18))
-            .x_label_formatter(self.x_fmt)
-            .draw()?;
+            .x_label_formatter(self.x_fmt);
+        if let Some(f) = self.y_fmt {
+            mesh.y_label_formatter(f);
+        }
+        mesh.draw()?;
         Ok(chart)
     }
 }
@@ -256,7 +262,9 @@ pub(super) fn legend_placement(
     for (px, py) in points {
         let u = (px - x.start) / (x.end - x.start);
         let v = (py - y.start) / (y.end - y.start);
-        let (right, left) = (u > 0.55, u < 0.45);
+        // A legend box spans about half the width: a mark just right of the centre is under
+        // a right-hand legend.
+        let (right, left) = (u > 0.42, u < 0.58);
         let (top, bottom) = (v > 0.6, v < 0.4);
         for (i, hit) in [right && bottom, right && top, left && bottom, left && top]
             .into_iter()
@@ -300,6 +308,7 @@ pub(super) fn draw_baselines<'a, DB: DrawingBackend + 'a>(
     chart: &mut Plot<'a, DB>,
     segments: &[(f64, f64, f64)],
     y: &Range<f64>,
+    name: &'static str,
 ) -> Result<(), PlotError>
 where
     DB::ErrorType: 'static,
@@ -311,7 +320,7 @@ where
     for (j, &&(a, b, v)) in shown.iter().enumerate() {
         let s = chart.draw_series(DashedLineSeries::new(vec![(a, v), (b, v)], 10, 6, black))?;
         if j == 0 {
-            s.label("majority baseline")
+            s.label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], black));
         }
     }
@@ -325,7 +334,7 @@ where
         legend_note(
             chart,
             format!(
-                "majority baseline {} ({} the axis)",
+                "{name} {} ({} the axis)",
                 values.join(", "),
                 if below { "below" } else { "off" }
             ),
@@ -383,6 +392,12 @@ where
 /// Every run as a marker: a dot in its group's colour, a red cross when it failed, a triangle
 /// when it diverged (filled red when it also failed). Diverged runs without a score cannot be
 /// drawn and are counted in the legend instead.
+///
+/// **Every mark sits at the score that decided it.** A run fails on its *final* score, while
+/// the plotted score may be the selected checkpoint's (`--score selected`, or one selection
+/// rule in every group). Where the two differ, the run is drawn at both: a ring at the plotted
+/// score, a thin line to its final score, and there a red cross (failed) or a short bar (not
+/// failed, when the ring sits at or below the baseline and would otherwise read as a failure).
 #[derive(Default)]
 pub(super) struct RunMarks {
     ok: Vec<((f64, f64), RGBColor)>,
@@ -392,27 +407,59 @@ pub(super) struct RunMarks {
     unscored: usize,
     /// Runs whose selected checkpoint is the untrained model: ringed.
     never_improved: Vec<(f64, f64)>,
+    /// (plotted score, final score, failed, colour) of runs whose verdict comes from a final
+    /// score drawn elsewhere.
+    linked: Vec<((f64, f64), (f64, f64), bool, RGBColor)>,
+    /// Some run is a row of a table of scores (no final score, no checkpoints).
+    scores_only: bool,
+    /// Finished runs without a finite score (an empty cell): not drawn, counted in the legend.
+    no_score: usize,
 }
 
 impl RunMarks {
     /// Adds `run` at horizontal position `x`.
     pub fn push(&mut self, run: &RunEntry, x: f64, c: RGBColor) {
+        self.scores_only |= run.selection.is_none();
         if run.unscored_diverged() {
             self.unscored += 1;
+        } else if run.outcome == Outcome::Ok && run.finite_score().is_none() {
+            self.no_score += 1;
         }
         if let Some(v) = run.finite_score() {
             let p = (x, v);
             if run.never_improved() {
                 self.never_improved.push(p);
             }
+            // The final score, when it is not the plotted one.
+            let elsewhere = run
+                .finite_final_score()
+                .filter(|f| run.outcome != Outcome::Diverged && (f - v).abs() > 1e-12)
+                .map(|f| (x, f));
             if run.outcome == Outcome::Diverged {
                 self.diverged.push((p, run.failed() == Some(true)));
             } else if run.failed() == Some(true) {
-                self.failed.push(p);
+                match elsewhere {
+                    Some(f) => {
+                        self.linked.push((p, f, true, c));
+                        self.failed.push(f);
+                    }
+                    None => self.failed.push(p),
+                }
             } else {
-                self.ok.push((p, c));
+                match elsewhere {
+                    Some(f) if run.baseline.is_some_and(|b| v <= b) => {
+                        self.linked.push((p, f, false, c));
+                    }
+                    _ => self.ok.push((p, c)),
+                }
             }
         }
+    }
+
+    /// Number of runs drawn at two scores.
+    #[cfg(test)]
+    pub fn linked(&self) -> usize {
+        self.linked.len()
     }
 
     pub fn draw<'a, DB: DrawingBackend + 'a>(
@@ -422,6 +469,12 @@ impl RunMarks {
     where
         DB::ErrorType: 'static,
     {
+        let grey = RGBColor(110, 110, 110);
+        chart.draw_series(
+            self.linked
+                .iter()
+                .map(|&(p, f, _, _)| PathElement::new(vec![p, f], grey.stroke_width(1))),
+        )?;
         chart
             .draw_series(
                 self.ok
@@ -437,13 +490,44 @@ impl RunMarks {
                     .map(|&p| Cross::new(p, 6, FAILED.stroke_width(2))),
             )?
             .label(
-                if self.failed.is_empty() && !self.diverged.iter().any(|d| d.1) {
-                    "failed run (final score ≤ majority baseline): none"
-                } else {
-                    "failed run (final score ≤ majority baseline)"
+                match (
+                    self.scores_only,
+                    self.failed.is_empty() && !self.diverged.iter().any(|d| d.1),
+                ) {
+                    (true, true) => "failed (score ≤ baseline): none",
+                    (true, false) => "failed (score ≤ baseline)",
+                    (false, true) => "failed run (final score ≤ majority baseline): none",
+                    (false, false) => "failed run, at its final score (≤ majority baseline)",
                 },
             )
             .legend(|(x, y)| Cross::new((x + 10, y), 6, FAILED.stroke_width(2)));
+        if !self.linked.is_empty() {
+            chart
+                .draw_series(
+                    self.linked
+                        .iter()
+                        .map(|&(p, _, _, c)| Circle::new(p, 5, c.stroke_width(2))),
+                )?
+                .label("the same run's plotted (selected) score, linked to its final score")
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((4, 0), 5, color(0).stroke_width(2))
+                        + PathElement::new(vec![(9, 0), (16, 0)], grey.stroke_width(1))
+                        + Cross::new((20, 0), 4, FAILED.stroke_width(2))
+                });
+            let bars: Vec<(f64, f64)> = self.linked.iter().filter(|l| !l.2).map(|l| l.1).collect();
+            if !bars.is_empty() {
+                chart
+                    .draw_series(bars.iter().map(|&(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(-7, 0), (7, 0)], BLACK.stroke_width(3))
+                    }))?
+                    .label("final score of a run that did not fail")
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x + 3, y), (x + 17, y)], BLACK.stroke_width(3))
+                    });
+            }
+        }
         if !self.diverged.is_empty() {
             chart
                 .draw_series(self.diverged.iter().map(|&(p, failed)| {
@@ -467,6 +551,16 @@ impl RunMarks {
                 .label("never improved (selected checkpoint: the untrained model)")
                 .legend(|(x, y)| Circle::new((x + 10, y), 8, DIVERGED.stroke_width(2)));
         }
+        if self.no_score > 0 {
+            legend_note(
+                chart,
+                format!(
+                    "{} run(s) without a score (empty or NaN): not drawn, see the findings",
+                    self.no_score
+                ),
+                |(x, y)| Cross::new((x + 10, y), 5, RGBColor(150, 150, 150).stroke_width(1)),
+            )?;
+        }
         if self.unscored > 0 {
             legend_note(
                 chart,
@@ -479,6 +573,36 @@ impl RunMarks {
         }
         Ok(())
     }
+}
+
+/// Horizontal offsets of a group's run markers within ±`width`: random for a score of its
+/// own, evenly spread for scores several runs share, so that equal scores (two failed runs at
+/// MCC 0) never draw as one mark. `None` (a run without a score) draws nothing and gets 0
+/// without moving the random stream.
+pub(super) fn jitters(scores: &[Option<f64>], width: f64, rng: &mut impl rand::Rng) -> Vec<f64> {
+    let mut seen: Vec<(f64, usize)> = Vec::new();
+    scores
+        .iter()
+        .map(|v| {
+            let Some(v) = *v else { return 0.0 };
+            let r: f64 = rng.gen_range(-width..width);
+            let same = scores.iter().filter(|w| **w == Some(v)).count();
+            if same < 2 {
+                return r;
+            }
+            let k = match seen.iter_mut().find(|(x, _)| *x == v) {
+                Some((_, k)) => {
+                    *k += 1;
+                    *k
+                }
+                None => {
+                    seen.push((v, 0));
+                    0
+                }
+            };
+            -width + 2.0 * width * k as f64 / (same - 1) as f64
+        })
+        .collect()
 }
 
 /// Distinct majority baselines of runs, ascending.
@@ -717,6 +841,77 @@ mod tests {
         let rising = pts.map(|(x, y)| (12.0 - x, y));
         let corner = legend_corner(rising.into_iter(), &(-0.5..12.5), &(0.52..0.71));
         assert!(matches!(corner, SeriesLabelPosition::LowerRight));
+        // One group's marks jittered ±0.2 about its centre fill every corner: the caller
+        // then makes room above the data instead of covering marks.
+        let one = [(0.2, 0.0), (0.2, 0.25), (-0.2, 0.0), (-0.2, 0.25)];
+        let (_, hidden) = legend_placement(one.into_iter(), &(-0.5..0.5), &(-0.03..0.26));
+        assert!(hidden > 0);
+    }
+
+    fn entry(score: f64, last: f64) -> RunEntry {
+        RunEntry {
+            group: "g".into(),
+            id: "r".into(),
+            outcome: Outcome::Ok,
+            score: Some(score),
+            selected_score: Some(score),
+            selection: Some(crate::load::SelectionRule::BestOnScoredSet),
+            selected_step: Some(10),
+            eval_set: None,
+            final_score: Some(last),
+            baseline: Some(0.527),
+            task: None,
+            metric: None,
+            init_seed: None,
+            data_seed: None,
+            freeze_layers: None,
+            feature_mode: None,
+            settings: Default::default(),
+            train_loss: Vec::new(),
+            dev_scores: Vec::new(),
+            dev_curve_baseline: None,
+            report_half_scores: Vec::new(),
+            wall_seconds: None,
+            device: None,
+        }
+    }
+
+    /// A run fails on its final score: its cross goes there, not at the plotted (selected)
+    /// score; a run plotted at or below the baseline that did not fail shows its final score.
+    #[test]
+    fn every_mark_sits_at_the_score_that_decided_it() {
+        let mut m = RunMarks::default();
+        m.push(&entry(0.60, 0.50), 1.0, color(0));
+        assert_eq!(m.failed, vec![(1.0, 0.50)]);
+        assert_eq!(m.linked(), 1);
+        assert!(m.ok.is_empty());
+        m.push(&entry(0.52, 0.61), 2.0, color(0));
+        assert_eq!(m.linked(), 2);
+        assert_eq!(m.linked[1].1, (2.0, 0.61));
+        assert!(!m.linked[1].2 && m.ok.is_empty());
+        // Plotted and final alike: one mark.
+        m.push(&entry(0.50, 0.50), 3.0, color(0));
+        m.push(&entry(0.70, 0.70), 4.0, color(0));
+        assert_eq!(m.failed.last(), Some(&(3.0, 0.50)));
+        assert_eq!(m.ok.len(), 1);
+        assert_eq!(m.linked(), 2);
+    }
+
+    #[test]
+    fn equal_scores_get_distinct_marks() {
+        let mut rng = crate::bootstrap::stream_rng(0, 1);
+        let j = jitters(
+            &[Some(0.0), Some(0.5), Some(0.0), None, Some(0.0)],
+            0.2,
+            &mut rng,
+        );
+        assert_eq!(j[3], 0.0);
+        // The three runs at 0.0 are spread over the whole width, one apart from another.
+        let mut at_zero = [j[0], j[2], j[4]];
+        at_zero.sort_by(f64::total_cmp);
+        assert!((at_zero[0] + 0.2).abs() < 1e-12 && (at_zero[2] - 0.2).abs() < 1e-12);
+        assert!(at_zero[1].abs() < 1e-12);
+        assert!(j[1].abs() < 0.2);
     }
 
     #[test]

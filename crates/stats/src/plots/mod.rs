@@ -51,10 +51,22 @@ impl<E: std::error::Error + Send + Sync + 'static> From<DrawingAreaErrorKind<E>>
     }
 }
 
-fn score_label(s: &ReportSummary) -> String {
-    match &s.metric {
-        Some(m) => format!("dev score ({m})"),
-        None => "dev score".into(),
+/// What a score axis shows ([`crate::summary::ScoreUsed::label`]).
+pub(crate) fn score_label(s: &ReportSummary, _input: &ReportInput) -> String {
+    s.score.label.clone()
+}
+
+/// The axis of the evaluations during training: on a split dev set, its selection half.
+fn curve_label(s: &ReportSummary, input: &ReportInput, report_half: bool) -> String {
+    let split = input.runs.iter().any(|r| r.eval_set.is_some());
+    let set = match (split, report_half) {
+        (true, false) => "dev (selection half)",
+        (true, true) => "dev (report half)",
+        (false, _) => "dev",
+    };
+    match s.metric.as_deref() {
+        Some(m) => format!("{set} {m}"),
+        None => format!("{set} score"),
     }
 }
 
@@ -105,7 +117,7 @@ pub fn render_plots(
     }
     let box_plot = BoxPlot {
         title: "Scores per group (every run a dot)".into(),
-        y_label: score_label(s),
+        y_label: score_label(s, input),
         groups: grouped
             .iter()
             .map(|(g, runs)| GroupRuns {
@@ -117,12 +129,12 @@ pub fn render_plots(
     };
     out.push(render(dir, "scores_box", &box_plot)?);
     let expected = ExpectedMaxPlot {
-        title: "Expected maximum dev score vs. number of runs".into(),
-        y_label: score_label(s),
+        title: "Expected maximum score vs. number of runs".into(),
+        y_label: score_label(s, input),
         groups: s.groups.iter().filter(|g| g.n > 0).collect(),
     };
     out.push(render(dir, "expected_max", &expected)?);
-    out.extend(curve_plots(dir, &grouped, s)?);
+    out.extend(curve_plots(dir, &grouped, s, input)?);
     out.extend(setting_plots(dir, input, &grouped, s)?);
     out.extend(axis::axis_plots(dir, input, &grouped, s)?);
     Ok(out)
@@ -133,11 +145,14 @@ fn drawable(c: &[(u64, f64)]) -> bool {
     c.iter().filter(|p| p.1.is_finite()).count() > 1
 }
 
-/// Training-loss and dev-score curves, when the runs have them.
+/// Training-loss and dev-score curves, when the runs have them: the dev score on the set the
+/// runs were evaluated on during training (a split dev set's selection half), and on a split
+/// dev set also on its report half; each with its own majority baseline.
 fn curve_plots(
     dir: &Path,
     grouped: &[(String, Vec<RunEntry>)],
     s: &ReportSummary,
+    input: &ReportInput,
 ) -> Result<Vec<PlotFile>, StatsError> {
     type Points = fn(&RunEntry) -> &[(u64, f64)];
     let missing = |f: Points| -> Vec<MissingCurves<'_>> {
@@ -178,27 +193,80 @@ fn curve_plots(
             })
             .collect()
     };
-    let kinds: [(&str, &str, String, Points); 2] = [
+    let runs = || grouped.iter().flat_map(|(_, runs)| runs);
+    let distinct = |v: Vec<f64>| {
+        let mut v = v;
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+        v
+    };
+    let split = input.runs.iter().any(|r| r.eval_set.is_some());
+    let curve_baselines = distinct(runs().filter_map(|r| r.dev_curve_baseline).collect());
+    let curve_note = (split
+        && runs().any(|r| drawable(&r.dev_scores) && r.dev_curve_baseline.is_none()))
+    .then(|| "selection-half baseline: not in these records (written before it was)".to_string());
+    let report_baselines = distinct(runs().filter_map(|r| r.baseline).collect());
+    let dev_title = if split {
+        "Dev score over training on the selection half of dev (failed runs dashed)"
+    } else {
+        "Dev score over training (failed runs dashed)"
+    };
+    let (sel_name, rep_name) = if split {
+        (
+            "majority baseline (selection half)",
+            "majority baseline (report half)",
+        )
+    } else {
+        ("majority baseline", "majority baseline")
+    };
+    type Kind = (
+        &'static str,
+        &'static str,
+        String,
+        Points,
+        Vec<f64>,
+        Option<String>,
+        &'static str,
+    );
+    let kinds: [Kind; 3] = [
         (
             "train_loss",
             "Training loss of every run (failed runs dashed)",
             "training loss (cross-entropy / MSE)".into(),
             |r| &r.train_loss,
+            Vec::new(),
+            None,
+            "",
         ),
         (
             "dev_score",
-            "Dev score over training (failed runs dashed)",
-            score_label(s),
+            dev_title,
+            curve_label(s, input, false),
             |r| &r.dev_scores,
+            curve_baselines,
+            curve_note,
+            sel_name,
+        ),
+        (
+            "dev_score_report_half",
+            "Dev score over training on the report half of dev (failed runs dashed)",
+            curve_label(s, input, true),
+            |r| &r.report_half_scores,
+            report_baselines,
+            None,
+            rep_name,
         ),
     ];
     let mut out = Vec::new();
-    for (name, title, y_label, f) in kinds {
+    for (name, title, y_label, f, baselines, baseline_note, baseline_name) in kinds {
         let plot = CurvePlot {
             title: title.into(),
             y_label,
             curves: curves(f),
             missing: missing(f),
+            baselines,
+            baseline_note,
+            baseline_name,
         };
         if !plot.curves.is_empty() {
             out.push(render(dir, name, &plot)?);
@@ -223,7 +291,7 @@ fn setting_plots(
         let plot = SettingPlot {
             title: "Score vs. number of frozen bottom layers".into(),
             x_label: "frozen layers (embeddings + bottom k encoder layers)".into(),
-            y_label: score_label(s),
+            y_label: score_label(s, input),
             categories: None,
             series,
             points,
@@ -255,7 +323,7 @@ fn setting_plots(
         let plot = SettingPlot {
             title: "Score per feature choice (Devlin et al. 2019, Table 7)".into(),
             x_label: "features fed to the head".into(),
-            y_label: score_label(s),
+            y_label: score_label(s, input),
             categories: Some(order.iter().map(|m| feature_label(m)).collect()),
             series,
             points,

@@ -38,6 +38,7 @@ impl Chart for PowerPlot<'_> {
             x: Keyed::auto(2.0..max_n as f64),
             y: 0.0..1.02,
             x_fmt: &x_fmt,
+            y_fmt: None,
             x_mesh: true,
             x_label_size: 16,
         }

@@ -291,6 +291,7 @@ impl Chart for SettingPlot {
             x_fmt: &x_fmt,
             x_mesh: false,
             x_label_size: label_size,
+            y_fmt: None,
         }
         .draw(root)?;
         let grey = RGBColor(120, 120, 120);
@@ -307,7 +308,7 @@ impl Chart for SettingPlot {
             .iter()
             .map(|&b| (x.start, x.end, b))
             .collect();
-        draw_baselines(&mut chart, &segments, &y)?;
+        draw_baselines(&mut chart, &segments, &y, "majority baseline")?;
         self.draw_series(&mut chart)?;
         draw_legend(&mut chart, corner)
     }
@@ -342,6 +343,8 @@ mod tests {
             dev_scores: Vec::new(),
             wall_seconds: None,
             device: None,
+            dev_curve_baseline: None,
+            report_half_scores: Vec::new(),
         };
         let grouped = vec![
             ("last".to_string(), vec![entry("last", "last")]),

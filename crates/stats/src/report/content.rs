@@ -13,7 +13,11 @@ pub(crate) fn report_document(s: &ReportSummary, plots: &[PlotFile]) -> Document
     let mut d = Document::new(&s.options.title);
     d.section("Findings", [Block::Highlight(s.findings.sentences.clone())]);
     d.section("About these runs", [Block::Bullets(header_lines(s))]);
-    d.section("Scores per group", [Block::Table(group_table(s, true))]);
+    // The table names its score (set, metric, which score): failure columns say their own.
+    d.section(
+        &format!("Scores per group ({})", s.score.label),
+        [Block::Table(group_table(s, true))],
+    );
     if !s.comparisons.is_empty() {
         d.section(
             "Comparisons",
@@ -22,7 +26,7 @@ pub(crate) fn report_document(s: &ReportSummary, plots: &[PlotFile]) -> Document
     }
     if s.groups.iter().any(|g| g.n > 0) {
         d.section(
-            "Expected maximum after n runs",
+            &format!("Expected maximum after n runs ({})", s.score.label),
             [
                 Block::Paragraph("Each cell: Dodge et al. (2019) estimate (with replacement) ± its standard deviation / unbiased estimate (without replacement).".into()),
                 Block::Table(expected_max_table(s)),
@@ -67,6 +71,7 @@ pub fn terminal_table(s: &ReportSummary) -> String {
         }
         out += "\n";
     }
+    out += &format!("Scores: {}.\n", s.score.label);
     out += &group_table(s, false).text();
     if !s.comparisons.is_empty() {
         out += &format!("\nPairs compared: {}.\n\n", s.pair_rule);
@@ -97,10 +102,16 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
         .metric
         .as_ref()
         .map_or(String::new(), |m| format!("`{m}`, "));
-    v.push(format!(
-        "Score compared: {metric}{} (a diverged run: its predictions at divergence). `--score final|selected` chooses.",
-        s.score.reason
-    ));
+    if s.scores_only {
+        v.push(format!(
+            "Score compared: {metric}the score given in each row."
+        ));
+    } else {
+        v.push(format!(
+            "Score compared: {metric}{} (a diverged run: its predictions at divergence). `--score final|selected` chooses.",
+            s.score.reason
+        ));
+    }
     if let Some(w) = &s.score.warning {
         v.push(w.clone());
     }
@@ -112,23 +123,41 @@ fn header_lines(s: &ReportSummary) -> Vec<String> {
             sections.into_iter().collect::<Vec<_>>().join("; ")
         ));
     }
-    v.push(format!(
+    if s.scores_only {
+        v.push(format!(
+            "Failed run: a row whose score is at or below the baseline{}; rows without a score count as `--unscored` says. Failure rates: failed / rows with a verdict, with Wilson score intervals (Clopper–Pearson in report.json); Fisher's exact test (two-sided) compares two groups' rates.",
+            match s.options.baseline {
+                Some(b) => format!(" given ({b})"),
+                None => " (none given: `--baseline B`)".into(),
+            }
+        ));
+    } else {
+        v.push(format!(
         "Failed run: diverged (failed by definition), or dev score at the end of training at or below the majority-class baseline{} (Mosbach et al. 2021; Dodge et al. 2020); `failed (selected ckpt)` applies the same rule to the selected checkpoint's score and also counts the runs that never improved (selected checkpoint: the untrained model at step 0). Failure rates: failed / runs with a verdict, with Wilson score intervals (Clopper–Pearson in report.json); Fisher's exact test (two-sided) compares two groups' rates.",
         match s.options.baseline {
             Some(b) => format!(" (given: {b})"),
             None => " of the run's task".into(),
         }
     ));
-    v.push(
-        "Diverged and errored runs are counted, never dropped: n counts every run with a score, finished or diverged (a diverged run is scored on its predictions at divergence and marked ▲ in the plots; `n w/o diverged` and `mean w/o diverged` leave them out); errored and interrupted runs have no score and are counted in their own columns."
-            .into(),
-    );
+    }
+    if s.groups.iter().any(|g| g.nothing_learned.is_some()) {
+        v.push(format!(
+            "Nothing learned: a group every run of which diverged or ended (final score) at or within {} of its majority baseline — one point of the metric, at least one example's worth of accuracy on a dev set of 100 or more — predicts (about) the majority class; its spread is not compared and the findings say so first.",
+            crate::summary::NOTHING_LEARNED_BAND
+        ));
+    }
+    if !s.scores_only {
+        v.push(
+            "Diverged and errored runs are counted, never dropped: n counts every run with a score, finished or diverged (a diverged run is scored on its predictions at divergence and marked ▲ in the plots; `n w/o diverged` and `mean w/o diverged` leave them out); errored and interrupted runs have no score and are counted in their own columns."
+                .into(),
+        );
+    }
     v.push(format!(
         "std: sample standard deviation (ddof 1). IQR: numpy linear percentiles. CIs: percentile bootstrap, {} resamples, seed {}.",
         s.options.bootstrap_iterations, s.options.seed
     ));
     v.push(format!(
-        "ASO: ε_min < τ = {} means A almost stochastically dominates B; confidence {} adjusted to {:.4} over {} comparison(s) by deepsig's rule c + (1−c)/m (deepsig 1.2.8; not Bonferroni, whose 1 − (1−c)/m is stricter for m > 2); {} bootstrap iterations.",
+        "ASO: ε_min(A≻B) < τ = {} means A almost stochastically dominates B (ε_min(B≻A) the other way); confidence {} adjusted to {:.4} over {} comparison(s) by deepsig's rule c + (1−c)/m (deepsig 1.2.8; not Bonferroni, whose 1 − (1−c)/m is stricter for m > 2); {} bootstrap iterations, seeded by the pair's scores alone, so that the same two groups of runs get the same ε_min in any report that compares as many pairs (a report with more pairs raises the confidence, and with it ε_min); not computed under 5 runs per group.",
         s.options.aso_tau,
         s.options.confidence_level,
         s.aso_confidence,

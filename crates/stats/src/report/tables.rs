@@ -146,11 +146,39 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
         headers.push(format!("std {lvl}% CI"));
         headers.push(format!("median {lvl}% CI"));
     }
-    let rows = s
+    let mut rows: Vec<Vec<String>> = s
         .groups
         .iter()
         .map(|g| group_row(g, any_div, steps, with_ci))
         .collect();
+    if s.scores_only {
+        // A table of scores has no checkpoints, divergence or errors: those columns go, and
+        // the failure column says what it counts.
+        let drop = [
+            "failed (selected ckpt)",
+            "diverged",
+            "errors",
+            "interrupted",
+        ];
+        let keep: Vec<bool> = headers
+            .iter()
+            .map(|h| !drop.contains(&h.as_str()))
+            .collect();
+        let filter = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c)
+                .collect()
+        };
+        headers = filter(headers);
+        for h in headers.iter_mut() {
+            if h == "failed (final score)" {
+                *h = "failed (score ≤ baseline)".into();
+            }
+        }
+        rows = rows.into_iter().map(filter).collect();
+    }
     Table::of_text(headers, rows)
 }
 
@@ -292,7 +320,7 @@ pub(crate) fn seed_table(s: &ReportSummary) -> Option<Table> {
             ]),
             (None, Some(d)) => Some(vec![
                 g.group.clone(),
-                d.cell(),
+                format!("not estimated: {}", d.reason),
                 "–".into(),
                 "–".into(),
                 "–".into(),

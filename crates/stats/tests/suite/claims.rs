@@ -271,7 +271,11 @@ fn mixed_selection_rules_compare_final_scores_by_default() {
     )
     .unwrap();
     assert_eq!(s.score.kind, ScoreKind::Final);
-    let mosbach = s.groups.iter().find(|g| g.group == "mosbach").unwrap();
+    let mosbach = s
+        .groups
+        .iter()
+        .find(|g| g.group == "preset=mosbach")
+        .unwrap();
     assert!((mosbach.stats.as_ref().unwrap().mean - 0.635).abs() < 1e-12);
     for f in ["report.md", "report.html"] {
         let text = read(&out.join(f));
@@ -291,7 +295,11 @@ fn mixed_selection_rules_compare_final_scores_by_default() {
     let out = dir.path().join("selected");
     let s = write_report(&out, &input, &sel).unwrap();
     assert_eq!(s.score.kind, ScoreKind::Selected);
-    let mosbach = s.groups.iter().find(|g| g.group == "mosbach").unwrap();
+    let mosbach = s
+        .groups
+        .iter()
+        .find(|g| g.group == "preset=mosbach")
+        .unwrap();
     assert!((mosbach.stats.as_ref().unwrap().mean - 0.815).abs() < 1e-12);
     assert!(s.score.warning.is_some());
     assert!(

@@ -9,3 +9,4 @@ mod report;
 mod run_accounting;
 mod sequential;
 mod util;
+mod what_it_shows;
