@@ -4,6 +4,7 @@
 mod data;
 mod features;
 mod model;
+mod plan;
 mod report;
 mod run;
 mod score;
@@ -56,6 +57,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The same analysis for any CSV/TSV of scores with a group and a score column.
     Compare(report::CompareArgs),
+    /// How many seeds? Runs per group for a target power, from assumed effects or a pilot.
+    Plan(plan::PlanArgs),
 }
 
 impl Command {
@@ -125,6 +128,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SweepTask(a) => sweep::task(a),
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
+        Command::Plan(a) => plan::plan(a),
         Command::InitModel(a) => model::init_model(a),
         Command::ConvertModel(a) => model::convert_model(a),
         Command::Data { command } => data::data(command),

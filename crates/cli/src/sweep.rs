@@ -173,6 +173,9 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
         settings: launcher_settings(&a, &sweep),
     };
+    if let Some(rule) = &sweep.stopping {
+        return sequential(&sweep, &store, launcher, &launch, rule);
+    }
     match launcher.launch(&store, &sweep.runs, &launch)? {
         Launched::Ran(summary) => {
             println!("{summary}");
@@ -327,4 +330,131 @@ fn prefetch_hub_models(sweep: &Sweep) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The analyst of a sequential sweep: after each look, the group-sequential test of
+/// stab-stats on the look's records; writes `sequential.json` and `sequential.md` at the
+/// store's root.
+struct SequentialAnalyst {
+    report: stab_stats::plan::sequential::SequentialReport,
+}
+
+impl stab_sweep::Analyst for SequentialAnalyst {
+    fn analyse(
+        &mut self,
+        store: &Store,
+        look: usize,
+        runs: &[stab_sweep::PlannedRun],
+    ) -> Result<Option<String>, stab_sweep::Error> {
+        let corrupt = |message: String| stab_sweep::Error::Corrupt {
+            path: store.root().to_path_buf(),
+            message,
+        };
+        let input = stab_stats::load_results(store.root(), None)
+            .map_err(|e| corrupt(format!("{:#}", anyhow::Error::new(e))))?;
+        let ids = runs.iter().map(|r| r.run_id.clone()).collect();
+        let data = stab_stats::plan::sequential::look_data(&input, &ids);
+        let stop = self.report.analyse(look, &data);
+        for c in &self.report.contrasts {
+            if let Some(l) = c.looks.last() {
+                println!(
+                    "look {} ({} seeds per group) `{}` vs `{}`: {}, p = {}, nominal level {:.5}{}",
+                    l.look,
+                    l.seeds_per_group,
+                    c.a,
+                    c.b,
+                    l.data,
+                    l.p.map_or("n/a".into(), |p| format!("{p:.4}")),
+                    l.nominal_alpha,
+                    if l.crossed { ": boundary crossed" } else { "" }
+                );
+            }
+        }
+        let json =
+            serde_json::to_string_pretty(&self.report).map_err(|e| corrupt(e.to_string()))?;
+        for (name, text) in [
+            ("sequential.json", json),
+            ("sequential.md", self.report.markdown()),
+        ] {
+            let path = store.root().join(name);
+            stab_store::write_atomic(&path, text.as_bytes())
+                .map_err(|source| stab_sweep::Error::Io { path, source })?;
+        }
+        Ok(stop.then(|| self.report.stopped.clone().unwrap_or_default()))
+    }
+}
+
+/// A sweep with a `[stopping]` table: blocks of seeds, a look after each (see
+/// `stab_sweep::sequential_step`). A queueing launcher (Slurm) is waited for: the store is
+/// polled until the block's records are written; killing `stab sweep` meanwhile loses
+/// nothing, and running it again continues from the last look.
+fn sequential(
+    sweep: &Sweep,
+    store: &Store,
+    launcher: &dyn stab_sweep::Launcher,
+    launch: &Launch,
+    rule: &stab_sweep::Stopping,
+) -> anyhow::Result<ExitCode> {
+    use stab_stats::plan::sequential::{SequentialReport, SequentialTest, Spending};
+    let test = SequentialTest::parse(&rule.test).expect("checked with the sweep file");
+    let spending = Spending::parse(&rule.spending).expect("checked with the sweep file");
+    let report = SequentialReport::new(
+        test,
+        rule.alpha,
+        spending,
+        rule.look_every,
+        rule.max_seeds,
+        &rule.contrasts,
+    )?;
+    let mut analyst = SequentialAnalyst { report };
+    let looks = rule.seeds_per_look();
+    loop {
+        match stab_sweep::sequential_step(store, &sweep.runs, rule, launcher, launch, &mut analyst)?
+        {
+            stab_sweep::Step::Stopped { reason, .. } => {
+                println!("sequential sweep: {reason}");
+                println!(
+                    "design and looks: {}; next: stab report {}",
+                    store.root().join("sequential.md").display(),
+                    store.root().display()
+                );
+                println!("{}", stab_stats::plan::sequential::BIAS_NOTE);
+                return Ok(ExitCode::SUCCESS);
+            }
+            stab_sweep::Step::Exhausted { looks } => {
+                println!("sequential sweep: all {looks} looks analysed");
+                return Ok(ExitCode::SUCCESS);
+            }
+            stab_sweep::Step::Unfinished { look, unfinished } => {
+                eprintln!(
+                    "look {} of {}: {unfinished} runs unfinished (interrupted or running elsewhere); run the same command again to continue from this look",
+                    look + 1,
+                    looks.len()
+                );
+                return Ok(ExitCode::from(130));
+            }
+            stab_sweep::Step::Queued { look, what } => {
+                let block = stab_sweep::look_runs(&sweep.runs, looks[look]);
+                println!(
+                    "look {} of {}: {}; waiting for their records (Ctrl-C is safe: run the same command again to continue)",
+                    look + 1,
+                    looks.len(),
+                    what.unwrap_or_else(|| "runs already queued".into())
+                );
+                while block
+                    .iter()
+                    .any(|r| !store.state(&r.run_id).is_final(launch.retry))
+                {
+                    std::thread::sleep(std::time::Duration::from_secs(15));
+                    // A queue that holds nothing of the store while runs are unfinished (a
+                    // task died without a record): step again, which relaunches them.
+                    if let Ok(Some(q)) = launcher.queue(store) {
+                        if q.error.is_none() && q.pending + q.running == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -76,6 +76,7 @@ mod fmt;
 pub mod hypothesis;
 mod load;
 mod pairwise;
+pub mod plan;
 mod plots;
 mod report;
 mod summary;
@@ -97,7 +98,10 @@ pub use load::{
     load_results, load_scores_csv, Analysis, InputProblem, Outcome, ReportInput, RunEntry,
     ScoreKind, SelectionRule, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
 };
-pub use plots::{PlotError, PlotFile};
+pub use plan::{
+    plan_from_pilot, sample_size, Effect, PilotPlan, PlanOptions, PowerPoint, SampleSize,
+};
+pub use plots::{power_plot, PlotError, PlotFile};
 pub use report::{
     csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress,
     write_sectioned_report, SectionReport, SummaryRow,

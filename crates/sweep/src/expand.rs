@@ -9,6 +9,7 @@ use stab_spec::{RunSpec, SpecError};
 use stab_store::{Expanded, PlannedRun, Store};
 
 use crate::checker::{self, Axis, Checker, Group, Setting};
+use crate::sequential::Stopping;
 use crate::Error;
 
 /// Settings given at launch that win over everything in the sweep file (for example the data
@@ -63,6 +64,8 @@ pub struct Sweep {
     pub launchers: BTreeMap<String, toml::Table>,
     /// The runs, in order, with distinct ids.
     pub runs: Vec<PlannedRun>,
+    /// The sequential design of the `[stopping]` table, when the file has one.
+    pub stopping: Option<Stopping>,
 }
 
 impl Sweep {
@@ -83,7 +86,16 @@ impl Sweep {
             runs.push(run);
             Ok(())
         })?;
+        let stopping = match &expansion.stopping {
+            None => None,
+            Some((rule, span)) => {
+                rule.check_runs(&runs)
+                    .map_err(|m| expansion.checker.err(span.clone(), format!("stopping.{m}")))?;
+                Some(rule.clone())
+            }
+        };
         Ok(Sweep {
+            stopping,
             name: expansion.name,
             description: expansion.description,
             path: path.to_path_buf(),
@@ -146,6 +158,8 @@ pub struct Expansion<'a> {
     axes: Vec<Axis>,
     group_by: Vec<String>,
     launch: toml::Table,
+    /// The `[stopping]` table, checked alone, with where it is written.
+    stopping: Option<(Stopping, std::ops::Range<usize>)>,
 }
 
 impl<'a> Expansion<'a> {
@@ -166,6 +180,17 @@ impl<'a> Expansion<'a> {
         check_size(&checker, groups.len(), &axes, file.max_runs.as_ref())?;
         let launchers = checker::launcher_tables(&checker, &file.other)?;
         let launch = launch_table(overrides)?;
+        let stopping = match &file.stopping {
+            None => None,
+            Some(t) => match Stopping::from_table(t.get_ref()) {
+                Ok(rule) => Some((rule, t.span())),
+                Err((field, message)) => {
+                    let key = format!("stopping.{field}");
+                    let at = stab_spec::value_offset(text, &key).unwrap_or(t.span().start);
+                    return Err(checker.err(at..at, format!("{key}: {message}")));
+                }
+            },
+        };
         Ok(Expansion {
             checker,
             name,
@@ -176,6 +201,7 @@ impl<'a> Expansion<'a> {
             axes,
             group_by,
             launch,
+            stopping,
         })
     }
 

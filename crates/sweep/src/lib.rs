@@ -129,6 +129,7 @@ mod local;
 mod plan;
 mod progress_log;
 mod schema;
+mod sequential;
 mod slurm;
 mod status;
 
@@ -143,6 +144,7 @@ pub use launcher::{
 pub use local::{run_local, GpuSlots, Local, LocalOptions, LocalSettings, Summary};
 pub use plan::{dry_run, dry_run_streamed, DryRun, DryRunEntry};
 pub use progress_log::PROGRESS_INTERVAL_ENV;
+pub use sequential::{look_runs, sequential_step, Analyst, Step, Stopping};
 pub use slurm::{
     queue_summary, run_slurm_task, slurm_jobs, submit_slurm, Slurm, SlurmDefaults, SlurmJob,
     SlurmOptions,

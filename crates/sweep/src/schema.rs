@@ -27,6 +27,8 @@ pub(crate) const KEYS: &[&str] = &[
     "zip",
     "group_by",
     "max_runs",
+    "analysis",
+    "stopping",
 ];
 
 /// A sweep file as written. Keys are kept with their spans, so that every later check can point
@@ -50,6 +52,8 @@ pub(crate) struct SweepFile {
     /// by `stab report` from the `sweep.toml` saved in the store; no part of any run.
     #[allow(dead_code)]
     pub analysis: Option<toml::Table>,
+    /// A sequential design (`crate::sequential::Stopping`): no part of any run.
+    pub stopping: Option<Spanned<toml::Table>>,
     /// Every other top-level key: the launchers' tables (`[slurm]`, `[local]`), or a mistake
     /// that the checker reports (the schema does not know the launchers).
     #[serde(flatten)]

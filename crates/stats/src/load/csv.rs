@@ -60,6 +60,8 @@ fn csv_run(
             .unwrap_or_default(),
         train_loss: Vec::new(),
         dev_scores: Vec::new(),
+        wall_seconds: None,
+        device: None,
         dev_curve_baseline: None,
         report_half_scores: Vec::new(),
     }

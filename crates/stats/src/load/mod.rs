@@ -105,6 +105,12 @@ pub struct RunEntry {
     /// Dev score over training, (step, score): on the selection half when the dev set is
     /// split ([`RunEntry::eval_set`]).
     pub dev_scores: Vec<(u64, f64)>,
+    /// Wall-clock seconds the run took, from its record (`stab plan` prices a study with it).
+    #[serde(default)]
+    pub wall_seconds: Option<f64>,
+    /// Device the run trained on (`cpu`, `cuda:0`), from its record.
+    #[serde(default)]
+    pub device: Option<String>,
     /// Majority baseline of the set `dev_scores` are on: the run's own baseline, or on a split
     /// dev set the selection half's (`None` when the record does not give it).
     #[serde(default)]

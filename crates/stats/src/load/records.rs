@@ -310,6 +310,8 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
             .zip(r.train_loss.values.iter().copied())
             .collect(),
         dev_scores: r.evaluations.iter().map(|e| (e.step, e.score)).collect(),
+        wall_seconds: (r.timing.wall_seconds > 0.0).then_some(r.timing.wall_seconds),
+        device: (!r.versions.device.is_empty()).then(|| r.versions.device.clone()),
         dev_curve_baseline: match r.spec.dev_split_seed {
             Some(_) => metric.as_ref().and_then(|m| {
                 r.baseline_metrics

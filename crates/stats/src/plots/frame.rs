@@ -874,6 +874,8 @@ mod tests {
             dev_scores: Vec::new(),
             dev_curve_baseline: None,
             report_half_scores: Vec::new(),
+            wall_seconds: None,
+            device: None,
         }
     }
 

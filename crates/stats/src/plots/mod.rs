@@ -16,6 +16,7 @@ mod box_plot;
 mod curves;
 mod expected_max;
 mod frame;
+mod power;
 mod setting;
 
 use std::collections::BTreeSet;
@@ -67,6 +68,31 @@ fn curve_label(s: &ReportSummary, input: &ReportInput, report_half: bool) -> Str
         Some(m) => format!("{set} {m}"),
         None => format!("{set} score"),
     }
+}
+
+/// Draws power against seeds per group for `lines` (label, sample size) into
+/// `dir/<name>.png` and `.svg` (`stab plan --plot DIR`).
+pub fn power_plot(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    lines: Vec<(String, &crate::plan::SampleSize)>,
+    target: f64,
+) -> Result<PlotFile, StatsError> {
+    frame::register_font().map_err(|source| StatsError::Plot {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| StatsError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let plot = power::PowerPlot {
+        title: title.into(),
+        lines,
+        target,
+    };
+    render(dir, name, &plot)
 }
 
 /// Draws every plot that the input supports into `dir`.

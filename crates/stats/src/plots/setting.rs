@@ -341,6 +341,8 @@ mod tests {
             settings: Default::default(),
             train_loss: Vec::new(),
             dev_scores: Vec::new(),
+            wall_seconds: None,
+            device: None,
             dev_curve_baseline: None,
             report_half_scores: Vec::new(),
         };

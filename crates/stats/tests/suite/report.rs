@@ -181,6 +181,8 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 settings: Default::default(),
                 train_loss: Vec::new(),
                 dev_scores: Vec::new(),
+                wall_seconds: None,
+                device: None,
                 dev_curve_baseline: None,
                 report_half_scores: Vec::new(),
             })
