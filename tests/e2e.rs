@@ -883,14 +883,17 @@ fn print_spec_checks_layer_knobs_against_the_model() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let albert = workspace().join("crates/bert/tests/fixtures/albert");
-    let print = |model: &Path, set: &str| {
+    let print_with = |preset: &[&str], model: &Path, set: &str| {
         stab()
-            .args(["run", "--print-spec", "--set", set])
+            .arg("run")
+            .args(preset)
+            .args(["--print-spec", "--set", set])
             .arg("--model")
             .arg(model)
             .output()
             .unwrap()
     };
+    let print = |model: &Path, set: &str| print_with(&[], model, set);
     let out = print(&model, "freeze_layers=9");
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -905,21 +908,8 @@ fn print_spec_checks_layer_knobs_against_the_model() {
     ok(print(&albert, "freeze_layers=0"));
     // Re-initialisation by the same rules: a depth beyond the model, and ALBERT's shared
     // layers all or nothing.
-    let reinit = |model: &Path, layers: &str| {
-        stab()
-            .args([
-                "run",
-                "--preset",
-                "zhang-reinit",
-                "--print-spec",
-                "--set",
-                layers,
-            ])
-            .arg("--model")
-            .arg(model)
-            .output()
-            .unwrap()
-    };
+    let reinit =
+        |model: &Path, layers: &str| print_with(&["--preset", "zhang-reinit"], model, layers);
     let out = reinit(&model, "reinit_layers=9");
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -79,6 +79,17 @@ pub fn power_plot(
     lines: Vec<(String, &crate::plan::SampleSize)>,
     target: f64,
 ) -> Result<PlotFile, StatsError> {
+    prepare(dir)?;
+    let plot = power::PowerPlot {
+        title: title.into(),
+        lines,
+        target,
+    };
+    render(dir, name, &plot)
+}
+
+/// Registers the plot font and creates `dir`: what every drawing entry point does first.
+fn prepare(dir: &Path) -> Result<(), StatsError> {
     frame::register_font().map_err(|source| StatsError::Plot {
         path: dir.to_path_buf(),
         source,
@@ -87,12 +98,7 @@ pub fn power_plot(
         path: dir.to_path_buf(),
         source,
     })?;
-    let plot = power::PowerPlot {
-        title: title.into(),
-        lines,
-        target,
-    };
-    render(dir, name, &plot)
+    Ok(())
 }
 
 /// Draws every plot that the input supports into `dir`.
@@ -102,14 +108,7 @@ pub fn render_plots(
     s: &ReportSummary,
     opts: &ReportOptions,
 ) -> Result<Vec<PlotFile>, StatsError> {
-    frame::register_font().map_err(|source| StatsError::Plot {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    std::fs::create_dir_all(dir).map_err(|source| StatsError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    prepare(dir)?;
     let grouped = grouped_runs(input, opts);
     let mut out = Vec::new();
     if !s.groups.iter().any(|g| g.n > 0) {
