@@ -35,6 +35,12 @@ pub struct WorkerCommand {
     /// Variables set for the worker on top of the launcher's environment (for a Slurm task
     /// command: exported by the sbatch script).
     pub env: Vec<(String, String)>,
+    /// `program` is the launcher's own executable: a local worker then executes the
+    /// launcher's image itself (`/proc/self/exe` on Linux) rather than whatever file is at
+    /// `program` now, so that rebuilding stab while a sweep runs never mixes two versions in
+    /// one study (an older launcher cannot read the newer worker's records; the results stay
+    /// safe but the runs read as errors).
+    pub own_image: bool,
 }
 
 impl WorkerCommand {
@@ -43,12 +49,28 @@ impl WorkerCommand {
             program: program.into(),
             args_prefix: Vec::new(),
             env: Vec::new(),
+            own_image: false,
         }
     }
 
-    /// The running executable itself (`stab` launching `stab run`).
+    /// The running executable itself (`stab` launching `stab run`), pinned to the image
+    /// running now ([`WorkerCommand::own_image`]).
     pub fn current_exe() -> std::io::Result<WorkerCommand> {
-        Ok(WorkerCommand::new(std::env::current_exe()?))
+        Ok(WorkerCommand {
+            own_image: true,
+            ..WorkerCommand::new(std::env::current_exe()?)
+        })
+    }
+
+    /// What a local launcher executes: in the forked child, `/proc/self/exe` is still the
+    /// launcher's image (deleted or replaced on disk or not) until the exec.
+    fn exec_path(&self) -> &Path {
+        const OWN: &str = "/proc/self/exe";
+        if self.own_image && cfg!(target_os = "linux") && Path::new(OWN).exists() {
+            Path::new(OWN)
+        } else {
+            &self.program
+        }
     }
 
     pub fn arg(mut self, a: impl Into<String>) -> WorkerCommand {
@@ -176,8 +198,9 @@ pub(crate) fn start(
     .map_err(io_err(&log_path))?;
     let err_log = log.try_clone().map_err(io_err(&log_path))?;
     let lock_fd = lock.file().as_raw_fd();
-    let mut cmd = Command::new(&worker.program);
-    cmd.args(&worker.args_prefix)
+    let mut cmd = Command::new(worker.exec_path());
+    cmd.arg0(&worker.program)
+        .args(&worker.args_prefix)
         .args(WorkerArgs::for_run(&dir, &run.group, sweep, threads).to_args())
         .envs(worker.env.iter().map(|(k, v)| (k, v)))
         .env(LOCK_FD_ENV, lock_fd.to_string())
@@ -311,4 +334,38 @@ fn log_tail(path: &Path, offset: u64) -> String {
         .filter(|l| !l.starts_with("--- stab-sweep: attempt started"))
         .collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A launcher running itself as the worker executes its own image, whatever is at its path
+    /// on disk by then; any other worker program is executed by its path.
+    #[test]
+    fn the_launchers_own_binary_is_executed_from_its_image() {
+        let own = WorkerCommand::current_exe().unwrap();
+        assert!(own.own_image);
+        if cfg!(target_os = "linux") {
+            assert_eq!(own.exec_path(), Path::new("/proc/self/exe"));
+            // In a child, /proc/self/exe is the launcher's image until the exec: the test
+            // binary runs itself and lists its tests.
+            let out = Command::new(own.exec_path())
+                .arg0(&own.program)
+                .args([
+                    "--list",
+                    "--exact",
+                    "exec::tests::the_launchers_own_binary_is_executed_from_its_image",
+                ])
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                listed.contains("the_launchers_own_binary_is_executed_from_its_image"),
+                "{listed}"
+            );
+        }
+        let other = WorkerCommand::new("/usr/bin/env");
+        assert_eq!(other.exec_path(), Path::new("/usr/bin/env"));
+    }
 }
