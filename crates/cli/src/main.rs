@@ -2,6 +2,7 @@
 //! library crates together; every piece of work lives in a crate with one job.
 
 mod data;
+mod early_failure;
 mod features;
 mod model;
 mod plan;
@@ -59,6 +60,10 @@ enum Command {
     Compare(report::CompareArgs),
     /// How many seeds? Runs per group for a target power, from assumed effects or a pilot.
     Plan(plan::PlanArgs),
+    /// How well a run's first steps predict its failure: precision and recall of each
+    /// early-failure rule after 10 %…50 % of training, on stored results.
+    #[command(name = "early-failure")]
+    EarlyFailure(early_failure::EarlyFailureArgs),
 }
 
 impl Command {
@@ -129,6 +134,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::report(a),
         Command::Compare(a) => report::compare(a),
         Command::Plan(a) => plan::plan(a),
+        Command::EarlyFailure(a) => early_failure::early_failure(a),
         Command::InitModel(a) => model::init_model(a),
         Command::ConvertModel(a) => model::convert_model(a),
         Command::Data { command } => data::data(command),

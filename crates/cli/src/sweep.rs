@@ -20,7 +20,8 @@ use stab_sweep::{
 /// The exit codes of `stab sweep`, as its `--help` prints them.
 pub const SWEEP_EXIT_CODES: &str = "\
 Exit status:
-  0    every run of the sweep finished `ok` or `diverged` (diverged runs are results), or
+  0    every run of the sweep finished `ok` or `diverged` (diverged runs are results) or was
+       `stopped` as a predicted failure by its `early_failure` policy, or
        --dry-run listed the runs, or the Slurm jobs were submitted
   1    the launch completed, but at least one run of the sweep ended in `error` (this
        launch or an earlier one): see `stab status`, rerun them with --retry

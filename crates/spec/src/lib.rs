@@ -18,12 +18,17 @@
 //!   defaults) and reject newer schemas with a clear error rather than misreading them.
 
 mod diagnose;
+mod early_failure;
 mod preset;
 mod record;
 mod spec;
 mod support;
 
 pub use diagnose::value_offset;
+pub use early_failure::{
+    check_step, entropy, variance, EarlyFailure, EarlyFailureRule, RunSoFar, LOSS_MARGIN,
+    LOSS_WINDOW,
+};
 pub use preset::{preset, DEFAULT_PRESET, PRESETS};
 pub use record::{
     Curve, Evaluation, ModelSource, RecordError, RunRecord, RunStatus, Timing, Versions,

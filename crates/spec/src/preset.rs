@@ -108,6 +108,7 @@ pub fn preset(name: &str) -> Result<RunSpec, SpecError> {
         gradient_accumulation_steps: 1,
         mixout: 0.0,
         prior_weight_decay: false,
+        early_failure: None,
     };
     let zhang = RunSpec {
         preset: String::new(),

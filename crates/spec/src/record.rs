@@ -15,7 +15,9 @@ use crate::spec::RunSpec;
 ///
 /// - 1: the layout up to `newly_initialised`.
 /// - 2: adds `never_improved`.
-pub const RECORD_SCHEMA_VERSION: u32 = 2;
+/// - 3: adds the `stopped` status (a predicted failure, [`crate::EarlyFailure`]) and
+///   `constant_loss`.
+pub const RECORD_SCHEMA_VERSION: u32 = 3;
 
 /// Key prefix of MNLI's mismatched-dev scores in a record's metric maps
 /// (`final_metrics["mismatched/accuracy"]`, `selected_metrics[…]`, `baseline_metrics[…]`): the
@@ -65,6 +67,10 @@ pub enum RunStatus {
     Error,
     /// Stopped by the user (Ctrl-C); re-run on the next sweep.
     Interrupted,
+    /// Stopped by the spec's `early_failure` policy: a rule predicted, at `steps_done`, that
+    /// the run would fail (`message` says which rule). Not a result: no final score; reports
+    /// count it in its own column. A sweep does not run it again.
+    Stopped,
 }
 
 impl RunStatus {
@@ -74,6 +80,7 @@ impl RunStatus {
             RunStatus::Diverged => "diverged",
             RunStatus::Error => "error",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Stopped => "stopped",
         }
     }
 }
@@ -202,6 +209,12 @@ pub struct RunRecord {
     /// `pooler.dense` for a checkpoint saved without a pooler).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub newly_initialised: Vec<String>,
+    /// Training loss of the best constant predictor on the run's training set (entropy of the
+    /// labels, or their variance for regression): the loss of a model that learned nothing
+    /// about its inputs (`loss-at-constant`, [`crate::EarlyFailureRule`]). Absent before
+    /// version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant_loss: Option<f64>,
 }
 
 impl RunRecord {
@@ -274,6 +287,7 @@ impl RunRecord {
             model_source: None,
             newly_initialised: Vec::new(),
             never_improved: false,
+            constant_loss: None,
         }
     }
 

@@ -310,6 +310,11 @@ pub struct RunSpec {
     /// decay as without it (not biases and norms). Omitted from the spec's JSON when false.
     #[serde(default, skip_serializing_if = "is_false")]
     pub prior_weight_decay: bool,
+    /// Stop the run when a rule predicts, after a fraction of its steps, that it will fail
+    /// (Dodge et al. 2020; [`crate::EarlyFailure`]); recorded as `stopped`. Omitted from the
+    /// spec's JSON when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_failure: Option<crate::EarlyFailure>,
 }
 
 fn one() -> u32 {
@@ -575,6 +580,16 @@ impl RunSpec {
         }
         if self.evals_per_run == Some(0) {
             return bad("evals_per_run", "must be at least 1");
+        }
+        if let Some(p) = &self.early_failure {
+            if !(p.after_fraction > 0.0 && p.after_fraction < 1.0) {
+                return bad("early_failure.after_fraction", "must be in (0, 1)");
+            }
+            if p.measured_precision
+                .is_some_and(|x| !(0.0..=1.0).contains(&x))
+            {
+                return bad("early_failure.measured_precision", "must be in [0, 1]");
+            }
         }
         if self.reinit_layers > 0 && !self.reinit_pooler {
             return bad(
@@ -1202,5 +1217,36 @@ mod tests {
         let back: RunSpec = serde_json::from_str(&s.canonical_json()).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.run_id(), s.run_id());
+    }
+
+    #[test]
+    fn early_failure_policy_is_set_like_any_field_and_checked() {
+        let mut o = toml::Table::new();
+        o.insert(
+            "early_failure".into(),
+            toml::Value::Table(
+                toml::from_str("after_fraction = 0.3\nrule = \"at-baseline\"").unwrap(),
+            ),
+        );
+        let spec = RunSpec::resolve("devlin", &o).unwrap();
+        let p = spec.early_failure.clone().unwrap();
+        assert_eq!(
+            (p.after_fraction, p.rule),
+            (0.3, crate::EarlyFailureRule::AtBaseline)
+        );
+        assert_ne!(spec.run_id(), crate::preset("devlin").unwrap().run_id());
+        assert!(!crate::preset("devlin")
+            .unwrap()
+            .canonical_json()
+            .contains("early_failure"));
+        let mut o = toml::Table::new();
+        o.insert(
+            "early_failure".into(),
+            toml::Value::Table(
+                toml::from_str("after_fraction = 1.5\nrule = \"loss-at-constant\"").unwrap(),
+            ),
+        );
+        let err = RunSpec::resolve("devlin", &o).unwrap_err().to_string();
+        assert!(err.contains("early_failure.after_fraction"), "{err}");
     }
 }

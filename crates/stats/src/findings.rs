@@ -261,8 +261,24 @@ fn failure_rates(s: &ReportSummary, n: &Names) -> Option<String> {
         };
         format!("diverged, or {set} at or below the majority baseline")
     };
+    // Runs an `early_failure` policy stopped are counted as failed: say so, per group.
+    let stopped: Vec<String> = s
+        .groups
+        .iter()
+        .filter(|g| g.stopped > 0)
+        .map(|g| format!("`{}` {}", n.of(&g.group), g.stopped))
+        .collect();
+    let stopped = if stopped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " These counts include runs stopped as predicted failures, which never reached \
+             their final score ({}): see each group's note for the rule and its precision.",
+            stopped.join(", ")
+        )
+    };
     Some(format!(
-        "Failed runs ({rule}; {:.0}% Wilson intervals): {}.",
+        "Failed runs ({rule}; {:.0}% Wilson intervals): {}.{stopped}",
         s.options.confidence_level * 100.0,
         parts.join("; ")
     ))

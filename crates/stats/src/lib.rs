@@ -68,6 +68,7 @@ pub mod aso;
 pub mod bootstrap;
 pub mod counts;
 pub mod describe;
+pub mod early_failure;
 mod error;
 pub mod expected_max;
 pub mod family;
@@ -96,12 +97,12 @@ pub use hypothesis::{
 };
 pub use load::{
     load_results, load_scores_csv, Analysis, InputProblem, Outcome, ReportInput, RunEntry,
-    ScoreKind, SelectionRule, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
+    RunProgress, ScoreKind, SelectionRule, StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
 };
 pub use plan::{
     plan_from_pilot, sample_size, Effect, PilotPlan, PlanOptions, PowerPoint, SampleSize,
 };
-pub use plots::{power_plot, PlotError, PlotFile};
+pub use plots::{early_failure_plot, power_plot, PlotError, PlotFile};
 pub use report::{
     csv_safe, summary_rows, terminal_table, write_report, write_report_with_progress,
     write_sectioned_report, SectionReport, SummaryRow,

@@ -302,6 +302,16 @@ pub struct GroupSummary {
     /// a baseline, else outside the failure rate.
     #[serde(default)]
     pub unscored: usize,
+    /// Runs stopped as predicted failures by their `early_failure` policy (counted in `failed`
+    /// and `judged`; no score).
+    #[serde(default)]
+    pub stopped: usize,
+    /// Planned optimizer steps of the group's runs that record them, and the steps the stopped
+    /// runs did not take: the compute the policy saved.
+    #[serde(default)]
+    pub steps_planned: u64,
+    #[serde(default)]
+    pub steps_saved: u64,
     /// The majority baseline when the group's runs agree on one.
     pub baseline: Option<f64>,
     /// `None` when no run has a score.
@@ -704,6 +714,13 @@ fn summarize_group(
         missing_score,
         unreadable: count(Outcome::Unreadable),
         unscored: unscored_runs,
+        stopped: count(Outcome::Stopped),
+        steps_planned: runs.iter().filter_map(|r| r.progress.total_steps).sum(),
+        steps_saved: runs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Stopped)
+            .filter_map(|r| Some(r.progress.total_steps? - r.progress.steps_done?))
+            .sum(),
         baseline: (baselines.len() == 1).then(|| baselines[0]),
         stats: describe(&scores),
         mean_without_diverged: crate::describe::mean(&without_div),
@@ -716,7 +733,59 @@ fn summarize_group(
     };
     let scores_only = runs.iter().all(|r| r.selection.is_none());
     g.notes = group_notes(&g, baselines.len(), scores_only);
+    if let Some(note) = stopped_note(&g, runs) {
+        g.notes.push(note);
+    }
     g
+}
+
+/// What a group's runs stopped as predicted failures mean for its numbers: counted as failed
+/// (with the rule and its measured precision, or a warning that none was given), absent from
+/// the score statistics (biased upward), and the steps stopping saved.
+fn stopped_note(g: &GroupSummary, runs: &[RunEntry]) -> Option<String> {
+    if g.stopped == 0 {
+        return None;
+    }
+    let mut policies: Vec<&stab_spec::EarlyFailure> = runs
+        .iter()
+        .filter(|r| r.outcome == Outcome::Stopped)
+        .filter_map(|r| r.progress.early_failure.as_ref())
+        .collect();
+    policies.dedup();
+    let rule = match policies.as_slice() {
+        [p] => {
+            let precision = match (p.measured_precision, &p.measured_on) {
+                (Some(x), Some(on)) => format!("measured precision {x:.2} on {on}"),
+                (Some(x), None) => format!("measured precision {x:.2}"),
+                _ => "its precision was not given in the spec: some of these runs may \
+                      have recovered"
+                    .into(),
+            };
+            format!(
+                "rule `{}` after {:.0} % of the steps: {}; {precision}",
+                p.rule.as_str(),
+                p.after_fraction * 100.0,
+                p.rule.describe()
+            )
+        }
+        _ => "rules differ between runs; see their records".into(),
+    };
+    let saved = if g.steps_planned > 0 {
+        format!(
+            "; stopping saved {} of {} planned steps ({:.0} %)",
+            g.steps_saved,
+            g.steps_planned,
+            100.0 * g.steps_saved as f64 / g.steps_planned as f64
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} run(s) stopped as predicted failures ({rule}): counted as failed in the failure \
+         columns and rates, with no score in the score statistics (which therefore describe \
+         the runs that were let finish){saved}",
+        g.stopped
+    ))
 }
 
 /// The noise band of the "nothing was learned" rule, in units of the metric: a run whose final

@@ -137,11 +137,12 @@ impl RunState {
         !self.is_final(retry) && *self != RunState::Running
     }
 
-    /// Whether a launcher should leave the run alone: ok and diverged are results; errors are
-    /// retried only with `retry`; interrupted runs are always rerun.
+    /// Whether a launcher should leave the run alone: ok and diverged are results, and a run
+    /// stopped as a predicted failure is done too (running it again would stop it again);
+    /// errors are retried only with `retry`; interrupted runs are always rerun.
     pub fn is_final(&self, retry: bool) -> bool {
         match self {
-            RunState::Finished(RunStatus::Ok | RunStatus::Diverged) => true,
+            RunState::Finished(RunStatus::Ok | RunStatus::Diverged | RunStatus::Stopped) => true,
             RunState::Finished(RunStatus::Error) => !retry,
             _ => false,
         }
@@ -408,6 +409,7 @@ impl Store {
                 RunState::Finished(RunStatus::Diverged) => s.diverged += 1,
                 RunState::Finished(RunStatus::Error) => s.error += 1,
                 RunState::Finished(RunStatus::Interrupted) => s.interrupted += 1,
+                RunState::Finished(RunStatus::Stopped) => s.stopped += 1,
                 RunState::Unreadable(msg) => s.unreadable.push(msg),
             }
         }
@@ -498,23 +500,30 @@ pub struct StatusSummary {
     pub diverged: usize,
     pub error: usize,
     pub interrupted: usize,
+    /// Stopped by the spec's `early_failure` policy (predicted failures): done, not results.
+    pub stopped: usize,
     /// Records that exist but cannot be read (messages).
     pub unreadable: Vec<String>,
 }
 
 impl StatusSummary {
-    /// Runs that need no more work (ok or diverged).
+    /// Runs that need no more work (ok, diverged, or stopped as predicted failures).
     pub fn done(&self) -> usize {
-        self.ok + self.diverged
+        self.ok + self.diverged + self.stopped
     }
 }
 
 impl fmt::Display for StatusSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sweep {} ({})", self.sweep, self.root.display())?;
+        let stopped = if self.stopped > 0 {
+            format!(", {} stopped as predicted failures", self.stopped)
+        } else {
+            String::new()
+        };
         write!(
             f,
-            "  {} runs: {} done ({} ok, {} diverged), {} running, {} pending, {} error, {} interrupted",
+            "  {} runs: {} done ({} ok, {} diverged{stopped}), {} running, {} pending, {} error, {} interrupted",
             self.total,
             self.done(),
             self.ok,

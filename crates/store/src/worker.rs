@@ -23,10 +23,11 @@ use crate::Error;
 pub const NO_RECORD_EXIT_CODE: u8 = 2;
 
 /// The worker's exit status for a run that ended with `status`: 0 when it is a result (`ok`,
-/// `diverged`), 1 when it is not (`error`, `interrupted`); its record says why.
+/// `diverged`) or a run the spec's policy stopped as a predicted failure (`stopped`), 1 when
+/// it is not (`error`, `interrupted`); its record says why.
 pub fn exit_code(status: RunStatus) -> u8 {
     match status {
-        RunStatus::Ok | RunStatus::Diverged => 0,
+        RunStatus::Ok | RunStatus::Diverged | RunStatus::Stopped => 0,
         RunStatus::Error | RunStatus::Interrupted => 1,
     }
 }

@@ -32,8 +32,9 @@
 //!   are process-global, and a crashing run must not take the sweep down. A worker that dies
 //!   without a record (signal, panic, odd exit code) gets an `error` record with its exit
 //!   status and the tail of its log; in a stability study failed runs are data.
-//! - **Statuses decide reruns.** `ok` and `diverged` are results and never rerun; `error` is
-//!   rerun with `--retry`; `interrupted` (Ctrl-C) is rerun by the next launch. Earlier records
+//! - **Statuses decide reruns.** `ok` and `diverged` are results and never rerun, nor is
+//!   `stopped` (a predicted failure its spec's `early_failure` policy stopped: rerun, it would
+//!   stop again); `error` is rerun with `--retry`; `interrupted` (Ctrl-C) is rerun by the next launch. Earlier records
 //!   of rerun runs are kept in `runs/<id>/attempts/`.
 //!
 //! # Sweep files

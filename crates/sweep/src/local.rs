@@ -197,6 +197,8 @@ pub struct Summary {
     pub diverged: usize,
     pub error: usize,
     pub interrupted: usize,
+    /// Stopped by the spec's `early_failure` policy as predicted failures.
+    pub stopped: usize,
     /// Stopped by a signal or the cancel flag; some runs were not started.
     pub cancelled: bool,
     pub elapsed: Duration,
@@ -205,7 +207,7 @@ pub struct Summary {
 impl Summary {
     /// Runs this launch executed.
     pub fn ran(&self) -> usize {
-        self.ok + self.diverged + self.error + self.interrupted
+        self.ok + self.diverged + self.error + self.interrupted + self.stopped
     }
 
     fn count(&mut self, s: RunStatus) {
@@ -214,6 +216,7 @@ impl Summary {
             RunStatus::Diverged => self.diverged += 1,
             RunStatus::Error => self.error += 1,
             RunStatus::Interrupted => self.interrupted += 1,
+            RunStatus::Stopped => self.stopped += 1,
         }
     }
 }
@@ -232,6 +235,9 @@ impl fmt::Display for Summary {
             self.interrupted,
             self.elapsed.as_secs_f64()
         )?;
+        if self.stopped > 0 {
+            write!(f, "; {} stopped as predicted failures", self.stopped)?;
+        }
         if self.cancelled {
             write!(f, "; stopped early, rerun to continue")?;
         }

@@ -136,6 +136,45 @@ pub fn loss_terms(items: &[Item], indices: &[usize], kind: TaskKind) -> usize {
     }
 }
 
+/// Training loss of the best constant predictor on `items` (the loss a model that learned
+/// nothing about its inputs converges to): the entropy of the class (or, for tagging, the
+/// first-sub-token tag) frequencies over the loss terms, or the variance of the scores under
+/// mean squared error. `None` without labelled items.
+pub fn constant_loss(items: &[Item], kind: TaskKind) -> Option<f64> {
+    match kind {
+        TaskKind::Regression => {
+            let scores: Vec<f64> = items
+                .iter()
+                .filter_map(|it| it.label.and_then(Label::score))
+                .collect();
+            stab_spec::variance(&scores)
+        }
+        TaskKind::Classification | TaskKind::Tagging => {
+            let mut counts: Vec<usize> = Vec::new();
+            let mut add = |c: usize| {
+                if counts.len() <= c {
+                    counts.resize(c + 1, 0);
+                }
+                counts[c] += 1;
+            };
+            for it in items {
+                if kind == TaskKind::Classification {
+                    if let Some(c) = it.label.and_then(Label::class) {
+                        add(c);
+                    }
+                } else {
+                    for (start, &tag) in it.word_starts.iter().zip(&it.tags) {
+                        if start.is_some() {
+                            add(tag);
+                        }
+                    }
+                }
+            }
+            stab_spec::entropy(&counts)
+        }
+    }
+}
+
 /// Produces each epoch's batches from one ChaCha stream seeded with the data seed.
 pub struct BatchOrder {
     rng: ChaCha8Rng,
@@ -178,6 +217,38 @@ pub fn batches_per_epoch(n: usize, batch_size: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn constant_loss_is_the_label_entropy_or_the_score_variance() {
+        let item = |label: Option<Label>| Item {
+            ids: vec![1],
+            type_ids: vec![0],
+            label,
+            word_starts: Vec::new(),
+            tags: Vec::new(),
+        };
+        let classes: Vec<Item> = [0, 0, 0, 1, 1]
+            .iter()
+            .map(|&c| item(Some(Label::Class(c))))
+            .chain(std::iter::once(item(None)))
+            .collect();
+        // 3 of class 0, 2 of class 1; the unlabelled item is no loss term.
+        let h = constant_loss(&classes, TaskKind::Classification).unwrap();
+        assert!((h - stab_spec::entropy(&[3, 2]).unwrap()).abs() < 1e-15);
+        let scores: Vec<Item> = [1.0, 3.0]
+            .iter()
+            .map(|&s| item(Some(Label::Score(s))))
+            .collect();
+        assert_eq!(constant_loss(&scores, TaskKind::Regression), Some(1.0));
+        // Tagging: only words whose first sub-token survived truncation count.
+        let tagged = Item {
+            word_starts: vec![Some(1), Some(2), None],
+            tags: vec![0, 1, 1],
+            ..item(None)
+        };
+        let h = constant_loss(&[tagged], TaskKind::Tagging).unwrap();
+        assert!((h - std::f64::consts::LN_2).abs() < 1e-15);
+        assert_eq!(constant_loss(&[], TaskKind::Classification), None);
+    }
     use super::*;
 
     fn item(n: usize, c: usize) -> Item {

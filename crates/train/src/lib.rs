@@ -44,7 +44,7 @@ pub mod train_loop;
 pub mod trainable;
 pub mod trainer;
 
-pub use trainer::{initial_state, run, InitialState, RunContext};
+pub use trainer::{constant_loss_of, initial_state, run, InitialState, RunContext};
 
 /// Errors that make a run an `error` record.
 #[derive(Debug, thiserror::Error)]

@@ -64,6 +64,7 @@ pub fn record(
         },
         model_source: None,
         newly_initialised: Vec::new(),
+        constant_loss: out.constant_loss,
     }
 }
 

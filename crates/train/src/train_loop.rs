@@ -14,17 +14,20 @@
 //! A non-finite loss or gradient norm ends the run as diverged at that step (counted from 1,
 //! as the curves are), after the update is applied as the reference codes apply it: the model
 //! scored at divergence is the one they carry on with. An interrupt ends it as interrupted,
-//! early stopping as finished. The model after the last step is always evaluated when it is
+//! early stopping as finished, and a failure predicted by the spec's `early_failure` policy
+//! (checked once, at ⌈f·T⌉ steps) as stopped. The model after the last step is always evaluated when it is
 //! a result (finished or diverged), so the record can report it.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use stab_spec::{RunSpec, RunStatus};
+use stab_spec::{
+    check_step, EarlyFailure, EarlyFailureRule, RunSoFar, RunSpec, RunStatus, SELECTION_HALF_PREFIX,
+};
 use tch::nn::VarStore;
 use tch::Device;
 
-use crate::batch::{batches_per_epoch, loss_terms, make_batch, BatchOrder};
+use crate::batch::{batches_per_epoch, constant_loss, loss_terms, make_batch, BatchOrder};
 use crate::evaluate::evaluate_at;
 use crate::mixout::Mixout;
 use crate::optim::{clip_grad_norm, global_norm, Adam};
@@ -64,6 +67,8 @@ pub struct Outcome {
     pub losses: Vec<f64>,
     pub lrs: Vec<f64>,
     pub evaluations: Evaluations,
+    /// Loss of the best constant predictor on the training set ([`constant_loss`]).
+    pub constant_loss: Option<f64>,
     /// Examples, non-padding tokens and seconds spent in training steps (evaluations excluded).
     pub examples: usize,
     pub tokens: usize,
@@ -110,6 +115,7 @@ impl Run {
             b
         });
         let mut out = Outcome::start(total);
+        out.constant_loss = constant_loss(&self.data.train, self.data.kind);
         // Without a terminal (nohup, Slurm output files, a sweep's log.txt) the bar draws
         // nothing: one line per evaluation says how the run is going instead.
         let lines = ctx.progress && !std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -149,22 +155,36 @@ impl Run {
                 if let Some(b) = &bar {
                     b.set_position(step);
                 }
-                if !evals.contains(&step) {
-                    continue;
+                if evals.contains(&step) {
+                    let best = self.evaluate(&mut out, step, per_epoch)?;
+                    log(&self.data, &out);
+                    since_best = if best { 0 } else { since_best + 1 };
+                    if !best
+                        && spec
+                            .early_stopping_patience
+                            .is_some_and(|p| since_best >= p)
+                    {
+                        out.message = Some(format!("early stopping at step {step}"));
+                        break 'epochs;
+                    }
                 }
-                let best = self.evaluate(&mut out, step, per_epoch)?;
-                log(&self.data, &out);
-                if best {
-                    since_best = 0;
-                    continue;
-                }
-                since_best += 1;
-                if spec
-                    .early_stopping_patience
-                    .is_some_and(|p| since_best >= p)
-                {
-                    out.message = Some(format!("early stopping at step {step}"));
-                    break 'epochs;
+                if let Some(policy) = &spec.early_failure {
+                    if step == check_step(policy.after_fraction, total)
+                        && self.predicts_failure(policy, &mut out, per_epoch)?
+                    {
+                        log(&self.data, &out);
+                        out.stop(
+                            RunStatus::Stopped,
+                            format!(
+                                "predicted failure at step {step} of {total}: rule {} after {} \
+                                 of the steps ({})",
+                                policy.rule.as_str(),
+                                policy.after_fraction,
+                                policy.rule.describe()
+                            ),
+                        );
+                        break 'epochs;
+                    }
                 }
             }
         }
@@ -238,6 +258,45 @@ impl Run {
         Ok(out.evaluations.push(ev, &self.data.selection_metric))
     }
 
+    /// Applies the early-failure `policy` at the current step: evaluates first when the rule
+    /// reads the dev score and the schedule has not just evaluated; returns whether the rule
+    /// predicts a failure.
+    fn predicts_failure(
+        &self,
+        policy: &EarlyFailure,
+        out: &mut Outcome,
+        per_epoch: u64,
+    ) -> Result<bool, TrainError> {
+        let step = out.steps_done;
+        if policy.rule == EarlyFailureRule::AtBaseline
+            && out.evaluations.last().is_none_or(|e| e.step != step)
+        {
+            self.evaluate(out, step, per_epoch)?;
+        }
+        let metric = &self.data.metric;
+        let baseline = self
+            .data
+            .baseline
+            .get(&format!("{SELECTION_HALF_PREFIX}{metric}"))
+            .or_else(|| self.data.baseline.get(metric))
+            .copied();
+        let loss: Vec<(u64, f64)> = (1..).zip(out.losses.iter().copied()).collect();
+        let dev: Vec<(u64, f64)> = out
+            .evaluations
+            .list
+            .iter()
+            .map(|e| (e.step, e.score))
+            .collect();
+        let so_far = RunSoFar {
+            total_steps: out.total_steps,
+            train_loss: &loss,
+            dev_scores: &dev,
+            baseline,
+            constant_loss: out.constant_loss,
+        };
+        Ok(policy.rule.predicts_failure(&so_far, step) == Some(true))
+    }
+
     /// Evaluates the model a result stands for, where the loop has not: at divergence, or after
     /// the last step of a finished run.
     fn evaluate_result(&self, out: &mut Outcome, per_epoch: u64) -> Result<(), TrainError> {
@@ -275,6 +334,7 @@ impl Outcome {
             losses: Vec::with_capacity(total as usize),
             lrs: Vec::with_capacity(total as usize),
             evaluations: Evaluations::default(),
+            constant_loss: None,
             examples: 0,
             tokens: 0,
             train_seconds: 0.0,

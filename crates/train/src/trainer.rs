@@ -118,6 +118,22 @@ pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
     })
 }
 
+/// The training loss of the best constant predictor on `spec`'s training data, as a run of
+/// `spec` records it (`RunRecord::constant_loss`): for records written before the field
+/// existed. Reads the tokenizer and the data, not the weights.
+pub fn constant_loss_of(spec: &RunSpec) -> Result<Option<f64>, TrainError> {
+    let model = crate::model_dir::resolve(&spec.model)?;
+    let checkpoint = Checkpoint::open(&model.dir)?;
+    let tokenizer = checkpoint.tokenizer(spec.max_length)?;
+    let data = RunData::load(
+        spec,
+        &tokenizer,
+        &checkpoint.config,
+        &checkpoint.dir.join("config.json"),
+    )?;
+    Ok(crate::batch::constant_loss(&data.train, data.kind))
+}
+
 /// Whether a run's error came from LibTorch (its text carries C++ stack frames).
 fn is_torch(e: &TrainError) -> bool {
     matches!(

@@ -846,3 +846,71 @@ fn mixout_and_prior_weight_decay_runs_repeat_under_their_seeds() {
     assert_ne!(mixed.train_loss.values, plain.train_loss.values);
     assert_ne!(prior.train_loss.values, plain.train_loss.values);
 }
+
+/// The `early_failure` policy checks its rule once, at ⌈f·T⌉ steps, and stops a run it flags
+/// as `stopped`, with no final score; `at-baseline` evaluates there first. At learning rate
+/// 1e-9 the model does not leave its initialisation, so its training loss stays at about ln 2,
+/// the constant predictor's loss on RTE: `loss-at-constant` must flag it.
+#[test]
+fn the_early_failure_policy_stops_flagged_runs_at_the_check_step() {
+    let policy = |rule: &str| {
+        let mut t = toml::Table::new();
+        // 12 steps (48 examples, batch 8, 2 epochs), evaluated after each epoch (6, 12): the
+        // check at ⌈0.25 · 12⌉ = 3 falls between scheduled evaluations.
+        t.insert("after_fraction".into(), 0.25.into());
+        t.insert("rule".into(), rule.into());
+        toml::Value::Table(t)
+    };
+    let s = spec(
+        "devlin",
+        &[
+            ("learning_rate", 1e-9.into()),
+            ("early_failure", policy("loss-at-constant")),
+        ],
+    );
+    let r = run(&s);
+    assert_eq!(r.status, RunStatus::Stopped, "{:?}", r.message);
+    let at = stab_spec::check_step(0.25, r.total_steps);
+    assert_eq!((r.total_steps, at), (12, 3));
+    assert_eq!(r.steps_done, at);
+    let message = r.message.clone().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "predicted failure at step {at} of {}",
+            r.total_steps
+        )) && message.contains("loss-at-constant"),
+        "{message}"
+    );
+    assert_eq!(
+        (r.final_score, r.score),
+        (None, None),
+        "a stopped run is not a result"
+    );
+    assert!(
+        r.evaluations.is_empty(),
+        "loss-at-constant needs no evaluation"
+    );
+    let h = r.constant_loss.unwrap();
+    assert!(h > 0.6 && h <= std::f64::consts::LN_2 + 1e-12, "{h}");
+
+    let s = spec(
+        "devlin",
+        &[
+            ("learning_rate", 1e-9.into()),
+            ("early_failure", policy("at-baseline")),
+        ],
+    );
+    let r = run(&s);
+    let check = r
+        .evaluations
+        .iter()
+        .find(|e| e.step == at)
+        .expect("at-baseline evaluates at the check step");
+    // The selection half's baseline: RTE's dev set is split (dev_split_seed).
+    let baseline = r.baseline_metrics[&format!("{}{}", stab_spec::SELECTION_HALF_PREFIX, r.metric)];
+    let flagged = check.score <= baseline;
+    assert_eq!(r.status == RunStatus::Stopped, flagged, "{:?}", r.message);
+    if !flagged {
+        assert_eq!(r.steps_done, r.total_steps);
+    }
+}

@@ -64,6 +64,7 @@ fn csv_run(
         device: None,
         dev_curve_baseline: None,
         report_half_scores: Vec::new(),
+        progress: Default::default(),
     }
 }
 

@@ -37,6 +37,9 @@ pub enum Outcome {
     Diverged,
     Error,
     Interrupted,
+    /// Stopped by the run's `early_failure` policy: a predicted failure, with no final score.
+    /// Counted as failed (reports say so and quote the rule) and in its own column.
+    Stopped,
     /// A CSV row whose score is not a number: counted in its group, listed as a problem.
     Unreadable,
 }
@@ -48,6 +51,7 @@ impl From<RunStatus> for Outcome {
             RunStatus::Diverged => Outcome::Diverged,
             RunStatus::Error => Outcome::Error,
             RunStatus::Interrupted => Outcome::Interrupted,
+            RunStatus::Stopped => Outcome::Stopped,
         }
     }
 }
@@ -118,6 +122,27 @@ pub struct RunEntry {
     /// Dev score over training on the report half of a split dev set (empty otherwise).
     #[serde(default)]
     pub report_half_scores: Vec<(u64, f64)>,
+    /// How far the run went and what early-failure rules read (records only).
+    #[serde(default)]
+    pub progress: RunProgress,
+}
+
+/// A run's planned and done steps, the loss of the constant predictor, and the early-failure
+/// policy it ran under: what `stab early-failure` replays and what reports count as saved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunProgress {
+    /// Planned optimizer steps.
+    pub total_steps: Option<u64>,
+    pub steps_done: Option<u64>,
+    /// Training loss of the best constant predictor (records from version 3; `stab
+    /// early-failure` computes it from the data for older ones).
+    pub constant_loss: Option<f64>,
+    /// The spec's `early_failure` policy.
+    pub early_failure: Option<stab_spec::EarlyFailure>,
+    /// The run's spec (records only; not serialised): `stab early-failure` reads the data
+    /// of records that lack `constant_loss` with it.
+    #[serde(skip)]
+    pub spec: Option<Box<stab_spec::RunSpec>>,
 }
 
 impl RunEntry {
@@ -140,8 +165,9 @@ impl RunEntry {
     /// A failed run: it diverged (failed by definition, whatever its predictions at divergence
     /// score), or its dev score *at the end of training* is at or below the majority baseline
     /// (Mosbach et al. 2021; Dodge et al. 2020). `None` without a final score or baseline.
+    /// A run stopped as a predicted failure counts as failed: reports that count it say so.
     pub fn failed(&self) -> Option<bool> {
-        if self.outcome == Outcome::Diverged {
+        if matches!(self.outcome, Outcome::Diverged | Outcome::Stopped) {
             return Some(true);
         }
         Some(self.finite_final_score()? <= self.baseline?)
@@ -155,7 +181,7 @@ impl RunEntry {
     /// Like [`RunEntry::failed`], judged on the selected checkpoint's score instead; a run
     /// that never improved on the untrained model has failed there too.
     pub fn failed_selected(&self) -> Option<bool> {
-        if self.outcome == Outcome::Diverged || self.never_improved() {
+        if matches!(self.outcome, Outcome::Diverged | Outcome::Stopped) || self.never_improved() {
             return Some(true);
         }
         Some(self.selected_score.filter(|s| s.is_finite())? <= self.baseline?)
@@ -247,6 +273,9 @@ pub struct StoreCounts {
     pub diverged: usize,
     pub error: usize,
     pub interrupted: usize,
+    /// Stopped as predicted failures (the `early_failure` policy).
+    #[serde(default)]
+    pub stopped: usize,
     /// Not finished: pending or running.
     pub unfinished: usize,
     /// Records of the expansion that cannot be read (or belong to another run).
@@ -270,6 +299,9 @@ impl std::fmt::Display for StoreCounts {
             self.unfinished,
             self.unreadable
         )?;
+        if self.stopped > 0 {
+            write!(f, ", {} stopped as predicted failures", self.stopped)?;
+        }
         if self.stale > 0 {
             write!(
                 f,

@@ -7,8 +7,8 @@ use stab_spec::{error_chain, RunRecord, Selection, SELECTION_HALF_PREFIX};
 use stab_store::Store;
 
 use super::{
-    Analysis, InputProblem, Outcome, ReportInput, RunEntry, SelectionRule, StoreCounts,
-    AXIS_FIELDS, MISMATCHED_PREFIX,
+    Analysis, InputProblem, Outcome, ReportInput, RunEntry, RunProgress, SelectionRule,
+    StoreCounts, AXIS_FIELDS, MISMATCHED_PREFIX,
 };
 use crate::StatsError;
 
@@ -105,6 +105,7 @@ fn read_store(
                 diverged: st.diverged,
                 error: st.error,
                 interrupted: st.interrupted,
+                stopped: st.stopped,
                 unfinished: st.pending + st.running,
                 unreadable: st.unreadable.len(),
                 stale,
@@ -327,6 +328,13 @@ fn entries_of(r: &RunRecord, group: String, spec: &serde_json::Value) -> Vec<Run
                 .filter_map(|e| Some((e.step, *e.report_metrics.as_ref()?.get(m)?)))
                 .collect(),
             _ => Vec::new(),
+        },
+        progress: RunProgress {
+            total_steps: (r.total_steps > 0).then_some(r.total_steps),
+            steps_done: (r.total_steps > 0).then_some(r.steps_done),
+            constant_loss: r.constant_loss,
+            early_failure: r.spec.early_failure.clone(),
+            spec: Some(Box::new(r.spec.clone())),
         },
     };
     let mut out = vec![base];

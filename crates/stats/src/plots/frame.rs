@@ -874,6 +874,7 @@ mod tests {
             dev_scores: Vec::new(),
             dev_curve_baseline: None,
             report_half_scores: Vec::new(),
+            progress: Default::default(),
             wall_seconds: None,
             device: None,
         }

@@ -14,6 +14,7 @@
 mod axis;
 mod box_plot;
 mod curves;
+mod early_failure;
 mod expected_max;
 mod frame;
 mod power;
@@ -84,6 +85,22 @@ pub fn power_plot(
         title: title.into(),
         lines,
         target,
+    };
+    render(dir, name, &plot)
+}
+
+/// Draws precision and recall against the fraction of training for `rows` (one section, one
+/// group or all groups pooled) into `dir/<name>.png` and `.svg` (`stab early-failure`).
+pub fn early_failure_plot(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    rows: Vec<&crate::early_failure::RuleRow>,
+) -> Result<PlotFile, StatsError> {
+    prepare(dir)?;
+    let plot = early_failure::EarlyFailurePlot {
+        title: title.into(),
+        rows,
     };
     render(dir, name, &plot)
 }

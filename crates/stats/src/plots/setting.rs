@@ -345,6 +345,7 @@ mod tests {
             device: None,
             dev_curve_baseline: None,
             report_half_scores: Vec::new(),
+            progress: Default::default(),
         };
         let grouped = vec![
             ("last".to_string(), vec![entry("last", "last")]),

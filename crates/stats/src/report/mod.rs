@@ -82,6 +82,14 @@ pub struct SummaryRow {
     /// Standard deviation of the scores of the runs that did not fail.
     #[serde(default)]
     pub std_not_failed: Option<f64>,
+    /// Runs stopped as predicted failures (counted in `failed`).
+    #[serde(default)]
+    pub stopped: usize,
+    /// Planned steps of the group's runs, and the steps stopping saved.
+    #[serde(default)]
+    pub steps_planned: u64,
+    #[serde(default)]
+    pub steps_saved: u64,
 }
 
 /// The tidy rows of a summary.
@@ -128,6 +136,9 @@ pub fn summary_rows(s: &ReportSummary) -> Vec<SummaryRow> {
                 failure_ci_high: g.failure_ci.map(|i| i.upper),
                 never_improved: g.never_improved,
                 std_not_failed: g.std_not_failed,
+                stopped: g.stopped,
+                steps_planned: g.steps_planned,
+                steps_saved: g.steps_saved,
             }
         })
         .collect()

@@ -71,7 +71,13 @@ fn steps_cell(g: &GroupSummary) -> String {
     }
 }
 
-fn group_row(g: &GroupSummary, any_div: bool, steps: bool, with_ci: bool) -> Vec<String> {
+fn group_row(
+    g: &GroupSummary,
+    any_div: bool,
+    any_stopped: bool,
+    steps: bool,
+    with_ci: bool,
+) -> Vec<String> {
     let st = g.stats.as_ref();
     let failed = |n: usize| {
         if g.baseline.is_some() || n > 0 {
@@ -111,6 +117,10 @@ fn group_row(g: &GroupSummary, any_div: bool, steps: bool, with_ci: bool) -> Vec
         score(st.map(|d| d.min)),
         score(st.map(|d| d.iqr)),
     ];
+    if any_stopped {
+        // After "interrupted" (index 6 before the diverged-only column is inserted).
+        r.insert(7, g.stopped.to_string());
+    }
     if any_div {
         r.insert(2, g.n_without_diverged.to_string());
         r.push(score(g.mean_without_diverged));
@@ -131,6 +141,11 @@ fn group_row(g: &GroupSummary, any_div: bool, steps: bool, with_ci: bool) -> Vec
 pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
     let any_div = s.groups.iter().any(|g| g.diverged > 0);
     let mut headers: Vec<String> = GROUP_HEADERS.map(String::from).to_vec();
+    // Only studies run under an `early_failure` policy have the column.
+    let any_stopped = s.groups.iter().any(|g| g.stopped > 0);
+    if any_stopped {
+        headers.insert(7, "stopped (predicted failure)".into());
+    }
     if any_div {
         headers.insert(2, "n w/o diverged".into());
         headers.push("mean w/o diverged".into());
@@ -149,7 +164,7 @@ pub(crate) fn group_table(s: &ReportSummary, with_ci: bool) -> Table {
     let mut rows: Vec<Vec<String>> = s
         .groups
         .iter()
-        .map(|g| group_row(g, any_div, steps, with_ci))
+        .map(|g| group_row(g, any_div, any_stopped, steps, with_ci))
         .collect();
     if s.scores_only {
         // A table of scores has no checkpoints, divergence or errors: those columns go, and

@@ -185,6 +185,7 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
                 device: None,
                 dev_curve_baseline: None,
                 report_half_scores: Vec::new(),
+                progress: Default::default(),
             })
         })
         .collect();

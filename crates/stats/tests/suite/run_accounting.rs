@@ -338,3 +338,60 @@ fn the_sweep_files_analysis_table_is_read() {
         "{e}"
     );
 }
+
+/// Runs an `early_failure` policy stopped count as failed — and every place that counts them
+/// says so: their own column, the group's note (rule, precision, steps saved) and the findings'
+/// failure sentence. They have no score, so the score statistics leave them out.
+#[test]
+fn stopped_runs_are_failures_that_say_so() {
+    let policy = stab_spec::EarlyFailure {
+        after_fraction: 0.3,
+        rule: stab_spec::EarlyFailureRule::AtBaseline,
+        measured_precision: Some(0.95),
+        measured_on: Some("results/early-failure".into()),
+    };
+    let mut recs: Vec<RunRecord> = (0..3)
+        .map(|s| rec("devlin", s, 0.70 + s as f64 * 0.01))
+        .collect();
+    for s in 3..5 {
+        let mut r = rec("devlin", s, 0.5);
+        r.spec.early_failure = Some(policy.clone());
+        r.run_id = r.spec.run_id();
+        r.status = RunStatus::Stopped;
+        r.score = None;
+        r.final_score = None;
+        r.steps_done = 300;
+        recs.push(r);
+    }
+    let dir = sweep_dir(&recs);
+    let input = load_results(dir.path(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let s = write_report(out.path(), &input, &opts()).unwrap();
+    let g = &s.groups[0];
+    assert_eq!((g.runs, g.n, g.stopped), (5, 3, 2));
+    assert_eq!((g.failed, g.judged), (2, 5), "stopped runs are failures");
+    assert_eq!((g.steps_planned, g.steps_saved), (5000, 1400));
+    let note = g
+        .notes
+        .iter()
+        .find(|n| n.contains("stopped as predicted failures"))
+        .expect("a note on the stopped runs");
+    assert!(
+        note.contains("rule `at-baseline` after 30 %")
+            && note.contains("measured precision 0.95 on results/early-failure")
+            && note.contains("saved 1400 of 5000 planned steps (28 %)"),
+        "{note}"
+    );
+    let md = read(&out.path().join("report.md"));
+    assert!(md.contains("stopped (predicted failure)"), "{md}");
+    assert!(
+        md.contains("These counts include runs stopped as predicted failures"),
+        "{md}"
+    );
+    // A study without a policy has no such column.
+    let dir = sweep_dir(&recs[..3]);
+    let input = load_results(dir.path(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_report(out.path(), &input, &opts()).unwrap();
+    assert!(!read(&out.path().join("report.md")).contains("stopped (predicted failure)"));
+}
