@@ -1184,3 +1184,91 @@ fn task_names_are_canonicalised() {
     assert!(canonical.contains("task = \"RTE\""), "{canonical}");
     assert_eq!(print("sst2"), print("SST-2"));
 }
+
+/// The early-failure policy end to end: a sweep whose policy group is stopped as predicted
+/// failures (learning rate 1e-9: the loss stays at the constant predictor's), `stab status`
+/// and `stab report` counting them apart, and `stab early-failure` replaying the rules on the
+/// runs that finished, with its table, CSV and plot.
+#[test]
+fn early_failure_policy_sweep_status_report_and_analysis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let sweep = tmp.path().join("ef.toml");
+    std::fs::write(
+        &sweep,
+        r#"name = "ef"
+[base]
+task = "RTE"
+train_subset = 32
+max_length = 48
+batch_size = 8
+epochs = 2
+evals_per_run = 4
+learning_rate = 1e-9
+threads = 1
+[[group]]
+name = "plain"
+set = {}
+[[group]]
+name = "policy"
+set = { early_failure = { after_fraction = 0.5, rule = "loss-at-constant" } }
+[axes]
+seed = [0, 1]
+"#,
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let out = ok(stab()
+        .arg("sweep")
+        .arg(&sweep)
+        .arg("--model")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--results")
+        .arg(&results)
+        .args(["--quiet", "--threads", "2"])
+        .output()
+        .unwrap());
+    assert!(
+        stdout(&out).contains("2 stopped as predicted failures"),
+        "{}",
+        stdout(&out)
+    );
+    let store = results.join("ef");
+    let status = stdout(&ok(stab().arg("status").arg(&store).output().unwrap()));
+    assert!(
+        status.contains("4 done (2 ok, 0 diverged, 2 stopped as predicted failures)"),
+        "{status}"
+    );
+    let report = stdout(&ok(stab()
+        .args(["report", "--no-plots", "--bootstrap", "50"])
+        .arg(&store)
+        .output()
+        .unwrap()));
+    assert!(report.contains("stopped (predicted failure)"), "{report}");
+    let analysis = tmp.path().join("analysis");
+    let o = ok(stab()
+        .arg("early-failure")
+        .arg(&store)
+        .args(["--fractions", "0.25,0.5"])
+        .arg("--out")
+        .arg(&analysis)
+        .output()
+        .unwrap());
+    let text = stdout(&o);
+    // The two finished runs are replayed; the two stopped ones have no known end.
+    assert!(text.contains("Left out: 2 stopped by a policy"), "{text}");
+    assert!(
+        text.contains("| RTE · accuracy | plain | loss-at-constant | 50 % | 2 |"),
+        "{text}"
+    );
+    for f in [
+        "early_failure.md",
+        "early_failure.csv",
+        "early_failure.json",
+    ] {
+        assert!(analysis.join(f).is_file(), "{f}");
+    }
+    assert!(analysis.join("early_failure_rte___accuracy.png").is_file());
+}
