@@ -41,6 +41,7 @@ pub fn summarize_with_progress(
         comparisons: compared.comparisons,
         problems: input.problems.clone(),
         stores: input.stores.clone(),
+        sequential: input.sequential.clone(),
         notes,
         findings: Findings::default(),
         files: Vec::new(),

@@ -42,6 +42,7 @@ pub(crate) fn findings(s: &ReportSummary) -> Findings {
     let n = &names;
     let mut sentences = Vec::new();
     sentences.extend(nothing_learned(s, n));
+    sentences.extend(sequential(s));
     sentences.extend(s.score.warning.clone());
     sentences.extend(names.legend());
     sentences.extend(failure_rates(s, n));
@@ -196,6 +197,26 @@ fn capitalise(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
+}
+
+/// A sequential sweep decided its own size: the tests below, run on the runs it ended with, are
+/// the naive ones (its "Sequential design" section has the looks and the boundaries).
+fn sequential(s: &ReportSummary) -> Vec<String> {
+    s.sequential
+        .iter()
+        .map(|q| {
+            let state = match &q.stopped {
+                Some(why) => format!("ended ({})", why.trim_end_matches('.')),
+                None => "has looks still to run".to_string(),
+            };
+            format!(
+                "This sweep ran sequentially and {state}. The tests below are the fixed-design \
+                 tests on the runs it ended with, not the sequential decision (see \
+                 \"Sequential design\"): {}",
+                q.bias_note
+            )
+        })
+        .collect()
 }
 
 fn rate(g: &GroupSummary) -> f64 {

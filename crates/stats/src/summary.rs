@@ -553,6 +553,9 @@ pub struct ReportSummary {
     /// Sweep stores read, with the counts `stab status` gives.
     #[serde(default)]
     pub stores: Vec<StoreCounts>,
+    /// The sequential analyses of the stores read ([`ReportInput::sequential`]).
+    #[serde(default)]
+    pub sequential: Vec<crate::plan::sequential::SequentialReport>,
     /// Report-level caveats.
     pub notes: Vec<String>,
     /// The plain-language findings at the top of every report, with the numbers behind them.

@@ -204,6 +204,36 @@ fn a_sequential_sweep_stops_at_the_second_obrien_fleming_look_with_the_local_lau
     assert_eq!(looks[1].data, "10/10 vs 0/10 failed");
     // 10 seeds of each group ran, not 25 (or 28).
     assert_eq!(env.executions().len(), 20);
+    // `stab report` of the store states the design, the looks and why it stopped, and says
+    // that its tests are the naive fixed-design ones (as `stab sweep` leaves it: the analysis
+    // in sequential.json at the store's root).
+    std::fs::write(
+        store.root().join("sequential.json"),
+        serde_json::to_string(&analyst.0).unwrap(),
+    )
+    .unwrap();
+    let input = stab_stats::load_results(store.root(), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let opts = stab_stats::ReportOptions {
+        bootstrap_iterations: 50,
+        plots: false,
+        ..Default::default()
+    };
+    let summary = stab_stats::write_report(out.path(), &input, &opts).unwrap();
+    assert!(
+        summary
+            .findings
+            .sentences
+            .iter()
+            .any(|l| l.starts_with("This sweep ran sequentially and ended (stopped at look 2 of 5")),
+        "{:?}",
+        summary.findings.sentences
+    );
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("## Sequential design") && md.contains("10/10 vs 0/10 failed"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -184,5 +184,6 @@ pub fn load_scores_csv(
         stores: Vec::new(),
         notes: Vec::new(),
         analysis: None,
+        sequential: Vec::new(),
     })
 }

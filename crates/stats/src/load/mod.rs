@@ -342,6 +342,11 @@ pub struct ReportInput {
     /// saved in the store (`sweep.toml`), when it has one.
     #[serde(default)]
     pub analysis: Option<Analysis>,
+    /// The analyses of the sequential sweeps read (`sequential.json` at a store's root): the
+    /// design, every look and why the sweep stopped. A report states them, and that its
+    /// estimates are naive after stopping.
+    #[serde(default)]
+    pub sequential: Vec<crate::plan::sequential::SequentialReport>,
 }
 
 /// A study's pre-registered analysis: the `[analysis]` table of its sweep file.

@@ -153,8 +153,20 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
     let mut records = Vec::new();
     let mut stores = Vec::new();
     let mut analysis: Option<(PathBuf, Analysis)> = None;
+    let mut sequential = Vec::new();
     for root in &store_dirs {
         read_store(root, &mut records, &mut stores, &mut problems);
+        // A sequential sweep's analysis of its looks (`[stopping]`), written by `stab sweep`.
+        let path = root.join("sequential.json");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            match serde_json::from_str(&text) {
+                Ok(s) => sequential.push(s),
+                Err(e) => problems.push(InputProblem {
+                    location: path.display().to_string(),
+                    message: format!("not a sequential analysis stab can read: {e}"),
+                }),
+            }
+        }
         let path = root.join("sweep.toml");
         if let Some(a) = read_analysis(&path)? {
             match &analysis {
@@ -223,6 +235,7 @@ pub fn load_results(dir: &Path, group_by: Option<&str>) -> Result<ReportInput, S
         stores,
         notes,
         analysis: analysis.map(|(_, a)| a),
+        sequential,
     })
 }
 

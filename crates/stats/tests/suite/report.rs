@@ -198,6 +198,7 @@ fn many_groups(k: usize, per_group: usize) -> ReportInput {
         stores: Vec::new(),
         notes: Vec::new(),
         analysis: None,
+        sequential: Vec::new(),
     }
 }
 
