@@ -59,6 +59,21 @@ fn rte_run(model: &Path, out: &Path, subset: usize, epochs: usize) -> Command {
     c
 }
 
+/// `stab sweep SWEEP` with `model` and the test data, into `results`, 2 threads, quietly.
+fn local_sweep(sweep: &Path, model: &Path, results: &Path) -> Command {
+    let mut c = stab();
+    c.arg("sweep")
+        .arg(sweep)
+        .arg("--model")
+        .arg(model)
+        .arg("--data-dir")
+        .arg(data_dir())
+        .arg("--results")
+        .arg(results)
+        .args(["--quiet", "--threads", "2"]);
+    c
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -197,20 +212,7 @@ seed = [0, 1]
     )
     .unwrap();
     let results = tmp.path().join("results");
-    let run_sweep = || {
-        stab()
-            .arg("sweep")
-            .arg(&sweep)
-            .arg("--model")
-            .arg(&model)
-            .arg("--data-dir")
-            .arg(data_dir())
-            .arg("--results")
-            .arg(&results)
-            .args(["--quiet", "--threads", "2"])
-            .output()
-            .unwrap()
-    };
+    let run_sweep = || local_sweep(&sweep, &model, &results).output().unwrap();
     ok(run_sweep());
     let store = results.join("mini");
     let records: Vec<_> = std::fs::read_dir(store.join("runs"))
@@ -1218,18 +1220,7 @@ seed = [0, 1]
     )
     .unwrap();
     let results = tmp.path().join("results");
-    let out = ok(stab()
-        .arg("sweep")
-        .arg(&sweep)
-        .arg("--model")
-        .arg(&model)
-        .arg("--data-dir")
-        .arg(data_dir())
-        .arg("--results")
-        .arg(&results)
-        .args(["--quiet", "--threads", "2"])
-        .output()
-        .unwrap());
+    let out = ok(local_sweep(&sweep, &model, &results).output().unwrap());
     assert!(
         stdout(&out).contains("2 stopped as predicted failures"),
         "{}",
