@@ -334,6 +334,18 @@ fn example_sweeps_in_experiments_expand() {
     assert!(!q.runs[5].spec.optimizer.bias_correction);
     assert!(q.runs.iter().all(|r| r.spec.train_subset == Some(500)));
     assert!(q.runs.iter().all(|r| r.spec.learning_rate == 1e-4));
+    // One evaluation, at the end, for both recipes.
+    assert!(q.runs[0].spec.evals_per_run == Some(1) && !q.runs[0].spec.eval_at_start);
+    let e = load("early-failure.toml");
+    assert_eq!((e.runs.len(), e.groups().len()), (20, 4));
+    assert!(e.runs.iter().all(|r| r.spec.evals_per_run == Some(10)));
+    let p = load("early-failure-policy.toml");
+    assert_eq!(p.runs.len(), 20);
+    for r in &p.runs {
+        let policy = r.spec.early_failure.as_ref();
+        assert_eq!(policy.is_some(), r.group.ends_with("+policy"), "{}", r.group);
+        assert!(policy.is_none_or(|x| x.after_fraction == 0.3));
+    }
     let f = load("freeze-depth.toml");
     assert_eq!(f.runs.len(), 70);
     assert_eq!(f.groups().len(), 14);
