@@ -343,7 +343,12 @@ fn example_sweeps_in_experiments_expand() {
     assert_eq!(p.runs.len(), 20);
     for r in &p.runs {
         let policy = r.spec.early_failure.as_ref();
-        assert_eq!(policy.is_some(), r.group.ends_with("+policy"), "{}", r.group);
+        assert_eq!(
+            policy.is_some(),
+            r.group.ends_with("+policy"),
+            "{}",
+            r.group
+        );
         assert!(policy.is_none_or(|x| x.after_fraction == 0.3));
     }
     let f = load("freeze-depth.toml");
