@@ -718,74 +718,111 @@ impl SequentialReport {
         self.stopped.is_some()
     }
 
-    /// The report section: design, every look, α spent, the stopping reason, the bias note.
-    pub fn markdown(&self) -> String {
-        use std::fmt::Write;
+    /// The design in one sentence: test, levels, looks, spending.
+    pub fn design_sentence(&self) -> String {
         let d = &self.design;
-        let mut s = String::new();
         let test = match self.test {
             SequentialTest::Fisher => "Fisher's exact test of the failure rates",
             SequentialTest::Welch => "Welch's t test of the mean scores",
         };
-        let _ = writeln!(s, "## Sequential design\n");
-        let _ = writeln!(
-            s,
-            "{test}, two-sided α = {} for the study ({} contrast(s), α = {:.4} each, Bonferroni); a look every {} seeds per group, at most {} seeds; Lan–DeMets {} alpha spending. A look is significant when its p is below the look's nominal level.\n",
+        let spending = match d.spending {
+            Spending::ObrienFleming => "O'Brien–Fleming-type",
+            Spending::Pocock => "Pocock-type",
+        };
+        format!(
+            "{test}, two-sided α = {} for the study ({} contrast(s), α = {:.4} each, Bonferroni); a look every {} seeds per group, at most {} seeds; Lan–DeMets {spending} alpha spending. A look is significant when its p is below the look's nominal level.",
             self.alpha,
             self.contrasts.len(),
             d.alpha,
             d.look_every,
             d.max_seeds,
-            match d.spending {
-                Spending::ObrienFleming => "O'Brien–Fleming-type",
-                Spending::Pocock => "Pocock-type",
-            }
-        );
-        let _ = writeln!(s, "| look | seeds per group | information | α spent (cumulative) | z boundary | nominal level |");
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
-        for i in 0..d.seeds.len() {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {:.2} | {:.5} | {:.3} | {:.5} |",
-                i + 1,
-                d.seeds[i],
-                d.fractions[i],
-                d.cumulative_alpha[i],
-                d.z_bounds[i],
-                d.nominal[i]
-            );
-        }
-        for c in &self.contrasts {
-            let _ = writeln!(s, "\n### `{}` vs `{}`\n", c.a, c.b);
-            let _ = writeln!(
-                s,
-                "| look | seeds per group | data | p | nominal level | crossed |"
-            );
-            let _ = writeln!(s, "|---|---|---|---|---|---|");
-            for l in &c.looks {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {} | {:.5} | {} |",
-                    l.look,
-                    l.seeds_per_group,
-                    l.data,
+        )
+    }
+
+    /// Headers of [`SequentialReport::design_rows`].
+    pub const DESIGN_HEADERS: [&'static str; 6] = [
+        "look",
+        "seeds per group",
+        "information",
+        "α spent (cumulative)",
+        "z boundary",
+        "nominal level",
+    ];
+
+    /// One row per look of the design.
+    pub fn design_rows(&self) -> Vec<Vec<String>> {
+        let d = &self.design;
+        (0..d.seeds.len())
+            .map(|i| {
+                vec![
+                    (i + 1).to_string(),
+                    d.seeds[i].to_string(),
+                    format!("{:.2}", d.fractions[i]),
+                    format!("{:.5}", d.cumulative_alpha[i]),
+                    format!("{:.3}", d.z_bounds[i]),
+                    format!("{:.5}", d.nominal[i]),
+                ]
+            })
+            .collect()
+    }
+
+    /// Headers of [`SequentialReport::look_rows`].
+    pub const LOOK_HEADERS: [&'static str; 6] = [
+        "look",
+        "seeds per group",
+        "data",
+        "p",
+        "nominal level",
+        "crossed",
+    ];
+
+    /// One row per look analysed of contrast `c`.
+    pub fn look_rows(c: &ContrastLooks) -> Vec<Vec<String>> {
+        c.looks
+            .iter()
+            .map(|l| {
+                vec![
+                    l.look.to_string(),
+                    l.seeds_per_group.to_string(),
+                    l.data.clone(),
                     l.p.map_or_else(
                         || format!("n/a ({})", l.note.as_deref().unwrap_or("no p")),
-                        |p| format!("{p:.4}")
+                        |p| format!("{p:.4}"),
                     ),
-                    l.nominal_alpha,
-                    if l.crossed { "yes: stop" } else { "no" }
-                );
+                    format!("{:.5}", l.nominal_alpha),
+                    if l.crossed { "yes: stop" } else { "no" }.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    /// Why the study stopped, or that it has looks to run.
+    pub fn stopping(&self) -> &str {
+        self.stopped
+            .as_deref()
+            .unwrap_or("not stopped yet (looks still to run)")
+    }
+
+    /// The report section: design, every look, α spent, the stopping reason, the bias note.
+    pub fn markdown(&self) -> String {
+        fn table(s: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+            s.push_str(&format!("| {} |\n", headers.join(" | ")));
+            s.push_str(&format!("|{}\n", "---|".repeat(headers.len())));
+            for r in rows {
+                s.push_str(&format!("| {} |\n", r.join(" | ")));
             }
         }
-        let _ = writeln!(
-            s,
-            "\n**Stopping:** {}\n\n{}",
-            self.stopped
-                .as_deref()
-                .unwrap_or("not stopped yet (looks still to run)"),
+        let mut s = format!("## Sequential design\n\n{}\n\n", self.design_sentence());
+        table(&mut s, &Self::DESIGN_HEADERS, &self.design_rows());
+        for c in &self.contrasts {
+            s.push_str(&format!("\n### `{}` vs `{}`\n\n", c.a, c.b));
+            table(&mut s, &Self::LOOK_HEADERS, &Self::look_rows(c));
+        }
+        s.push_str(&format!(
+            "\n**Stopping:** {}\n\n{}\n",
+            self.stopping(),
             self.bias_note
-        );
+        ));
         s
     }
 }

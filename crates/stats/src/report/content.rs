@@ -5,7 +5,7 @@ use super::document::{Block, Cell, Document, Figure, Table};
 use super::tables::{comparison_table, expected_max_table, group_table, seed_table, Style};
 use super::SectionReport;
 use crate::load::ReportInput;
-use crate::plan::sequential::{SequentialReport, SequentialTest, Spending};
+use crate::plan::sequential::SequentialReport;
 use crate::plots::PlotFile;
 use crate::summary::{GroupSummary, ReportSummary};
 
@@ -272,93 +272,29 @@ pub(crate) fn index_document(
     d
 }
 
-/// A sequential sweep's design, its looks per contrast and why it stopped (the same content as
-/// the store's `sequential.md`).
+/// A sequential sweep's design, its looks per contrast and why it stopped (the pieces of the
+/// store's `sequential.md`).
 fn sequential_blocks(q: &SequentialReport) -> Vec<Block> {
-    let d = &q.design;
-    let test = match q.test {
-        SequentialTest::Fisher => "Fisher's exact test of the failure rates",
-        SequentialTest::Welch => "Welch's t test of the mean scores",
-    };
-    let spending = match d.spending {
-        Spending::ObrienFleming => "O'Brien–Fleming-type",
-        Spending::Pocock => "Pocock-type",
+    let table = |headers: [&str; 6], rows| {
+        Block::Table(Table::of_text(headers.map(String::from).to_vec(), rows))
     };
     let mut blocks = vec![
-        Block::Paragraph(format!(
-            "{test}, two-sided α = {} for the study ({} contrast(s), α = {:.4} each, \
-             Bonferroni); a look every {} seeds per group, at most {}; Lan–DeMets {spending} \
-             alpha spending. A look is significant when its p is below the look's nominal level.",
-            q.alpha,
-            q.contrasts.len(),
-            d.alpha,
-            d.look_every,
-            d.max_seeds
-        )),
-        Block::Table(Table::of_text(
-            [
-                "look",
-                "seeds per group",
-                "information",
-                "α spent (cumulative)",
-                "z boundary",
-                "nominal level",
-            ]
-            .map(String::from)
-            .to_vec(),
-            (0..d.seeds.len())
-                .map(|i| {
-                    vec![
-                        (i + 1).to_string(),
-                        d.seeds[i].to_string(),
-                        format!("{:.2}", d.fractions[i]),
-                        format!("{:.5}", d.cumulative_alpha[i]),
-                        format!("{:.3}", d.z_bounds[i]),
-                        format!("{:.5}", d.nominal[i]),
-                    ]
-                })
-                .collect(),
-        )),
+        Block::Paragraph(q.design_sentence()),
+        table(SequentialReport::DESIGN_HEADERS, q.design_rows()),
     ];
     for c in &q.contrasts {
         blocks.push(Block::Paragraph(format!(
             "Looks of `{}` vs `{}`:",
             c.a, c.b
         )));
-        blocks.push(Block::Table(Table::of_text(
-            [
-                "look",
-                "seeds per group",
-                "data",
-                "p",
-                "nominal level",
-                "crossed",
-            ]
-            .map(String::from)
-            .to_vec(),
-            c.looks
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.look.to_string(),
-                        l.seeds_per_group.to_string(),
-                        l.data.clone(),
-                        l.p.map_or_else(
-                            || format!("n/a ({})", l.note.as_deref().unwrap_or("no p")),
-                            |p| format!("{p:.4}"),
-                        ),
-                        format!("{:.5}", l.nominal_alpha),
-                        if l.crossed { "yes: stop" } else { "no" }.to_string(),
-                    ]
-                })
-                .collect(),
-        )));
+        blocks.push(table(
+            SequentialReport::LOOK_HEADERS,
+            SequentialReport::look_rows(c),
+        ));
     }
     blocks.push(Block::Paragraph(format!(
-        "Stopping: {} {}",
-        q.stopped
-            .as_deref()
-            .unwrap_or("not stopped yet (looks still to run)."),
+        "Stopping: {}. {}",
+        q.stopping().trim_end_matches('.'),
         q.bias_note
     )));
     blocks
