@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// How Adam holds its state: `flat` (one buffer per parameter group, the default) or
+    /// `per-tensor` (the earlier implementation), for the benchmarks that compare the two;
+    /// the record's `versions.adam_layout` says which ran.
+    #[arg(long, hide = true, value_parser = ["flat", "per-tensor"], default_value = "flat")]
+    adam_layout: String,
 }
 
 /// Parses `FIELD=VALUE` with VALUE as a TOML value (bare words become strings).
@@ -282,6 +287,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             sweep: args.worker.sweep.clone(),
             progress: !args.quiet,
             interrupt: Some(crate::signals::install()),
+            adam_layout: match args.adam_layout.as_str() {
+                "per-tensor" => stab_train::optim::Layout::PerTensor,
+                _ => stab_train::optim::Layout::Flat,
+            },
         };
         stab_train::run(&spec, &ctx)
     })?;

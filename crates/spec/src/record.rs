@@ -111,6 +111,10 @@ pub struct Timing {
     pub started_unix: f64,
     pub wall_seconds: f64,
     pub train_seconds: f64,
+    /// Of `train_seconds`, the optimizer's: gradient clipping, the update and zeroing the
+    /// gradients (0 in records before it was measured).
+    #[serde(default)]
+    pub optimizer_seconds: f64,
     pub train_examples_per_second: f64,
     /// Non-padding tokens per second.
     pub train_tokens_per_second: f64,
@@ -135,6 +139,10 @@ pub struct Versions {
     /// The GPU the run was pinned to: `CUDA_VISIBLE_DEVICES` as the launcher set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<String>,
+    /// How Adam held its state: `flat` (one buffer per parameter group) or `per-tensor`
+    /// (absent in records before the flat layout, which were per-tensor).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub adam_layout: String,
 }
 
 /// Where a model named on the Hugging Face Hub (`org/name[@revision]`) came from: absent for

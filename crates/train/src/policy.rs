@@ -13,7 +13,7 @@ use stab_bert::{is_norm_param, Encoder, ParamGroup};
 use stab_spec::RunSpec;
 use tch::nn::VarStore;
 
-use crate::optim::{Adam, AdamConfig};
+use crate::optim::{Adam, AdamConfig, Layout};
 use crate::TrainError;
 
 /// How the parameters of one run are trained.
@@ -109,8 +109,14 @@ impl ParamPolicy {
     /// `exclude_last_group` (meant to decay the head toward 0) never triggers (`i ==
     /// len(groups)`), and whose last group has no weight decay in both of `run_glue.py`'s
     /// groupings anyway.
-    pub fn optimizer(&self, vs: &VarStore, encoder: &dyn Encoder, config: AdamConfig) -> Adam {
-        let mut optimizer = Adam::new(config);
+    pub fn optimizer(
+        &self,
+        vs: &VarStore,
+        encoder: &dyn Encoder,
+        config: AdamConfig,
+        layout: Layout,
+    ) -> Adam {
+        let mut optimizer = Adam::with_layout(config, layout);
         let variables = vs.variables();
         let mut names: Vec<&String> = variables.keys().collect();
         names.sort();

@@ -58,6 +58,7 @@ pub fn record(
         versions: Default::default(),
         timing: Timing {
             train_seconds: out.train_seconds,
+            optimizer_seconds: out.optimizer_seconds,
             train_examples_per_second: out.examples as f64 / seconds,
             train_tokens_per_second: out.tokens as f64 / seconds,
             ..Timing::default()

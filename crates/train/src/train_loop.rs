@@ -73,6 +73,9 @@ pub struct Outcome {
     pub examples: usize,
     pub tokens: usize,
     pub train_seconds: f64,
+    /// Of `train_seconds`, those spent clipping and in the optimizer (gradients, update,
+    /// zeroing).
+    pub optimizer_seconds: f64,
 }
 
 /// What one optimizer step did.
@@ -89,6 +92,7 @@ struct StepStats {
     examples: usize,
     tokens: usize,
     seconds: f64,
+    optimizer_seconds: f64,
 }
 
 impl Run {
@@ -226,7 +230,8 @@ impl Run {
             }
             tokens += batch.real_tokens;
         }
-        let grads = self.optimizer.grads();
+        let t_opt = Instant::now();
+        let grads = self.optimizer.grads()?;
         let norm = if spec.max_grad_norm > 0.0 {
             clip_grad_norm(&grads, spec.max_grad_norm)?
         } else {
@@ -235,6 +240,7 @@ impl Run {
         // A non-finite update is applied too, as the reference codes do (they keep training).
         self.optimizer.step(lr)?;
         self.optimizer.zero_grad();
+        let optimizer_seconds = t_opt.elapsed().as_secs_f64();
         if !lv.is_finite() {
             return Ok(Step::Diverged(format!("non-finite training loss ({lv})")));
         }
@@ -247,6 +253,7 @@ impl Run {
             examples: indices.len(),
             tokens,
             seconds: t0.elapsed().as_secs_f64(),
+            optimizer_seconds,
         }))
     }
 
@@ -338,6 +345,7 @@ impl Outcome {
             examples: 0,
             tokens: 0,
             train_seconds: 0.0,
+            optimizer_seconds: 0.0,
         }
     }
 
@@ -348,6 +356,7 @@ impl Outcome {
 
     fn count(&mut self, step: StepStats) {
         self.train_seconds += step.seconds;
+        self.optimizer_seconds += step.optimizer_seconds;
         self.examples += step.examples;
         self.tokens += step.tokens;
         self.losses.push(step.loss);

@@ -30,7 +30,7 @@ use tch::{Device, Kind};
 
 use crate::batch::BatchOrder;
 use crate::mixout::Mixout;
-use crate::optim::AdamConfig;
+use crate::optim::{AdamConfig, Layout};
 use crate::policy::{reinitialise, ParamPolicy};
 use crate::run_data::RunData;
 use crate::train_loop::Run;
@@ -46,6 +46,9 @@ pub struct RunContext {
     pub progress: bool,
     /// Set from a signal handler to stop the run; it is then recorded as `interrupted`.
     pub interrupt: Option<&'static AtomicBool>,
+    /// How Adam holds its state. Runs use the flat layout; the per-tensor one exists for the
+    /// benchmark and the tests that compare the two (`versions.adam_layout` records which ran).
+    pub adam_layout: Layout,
 }
 
 /// Runs `spec` and returns its record — for every outcome, including errors.
@@ -58,7 +61,7 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let model = crate::model_dir::resolve(&spec.model)?;
         model_source = model.source.clone();
-        let mut run = prepare(spec, &model.dir)?;
+        let mut run = prepare(spec, &model.dir, ctx.adam_layout)?;
         newly_initialised = run.newly_initialised.clone();
         if !newly_initialised.is_empty() {
             eprintln!("newly initialised: {}", newly_initialised.join(", "));
@@ -86,7 +89,10 @@ pub fn run(spec: &RunSpec, ctx: &RunContext) -> RunRecord {
     record.sweep = ctx.sweep.clone();
     record.model_source = model_source;
     record.newly_initialised = newly_initialised;
-    record.versions = versions(spec);
+    record.versions = Versions {
+        adam_layout: ctx.adam_layout.name().into(),
+        ..versions(spec)
+    };
     record.timing.started_unix = started_unix;
     record.timing.wall_seconds = started.elapsed().as_secs_f64();
     record.timing.peak_rss_bytes = peak_rss_bytes();
@@ -103,7 +109,8 @@ pub struct InitialState {
 
 /// Builds a run as [`run`] would and returns its initial head and first-epoch batch order.
 pub fn initial_state(spec: &RunSpec) -> Result<InitialState, TrainError> {
-    let run = prepare(spec, &crate::model_dir::resolve(&spec.model)?.dir)?;
+    let dir = crate::model_dir::resolve(&spec.model)?.dir;
+    let run = prepare(spec, &dir, Layout::default())?;
     let head = run
         .vs
         .variables()
@@ -173,6 +180,16 @@ fn split_torch_error(full: &str) -> (String, Option<String>) {
     (first, Some(text))
 }
 
+/// Whether variable `name` is a family's token-embedding matrix (`[vocab_size, E]`, looked up
+/// by token id only: BERT, RoBERTa, ELECTRA, ALBERT and DeBERTa's `word_embeddings`,
+/// ModernBERT's `tok_embeddings`).
+fn is_token_embedding(name: &str, var: &tch::Tensor, vocab_size: i64) -> bool {
+    (name.ends_with("embeddings.word_embeddings.weight")
+        || name.ends_with("embeddings.tok_embeddings.weight"))
+        && var.dim() == 2
+        && var.size()[0] == vocab_size
+}
+
 /// Software versions for the record.
 pub fn versions(spec: &RunSpec) -> Versions {
     // The device the run uses (cuda:0 is the GPU the launcher pinned through
@@ -201,6 +218,7 @@ pub fn versions(spec: &RunSpec) -> Versions {
         .into(),
         precision: crate::amp::describe(spec.precision, device),
         gpu,
+        adam_layout: String::new(), // set by `run` from the run's context
     }
 }
 
@@ -231,7 +249,7 @@ fn device_of(spec: &RunSpec) -> Result<Device, TrainError> {
 /// Assembles a run from its parts: checkpoint and tokenizer first (a model that cannot take
 /// these inputs fails before the data is read), then the data, what is trained (variables
 /// from the init seed, then the checkpoint's weights), and the optimizer the policy fills.
-fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainError> {
+fn prepare(spec: &RunSpec, model_dir: &std::path::Path, layout: Layout) -> Result<Run, TrainError> {
     spec.validate()?;
     tch::set_num_threads(spec.threads as i32);
     let device = device_of(spec)?;
@@ -280,7 +298,7 @@ fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainErro
         freeze_encoder: model.freezes_encoder(),
         ..policy
     };
-    let optimizer = policy.optimizer(
+    let mut optimizer = policy.optimizer(
         &vs,
         model.encoder(),
         AdamConfig {
@@ -290,7 +308,21 @@ fn prepare(spec: &RunSpec, model_dir: &std::path::Path) -> Result<Run, TrainErro
             bias_correction: spec.optimizer.bias_correction,
             update: spec.optimizer.update,
         },
+        layout,
     );
+    // The token embeddings' update runs over the rows of the tokens training can look up
+    // (exact: `Adam::restrict_rows`); padding is looked up too.
+    for (name, var) in vs.variables() {
+        if is_token_embedding(&name, &var, config.vocab_size) {
+            let mut ids: Vec<i64> = data
+                .train
+                .iter()
+                .flat_map(|i| i.ids.iter().copied())
+                .collect();
+            ids.push(tokenizer.pad_id());
+            optimizer.restrict_rows(&var, ids);
+        }
+    }
     // After loading, re-initialisation and freezing: the targets are the weights training
     // starts from, and frozen weights are left alone.
     let mixout = (spec.mixout > 0.0).then(|| Mixout::new(&vs, spec.mixout));

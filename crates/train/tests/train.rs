@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use stab_data::Label;
 use stab_spec::{FeatureHead, FeatureMode, RunRecord, RunSpec, RunStatus, Timing};
 use stab_test_support::{data_dir, minilm};
-use stab_train::optim::{Adam, AdamConfig, AdamUpdate};
+use stab_train::optim::{Adam, AdamConfig, AdamUpdate, Layout};
 use tch::{Kind, Tensor};
 
 /// A tiny random checkpoint, written once per test process.
@@ -66,12 +66,16 @@ fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
             .map(|x| x.as_f64().unwrap())
             .collect()
     };
-    for (bias_correction, update, key) in [
+    let cases = [
         (true, AdamUpdate::Torch, "adamw"),
         (false, AdamUpdate::Torch, "bertadam"),
         (true, AdamUpdate::Hf, "hf_adamw"),
         (false, AdamUpdate::Hf, "hf_bertadam"),
-    ] {
+    ];
+    let layouts = [Layout::Flat, Layout::PerTensor];
+    for ((bias_correction, update, key), layout) in
+        cases.into_iter().flat_map(|c| layouts.map(|l| (c, l)))
+    {
         let shapes: Vec<Vec<i64>> = g["shapes"]
             .as_array()
             .unwrap()
@@ -91,13 +95,14 @@ fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
                     .set_requires_grad(true)
             })
             .collect();
-        let mut adam = Adam::new(AdamConfig {
+        let config = AdamConfig {
             beta1: g["beta1"].as_f64().unwrap(),
             beta2: g["beta2"].as_f64().unwrap(),
             eps: g["eps"].as_f64().unwrap(),
             bias_correction,
             update,
-        });
+        };
+        let mut adam = Adam::with_layout(config, layout);
         adam.add(&params[0], 1.0, g["weight_decay"].as_f64().unwrap());
         adam.add(&params[1], 1.0, 0.0);
         for step in 0..6 {
@@ -119,7 +124,7 @@ fn adam_matches_torch_adamw_the_bertadam_rule_and_hf_adamw() {
                 for (a, b) in got.iter().zip(&want) {
                     assert!(
                         (a - b).abs() <= 1e-12 * b.abs().max(1.0),
-                        "{key} step {step} param {i}: {a} vs {b}"
+                        "{key} {layout:?} step {step} param {i}: {a} vs {b}"
                     );
                 }
             }
