@@ -8,7 +8,9 @@
 #     (`stab sweep --gpus 0 --runs-per-gpu K`), for all-MiniLM-L6-v2 and BERT-base- and
 #     BERT-large-shaped models, batch 16, RTE, bf16; peak GPU memory per run;
 #   - the same run as a plain PyTorch + HF Transformers loop, one at a time, where python3 has
-#     torch and transformers.
+#     torch and transformers;
+#   - the flat (multi-tensor) Adam against the per-tensor one, one run alone per model
+#     (`stab run --adam-layout per-tensor|flat`): examples/s and optimizer ms per step.
 # Prepare here with scripts/gpu-bundle.sh, carry .gpu-bundle, then on the GPU machine:
 #   scripts/gpu-check.sh            (BUNDLE=.gpu-bundle; extra flags go to scripts/gpu/gpu_check.py)
 # The binary runs against the machine's own torch 2.11 (python3's), found here.

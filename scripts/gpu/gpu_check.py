@@ -305,6 +305,35 @@ class Check:
         self.result.setdefault("throughput", []).append(row)
         return row
 
+    # -- 4. the flat (multi-tensor) Adam against the per-tensor one, one run alone -----------
+    def adam_layouts(self, name):
+        model = self.model_dir(name)
+        steps = self.a.steps
+        row = {"model": name, "steps": steps}
+        for layout in ["per-tensor", "flat"]:
+            out = os.path.join(self.work, f"adam-{name}-{layout}")
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = [self.a.stab, "run", "--quiet", "--preset", "mosbach", "--model", model,
+                   "--task", "RTE", "--data-dir", self.data(), "--threads", str(self.a.threads),
+                   "--out", out, "--adam-layout", layout,
+                   "--set", f"device={self.a.device}", "--set", f"precision={self.a.precision}",
+                   "--set", f"max_steps={steps}", "--set", f"eval_every_steps={steps}"]
+            sh(cmd)
+            with open(os.path.join(out, "record.json")) as f:
+                r = json.load(f)
+            t = r["timing"]
+            row[layout] = {
+                "layout_recorded": r["versions"].get("adam_layout"),
+                "train_examples_per_s": round(t["train_examples_per_second"], 1),
+                "optimizer_ms_per_step": round(1e3 * t.get("optimizer_seconds", 0) / max(r["steps_done"], 1), 3),
+                "train_ms_per_step": round(1e3 * t["train_seconds"] / max(r["steps_done"], 1), 3),
+                "final_score": r.get("final_score"),
+            }
+        row["flat_vs_per_tensor_examples_per_s"] = round(
+            row["flat"]["train_examples_per_s"] / row["per-tensor"]["train_examples_per_s"], 3)
+        self.result.setdefault("adam_layout", []).append(row)
+        return row
+
     def hf(self, name):
         model = self.model_dir(name)
         cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "hf_train_gpu.py"),
@@ -352,6 +381,7 @@ class Check:
         have_hf = "not importable" not in self.result["machine"].get("transformers", "not importable")
         for name in self.a.models:
             self.step(f"init {name}", lambda n=name: self.model_dir(n), need_s=10)
+            self.step(f"adam {name}", lambda n=name: self.adam_layouts(n), need_s=40)
             last = None
             for k in self.a.ks:
                 need = 10 if last is None else min(last["wall_s"] * (1.2 + k / last["k"] * 0.2), 240)
