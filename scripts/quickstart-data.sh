@@ -4,7 +4,11 @@
 # Hub, honouring HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE). With neither data nor network it
 # stops with one instruction.
 #   STAB=path/to/stab scripts/quickstart-data.sh     (default target/release/stab)
+#   scripts/quickstart-data.sh --find    only look (no binary needed): print the folder and
+#                                        exit 0, or exit 1 when the data must be fetched
 set -euo pipefail
+find_only=0
+if [ "${1:-}" = "--find" ]; then find_only=1; fi
 root="${STAB_QUICKSTART_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 stab="${STAB:-$root/target/release/stab}"
 if [ -n "${STAB_DATA_DIR:-}" ]; then
@@ -21,6 +25,7 @@ for d in "$root/../shared/data" "$root/data"; do
     exit 0
   fi
 done
+if [ "$find_only" = 1 ]; then exit 1; fi
 echo "quickstart: no GLUE data found; fetching CoLA from the Hugging Face Hub into $root/data" >&2
 if ! err="$("$stab" data fetch glue --tasks CoLA --dir "$root/data" 2>&1 >/dev/null)"; then
   echo "quickstart: no GLUE data here and the Hugging Face Hub cannot be reached ($(echo "$err" | tail -n 1))." >&2

@@ -11,9 +11,16 @@ cd "$root"
 data=""
 if [ "${1:-}" = "--data-dir" ]; then data="$2"; shift 2; fi
 bash scripts/setup.sh >/dev/null
-cargo build --release -p stab
 stab="${CARGO_TARGET_DIR:-$root/target}/release/stab"
-if [ -z "$data" ]; then
+if [ -z "$data" ] && ! data="$(bash scripts/quickstart-data.sh --find)"; then
+  data=""
+fi
+if [ -n "$data" ]; then
+  # The data is on disk and the model in .deps/: no Hub client needed. Leaving it out
+  # (hf-hub, ureq, rustls, parquet) shortens a cold build (README: the quickstart's budget).
+  cargo build --release -p stab --no-default-features
+else
+  cargo build --release -p stab
   data="$(STAB="$stab" bash scripts/quickstart-data.sh)"
 fi
 "$stab" sweep experiments/quickstart.toml --data-dir "$data" "$@"

@@ -413,6 +413,19 @@ fn the_quickstart_fetches_cola_where_there_is_no_data_and_says_what_to_do_offlin
         };
         c.output().unwrap()
     };
+    // Looking only (what the quickstart does before it builds): nothing here.
+    let find = |expect: bool| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--find")
+            .env("STAB_QUICKSTART_ROOT", &fresh)
+            .env_remove("STAB_DATA_DIR")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.success(), expect, "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    assert_eq!(find(false), "");
     let offline = run(None);
     assert!(!offline.status.success());
     let msg = stderr(&offline);
@@ -426,6 +439,7 @@ fn the_quickstart_fetches_cola_where_there_is_no_data_and_says_what_to_do_offlin
     let dir = stdout(&fetched).trim().to_string();
     assert_eq!(PathBuf::from(&dir), fresh.join("data"));
     assert!(fresh.join("data/glue/CoLA/train.tsv").is_file());
+    assert_eq!(PathBuf::from(find(true)), fresh.join("data"));
     // Run again: the data is there, nothing is fetched.
     let n = hub.requests().len();
     ok(run(Some(&hub)));

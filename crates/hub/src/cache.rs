@@ -87,6 +87,7 @@ impl RepoKind {
             RepoKind::Dataset => "dataset",
         }
     }
+    #[cfg(feature = "download")]
     pub(crate) fn hf(self) -> hf_hub::RepoType {
         match self {
             RepoKind::Model => hf_hub::RepoType::Model,

@@ -14,7 +14,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "download")]
 use parquet::file::reader::{FileReader, SerializedFileReader};
+#[cfg(feature = "download")]
 use parquet::record::Field;
 
 use crate::cache::{CachedRepo, HubSettings, RepoKind};
@@ -203,6 +205,7 @@ pub fn glue_task(name: &str) -> Option<&'static GlueTask> {
 
 /// A label as the parquet file holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(not(feature = "download"), allow(dead_code))]
 enum RawLabel {
     Class(i64),
     Score(f32),
@@ -214,7 +217,20 @@ struct Rows {
     labels: Vec<Option<RawLabel>>,
 }
 
+/// Reads a GLUE parquet file in a build without the parquet reader: an error that says so.
+#[cfg(not(feature = "download"))]
+fn read_parquet(_task: &GlueTask, path: &Path, _rows: &mut Rows) -> Result<(), HubError> {
+    Err(HubError::Parquet {
+        path: path.to_path_buf(),
+        message: "this stab was built without the parquet reader (the `hub` feature, on by \
+                  default; the quickstart leaves it out when its data is on disk): rebuild \
+                  with `cargo build --release -p stab`, or give stab a folder of GLUE TSVs"
+            .into(),
+    })
+}
+
 /// Reads a GLUE parquet file: the task's text columns and `label`.
+#[cfg(feature = "download")]
 fn read_parquet(task: &GlueTask, path: &Path, rows: &mut Rows) -> Result<(), HubError> {
     let bad = |message: String| HubError::Parquet {
         path: path.to_path_buf(),

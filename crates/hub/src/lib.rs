@@ -22,14 +22,25 @@
 //! - **Only the files stab reads are downloaded**: `config.json`, `model.safetensors`, and the
 //!   tokenizer files (`tokenizer.json`, `vocab.txt`, `tokenizer_config.json`,
 //!   `special_tokens_map.json`) that the repository has.
+//! - **The network client and the parquet reader are a feature** (`download`, on by default;
+//!   the `stab` binary's `hub`): they are about half of a cold release build. Without them
+//!   names still resolve from the cache, and a download or a parquet file gives
+//!   [`HubError::NoClient`], which says how to get a build that has them.
 //! - **GLUE comes from the Hub's parquet files** (`nyu-mll/glue`), read with arrow-rs's
 //!   `parquet` crate through its row API (no arrow arrays, Snappy only), and is written in the
 //!   layout of the GLUE download script that stab's readers take ([`glue`]).
 
 pub mod cache;
 pub mod glue;
+#[cfg(feature = "download")]
+mod http;
+#[cfg(not(feature = "download"))]
+#[path = "no_client.rs"]
 mod http;
 pub mod model;
+
+/// Whether this build can download (the `download` feature: hf-hub and parquet).
+pub const CAN_DOWNLOAD: bool = cfg!(feature = "download");
 
 use std::path::PathBuf;
 
@@ -105,6 +116,8 @@ pub enum HubError {
     Parquet { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
+    #[error("{what}, and this stab was built without the Hub client (the `hub` feature, on by default; the quickstart leaves it out when its data is on disk): rebuild with `cargo build --release -p stab`, or download with Python into the Hugging Face cache, which stab reads: `{python}`")]
+    NoClient { what: String, python: String },
     #[error("{0}")]
     Invalid(String),
 }
