@@ -424,10 +424,54 @@ impl Adam {
     }
 }
 
+/// The moments' update of the flat layout: m ← lerp(m, g, 1 − β₁), and v ← β₂·v + (1−β₂)·g²
+/// as torch's AdamW moves it, `lerp` toward g² (written into `scratch`).
+fn update_moments(
+    c: &AdamConfig,
+    g: &Tensor,
+    m: &mut Tensor,
+    v: &mut Tensor,
+    scratch: &Tensor,
+) -> Result<(), TchError> {
+    let _ = m.f_lerp_(g, 1.0 - c.beta1)?;
+    let _ = g.f_mul_out(scratch, g)?;
+    let _ = v.f_lerp_(scratch, 1.0 - c.beta2)?;
+    Ok(())
+}
+
+/// The flat layout's step θ ← θ + m / d for learning rate `lr` (> 0), with the denominator d
+/// written into `scratch`: for the `torch` placement d = −(√v/√bc₂ + ε)·bc₁/lr = a·√v + b,
+/// one multiply-add; for `hf` d = −(√v + ε)/step, step = lr·√bc₂/bc₁. Weight decay is the
+/// caller's.
+fn apply_step(
+    c: &AdamConfig,
+    (bc1, bc2): (f64, f64),
+    lr: f64,
+    theta: &mut Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    scratch: &mut Tensor,
+) -> Result<(), TchError> {
+    let _ = v.f_sqrt_out(scratch)?;
+    match c.update {
+        AdamUpdate::Torch => {
+            let _ = scratch.f_mul_scalar_(-bc1 / (lr * bc2.sqrt()))?;
+            let _ = scratch.f_add_scalar_(-bc1 * c.eps / lr)?;
+        }
+        AdamUpdate::Hf => {
+            let step = lr * bc2.sqrt() / bc1;
+            let _ = scratch.f_add_scalar_(c.eps)?;
+            let _ = scratch.f_mul_scalar_(-1.0 / step)?;
+        }
+    }
+    let _ = theta.f_addcdiv_(m, scratch)?;
+    Ok(())
+}
+
 impl RowSlot {
     /// [`FlatGroup::update`] on the training rows, the weight decay on the whole matrix (see
     /// [`Adam::restrict_rows`]).
-    fn update(&mut self, c: &AdamConfig, (bc1, bc2): (f64, f64), lr: f64) -> Result<(), TchError> {
+    fn update(&mut self, c: &AdamConfig, bc: (f64, f64), lr: f64) -> Result<(), TchError> {
         let full = self.param.grad();
         if !full.defined() {
             return Ok(());
@@ -438,27 +482,13 @@ impl RowSlot {
             let _ = self.param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
         }
         let g = full.f_index_select(0, &self.rows)?;
-        let _ = self.m.f_lerp_(&g, 1.0 - c.beta1)?;
-        let mut scratch = g.f_mul(&g)?;
-        let _ = self.v.f_lerp_(&scratch, 1.0 - c.beta2)?;
+        let mut scratch = g.f_empty_like()?;
+        update_moments(c, &g, &mut self.m, &mut self.v, &scratch)?;
         if lr == 0.0 {
             return Ok(());
         }
         let mut theta = self.param.f_index_select(0, &self.rows)?;
-        let denom = &mut scratch;
-        let _ = self.v.f_sqrt_out(denom)?;
-        match c.update {
-            AdamUpdate::Torch => {
-                let _ = denom.f_mul_scalar_(-bc1 / (lr * bc2.sqrt()))?;
-                let _ = denom.f_add_scalar_(-bc1 * c.eps / lr)?;
-            }
-            AdamUpdate::Hf => {
-                let step = lr * bc2.sqrt() / bc1;
-                let _ = denom.f_add_scalar_(c.eps)?;
-                let _ = denom.f_mul_scalar_(-1.0 / step)?;
-            }
-        }
-        let _ = theta.f_addcdiv_(&self.m, denom)?;
+        apply_step(c, bc, lr, &mut theta, &self.m, &self.v, &mut scratch)?;
         let _ = self.param.f_index_copy_(0, &self.rows, &theta)?;
         if decay && c.update == AdamUpdate::Hf {
             let _ = self.param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
@@ -473,9 +503,9 @@ impl FlatGroup {
     /// update allocates a denominator per tensor and step, which for a large tensor is a fresh
     /// mapping and its page faults), v moves as torch's AdamW moves it (`lerp` toward g²: two
     /// passes instead of three), and the torch placement's denominator is one multiply-add
-    /// instead of a divide, an add and a multiply. The same rule; the rounding differs in the
-    /// last bits.
-    fn update(&mut self, c: &AdamConfig, (bc1, bc2): (f64, f64), lr: f64) -> Result<(), TchError> {
+    /// instead of a divide, an add and a multiply ([`update_moments`], [`apply_step`]). The
+    /// same rule; the rounding differs in the last bits.
+    fn update(&mut self, c: &AdamConfig, bc: (f64, f64), lr: f64) -> Result<(), TchError> {
         let s = &mut self.state;
         let lr = lr * s.lr_scale;
         let decay = s.weight_decay != 0.0 && lr != 0.0;
@@ -486,36 +516,16 @@ impl FlatGroup {
             let _ = s.param.f_add_(&self.scratch)?;
         }
         let decay = decay && s.prior.is_none();
-        let g = &self.grad;
         if decay && c.update == AdamUpdate::Torch {
             let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
         }
-        let _ = s.m.f_lerp_(g, 1.0 - c.beta1)?;
-        // v ← β₂·v + (1−β₂)·g² = v + (1−β₂)·(g² − v).
-        let _ = g.f_mul_out(&self.scratch, g)?;
-        let _ = s.v.f_lerp_(&self.scratch, 1.0 - c.beta2)?;
+        update_moments(c, &self.grad, &mut s.m, &mut s.v, &self.scratch)?;
         if lr == 0.0 {
             return Ok(());
         }
-        let denom = &mut self.scratch;
-        let _ = s.v.f_sqrt_out(denom)?;
-        match c.update {
-            AdamUpdate::Torch => {
-                // θ ← θ + m / d, d = −(√v/√bc₂ + ε)·bc₁/lr = a·√v + b.
-                let _ = denom.f_mul_scalar_(-bc1 / (lr * bc2.sqrt()))?;
-                let _ = denom.f_add_scalar_(-bc1 * c.eps / lr)?;
-                let _ = s.param.f_addcdiv_(&s.m, denom)?;
-            }
-            AdamUpdate::Hf => {
-                // θ ← θ + m / d, d = −(√v + ε)/step, step = lr·√bc₂/bc₁.
-                let step = lr * bc2.sqrt() / bc1;
-                let _ = denom.f_add_scalar_(c.eps)?;
-                let _ = denom.f_mul_scalar_(-1.0 / step)?;
-                let _ = s.param.f_addcdiv_(&s.m, denom)?;
-                if decay {
-                    let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
-                }
-            }
+        apply_step(c, bc, lr, &mut s.param, &s.m, &s.v, &mut self.scratch)?;
+        if decay && c.update == AdamUpdate::Hf {
+            let _ = s.param.f_mul_scalar_(1.0 - lr * s.weight_decay)?;
         }
         Ok(())
     }
